@@ -1,0 +1,1 @@
+"""OMS Analytics service."""

@@ -1,0 +1,1 @@
+"""OMS ERP bridge service."""

@@ -1,0 +1,14 @@
+"""Settings of the Inventory service (environment prefix ``OMS_INVENTORY_``)."""
+
+from __future__ import annotations
+
+from pydantic_settings import SettingsConfigDict
+
+from oms_shared.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="OMS_INVENTORY_", extra="ignore")
+
+    service_name: str = "inventory"
+    http_port: int = 8102

@@ -1,0 +1,17 @@
+"""Console entry point ``oms-orders``: one process serving HTTP and consuming events."""
+
+from __future__ import annotations
+
+from oms_shared.service import serve
+
+from oms_orders.app import create_app
+from oms_orders.settings import Settings
+
+
+def main() -> None:
+    settings = Settings()
+    serve(create_app(settings), settings)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""OMS shared library: contracts and plumbing every service stands on."""

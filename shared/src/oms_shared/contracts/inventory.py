@@ -1,0 +1,58 @@
+"""Events published by the inventory service: reserves and stock."""
+
+from __future__ import annotations
+
+import uuid
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from oms_shared import topics
+from oms_shared.contracts.envelope import ContractModel, Event, Quantity, register
+
+
+class ReserveLine(ContractModel):
+    line_id: uuid.UUID
+    sku: str
+    warehouse_id: uuid.UUID | None
+    requested: Quantity = Field(description="Quantity the order line asks for.")
+    reserved: Quantity = Field(description="Quantity reserved for the line now.")
+    shortage: Quantity = Field(description="requested - reserved.")
+
+
+class ReserveUpdatedData(ContractModel):
+    order_id: uuid.UUID
+    reason: Literal["reserved", "released", "consumed", "adjusted", "backorder_filled"]
+    lines: list[ReserveLine]
+    fully_reserved: bool
+
+
+@register
+class ReserveUpdatedV1(Event):
+    """What is reserved for an order, per line and warehouse, after a change."""
+
+    TOPIC: ClassVar[str] = topics.RESERVE_UPDATED
+    EVENT_TYPE: ClassVar[str] = "reserve.updated"
+    event_type: Literal["reserve.updated"] = "reserve.updated"
+    schema_version: Literal[1] = 1
+    data: ReserveUpdatedData
+
+
+class StockUpdatedData(ContractModel):
+    warehouse_id: uuid.UUID
+    sku: str
+    on_hand: Quantity
+    reserved: Quantity
+    available: Quantity
+    incoming: Quantity = Quantity(0)
+
+
+@register
+class StockUpdatedV1(Event):
+    """Stock of one warehouse item after a change; keyed by ``warehouse:SKU``."""
+
+    TOPIC: ClassVar[str] = topics.STOCK_UPDATED
+    EVENT_TYPE: ClassVar[str] = "stock.updated"
+    event_type: Literal["stock.updated"] = "stock.updated"
+    schema_version: Literal[1] = 1
+    data: StockUpdatedData

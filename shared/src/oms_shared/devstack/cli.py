@@ -1,0 +1,184 @@
+"""The ``oms`` command: run the local stack (``up``, ``down``, ``status``) and the demo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from types import FrameType
+
+import httpx
+
+from oms_shared.devstack.procs import PortInUseError
+from oms_shared.devstack.stack import (
+    DEFAULT_SMTP_PORT,
+    SERVICES,
+    LocalStack,
+    StackError,
+    component_status,
+    default_var_dir,
+    expected_components,
+    format_table,
+    read_state,
+    stop_recorded,
+)
+from oms_shared.devstack.tansu import TansuError
+
+# Port of an external SMTP server when only its host is configured.
+SMTP_STANDARD_PORT = 25
+
+
+class _Terminate(BaseException):
+    """Raised from the SIGTERM/SIGHUP handler so `oms up` unwinds exactly like on Ctrl-C."""
+
+
+def _echo(message: str) -> None:
+    print(f"oms: {message}", flush=True)
+
+
+def _raise_terminate(signum: int, frame: FrameType | None) -> None:
+    raise _Terminate(signum)
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    env = os.environ
+    smtp_host = env.get("OMS_NOTIFICATIONS_SMTP_HOST") or None
+    smtp_port = int(env.get("OMS_NOTIFICATIONS_SMTP_PORT") or (SMTP_STANDARD_PORT if smtp_host else DEFAULT_SMTP_PORT))
+    stack = LocalStack(
+        default_var_dir(),
+        broker_port=args.broker_port,
+        smtp_port=smtp_port,
+        # A port the user pinned in the environment is the one the service will use, so wait on that.
+        service_ports={s.name: int(env.get(f"OMS_{s.env_name}_HTTP_PORT") or s.default_port) for s in SERVICES},
+        kafka_bootstrap=env.get("OMS_KAFKA_BOOTSTRAP") or None,
+        smtp_host=smtp_host,
+        wait_ready=not args.no_wait,
+        echo=_echo,
+    )
+    previous = {sig: signal.signal(sig, _raise_terminate) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        try:
+            stack.start()
+        except (StackError, PortInUseError, TansuError) as exc:
+            print(f"oms up: error: {exc}", file=sys.stderr, flush=True)
+            return 1
+        _print_started(stack)
+        while True:
+            time.sleep(1.0)
+            for component, code in stack.exited():
+                print(
+                    f"oms: warning: {component.name} exited with code {code}; see {component.log}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    except (KeyboardInterrupt, _Terminate):
+        print(flush=True)
+        _echo("stopping the stack")
+        return 0
+    finally:
+        # A second Ctrl-C must not interrupt the shutdown half-way and leave processes behind.
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
+        stack.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _print_started(stack: LocalStack) -> None:
+    rows = [
+        (c.name, c.url, "external" if c.external else c.pid, "-" if c.ready_after_s is None else f"{c.ready_after_s:.1f} s")
+        for c in stack.components()
+    ]
+    print(format_table(("component", "url", "pid", "ready after"), rows), flush=True)
+    waited = "" if stack.wait_ready else " (services not awaited: --no-wait)"
+    print(
+        f"\nstack started in {stack.started_in_s or 0:.1f} s{waited}; logs in {stack.log_dir}, "
+        f"mail in {stack.mail_dir}, state in {stack.state_path}\nCtrl-C (or `oms down`) stops everything.",
+        flush=True,
+    )
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    stop_recorded(default_var_dir(), echo=_echo)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    var_dir = default_var_dir()
+    with httpx.Client(timeout=2.0, trust_env=False) as client:
+        statuses = [component_status(c, client) for c in expected_components(var_dir)]
+    if args.json:
+        print(json.dumps(statuses, indent=2))
+    else:
+        rows = [
+            (s["component"], s["url"], s["pid"], _yes_no(s["alive"]), _yes_no(s["ready"])) for s in statuses
+        ]
+        print(format_table(("component", "url", "pid", "alive", "ready"), rows))
+        if read_state(var_dir) is None:
+            print(f"\n(no {var_dir / 'stack.json'}: showing default addresses)")
+    return 0 if all(s["ready"] for s in statuses) else 1
+
+
+def _yes_no(value: bool | None) -> str:
+    return "-" if value is None else ("yes" if value else "no")
+
+
+def demo_urls(args: argparse.Namespace) -> dict[str, str]:
+    """Service URLs: command-line flags, else the state file, else ``OMS_<SVC>_BASE_URL``, else defaults."""
+    state = read_state(default_var_dir()) or {}
+    recorded = state.get("urls") if isinstance(state.get("urls"), dict) else {}
+    urls: dict[str, str] = {}
+    for spec in SERVICES:
+        flag = getattr(args, f"base_url_{spec.name.replace('-', '_')}")
+        port = os.environ.get(f"OMS_{spec.env_name}_HTTP_PORT") or spec.default_port
+        urls[spec.name] = (
+            flag
+            or (recorded or {}).get(spec.name)
+            or os.environ.get(f"OMS_{spec.env_name}_BASE_URL")
+            or f"http://127.0.0.1:{port}"
+        )
+    return urls
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from oms_shared.devstack.demo import run_demo
+
+    return run_demo(demo_urls(args))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="oms", description="OMS local stack and demo.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    up = commands.add_parser("up", help="start broker, SMTP catcher and the five services; Ctrl-C stops them")
+    up.add_argument("--broker-port", type=int, default=9092, help="Tansu port (default 9092; 0 = any free port)")
+    up.add_argument("--no-wait", action="store_true", help="do not wait for the services' /ready")
+    up.set_defaults(func=cmd_up)
+
+    down = commands.add_parser("down", help="stop the stack recorded in var/stack.json")
+    down.set_defaults(func=cmd_down)
+
+    status = commands.add_parser("status", help="show every component; exit 1 unless all are ready")
+    status.add_argument("--json", action="store_true", help="print a JSON list")
+    status.set_defaults(func=cmd_status)
+
+    demo = commands.add_parser("demo", help="run the demo story against a running stack")
+    for spec in SERVICES:
+        demo.add_argument(f"--base-url-{spec.name}", metavar="URL", default=None, help=f"{spec.name} base URL")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

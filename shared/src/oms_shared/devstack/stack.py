@@ -1,0 +1,612 @@
+"""``LocalStack``: the broker, the SMTP catcher and the five services as local processes, for ``oms`` and tests."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal, Self
+
+import httpx
+
+import oms_shared
+from oms_shared.devstack.keys import ensure_dev_keys
+from oms_shared.devstack.procs import (
+    PortInUseError,
+    free_ports,
+    group_alive,
+    log_tail,
+    pid_alive,
+    port_is_free,
+    process_start_ticks,
+    run_coro_blocking,
+    split_host_port,
+    stop_foreign_groups,
+    stop_groups,
+    tcp_accepts,
+)
+from oms_shared.devstack.tansu import TansuBroker, ensure_topics
+from oms_shared.topics import all_topics_with_dlq
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_BROKER_PORT = 9092
+DEFAULT_SMTP_PORT = 8025
+READY_TIMEOUT_S = 90.0
+SERVICE_STOP_TIMEOUT_S = 10.0
+AUX_STOP_TIMEOUT_S = 5.0
+SMTP_START_TIMEOUT_S = 15.0
+STATE_FILE_NAME = "stack.json"
+
+Kind = Literal["broker", "smtp", "service"]
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """A service of the stack: its name, console script and default HTTP port."""
+
+    name: str
+    command: str
+    default_port: int
+
+    @property
+    def env_name(self) -> str:
+        """The ``<SVC>`` part of ``OMS_<SVC>_*`` variables (``erp-bridge`` -> ``ERP_BRIDGE``)."""
+        return self.name.upper().replace("-", "_")
+
+
+SERVICES: tuple[ServiceSpec, ...] = (
+    ServiceSpec("orders", "oms-orders", 8101),
+    ServiceSpec("inventory", "oms-inventory", 8102),
+    ServiceSpec("notifications", "oms-notifications", 8103),
+    ServiceSpec("erp-bridge", "oms-erp-bridge", 8104),
+    ServiceSpec("analytics", "oms-analytics", 8105),
+)
+SERVICE_NAMES: tuple[str, ...] = tuple(s.name for s in SERVICES)
+
+
+def service_spec(name: str) -> ServiceSpec:
+    for spec in SERVICES:
+        if spec.name == name:
+            return spec
+    raise ValueError(f"unknown service {name!r}; expected one of {', '.join(SERVICE_NAMES)}")
+
+
+def default_var_dir(env: Mapping[str, str] | None = None) -> Path:
+    """``OMS_VAR_DIR`` or ``./var``, absolute."""
+    env = os.environ if env is None else env
+    return Path(env.get("OMS_VAR_DIR") or "var").resolve()
+
+
+def state_file(var_dir: Path) -> Path:
+    return var_dir / STATE_FILE_NAME
+
+
+class StackError(RuntimeError):
+    """The stack could not start; the message says which component and shows its log tail."""
+
+
+@dataclass
+class Component:
+    """One running (or expected) part of the stack, as written to ``var/stack.json``."""
+
+    name: str
+    kind: Kind
+    host: str
+    port: int
+    url: str
+    pid: int | None = None
+    pid_start: int | None = None
+    log: str | None = None
+    external: bool = False
+    ready_after_s: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Component:
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass
+class _Child:
+    component: Component
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+    ready: bool = False
+    warned_exit: bool = field(default=False)
+
+
+class LocalStack:
+    """Starts and stops the whole local stack; every port is configurable and ``0`` means "pick a free one".
+
+    Ports the stack decides (HTTP ports, bootstrap, SMTP, var dir) are always passed to the services;
+    ``OMS_<SVC>_BASE_URL`` and the key-file variables are only set when the environment lacks them.
+    """
+
+    def __init__(
+        self,
+        var_dir: Path | str | None = None,
+        *,
+        host: str = DEFAULT_HOST,
+        broker_port: int = DEFAULT_BROKER_PORT,
+        smtp_port: int = DEFAULT_SMTP_PORT,
+        service_ports: Mapping[str, int] | None = None,
+        services: Iterable[str] | None = None,
+        kafka_bootstrap: str | None = None,
+        smtp_host: str | None = None,
+        env: Mapping[str, str] | None = None,
+        bin_dir: Path | str | None = None,
+        service_commands: Mapping[str, Sequence[str]] | None = None,
+        ready_timeout_s: float = READY_TIMEOUT_S,
+        wait_ready: bool = True,
+        write_state: bool = True,
+        echo: Callable[[str], None] | None = None,
+    ) -> None:
+        self.var_dir = Path(var_dir).resolve() if var_dir is not None else default_var_dir(env)
+        self.host = host
+        self.broker_port = broker_port
+        self.smtp_port = smtp_port
+        self.service_ports: dict[str, int] = {s.name: s.default_port for s in SERVICES}
+        for name, port in (service_ports or {}).items():
+            service_spec(name)
+            self.service_ports[name] = port
+        self.services: list[ServiceSpec] = (
+            [service_spec(n) for n in services] if services is not None else list(SERVICES)
+        )
+        # An external Kafka / SMTP server is used as given; nothing is started for it.
+        self.kafka_bootstrap = kafka_bootstrap
+        self.smtp_host = smtp_host
+        self.base_env: dict[str, str] = dict(os.environ if env is None else env)
+        # Console scripts live next to the interpreter of the venv we run in; do not resolve the
+        # symlink, or we would land in the base Python's bin dir.
+        self.bin_dir = Path(bin_dir) if bin_dir is not None else Path(sys.executable).parent
+        self.service_commands = {k: list(v) for k, v in (service_commands or {}).items()}
+        self.ready_timeout_s = ready_timeout_s
+        self.wait_ready = wait_ready
+        self.write_state = write_state
+        self.echo = echo or (lambda _msg: None)
+
+        self.broker: TansuBroker | None = None
+        self.broker_component: Component | None = None
+        self.smtp: _Child | None = None
+        self.smtp_component: Component | None = None
+        self.children: dict[str, _Child] = {}
+        self.private_key_file: Path | None = None
+        self.public_key_file: Path | None = None
+        self.started_in_s: float | None = None
+        self._state_written = False
+
+    @classmethod
+    def on_free_ports(cls, var_dir: Path | str, **kwargs: Any) -> LocalStack:
+        """A stack where every component gets a free port (for tests)."""
+        kwargs.setdefault("broker_port", 0)
+        kwargs.setdefault("smtp_port", 0)
+        kwargs.setdefault("service_ports", {s.name: 0 for s in SERVICES})
+        return cls(var_dir, **kwargs)
+
+    # -- paths and addresses --------------------------------------------------------------------
+
+    @property
+    def log_dir(self) -> Path:
+        return self.var_dir / "log"
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.var_dir / "mail"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.var_dir / "keys"
+
+    @property
+    def state_path(self) -> Path:
+        return state_file(self.var_dir)
+
+    @property
+    def bootstrap(self) -> str:
+        if self.kafka_bootstrap:
+            return self.kafka_bootstrap
+        if self.broker is None or self.broker.port is None:
+            raise StackError("the broker has not been started")
+        return self.broker.bootstrap
+
+    def url(self, service: str) -> str:
+        return f"http://{self.host}:{self.service_ports[service]}"
+
+    @property
+    def urls(self) -> dict[str, str]:
+        """Base URL of every service of this stack."""
+        return {s.name: self.url(s.name) for s in self.services}
+
+    def components(self) -> list[Component]:
+        found: list[Component] = []
+        if self.broker_component is not None:
+            found.append(self.broker_component)
+        if self.smtp_component is not None:
+            found.append(self.smtp_component)
+        found.extend(c.component for c in self.children.values())
+        return found
+
+    # -- start ------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start everything and wait until it is ready; on any failure stop what was started and raise."""
+        started = time.monotonic()
+        try:
+            self._start(started)
+        except BaseException:
+            self.stop()
+            raise
+        self.started_in_s = time.monotonic() - started
+
+    def _start(self, started: float) -> None:
+        self._refuse_if_running()
+        commands = self._service_argv()
+        self._assign_ports()
+        for sub in (self.var_dir, self.log_dir, self.mail_dir):
+            sub.mkdir(parents=True, exist_ok=True)
+        self.private_key_file, self.public_key_file = ensure_dev_keys(self.keys_dir)
+
+        self._start_broker(started)
+        self.echo(f"creating {len(all_topics_with_dlq())} topics on {self.bootstrap}")
+        run_coro_blocking(ensure_topics(self.bootstrap, all_topics_with_dlq()))
+        self._start_smtp(started)
+
+        env = self.service_env()
+        for spec in self.services:
+            self.children[spec.name] = self._spawn_service(spec, commands[spec.name], env)
+        if self.write_state:
+            self._write_state()
+        if self.wait_ready:
+            self._wait_services_ready(started)
+            if self.write_state:
+                self._write_state()
+
+    def _refuse_if_running(self) -> None:
+        state = read_state(self.var_dir)
+        if state is None:
+            return
+        pid, ticks = state.get("supervisor_pid"), state.get("supervisor_start")
+        if isinstance(pid, int) and pid != os.getpid() and pid_alive(pid, ticks):
+            raise StackError(
+                f"a stack is already running from {self.var_dir} (supervisor pid {pid}); "
+                "stop it with `oms down` first"
+            )
+
+    def _service_argv(self) -> dict[str, list[str]]:
+        """The command of every service, checked before anything starts so a missing install fails fast."""
+        commands: dict[str, list[str]] = {}
+        for spec in self.services:
+            if spec.name in self.service_commands:
+                commands[spec.name] = self.service_commands[spec.name]
+                continue
+            exe = self.bin_dir / spec.command
+            if not (exe.is_file() and os.access(exe, os.X_OK)):
+                raise StackError(
+                    f"{spec.command} not found in {self.bin_dir} (is the project installed? run `make install`)"
+                )
+            commands[spec.name] = [str(exe)]
+        return commands
+
+    def _assign_ports(self) -> None:
+        wanted: list[tuple[str, str, int]] = []  # (component, hint, port)
+        if not self.kafka_bootstrap:
+            wanted.append(("Kafka broker", "choose another with --broker-port", self.broker_port))
+        if not self.smtp_host:
+            wanted.append(("SMTP catcher", "set OMS_NOTIFICATIONS_SMTP_PORT", self.smtp_port))
+        for spec in self.services:
+            wanted.append((spec.name, f"set OMS_{spec.env_name}_HTTP_PORT", self.service_ports[spec.name]))
+
+        # Check fixed ports before anything starts, so a second `oms up` fails cleanly and names the port.
+        for what, hint, port in wanted:
+            if port and not port_is_free(self.host, port):
+                raise PortInUseError(self.host, port, what, f"is another stack running (`oms down`)? or {hint}")
+        picked = iter(free_ports(sum(1 for _, _, p in wanted if p == 0), self.host))
+        if not self.kafka_bootstrap and self.broker_port == 0:
+            self.broker_port = next(picked)
+        if not self.smtp_host and self.smtp_port == 0:
+            self.smtp_port = next(picked)
+        for spec in self.services:
+            if self.service_ports[spec.name] == 0:
+                self.service_ports[spec.name] = next(picked)
+
+    def _start_broker(self, started: float) -> None:
+        if self.kafka_bootstrap:
+            host, port = split_host_port(self.kafka_bootstrap)
+            self.broker_component = Component(
+                "broker", "broker", host, port, f"kafka://{self.kafka_bootstrap}", external=True
+            )
+            self.echo(f"using external Kafka at {self.kafka_bootstrap}")
+            return
+        log_path = self.log_dir / "broker.log"
+        log_path.unlink(missing_ok=True)
+        self.echo(f"starting Tansu broker on {self.host}:{self.broker_port}")
+        self.broker = TansuBroker(log_file=log_path)
+        self.broker.start(self.host, self.broker_port)
+        self.broker_component = Component(
+            "broker",
+            "broker",
+            self.host,
+            self.broker_port,
+            f"kafka://{self.broker.bootstrap}",
+            pid=self.broker.pid,
+            pid_start=process_start_ticks(self.broker.pid),
+            log=str(log_path),
+            ready_after_s=round(time.monotonic() - started, 2),
+        )
+
+    def _start_smtp(self, started: float) -> None:
+        if self.smtp_host:
+            self.smtp_component = Component(
+                "smtp", "smtp", self.smtp_host, self.smtp_port, f"smtp://{self.smtp_host}:{self.smtp_port}",
+                external=True,
+            )
+            self.echo(f"using external SMTP server at {self.smtp_host}:{self.smtp_port}")
+            return
+        self.echo(f"starting SMTP catcher on {self.host}:{self.smtp_port} -> {self.mail_dir}")
+        argv = [
+            sys.executable, "-m", "oms_shared.devstack.mailcatcher",
+            "--host", self.host, "--port", str(self.smtp_port), "--dir", str(self.mail_dir),
+        ]  # fmt: skip
+        env = dict(self.base_env)
+        # The child must import the same oms_shared as we do, even when it is only on our sys.path.
+        package_root = str(Path(oms_shared.__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
+        component = Component("smtp", "smtp", self.host, self.smtp_port, f"smtp://{self.host}:{self.smtp_port}")
+        child = self._spawn(component, argv, env, self.log_dir / "smtp.log")
+        self.smtp, self.smtp_component = child, component
+        deadline = time.monotonic() + SMTP_START_TIMEOUT_S
+        while not tcp_accepts(self.host, self.smtp_port, timeout_s=0.2):
+            if child.proc.poll() is not None or time.monotonic() > deadline:
+                raise StackError(self._failure_text(child, "did not start"))
+            time.sleep(0.05)
+        component.ready_after_s = round(time.monotonic() - started, 2)
+
+    def service_env(self) -> dict[str, str]:
+        """The environment every service process gets."""
+        env = dict(self.base_env)
+        env["OMS_VAR_DIR"] = str(self.var_dir)
+        env["OMS_KAFKA_BOOTSTRAP"] = self.bootstrap
+        for spec in self.services:
+            env[f"OMS_{spec.env_name}_HTTP_PORT"] = str(self.service_ports[spec.name])
+            env.setdefault(f"OMS_{spec.env_name}_BASE_URL", self.url(spec.name))
+        env["OMS_NOTIFICATIONS_SMTP_HOST"] = self.smtp_host or self.host
+        env["OMS_NOTIFICATIONS_SMTP_PORT"] = str(self.smtp_port)
+        if self.public_key_file is not None:
+            env.setdefault("OMS_JWT_PUBLIC_KEY_FILE", str(self.public_key_file))
+        if self.private_key_file is not None:
+            env.setdefault("OMS_ORDERS_JWT_PRIVATE_KEY_FILE", str(self.private_key_file))
+        # Logs reach var/log/*.log as they happen, not when a buffer fills.
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        return env
+
+    def _spawn_service(self, spec: ServiceSpec, argv: list[str], env: dict[str, str]) -> _Child:
+        port = self.service_ports[spec.name]
+        component = Component(spec.name, "service", self.host, port, self.url(spec.name))
+        self.echo(f"starting {spec.name} on {component.url}")
+        return self._spawn(component, argv, env, self.log_dir / f"{spec.name}.log")
+
+    def _spawn(self, component: Component, argv: list[str], env: dict[str, str], log_path: Path) -> _Child:
+        with log_path.open("wb") as log_fh:
+            # Own session and process group: Ctrl-C in the terminal reaches only the supervisor, which
+            # stops children in order, and killing the group also takes any grandchildren.
+            proc = subprocess.Popen(
+                argv, env=env, stdin=subprocess.DEVNULL, stdout=log_fh, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+        component.pid = proc.pid
+        component.pid_start = process_start_ticks(proc.pid)
+        component.log = str(log_path)
+        return _Child(component, proc, log_path)
+
+    def _wait_services_ready(self, started: float) -> None:
+        deadline = started + self.ready_timeout_s
+        pending = dict(self.children)
+        with httpx.Client(timeout=2.0, trust_env=False) as client:
+            while pending:
+                for name, child in list(pending.items()):
+                    code = child.proc.poll()
+                    if code is not None:
+                        raise StackError(self._failure_text(child, f"exited with code {code} before it was ready"))
+                    if _http_ready(client, child.component.url):
+                        child.ready = True
+                        child.component.ready_after_s = round(time.monotonic() - started, 2)
+                        self.echo(f"{name} ready after {child.component.ready_after_s:.1f} s")
+                        del pending[name]
+                if pending and time.monotonic() > deadline:
+                    texts = [
+                        self._failure_text(c, f"was not ready within {self.ready_timeout_s:.0f} s")
+                        for c in pending.values()
+                    ]
+                    raise StackError("\n\n".join(texts))
+                if pending:
+                    time.sleep(0.2)
+
+    @staticmethod
+    def _failure_text(child: _Child, what: str) -> str:
+        c = child.component
+        return f"{c.name} ({c.url}, pid {c.pid}) {what}; last lines of {child.log_path}:\n{log_tail(child.log_path)}"
+
+    # -- state ------------------------------------------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "version": 1,
+            "supervisor_pid": os.getpid(),
+            "supervisor_start": process_start_ticks(os.getpid()),
+            "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "var_dir": str(self.var_dir),
+            "kafka_bootstrap": self.bootstrap,
+            "components": [c.to_json() for c in self.components()],
+            "urls": self.urls,
+        }
+
+    def _write_state(self) -> None:
+        tmp = self.state_path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(self.state(), indent=2) + "\n")
+        os.replace(tmp, self.state_path)
+        self._state_written = True
+
+    # -- running ----------------------------------------------------------------------------------
+
+    def exited(self) -> list[tuple[Component, int]]:
+        """Children that have exited since start, with their exit codes (each reported once)."""
+        gone: list[tuple[Component, int]] = []
+        for child in [*self.children.values(), *([self.smtp] if self.smtp else [])]:
+            code = child.proc.poll()
+            if code is not None and not child.warned_exit:
+                child.warned_exit = True
+                gone.append((child.component, code))
+        if self.broker is not None and self.broker.process is not None and self.broker_component is not None:
+            code = self.broker.process.poll()
+            if code is not None and self.broker_component.pid is not None:
+                gone.append((self.broker_component, code))
+                self.broker_component.pid = None
+        return gone
+
+    # -- stop -------------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Services first (SIGTERM, SIGKILL after 10 s), then the SMTP catcher, then the broker."""
+        if self.children:
+            self.echo("stopping services")
+            stop_groups([c.proc for c in self.children.values()], timeout_s=SERVICE_STOP_TIMEOUT_S)
+            self.children.clear()
+        if self.smtp is not None:
+            stop_groups([self.smtp.proc], timeout_s=AUX_STOP_TIMEOUT_S)
+            self.smtp = None
+        if self.broker is not None:
+            self.echo("stopping broker")
+            self.broker.stop(timeout_s=AUX_STOP_TIMEOUT_S)
+            self.broker = None
+        if self._state_written:
+            self.state_path.unlink(missing_ok=True)
+            self._state_written = False
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def _http_ready(client: httpx.Client, base_url: str) -> bool:
+    try:
+        return client.get(f"{base_url}/ready").status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def read_state(var_dir: Path) -> dict[str, Any] | None:
+    """The state file of a running (or crashed) stack, or ``None``."""
+    path = state_file(var_dir)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def expected_components(var_dir: Path, env: Mapping[str, str] | None = None) -> list[Component]:
+    """Components from the state file, or where a stack started with this environment would be."""
+    state = read_state(var_dir)
+    if state is not None and isinstance(state.get("components"), list):
+        return [Component.from_json(c) for c in state["components"]]
+    env = os.environ if env is None else env
+    found: list[Component] = []
+    bootstrap = env.get("OMS_KAFKA_BOOTSTRAP")
+    host, port = split_host_port(bootstrap) if bootstrap else (DEFAULT_HOST, DEFAULT_BROKER_PORT)
+    found.append(Component("broker", "broker", host, port, f"kafka://{host}:{port}", external=bool(bootstrap)))
+    smtp_host = env.get("OMS_NOTIFICATIONS_SMTP_HOST") or DEFAULT_HOST
+    smtp_port = int(env.get("OMS_NOTIFICATIONS_SMTP_PORT") or DEFAULT_SMTP_PORT)
+    found.append(Component("smtp", "smtp", smtp_host, smtp_port, f"smtp://{smtp_host}:{smtp_port}"))
+    for spec in SERVICES:
+        url = env.get(f"OMS_{spec.env_name}_BASE_URL")
+        port = int(env.get(f"OMS_{spec.env_name}_HTTP_PORT") or spec.default_port)
+        found.append(Component(spec.name, "service", DEFAULT_HOST, port, url or f"http://{DEFAULT_HOST}:{port}"))
+    return found
+
+
+def component_status(component: Component, client: httpx.Client) -> dict[str, Any]:
+    """Liveness of the recorded pid and readiness (``/ready`` for services, a TCP connect otherwise)."""
+    alive: bool | None = None
+    if component.pid is not None:
+        alive = pid_alive(component.pid, component.pid_start)
+    if component.kind == "service":
+        ready = _http_ready(client, component.url)
+    else:
+        ready = tcp_accepts(component.host, component.port)
+    return {
+        "component": component.name,
+        "url": component.url,
+        "pid": component.pid,
+        "alive": alive,
+        "ready": ready,
+        "external": component.external,
+    }
+
+
+def format_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """A plain left-aligned text table."""
+    cells = [[str(h) for h in headers], *([("-" if v is None else str(v)) for v in row] for row in rows)]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def stop_recorded(var_dir: Path, echo: Callable[[str], None] = print, timeout_s: float = SERVICE_STOP_TIMEOUT_S) -> int:
+    """``oms down``: stop the stack recorded in ``var_dir``; returns how many processes were signalled."""
+    state = read_state(var_dir)
+    if state is None:
+        echo(f"no stack recorded in {state_file(var_dir)}; nothing to stop")
+        return 0
+    signalled = 0
+    pid, ticks = state.get("supervisor_pid"), state.get("supervisor_start")
+    if isinstance(pid, int) and pid != os.getpid() and pid_alive(pid, ticks):
+        # The supervisor (`oms up`) stops its children in the right order and removes the state file.
+        echo(f"asking the supervisor (pid {pid}) to stop the stack")
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGTERM)
+        signalled += 1
+        deadline = time.monotonic() + timeout_s + 2 * AUX_STOP_TIMEOUT_S + 5
+        while time.monotonic() < deadline and pid_alive(pid, ticks):
+            time.sleep(0.1)
+    components = [Component.from_json(raw) for raw in state.get("components", [])]
+    leftovers = [c for c in components if c.pid is not None and not c.external and _still_ours(c)]
+    # Same order as the supervisor: services, then the SMTP catcher, then the broker.
+    for kind in ("service", "smtp", "broker"):
+        group = [c for c in leftovers if c.kind == kind]
+        if group:
+            echo(f"stopping {', '.join(c.name for c in group)}")
+            stop_foreign_groups(
+                [c.pid for c in group if c.pid is not None],
+                timeout_s=timeout_s if kind == "service" else AUX_STOP_TIMEOUT_S,
+            )
+            signalled += len(group)
+    state_file(var_dir).unlink(missing_ok=True)
+    return signalled
+
+
+def _still_ours(component: Component) -> bool:
+    """Whether the recorded process (group) is still the one the stack started, not a reused pid."""
+    assert component.pid is not None
+    if pid_alive(component.pid, component.pid_start):
+        return True
+    # Leader gone but its group lives on (orphaned grandchildren): the kernel never hands out a pid
+    # that is still in use as a process group id, so that group can only be ours.
+    return not pid_alive(component.pid) and group_alive(component.pid)

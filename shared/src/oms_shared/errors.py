@@ -1,0 +1,53 @@
+"""Errors with a machine-readable code that the HTTP layer and consumers understand."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class OmsError(Exception):
+    """Base: a clear, machine-readable refusal. ``status`` is the HTTP status to answer with."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, code: str | None = None, details: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.details = details
+
+
+class NotFound(OmsError):
+    status = 404
+    code = "not_found"
+
+
+class Forbidden(OmsError):
+    status = 403
+    code = "forbidden"
+
+
+class Unauthorized(OmsError):
+    status = 401
+    code = "unauthorized"
+
+
+class Conflict(OmsError):
+    status = 409
+    code = "conflict"
+
+
+class PreconditionFailed(OmsError):
+    status = 412
+    code = "precondition_failed"
+
+
+class Invalid(OmsError):
+    status = 422
+    code = "invalid"
+
+
+class PermanentError(Exception):
+    """Raised by an event handler when retrying cannot help: the message goes to the DLQ at once."""

@@ -1,0 +1,84 @@
+"""Alembic glue: each service keeps its own migrations and applies them at start."""
+
+from __future__ import annotations
+
+import zlib
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command, context, op
+from alembic.config import Config
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from oms_shared.db import UtcDateTime
+
+
+def _config(script_location: Path, connection: Any) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(script_location))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+async def upgrade_to_head(engine: AsyncEngine, script_location: Path) -> None:
+    """Apply every pending migration; replicas on PostgreSQL take turns under an advisory lock."""
+
+    def _upgrade(sync_conn: Any) -> None:
+        command.upgrade(_config(script_location, sync_conn), "head")
+
+    async with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            key = zlib.crc32(f"oms-migrate-{script_location}".encode()) & 0x7FFFFFFF
+            await conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": key})
+            await conn.commit()
+            try:
+                await conn.run_sync(_upgrade)
+                await conn.commit()
+            finally:
+                await conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                await conn.commit()
+        else:
+            await conn.run_sync(_upgrade)
+            await conn.commit()
+
+
+def run_env(target_metadata: sa.MetaData) -> None:
+    """Body of every service's ``env.py``: migrate on the connection handed over by the service."""
+    connection = context.config.attributes.get("connection")
+    if connection is None:
+        raise RuntimeError("migrations run from the service at start (upgrade_to_head), not from the CLI")
+    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def create_messaging_tables() -> None:
+    """Create the outbox, inbox and idempotency tables (call from a service's first migration)."""
+    op.create_table(
+        "outbox",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
+        sa.Column("event_id", sa.String(36), nullable=False, unique=True),
+        sa.Column("topic", sa.String(200), nullable=False),
+        sa.Column("key", sa.String(300), nullable=False),
+        sa.Column("payload", sa.Text(), nullable=False),
+        sa.Column("headers", sa.Text(), nullable=False),
+        sa.Column("created_at", UtcDateTime(), nullable=False),
+    )
+    op.create_table(
+        "inbox",
+        sa.Column("consumer", sa.String(100), primary_key=True),
+        sa.Column("event_id", sa.String(36), primary_key=True),
+        sa.Column("event_type", sa.String(100), nullable=False),
+        sa.Column("processed_at", UtcDateTime(), nullable=False),
+    )
+    op.create_table(
+        "idempotency_keys",
+        sa.Column("scope", sa.String(200), primary_key=True),
+        sa.Column("key", sa.String(200), primary_key=True),
+        sa.Column("request_hash", sa.String(64), nullable=False),
+        sa.Column("status_code", sa.Integer(), nullable=True),
+        sa.Column("response_body", sa.LargeBinary(), nullable=True),
+        sa.Column("response_headers", sa.Text(), nullable=True),
+        sa.Column("created_at", UtcDateTime(), nullable=False),
+    )

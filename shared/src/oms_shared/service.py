@@ -1,0 +1,234 @@
+"""The runtime every service's composition root builds: db, broker, consumer, relay, HTTP app.
+
+``ServiceRuntime`` owns the lifecycle: migrate → create topics → start producer and relay →
+start the consumer → ready; and the reverse on shutdown. A service adds its routers, its
+event handlers and any background tasks, then calls ``build_app()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse, Response
+from faststream.kafka import KafkaBroker
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from prometheus_client import CollectorRegistry, Gauge
+
+from oms_shared.auth import TokenVerifier
+from oms_shared.consumer import ConsumerMetrics, EventConsumer
+from oms_shared.db import Database, create_engine
+from oms_shared.http import (
+    CorrelationIdMiddleware,
+    IdempotencyMiddleware,
+    install_error_handlers,
+    metrics_response,
+)
+from oms_shared.logs import configure_logging
+from oms_shared.migrations import upgrade_to_head
+from oms_shared.outbox import OutboxMetrics, OutboxRelay, make_producer
+from oms_shared.settings import ServiceSettings
+from oms_shared.topics import DEFAULT_PARTITIONS, all_topics_with_dlq
+
+log = logging.getLogger(__name__)
+
+BackgroundTask = Callable[[], Awaitable[None]]
+
+
+def make_broker(settings: ServiceSettings, registry: CollectorRegistry) -> KafkaBroker:
+    """A FastStream Kafka broker with Prometheus message metrics; no idempotent producer by default."""
+    return KafkaBroker(
+        settings.kafka_bootstrap,
+        acks="all",
+        enable_idempotence=settings.kafka_enable_idempotence,
+        client_id=f"oms-{settings.service_name}",
+        middlewares=[KafkaPrometheusMiddleware(registry=registry, app_name=f"oms-{settings.service_name}")],
+        max_request_size=5 * 1024 * 1024,
+        graceful_timeout=10.0,
+        # Per-message "Received/Processed" lines go to DEBUG through our JSON root handler.
+        logger=logging.getLogger(f"oms.{settings.service_name}.broker"),
+        log_level=logging.DEBUG,
+        description=f"OMS {settings.service_name} service",
+    )
+
+
+async def ensure_topics(bootstrap: str, topics: list[str], partitions: int = DEFAULT_PARTITIONS) -> None:
+    """Create topics explicitly (auto-create would give the wrong partition count); 'exists' is fine."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in topics if t not in existing]
+        for topic in missing:
+            try:
+                await admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])
+            except TopicAlreadyExistsError:
+                pass
+    finally:
+        await admin.close()
+
+
+class ServiceRuntime:
+    """Shared plumbing of one service process; built by the service's ``create_app``."""
+
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        metadata: sa.MetaData,
+        migrations_dir: Path,
+        *,
+        title: str,
+        version: str = "0.1.0",
+    ) -> None:
+        self.settings = settings
+        self.metadata = metadata
+        self.migrations_dir = migrations_dir
+        self.title = title
+        self.version = version
+        self.registry = CollectorRegistry()
+        self.db = Database(create_engine(settings.resolved_database_url()), metadata)
+        self.broker = make_broker(settings, self.registry)
+        self.consumer = EventConsumer(
+            service=settings.service_name,
+            db=self.db,
+            metrics=ConsumerMetrics(self.registry, settings.service_name),
+            max_attempts=settings.consumer_max_attempts,
+            retry_backoff_s=settings.consumer_retry_backoff_s,
+        )
+        self.producer = make_producer(
+            settings.kafka_bootstrap,
+            enable_idempotence=settings.kafka_enable_idempotence,
+            client_id=f"oms-{settings.service_name}-relay",
+        )
+        self.relay = OutboxRelay(
+            self.db,
+            self.producer,
+            OutboxMetrics(self.registry, settings.service_name),
+            service=settings.service_name,
+            batch_size=settings.outbox_batch_size,
+            poll_interval_s=settings.outbox_poll_interval_s,
+        )
+        self.token_verifier: TokenVerifier | None = None
+        self.routers: list[APIRouter] = []
+        self.background: list[BackgroundTask] = []
+        self.on_started: list[Callable[[], Awaitable[None]]] = []
+        self.on_stopping: list[Callable[[], Awaitable[None]]] = []
+        self.ready = False
+        self._tasks: list[asyncio.Task[None]] = []
+        self._ready_gauge = Gauge("oms_ready", "1 when the service is ready", ["service"], registry=self.registry)
+
+    def load_verifier(self) -> None:
+        path = Path(self.settings.jwt_public_key_file)
+        if path.exists():
+            self.token_verifier = TokenVerifier.from_file(
+                path, issuer=self.settings.jwt_issuer, audience=self.settings.jwt_audience
+            )
+        else:
+            log.warning("no token public key at %s: authenticated routes answer 401", path)
+
+    async def start(self) -> None:
+        s = self.settings
+        if self.token_verifier is None:
+            self.load_verifier()
+        await upgrade_to_head(self.db.engine, self.migrations_dir)
+        await ensure_topics(s.kafka_bootstrap, all_topics_with_dlq())
+        await self.producer.start()
+        self.relay.start()
+        if s.start_consumers:
+            self.consumer.attach(
+                self.broker,
+                group_id=s.resolved_group(),
+                session_timeout_ms=s.session_timeout_ms,
+                heartbeat_interval_ms=s.heartbeat_interval_ms,
+            )
+        await self.broker.start()
+        for hook in self.on_started:
+            await hook()
+        for task in self.background:
+            self._tasks.append(asyncio.create_task(self._guard(task), name=getattr(task, "__name__", "task")))
+        self.ready = True
+        self._ready_gauge.labels(s.service_name).set(1)
+        log.info("%s ready", s.service_name)
+
+    async def _guard(self, task: BackgroundTask) -> None:
+        """Keep a background loop alive: log and restart it after an unexpected error."""
+        while True:
+            try:
+                await task()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("background task %s failed; restarting in 1 s", getattr(task, "__name__", task))
+                await asyncio.sleep(1)
+
+    async def stop(self) -> None:
+        self.ready = False
+        self._ready_gauge.labels(self.settings.service_name).set(0)
+        for hook in self.on_stopping:
+            await hook()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.broker.stop()
+        await self.relay.stop()
+        await self.producer.stop()
+        await self.db.dispose()
+
+    def ops_router(self) -> APIRouter:
+        router = APIRouter(tags=["ops"])
+
+        @router.get("/health", summary="Liveness")
+        async def health() -> dict[str, str]:
+            return {"status": "ok", "service": self.settings.service_name}
+
+        @router.get("/ready", summary="Readiness: migrated, connected, consuming")
+        async def ready() -> Response:
+            body: dict[str, Any] = {"service": self.settings.service_name, "ready": self.ready}
+            return JSONResponse(body, status_code=200 if self.ready else 503)
+
+        @router.get("/metrics", summary="Prometheus metrics")
+        async def metrics() -> Response:
+            return metrics_response(self.registry)
+
+        return router
+
+    def build_app(self) -> FastAPI:
+        configure_logging(self.settings.service_name, self.settings.log_level, self.settings.log_json)
+
+        @asynccontextmanager
+        async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+            await self.start()
+            try:
+                yield
+            finally:
+                await self.stop()
+
+        app = FastAPI(title=self.title, version=self.version, lifespan=lifespan)
+        app.state.runtime = self
+        self.load_verifier()
+        app.state.token_verifier = self.token_verifier
+        install_error_handlers(app)
+        app.include_router(self.ops_router())
+        for router in self.routers:
+            app.include_router(router)
+        app.add_middleware(
+            IdempotencyMiddleware, db_getter=lambda: self.db, verifier_getter=lambda: self.token_verifier
+        )
+        app.add_middleware(CorrelationIdMiddleware)
+        return app
+
+
+def serve(app: FastAPI, settings: ServiceSettings) -> None:
+    """Run a service app with uvicorn (the console entry point of every service)."""
+    import uvicorn
+
+    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False)

@@ -1,0 +1,61 @@
+"""Settings every service shares; each service subclasses with env prefix ``OMS_<SERVICE>_``.
+
+Cross-service values (the Kafka bootstrap, the token public key, the var dir) are read from
+unprefixed ``OMS_*`` variables as a fallback so one environment drives the whole stack.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def var_dir() -> Path:
+    """Where local state lives (databases, keys, mail, files): ``OMS_VAR_DIR`` or ``./var``."""
+    return Path(_env("OMS_VAR_DIR", "var")).resolve()
+
+
+class ServiceSettings(BaseSettings):
+    """Common settings; subclasses set ``service_name`` and ``model_config['env_prefix']``."""
+
+    model_config = SettingsConfigDict(env_prefix="OMS_SERVICE_", extra="ignore")
+
+    service_name: str = "service"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    database_url: str = ""
+    kafka_bootstrap: str = Field(default_factory=lambda: _env("OMS_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
+    kafka_enable_idempotence: bool = False
+    consumer_group: str = ""
+    consumer_max_attempts: int = 3
+    consumer_retry_backoff_s: float = 0.2
+    session_timeout_ms: int = 6000
+    heartbeat_interval_ms: int = 2000
+    outbox_poll_interval_s: float = 0.5
+    outbox_batch_size: int = 500
+    jwt_public_key_file: str = Field(
+        default_factory=lambda: _env("OMS_JWT_PUBLIC_KEY_FILE", str(var_dir() / "keys" / "jwt-public.pem"))
+    )
+    jwt_audience: str = "oms"
+    jwt_issuer: str = "oms-orders"
+    log_level: str = Field(default_factory=lambda: _env("OMS_LOG_LEVEL", "INFO"))
+    log_json: bool = True
+    start_consumers: bool = True
+
+    def resolved_database_url(self) -> str:
+        """The configured URL, or a SQLite file under the var dir named after the service."""
+        if self.database_url:
+            return self.database_url
+        path = var_dir() / f"{self.service_name}.db"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return f"sqlite+aiosqlite:///{path}"
+
+    def resolved_group(self) -> str:
+        return self.consumer_group or f"oms-{self.service_name}"
