@@ -11,6 +11,7 @@ ACCOUNT_UPDATED = "account.updated"
 BUYER_UPDATED = "buyer.updated"
 RESERVE_UPDATED = "reserve.updated"
 STOCK_UPDATED = "stock.updated"
+WAREHOUSE_UPDATED = "warehouse.updated"
 ERP_ORDER_CHANGED = "erp.order_changed"
 ERP_STOCK_IMPORTED = "erp.stock_imported"
 NOTIFICATION_DELIVERED = "notification.delivered"
@@ -25,6 +26,7 @@ ALL_TOPICS: tuple[str, ...] = (
     BUYER_UPDATED,
     RESERVE_UPDATED,
     STOCK_UPDATED,
+    WAREHOUSE_UPDATED,
     ERP_ORDER_CHANGED,
     ERP_STOCK_IMPORTED,
     NOTIFICATION_DELIVERED,

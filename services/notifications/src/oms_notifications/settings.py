@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic_settings import SettingsConfigDict
 
 from oms_shared.settings import ServiceSettings
@@ -12,3 +14,19 @@ class Settings(ServiceSettings):
 
     service_name: str = "notifications"
     http_port: int = 8103
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    smtp_tls: Literal["none", "starttls", "tls"] = "none"
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_timeout_s: float = 10.0
+    mail_from: str = "OMS <noreply@oms.local>"
+    public_base_url: str = "http://127.0.0.1:8100"
+    email_max_attempts: int = 5
+    email_retry_base_s: float = 1.0
+    email_retry_max_s: float = 300.0
+    email_poll_interval_s: float = 0.5
+    email_batch_size: int = 100
+    # A claimed e-mail whose sender died is picked up again after this lease.
+    email_claim_lease_s: float = 120.0

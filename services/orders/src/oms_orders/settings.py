@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from oms_shared.settings import ServiceSettings
+from oms_shared.settings import ServiceSettings, var_dir
 
 
 class Settings(ServiceSettings):
@@ -12,3 +13,10 @@ class Settings(ServiceSettings):
 
     service_name: str = "orders"
     http_port: int = 8101
+    jwt_private_key_file: str = Field(default_factory=lambda: str(var_dir() / "keys" / "jwt-private.pem"))
+    token_ttl_s: int = 12 * 3600
+    files_dir: str = Field(default_factory=lambda: str(var_dir() / "files"))
+    max_file_bytes: int = 10 * 1024 * 1024
+    max_import_rows: int = 5000
+    max_import_bytes: int = 5 * 1024 * 1024
+    overdue_scan_interval_s: float = 60.0

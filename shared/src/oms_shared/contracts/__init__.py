@@ -26,6 +26,8 @@ from oms_shared.contracts.inventory import (
     ReserveUpdatedV1,
     StockUpdatedData,
     StockUpdatedV1,
+    WarehouseUpdatedData,
+    WarehouseUpdatedV1,
 )
 from oms_shared.contracts.notifications import NotificationDeliveredData, NotificationDeliveredV1
 from oms_shared.contracts.orders import (
@@ -93,6 +95,8 @@ __all__ = [
     "StockUpdatedV1",
     "UnknownEventError",
     "UserInfo",
+    "WarehouseUpdatedData",
+    "WarehouseUpdatedV1",
     "make_event",
     "parse_event",
     "register",

@@ -56,3 +56,21 @@ class StockUpdatedV1(Event):
     event_type: Literal["stock.updated"] = "stock.updated"
     schema_version: Literal[1] = 1
     data: StockUpdatedData
+
+
+class WarehouseUpdatedData(ContractModel):
+    warehouse_id: uuid.UUID
+    code: str = Field(description="Short code unique per supplier (used in Excel imports and the ERP).")
+    name: str
+    deleted: bool = False
+
+
+@register
+class WarehouseUpdatedV1(Event):
+    """A supplier's warehouse was created or changed (full snapshot); keyed by warehouse id."""
+
+    TOPIC: ClassVar[str] = topics.WAREHOUSE_UPDATED
+    EVENT_TYPE: ClassVar[str] = "warehouse.updated"
+    event_type: Literal["warehouse.updated"] = "warehouse.updated"
+    schema_version: Literal[1] = 1
+    data: WarehouseUpdatedData

@@ -47,25 +47,31 @@ def _raise_terminate(signum: int, frame: FrameType | None) -> None:
 def cmd_up(args: argparse.Namespace) -> int:
     env = os.environ
     smtp_host = env.get("OMS_NOTIFICATIONS_SMTP_HOST") or None
-    smtp_port = int(env.get("OMS_NOTIFICATIONS_SMTP_PORT") or (SMTP_STANDARD_PORT if smtp_host else DEFAULT_SMTP_PORT))
+    smtp_port = int(
+        env.get("OMS_NOTIFICATIONS_SMTP_PORT") or (SMTP_STANDARD_PORT if smtp_host else DEFAULT_SMTP_PORT)
+    )
     stack = LocalStack(
         default_var_dir(),
         broker_port=args.broker_port,
         smtp_port=smtp_port,
         # A port the user pinned in the environment is the one the service will use, so wait on that.
-        service_ports={s.name: int(env.get(f"OMS_{s.env_name}_HTTP_PORT") or s.default_port) for s in SERVICES},
+        service_ports={
+            s.name: int(env.get(f"OMS_{s.env_name}_HTTP_PORT") or s.default_port) for s in SERVICES
+        },
         kafka_bootstrap=env.get("OMS_KAFKA_BOOTSTRAP") or None,
         smtp_host=smtp_host,
         wait_ready=not args.no_wait,
         echo=_echo,
     )
     previous = {sig: signal.signal(sig, _raise_terminate) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    running = False
     try:
         try:
             stack.start()
         except (StackError, PortInUseError, TansuError) as exc:
             print(f"oms up: error: {exc}", file=sys.stderr, flush=True)
             return 1
+        running = True
         _print_started(stack)
         while True:
             time.sleep(1.0)
@@ -77,8 +83,9 @@ def cmd_up(args: argparse.Namespace) -> int:
                 )
     except (KeyboardInterrupt, _Terminate):
         print(flush=True)
-        _echo("stopping the stack")
-        return 0
+        # start() has already stopped what it had started when it was interrupted.
+        _echo("stopping the stack" if running else "start interrupted; everything started was stopped")
+        return 0 if running else 130
     finally:
         # A second Ctrl-C must not interrupt the shutdown half-way and leave processes behind.
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -91,7 +98,12 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 def _print_started(stack: LocalStack) -> None:
     rows = [
-        (c.name, c.url, "external" if c.external else c.pid, "-" if c.ready_after_s is None else f"{c.ready_after_s:.1f} s")
+        (
+            c.name,
+            c.url,
+            "external" if c.external else c.pid,
+            "-" if c.ready_after_s is None else f"{c.ready_after_s:.1f} s",
+        )
         for c in stack.components()
     ]
     print(format_table(("component", "url", "pid", "ready after"), rows), flush=True)
@@ -156,7 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     up = commands.add_parser("up", help="start broker, SMTP catcher and the five services; Ctrl-C stops them")
-    up.add_argument("--broker-port", type=int, default=9092, help="Tansu port (default 9092; 0 = any free port)")
+    up.add_argument(
+        "--broker-port", type=int, default=9092, help="Tansu port (default 9092; 0 = any free port)"
+    )
     up.add_argument("--no-wait", action="store_true", help="do not wait for the services' /ready")
     up.set_defaults(func=cmd_up)
 
@@ -169,7 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="run the demo story against a running stack")
     for spec in SERVICES:
-        demo.add_argument(f"--base-url-{spec.name}", metavar="URL", default=None, help=f"{spec.name} base URL")
+        demo.add_argument(
+            f"--base-url-{spec.name}", metavar="URL", default=None, help=f"{spec.name} base URL"
+        )
     demo.set_defaults(func=cmd_demo)
     return parser
 

@@ -1,4 +1,4 @@
-"""An SMTP catcher on aiosmtpd that stores every message as an ``.eml`` file, for the local stack and tests."""
+"""An SMTP catcher (aiosmtpd) that stores every message as an ``.eml`` file, for the local stack and tests."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ class CaughtMessage:
         part = self.message.get_body(preferencelist=("plain", "html"))
         if part is None:
             return ""
-        content = part.get_content()  # type: ignore[attr-defined]
+        content = part.get_content()
         return content if isinstance(content, str) else content.decode("utf-8", errors="replace")
 
 
@@ -84,6 +84,7 @@ class _Handler:
         self.defer = defer
         self._counter = itertools.count(1)
 
+    # aiosmtpd finds its hooks by these exact names (handle_RCPT, handle_DATA).
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
     ) -> str:
@@ -96,9 +97,7 @@ class _Handler:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(
-        self, server: SMTP, session: Session, envelope: Envelope
-    ) -> str:
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or b""
         sender = envelope.mail_from or ""
         # Envelope recipients differ from To/Cc for Bcc and lists, and tests assert on them.
@@ -141,9 +140,7 @@ class MailCatcher:
         self.directory = Path(directory)
         self.host = host
         self.port = port
-        self._handler = _Handler(
-            self.directory, {a.lower() for a in refuse}, {a.lower() for a in defer}
-        )
+        self._handler = _Handler(self.directory, {a.lower() for a in refuse}, {a.lower() for a in defer})
         self._controller: Controller | None = None
 
     @property
@@ -164,7 +161,9 @@ class MailCatcher:
         elif not port_is_free(self.host, self.port):
             raise PortInUseError(self.host, self.port, "SMTP catcher")
         self.directory.mkdir(parents=True, exist_ok=True)
-        controller = Controller(self._handler, hostname=self.host, port=self.port, server_hostname="oms-mailcatcher")
+        controller = Controller(
+            self._handler, hostname=self.host, port=self.port, server_hostname="oms-mailcatcher"
+        )
         controller.start()
         self._controller = controller
 
@@ -207,7 +206,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m oms_shared.devstack.mailcatcher", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8025)
-    parser.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="where .eml files go (default var/mail)")
+    parser.add_argument(
+        "--dir", type=Path, default=DEFAULT_DIR, help="where .eml files go (default var/mail)"
+    )
     parser.add_argument("--refuse", action="append", default=[], metavar="ADDRESS", help="answer 550 at RCPT")
     parser.add_argument("--defer", action="append", default=[], metavar="ADDRESS", help="answer 451 at RCPT")
     args = parser.parse_args(argv)

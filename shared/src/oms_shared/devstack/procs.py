@@ -192,12 +192,17 @@ def stop_foreign_groups(pgids: Iterable[int], timeout_s: float = 10.0) -> None:
     pgids = [p for p in pgids if group_alive(p)]
     for pgid in pgids:
         signal_group(pgid, signal.SIGTERM)
+    # Wait for the leaders (the services shutting down gracefully), as stop_groups does; whatever is
+    # left in a group after its leader is gone, or after the timeout, is killed.
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and any(group_alive(p) for p in pgids):
+    while time.monotonic() < deadline and any(pid_alive(p) for p in pgids):
         time.sleep(0.1)
     for pgid in pgids:
         if group_alive(pgid):
             signal_group(pgid, signal.SIGKILL)
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline and any(group_alive(p) for p in pgids):
+        time.sleep(0.05)
 
 
 def run_coro_blocking(coro: Coroutine[Any, Any, T]) -> T:

@@ -1,4 +1,4 @@
-"""``LocalStack``: the broker, the SMTP catcher and the five services as local processes, for ``oms`` and tests."""
+"""``LocalStack``: broker, SMTP catcher and the five services as local processes, for ``oms`` and tests."""
 
 from __future__ import annotations
 
@@ -294,7 +294,8 @@ class LocalStack:
             exe = self.bin_dir / spec.command
             if not (exe.is_file() and os.access(exe, os.X_OK)):
                 raise StackError(
-                    f"{spec.command} not found in {self.bin_dir} (is the project installed? run `make install`)"
+                    f"{spec.command} not found in {self.bin_dir} "
+                    "(is the project installed? run `make install`)"
                 )
             commands[spec.name] = [str(exe)]
         return commands
@@ -311,7 +312,9 @@ class LocalStack:
         # Check fixed ports before anything starts, so a second `oms up` fails cleanly and names the port.
         for what, hint, port in wanted:
             if port and not port_is_free(self.host, port):
-                raise PortInUseError(self.host, port, what, f"is another stack running (`oms down`)? or {hint}")
+                raise PortInUseError(
+                    self.host, port, what, f"is another stack running (`oms down`)? or {hint}"
+                )
         picked = iter(free_ports(sum(1 for _, _, p in wanted if p == 0), self.host))
         if not self.kafka_bootstrap and self.broker_port == 0:
             self.broker_port = next(picked)
@@ -349,7 +352,11 @@ class LocalStack:
     def _start_smtp(self, started: float) -> None:
         if self.smtp_host:
             self.smtp_component = Component(
-                "smtp", "smtp", self.smtp_host, self.smtp_port, f"smtp://{self.smtp_host}:{self.smtp_port}",
+                "smtp",
+                "smtp",
+                self.smtp_host,
+                self.smtp_port,
+                f"smtp://{self.smtp_host}:{self.smtp_port}",
                 external=True,
             )
             self.echo(f"using external SMTP server at {self.smtp_host}:{self.smtp_port}")
@@ -363,7 +370,9 @@ class LocalStack:
         # The child must import the same oms_shared as we do, even when it is only on our sys.path.
         package_root = str(Path(oms_shared.__file__).resolve().parent.parent)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
-        component = Component("smtp", "smtp", self.host, self.smtp_port, f"smtp://{self.host}:{self.smtp_port}")
+        component = Component(
+            "smtp", "smtp", self.host, self.smtp_port, f"smtp://{self.host}:{self.smtp_port}"
+        )
         child = self._spawn(component, argv, env, self.log_dir / "smtp.log")
         self.smtp, self.smtp_component = child, component
         deadline = time.monotonic() + SMTP_START_TIMEOUT_S
@@ -418,7 +427,9 @@ class LocalStack:
                 for name, child in list(pending.items()):
                     code = child.proc.poll()
                     if code is not None:
-                        raise StackError(self._failure_text(child, f"exited with code {code} before it was ready"))
+                        raise StackError(
+                            self._failure_text(child, f"exited with code {code} before it was ready")
+                        )
                     if _http_ready(client, child.component.url):
                         child.ready = True
                         child.component.ready_after_s = round(time.monotonic() - started, 2)
@@ -436,7 +447,8 @@ class LocalStack:
     @staticmethod
     def _failure_text(child: _Child, what: str) -> str:
         c = child.component
-        return f"{c.name} ({c.url}, pid {c.pid}) {what}; last lines of {child.log_path}:\n{log_tail(child.log_path)}"
+        tail = log_tail(child.log_path)
+        return f"{c.name} ({c.url}, pid {c.pid}) {what}; last lines of {child.log_path}:\n{tail}"
 
     # -- state ------------------------------------------------------------------------------------
 
@@ -530,14 +542,18 @@ def expected_components(var_dir: Path, env: Mapping[str, str] | None = None) -> 
     found: list[Component] = []
     bootstrap = env.get("OMS_KAFKA_BOOTSTRAP")
     host, port = split_host_port(bootstrap) if bootstrap else (DEFAULT_HOST, DEFAULT_BROKER_PORT)
-    found.append(Component("broker", "broker", host, port, f"kafka://{host}:{port}", external=bool(bootstrap)))
+    found.append(
+        Component("broker", "broker", host, port, f"kafka://{host}:{port}", external=bool(bootstrap))
+    )
     smtp_host = env.get("OMS_NOTIFICATIONS_SMTP_HOST") or DEFAULT_HOST
     smtp_port = int(env.get("OMS_NOTIFICATIONS_SMTP_PORT") or DEFAULT_SMTP_PORT)
     found.append(Component("smtp", "smtp", smtp_host, smtp_port, f"smtp://{smtp_host}:{smtp_port}"))
     for spec in SERVICES:
         url = env.get(f"OMS_{spec.env_name}_BASE_URL")
         port = int(env.get(f"OMS_{spec.env_name}_HTTP_PORT") or spec.default_port)
-        found.append(Component(spec.name, "service", DEFAULT_HOST, port, url or f"http://{DEFAULT_HOST}:{port}"))
+        found.append(
+            Component(spec.name, "service", DEFAULT_HOST, port, url or f"http://{DEFAULT_HOST}:{port}")
+        )
     return found
 
 
@@ -569,7 +585,9 @@ def format_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> st
     return "\n".join(lines)
 
 
-def stop_recorded(var_dir: Path, echo: Callable[[str], None] = print, timeout_s: float = SERVICE_STOP_TIMEOUT_S) -> int:
+def stop_recorded(
+    var_dir: Path, echo: Callable[[str], None] = print, timeout_s: float = SERVICE_STOP_TIMEOUT_S
+) -> int:
     """``oms down``: stop the stack recorded in ``var_dir``; returns how many processes were signalled."""
     state = read_state(var_dir)
     if state is None:

@@ -118,7 +118,7 @@ class TansuBroker:
             self._spawn(binary)
             try:
                 self._wait_ready()
-            except _ExitedEarly:
+            except _ExitedEarlyError:
                 if attempt == attempts:
                     raise self._failure("exited during start-up") from None
                 continue
@@ -151,11 +151,12 @@ class TansuBroker:
                 output.close()
 
     def _wait_ready(self) -> None:
-        assert self._proc is not None and self.port is not None
+        assert self._proc is not None
+        assert self.port is not None
         deadline = time.monotonic() + self.start_timeout_s
         while not tcp_accepts(self.host, self.port, timeout_s=0.2):
             if self._proc.poll() is not None:
-                raise _ExitedEarly
+                raise _ExitedEarlyError
             if time.monotonic() > deadline:
                 self.stop()
                 raise self._failure(f"did not accept TCP within {self.start_timeout_s:.0f} s")
@@ -163,7 +164,7 @@ class TansuBroker:
         last_error: BaseException | None = None
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
-                raise _ExitedEarly
+                raise _ExitedEarlyError
             try:
                 run_coro_blocking(_metadata_ok(self.bootstrap, max(0.5, deadline - time.monotonic())))
                 return
@@ -171,7 +172,9 @@ class TansuBroker:
                 last_error = exc
                 time.sleep(0.1)
         self.stop()
-        raise self._failure(f"did not answer a metadata request within {self.start_timeout_s:.0f} s: {last_error!r}")
+        raise self._failure(
+            f"did not answer a metadata request within {self.start_timeout_s:.0f} s: {last_error!r}"
+        )
 
     def _failure(self, what: str) -> TansuError:
         code = self._proc.poll() if self._proc is not None else None
@@ -198,7 +201,7 @@ class TansuBroker:
         self.stop()
 
 
-class _ExitedEarly(Exception):
+class _ExitedEarlyError(Exception):
     """The broker process ended before it became ready (typically: the port was taken)."""
 
 
@@ -243,7 +246,9 @@ async def ensure_topics(
                 error = for_code(code)
                 if not error.retriable:
                     message = topic_error[2] if len(topic_error) > 2 else ""
-                    raise TansuError(f"cannot create topic {topic!r}: {error.__name__} {message or ''}".strip())
+                    raise TansuError(
+                        f"cannot create topic {topic!r}: {error.__name__} {message or ''}".strip()
+                    )
                 last_error = error()
                 failed.append(topic)
             pending = failed

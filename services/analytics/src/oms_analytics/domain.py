@@ -1,0 +1,275 @@
+"""Pure analytics domain: the per-order read model, how events update it, and report parameters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+STATUSES = (
+    "new",
+    "editing",
+    "awaiting_approval",
+    "agreed",
+    "confirmed",
+    "shipped",
+    "rejected",
+    "cancelled",
+)
+GROUP_BYS = ("none", "buyer", "manager")
+INTERVALS = ("day", "week", "month")
+MAX_RANGE_YEARS = 5
+CENT = Decimal("0.01")
+
+# A version stamp of one field group: (per-aggregate sequence, occurred_at as ISO text).
+# Comparing stamps makes updates order-insensitive: an older event never overwrites a newer fact.
+Stamp = tuple[int, str]
+ZERO_STAMP: Stamp = (-1, "")
+
+
+class ReportError(ValueError):
+    """Bad report parameters; ``code`` is the machine-readable reason."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def to_minor(value: Decimal | int | str | float | None) -> int:
+    """Money as integer hundredths: exact sums on SQLite and PostgreSQL alike."""
+    if value is None:
+        return 0
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation as exc:
+        raise ValueError(f"not a number: {value!r}") from exc
+    return int((amount * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def from_minor(value: int | None) -> Decimal:
+    return (Decimal(value or 0) / 100).quantize(CENT)
+
+
+def money(value: int | None) -> str:
+    """Money for JSON: a string with two decimals."""
+    return str(from_minor(value))
+
+
+def stamp_of(sequence: int, occurred_at: datetime) -> Stamp:
+    return (sequence, occurred_at.astimezone(UTC).isoformat())
+
+
+@dataclass(frozen=True)
+class OrderChange:
+    """What one order event says about an order; ``None`` means "this event does not say"."""
+
+    order_id: str
+    tenant_id: str
+    stamp: Stamp
+    number: str | None = None
+    buyer_id: str | None = None
+    buyer_name: str | None = None
+    price_list_id: str | None = None
+    parent_order_id: str | None = None
+    placed_at: datetime | None = None
+    status: str | None = None
+    status_at: datetime | None = None
+    total_minor: int | None = None
+    paid_minor: int | None = None
+    responsible_known: bool = False
+    responsible_user_id: str | None = None
+    overdue: bool | None = None
+    deleted_by_supplier: bool | None = None
+
+
+@dataclass
+class OrderFacts:
+    """One row of the order read model, kept current from events."""
+
+    order_id: str
+    tenant_id: str
+    number: str = ""
+    buyer_id: str | None = None
+    buyer_name: str = ""
+    responsible_user_id: str | None = None
+    price_list_id: str | None = None
+    parent_order_id: str | None = None
+    status: str = "new"
+    total_minor: int = 0
+    paid_minor: int = 0
+    placed_at: datetime | None = None
+    confirmed_at: datetime | None = None
+    shipped_at: datetime | None = None
+    rejected_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    overdue: bool = False
+    deleted_by_supplier: bool = False
+    versions: dict[str, Stamp] = field(default_factory=dict)
+
+    @property
+    def placed_day(self) -> date | None:
+        return self.placed_at.astimezone(UTC).date() if self.placed_at else None
+
+    @property
+    def hours_to_confirm(self) -> float | None:
+        return _hours(self.placed_at, self.confirmed_at)
+
+    @property
+    def hours_to_ship(self) -> float | None:
+        return _hours(self.confirmed_at, self.shipped_at)
+
+
+def _hours(start: datetime | None, end: datetime | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return max((end - start).total_seconds(), 0.0) / 3600
+
+
+def _earliest(current: datetime | None, candidate: datetime | None) -> datetime | None:
+    """Milestones keep the first time the order reached a status, whatever order events arrive in."""
+    if candidate is None:
+        return current
+    if current is None:
+        return candidate
+    return min(current, candidate)
+
+
+MILESTONES = {
+    "confirmed": "confirmed_at",
+    "shipped": "shipped_at",
+    "rejected": "rejected_at",
+    "cancelled": "cancelled_at",
+}
+
+
+def apply_change(facts: OrderFacts | None, change: OrderChange) -> OrderFacts:
+    """The order after ``change``; applying the same change twice, or an older one late, changes nothing."""
+    current = facts or OrderFacts(order_id=change.order_id, tenant_id=change.tenant_id)
+    new = replace(current, versions=dict(current.versions))
+
+    def newer(group: str) -> bool:
+        if change.stamp > new.versions.get(group, ZERO_STAMP):
+            new.versions[group] = change.stamp
+            return True
+        return False
+
+    # Identity fields do not change over an order's life: fill them from whichever event has them.
+    if change.number:
+        new.number = change.number
+    if change.buyer_id:
+        new.buyer_id = change.buyer_id
+    if change.buyer_name:
+        new.buyer_name = change.buyer_name
+    if change.price_list_id:
+        new.price_list_id = change.price_list_id
+    if change.parent_order_id:
+        new.parent_order_id = change.parent_order_id
+    new.placed_at = _earliest(new.placed_at, change.placed_at)
+
+    if change.status is not None:
+        if change.status in MILESTONES:
+            attr = MILESTONES[change.status]
+            setattr(new, attr, _earliest(getattr(new, attr), change.status_at))
+        if newer("status"):
+            new.status = change.status
+        # A status change ends the time limit of the previous status; a later overdue event sets it again.
+        if change.overdue is None and change.status_at is not None and newer("overdue"):
+            new.overdue = False
+    if change.total_minor is not None and newer("total"):
+        new.total_minor = change.total_minor
+    if change.paid_minor is not None and newer("paid"):
+        new.paid_minor = change.paid_minor
+    if change.responsible_known and newer("responsible"):
+        new.responsible_user_id = change.responsible_user_id
+    if change.overdue is not None and newer("overdue"):
+        new.overdue = change.overdue
+    if change.deleted_by_supplier is not None:
+        new.deleted_by_supplier = new.deleted_by_supplier or change.deleted_by_supplier
+    return new
+
+
+def lines_total_minor(lines: list[tuple[Decimal, Decimal]]) -> int:
+    """Order total from (quantity, price) pairs, prices VAT included."""
+    return to_minor(sum((q * p for q, p in lines), Decimal(0)))
+
+
+def first_present(attributes: dict[str, object], *names: str) -> tuple[bool, object]:
+    """The first of ``names`` present in an event's kind-specific attributes."""
+    for name in names:
+        if name in attributes:
+            return True, attributes[name]
+    return False, None
+
+
+# ---------------------------------------------------------------- report parameters
+
+
+@dataclass(frozen=True)
+class ReportQuery:
+    date_from: date
+    date_to: date
+    group_by: str = "none"
+    interval: str = "day"
+
+
+def _parse_day(value: str | None, name: str) -> date:
+    if value is None or not value.strip():
+        raise ReportError("date_range_missing", f"{name} is required (YYYY-MM-DD)")
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise ReportError("invalid_date", f"{name} is not a date in the form YYYY-MM-DD: {value!r}") from exc
+
+
+def add_years(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
+def parse_report_query(
+    date_from: str | None, date_to: str | None, group_by: str | None = None, interval: str | None = None
+) -> ReportQuery:
+    """Validate report parameters; every refusal names its reason."""
+    start = _parse_day(date_from, "date_from")
+    end = _parse_day(date_to, "date_to")
+    if end < start:
+        raise ReportError("date_range_inverted", f"date_to {end} is before date_from {start}")
+    if end >= add_years(start, MAX_RANGE_YEARS):
+        raise ReportError("date_range_too_long", f"the range may span at most {MAX_RANGE_YEARS} years")
+    group = (group_by or "none").strip().lower()
+    if group not in GROUP_BYS:
+        raise ReportError("unknown_group_by", f"group_by must be one of {', '.join(GROUP_BYS)}; got {group_by!r}")
+    step = (interval or "day").strip().lower()
+    if step not in INTERVALS:
+        raise ReportError("unknown_interval", f"interval must be one of {', '.join(INTERVALS)}; got {interval!r}")
+    return ReportQuery(start, end, group, step)
+
+
+def period_start(day: date, interval: str) -> date:
+    if interval == "week":
+        return day - timedelta(days=day.weekday())
+    if interval == "month":
+        return day.replace(day=1)
+    return day
+
+
+def period_end(start: date, interval: str) -> date:
+    if interval == "week":
+        return start + timedelta(days=6)
+    if interval == "month":
+        nxt = date(start.year + (start.month == 12), start.month % 12 + 1, 1)
+        return nxt - timedelta(days=1)
+    return start
+
+
+def periods(start: date, end: date, interval: str) -> list[date]:
+    """Every period start touching [start, end], so charts show empty periods as zero."""
+    out: list[date] = []
+    current = period_start(start, interval)
+    while current <= end:
+        out.append(current)
+        current = period_end(current, interval) + timedelta(days=1)
+    return out

@@ -1,0 +1,136 @@
+"""Tables of the inventory service: catalogue, stock projection, reserve ledger, holds, price list replica."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from oms_shared.db import UtcDateTime, messaging_tables
+
+metadata = sa.MetaData()
+outbox, inbox, idempotency = messaging_tables(metadata)
+
+# Quantities are integers in thousandths of a unit (see domain.SCALE).
+Qty = sa.BigInteger
+
+warehouses = sa.Table(
+    "warehouses",
+    metadata,
+    sa.Column("warehouse_id", sa.String(36), primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False, index=True),
+    sa.Column("code", sa.String(50), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+    sa.UniqueConstraint("tenant_id", "code", name="uq_warehouses_tenant_code"),
+)
+
+products = sa.Table(
+    "products",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("sku", sa.String(100), primary_key=True),
+    sa.Column("name", sa.String(300), nullable=False),
+    sa.Column("unit", sa.String(30), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+# The projection: ``reserved`` is the sum of the reserve ledger for the item (checked by the
+# reconciler); the CHECK constraints are the last line of defence against overselling (R-RSV-2).
+stock = sa.Table(
+    "stock",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("warehouse_id", sa.String(36), primary_key=True),
+    sa.Column("sku", sa.String(100), primary_key=True),
+    sa.Column("on_hand", Qty(), nullable=False),
+    sa.Column("reserved", Qty(), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+    sa.CheckConstraint("on_hand >= 0", name="ck_stock_on_hand_nonneg"),
+    sa.CheckConstraint("reserved >= 0", name="ck_stock_reserved_nonneg"),
+    sa.CheckConstraint("reserved <= on_hand", name="ck_stock_no_oversell"),
+)
+
+incoming_stock = sa.Table(
+    "incoming_stock",
+    metadata,
+    sa.Column("incoming_id", sa.String(36), primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False, index=True),
+    sa.Column("warehouse_id", sa.String(36), nullable=False),
+    sa.Column("sku", sa.String(100), nullable=False),
+    sa.Column("quantity", Qty(), nullable=False),
+    sa.Column("expected_date", sa.Date(), nullable=True),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("received_at", UtcDateTime(), nullable=True),
+)
+
+# Current reserve of each confirmed order line; a line short of stock is a backorder (FIFO by confirmed_at).
+order_lines = sa.Table(
+    "order_line_reserves",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("line_id", sa.String(36), primary_key=True),
+    sa.Column("order_id", sa.String(36), nullable=False, index=True),
+    sa.Column("sku", sa.String(100), nullable=False),
+    sa.Column("warehouse_id", sa.String(36), nullable=True),
+    sa.Column("requested", Qty(), nullable=False),
+    sa.Column("reserved", Qty(), nullable=False),
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("confirmed_at", UtcDateTime(), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+    sa.Index("ix_order_line_reserves_item", "tenant_id", "warehouse_id", "sku", "state"),
+)
+
+# Manual (R-RSV-3) and Integration (ERP) reserves of a warehouse item, with who/when/why.
+holds = sa.Table(
+    "holds",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("warehouse_id", sa.String(36), primary_key=True),
+    sa.Column("sku", sa.String(100), primary_key=True),
+    sa.Column("kind", sa.String(20), primary_key=True),
+    sa.Column("quantity", Qty(), nullable=False),
+    sa.Column("reason", sa.Text(), nullable=False),
+    sa.Column("by_user_id", sa.String(36), nullable=True),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+# Append-only: every change of a reserve is a signed row; the idempotency key makes a replay a no-op.
+reserve_ledger = sa.Table(
+    "reserve_ledger",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("warehouse_id", sa.String(36), nullable=False),
+    sa.Column("sku", sa.String(100), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("order_id", sa.String(36), nullable=True, index=True),
+    sa.Column("line_id", sa.String(36), nullable=True),
+    sa.Column("quantity", Qty(), nullable=False),
+    sa.Column("reason", sa.String(50), nullable=False),
+    sa.Column("idempotency_key", sa.String(200), nullable=False, unique=True),
+    sa.Column("by_user_id", sa.String(36), nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Index("ix_reserve_ledger_item", "tenant_id", "warehouse_id", "sku"),
+)
+
+price_lists = sa.Table(
+    "price_lists",
+    metadata,
+    sa.Column("price_list_id", sa.String(36), primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False, index=True),
+    sa.Column("name", sa.String(300), nullable=False),
+    sa.Column("warehouse_ids", sa.Text(), nullable=False),
+    sa.Column("deleted", sa.Boolean(), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+price_list_items = sa.Table(
+    "price_list_items",
+    metadata,
+    sa.Column("price_list_id", sa.String(36), primary_key=True),
+    sa.Column("sku", sa.String(100), primary_key=True),
+    sa.Column("position", sa.Integer(), nullable=False),
+    sa.Column("name", sa.String(300), nullable=False),
+    sa.Column("unit", sa.String(30), nullable=False),
+)

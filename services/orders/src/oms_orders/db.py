@@ -1,0 +1,218 @@
+"""Tables of the orders service: identity, buyers, price lists, the warehouse replica and orders."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from oms_shared.db import UtcDateTime, messaging_tables
+
+metadata = sa.MetaData()
+outbox, inbox, idempotency = messaging_tables(metadata)
+
+
+def money() -> sa.Numeric[object]:
+    return sa.Numeric(20, 4)
+
+
+accounts = sa.Table(
+    "accounts",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("kind", sa.String(10), nullable=False),
+    sa.Column("name", sa.String(300), nullable=False),
+    sa.Column("inn", sa.String(20), nullable=False, server_default=""),
+    sa.Column("kpp", sa.String(20), nullable=False, server_default=""),
+    sa.Column("next_order_number", sa.Integer(), nullable=False, server_default="1001"),
+    sa.Column("time_limits", sa.Text(), nullable=False, server_default="{}"),
+    sa.Column("version", sa.Integer(), nullable=False, server_default="1"),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("account_id", sa.String(36), sa.ForeignKey("accounts.id"), nullable=False, index=True),
+    sa.Column("email", sa.String(320), nullable=False, unique=True),
+    sa.Column("password_hash", sa.String(300), nullable=False),
+    sa.Column("name", sa.String(300), nullable=False, server_default=""),
+    sa.Column("locale", sa.String(10), nullable=False, server_default="ru"),
+    sa.Column("is_owner", sa.Boolean(), nullable=False, server_default=sa.false()),
+    sa.Column("active", sa.Boolean(), nullable=False, server_default=sa.true()),
+    sa.Column("access_buyers", sa.String(10), nullable=False, server_default="none"),
+    sa.Column("access_orders", sa.String(10), nullable=False, server_default="none"),
+    sa.Column("restricted_to_own_buyers", sa.Boolean(), nullable=False, server_default=sa.false()),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+)
+
+buyers = sa.Table(
+    "buyers",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("supplier_id", sa.String(36), nullable=False, index=True),
+    sa.Column("buyer_account_id", sa.String(36), nullable=True, index=True),
+    sa.Column("name", sa.String(300), nullable=False),
+    sa.Column("inn", sa.String(20), nullable=False, server_default=""),
+    sa.Column("kpp", sa.String(20), nullable=False, server_default=""),
+    sa.Column("contacts", sa.Text(), nullable=False, server_default=""),
+    sa.Column("manager_user_ids", sa.Text(), nullable=False, server_default="[]"),
+    sa.Column("deleted", sa.Boolean(), nullable=False, server_default=sa.false()),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+    sa.UniqueConstraint("supplier_id", "buyer_account_id", name="uq_buyers_supplier_account"),
+)
+
+price_lists = sa.Table(
+    "price_lists",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("supplier_id", sa.String(36), nullable=False, index=True),
+    sa.Column("name", sa.String(300), nullable=False),
+    sa.Column("warehouse_ids", sa.Text(), nullable=False, server_default="[]"),
+    sa.Column("auto_confirm", sa.Boolean(), nullable=False, server_default=sa.false()),
+    sa.Column("link_token", sa.String(64), nullable=True, unique=True),
+    sa.Column("deleted", sa.Boolean(), nullable=False, server_default=sa.false()),
+    sa.Column("version", sa.Integer(), nullable=False, server_default="1"),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+price_list_items = sa.Table(
+    "price_list_items",
+    metadata,
+    sa.Column("price_list_id", sa.String(36), sa.ForeignKey("price_lists.id"), primary_key=True),
+    sa.Column("sku", sa.String(100), primary_key=True),
+    sa.Column("position", sa.Integer(), nullable=False),
+    sa.Column("name", sa.String(500), nullable=False, server_default=""),
+    sa.Column("unit", sa.String(30), nullable=False, server_default=""),
+    sa.Column("price", money(), nullable=False),
+    sa.Column("vat_rate", money(), nullable=False),
+)
+
+price_list_buyers = sa.Table(
+    "price_list_buyers",
+    metadata,
+    sa.Column("price_list_id", sa.String(36), sa.ForeignKey("price_lists.id"), primary_key=True),
+    sa.Column("buyer_id", sa.String(36), sa.ForeignKey("buyers.id"), primary_key=True),
+)
+
+warehouses = sa.Table(
+    "warehouses",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("supplier_id", sa.String(36), nullable=False, index=True),
+    sa.Column("code", sa.String(100), nullable=False, server_default=""),
+    sa.Column("name", sa.String(300), nullable=False, server_default=""),
+    sa.Column("deleted", sa.Boolean(), nullable=False, server_default=sa.false()),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+orders = sa.Table(
+    "orders",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("supplier_id", sa.String(36), nullable=False),
+    sa.Column("number", sa.String(50), nullable=False),
+    sa.Column("root_number", sa.Integer(), nullable=False),
+    sa.Column("buyer_id", sa.String(36), nullable=False, index=True),
+    sa.Column("buyer_account_id", sa.String(36), nullable=True, index=True),
+    sa.Column("buyer_name", sa.String(300), nullable=False, server_default=""),
+    sa.Column("price_list_id", sa.String(36), nullable=True),
+    sa.Column("price_list_name", sa.String(300), nullable=False, server_default=""),
+    sa.Column("status", sa.String(30), nullable=False),
+    sa.Column("version", sa.Integer(), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+    sa.Column("status_changed_at", UtcDateTime(), nullable=False),
+    sa.Column("desired_shipment_date", sa.Date(), nullable=True),
+    sa.Column("shipment_date", sa.Date(), nullable=True),
+    sa.Column("comment", sa.Text(), nullable=False, server_default=""),
+    sa.Column("one_shipment", sa.Boolean(), nullable=False, server_default=sa.false()),
+    sa.Column("responsible_user_id", sa.String(36), nullable=True),
+    sa.Column("paid_amount", money(), nullable=False, server_default="0"),
+    sa.Column("total", money(), nullable=False, server_default="0"),
+    sa.Column("overdue", sa.Boolean(), nullable=False, server_default=sa.false()),
+    sa.Column("overdue_since", UtcDateTime(), nullable=True),
+    sa.Column("reserve_status", sa.String(10), nullable=False, server_default="none"),
+    sa.Column("parent_order_id", sa.String(36), nullable=True, index=True),
+    sa.Column("next_part", sa.Integer(), nullable=False, server_default="1"),
+    sa.Column("split_done", sa.Boolean(), nullable=False, server_default=sa.false()),
+    sa.Column("placed_by_side", sa.String(10), nullable=False, server_default="buyer"),
+    sa.Column("deleted_by_supplier", sa.Boolean(), nullable=False, server_default=sa.false()),
+    sa.Column("deleted_by_buyer", sa.Boolean(), nullable=False, server_default=sa.false()),
+    sa.UniqueConstraint("supplier_id", "number", name="uq_orders_supplier_number"),
+    sa.Index("ix_orders_supplier_created", "supplier_id", "created_at"),
+    sa.Index("ix_orders_supplier_status", "supplier_id", "status"),
+)
+
+order_lines = sa.Table(
+    "order_lines",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("order_id", sa.String(36), sa.ForeignKey("orders.id"), nullable=False, index=True),
+    sa.Column("position", sa.Integer(), nullable=False),
+    sa.Column("sku", sa.String(100), nullable=False),
+    sa.Column("name", sa.String(500), nullable=False, server_default=""),
+    sa.Column("unit", sa.String(30), nullable=False, server_default=""),
+    sa.Column("warehouse_id", sa.String(36), nullable=True),
+    sa.Column("quantity", money(), nullable=False),
+    sa.Column("price", money(), nullable=False),
+    sa.Column("vat_rate", money(), nullable=False),
+    sa.Column("additional", sa.Boolean(), nullable=False, server_default=sa.false()),
+    sa.Column("reserved", money(), nullable=False, server_default="0"),
+    sa.Column("shortage", money(), nullable=False, server_default="0"),
+)
+
+order_history = sa.Table(
+    "order_history",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("order_id", sa.String(36), sa.ForeignKey("orders.id"), nullable=False, index=True),
+    sa.Column("from_status", sa.String(30), nullable=True),
+    sa.Column("to_status", sa.String(30), nullable=False),
+    sa.Column("by_user_id", sa.String(36), nullable=True),
+    sa.Column("by_side", sa.String(10), nullable=False),
+    sa.Column("at", UtcDateTime(), nullable=False),
+    sa.Column("comment", sa.Text(), nullable=False, server_default=""),
+)
+
+line_changes = sa.Table(
+    "order_line_changes",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("order_id", sa.String(36), sa.ForeignKey("orders.id"), nullable=False, index=True),
+    sa.Column("line_id", sa.String(36), nullable=False),
+    sa.Column("sku", sa.String(100), nullable=False, server_default=""),
+    sa.Column("field", sa.String(30), nullable=False),
+    sa.Column("old", sa.String(100), nullable=True),
+    sa.Column("new", sa.String(100), nullable=True),
+    sa.Column("by_user_id", sa.String(36), nullable=True),
+    sa.Column("by_side", sa.String(10), nullable=False),
+    sa.Column("at", UtcDateTime(), nullable=False),
+)
+
+comments = sa.Table(
+    "order_comments",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("order_id", sa.String(36), sa.ForeignKey("orders.id"), nullable=False, index=True),
+    sa.Column("author_user_id", sa.String(36), nullable=False),
+    sa.Column("author_name", sa.String(300), nullable=False, server_default=""),
+    sa.Column("author_side", sa.String(10), nullable=False),
+    sa.Column("text", sa.Text(), nullable=False),
+    sa.Column("at", UtcDateTime(), nullable=False),
+)
+
+documents = sa.Table(
+    "order_documents",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("order_id", sa.String(36), sa.ForeignKey("orders.id"), nullable=False, index=True),
+    sa.Column("file_name", sa.String(300), nullable=False),
+    sa.Column("stored_name", sa.String(100), nullable=False),
+    sa.Column("content_type", sa.String(200), nullable=False),
+    sa.Column("size", sa.Integer(), nullable=False),
+    sa.Column("uploaded_by_user_id", sa.String(36), nullable=False),
+    sa.Column("uploaded_by_side", sa.String(10), nullable=False),
+    sa.Column("at", UtcDateTime(), nullable=False),
+)

@@ -1,0 +1,392 @@
+"""Pure order rules: the status matrix, line validation, numbering, totals, parts and time limits."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    """Order statuses (Новый, Редактируется, Ожидает согласования, Согласован, Подтвержден, ...)."""
+
+    NEW = "new"
+    EDITING = "editing"
+    AWAITING_APPROVAL = "awaiting_approval"
+    AGREED = "agreed"
+    CONFIRMED = "confirmed"
+    SHIPPED = "shipped"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+
+
+class Side(StrEnum):
+    SUPPLIER = "supplier"
+    BUYER = "buyer"
+    SYSTEM = "system"
+    ERP = "erp"
+
+
+STATUS_LABELS: dict[Status, str] = {
+    Status.NEW: "New",
+    Status.EDITING: "Editing",
+    Status.AWAITING_APPROVAL: "Awaiting approval",
+    Status.AGREED: "Agreed",
+    Status.CONFIRMED: "Confirmed",
+    Status.SHIPPED: "Shipped",
+    Status.REJECTED: "Rejected",
+    Status.CANCELLED: "Cancelled",
+}
+
+S, B = Side.SUPPLIER, Side.BUYER
+
+# R-ST-1: (from, to) -> the sides that may make the move. The supplier confirms, rejects, edits,
+# sends for approval and ships; the buyer agrees or cancels. Shipped, rejected and cancelled are final.
+TRANSITIONS: dict[tuple[Status, Status], frozenset[Side]] = {
+    (Status.NEW, Status.CONFIRMED): frozenset({S}),
+    (Status.NEW, Status.REJECTED): frozenset({S}),
+    (Status.NEW, Status.EDITING): frozenset({S}),
+    (Status.NEW, Status.CANCELLED): frozenset({B}),
+    (Status.EDITING, Status.AWAITING_APPROVAL): frozenset({S}),
+    (Status.EDITING, Status.REJECTED): frozenset({S}),
+    (Status.EDITING, Status.CANCELLED): frozenset({B}),
+    (Status.AWAITING_APPROVAL, Status.AGREED): frozenset({B}),
+    (Status.AWAITING_APPROVAL, Status.CANCELLED): frozenset({B}),
+    (Status.AWAITING_APPROVAL, Status.EDITING): frozenset({S}),
+    (Status.AWAITING_APPROVAL, Status.REJECTED): frozenset({S}),
+    (Status.AGREED, Status.CONFIRMED): frozenset({S}),
+    (Status.AGREED, Status.EDITING): frozenset({S}),
+    (Status.AGREED, Status.REJECTED): frozenset({S}),
+    (Status.AGREED, Status.CANCELLED): frozenset({B}),
+    (Status.CONFIRMED, Status.SHIPPED): frozenset({S}),
+    (Status.CONFIRMED, Status.EDITING): frozenset({S}),
+    (Status.CONFIRMED, Status.REJECTED): frozenset({S}),
+    (Status.CONFIRMED, Status.CANCELLED): frozenset({B}),
+}
+
+FINAL_STATUSES = frozenset({Status.SHIPPED, Status.REJECTED, Status.CANCELLED})
+DELETABLE_STATUSES = FINAL_STATUSES  # R-LS-2
+EDITABLE_STATUSES = frozenset({Status.NEW, Status.EDITING, Status.AWAITING_APPROVAL, Status.AGREED, Status.CONFIRMED})
+
+
+class DomainError(Exception):
+    """A rule of the domain refused the change; ``code`` is machine-readable."""
+
+    code = "domain_error"
+
+    def __init__(self, message: str, *, code: str | None = None, details: object = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.details = details
+
+
+class IllegalTransition(DomainError):
+    code = "illegal_transition"
+
+
+class NotEditable(DomainError):
+    code = "not_editable"
+
+
+class InvalidLines(DomainError):
+    code = "invalid_lines"
+
+
+def effective_side(side: Side) -> Side:
+    """The ERP and the system act with the supplier's rights (the ERP wins)."""
+    return Side.SUPPLIER if side in (Side.ERP, Side.SYSTEM) else side
+
+
+def allowed_sides(current: Status, target: Status) -> frozenset[Side]:
+    return TRANSITIONS.get((current, target), frozenset())
+
+
+def check_transition(current: Status, target: Status, side: Side) -> None:
+    """Raise ``IllegalTransition`` with a message a person can read unless the move is legal for ``side``."""
+    sides = allowed_sides(current, target)
+    who = effective_side(side)
+    if who in sides:
+        return
+    if current == target:
+        raise IllegalTransition(f"the order is already {STATUS_LABELS[current]}")
+    if not sides:
+        if current in FINAL_STATUSES:
+            raise IllegalTransition(
+                f"the order is {STATUS_LABELS[current]}: that is final, its status cannot change any more"
+            )
+        raise IllegalTransition(
+            f"an order cannot go from {STATUS_LABELS[current]} to {STATUS_LABELS[target]}",
+            details={"allowed": [t.value for (f, t), s in TRANSITIONS.items() if f == current and who in s]},
+        )
+    only = " or ".join(sorted(s.value for s in sides))
+    raise IllegalTransition(
+        f"only the {only} may move an order from {STATUS_LABELS[current]} to {STATUS_LABELS[target]}",
+        details={"allowed": [t.value for (f, t), s in TRANSITIONS.items() if f == current and who in s]},
+    )
+
+
+def next_statuses(current: Status, side: Side) -> list[Status]:
+    who = effective_side(side)
+    return [t for (f, t), sides in TRANSITIONS.items() if f == current and who in sides]
+
+
+def check_editable(status: Status) -> None:
+    if status not in EDITABLE_STATUSES:
+        raise NotEditable(f"a {STATUS_LABELS[status]} order cannot be changed")
+
+
+def check_deletable(status: Status) -> None:
+    if status not in DELETABLE_STATUSES:
+        raise DomainError(
+            f"only cancelled, shipped or rejected orders can be deleted; this one is {STATUS_LABELS[status]}",
+            code="not_deletable",
+        )
+
+
+# ---------------------------------------------------------------- numbers and quantities
+
+MAX_QUANTITY = Decimal("1000000000")
+
+
+def parse_quantity(raw: object, *, allow_zero: bool = False) -> Decimal:
+    """A positive decimal quantity from JSON or a spreadsheet cell, or ``ValueError`` with a reason."""
+    if isinstance(raw, bool) or raw is None:
+        raise ValueError("quantity must be a number")
+    try:
+        value = Decimal(str(raw).strip().replace(",", ".")) if isinstance(raw, str) else Decimal(str(raw))
+    except InvalidOperation as exc:
+        raise ValueError(f"quantity {raw!r} is not a number") from exc
+    if not value.is_finite():
+        raise ValueError("quantity must be a finite number")
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ValueError("quantity must be greater than zero" if not allow_zero else "quantity must not be negative")
+    if value > MAX_QUANTITY:
+        raise ValueError("quantity is too large")
+    if value.as_tuple().exponent < -4:  # type: ignore[operator]
+        raise ValueError("quantity has more than 4 decimal places")
+    return value
+
+
+def parse_money(raw: object, name: str = "price") -> Decimal:
+    if isinstance(raw, bool) or raw is None:
+        raise ValueError(f"{name} must be a number")
+    try:
+        value = Decimal(str(raw).strip().replace(",", "."))
+    except InvalidOperation as exc:
+        raise ValueError(f"{name} {raw!r} is not a number") from exc
+    if not value.is_finite() or value < 0:
+        raise ValueError(f"{name} must not be negative")
+    if value > MAX_QUANTITY * 1000:
+        raise ValueError(f"{name} is too large")
+    return value.quantize(Decimal("0.0001"))
+
+
+def format_number(counter: int, part: int | None = None) -> str:
+    """R-IN-4: a readable number per supplier; parts add ``-n`` (1024-1, 1024-2)."""
+    return f"{counter}" if part is None else f"{counter}-{part}"
+
+
+FIRST_ORDER_NUMBER = 1001
+
+_SAFE_NAME = re.compile(r"[^\w.\- ]+", re.UNICODE)
+
+
+def safe_file_name(name: str) -> str:
+    """Refuse names with a path in them; keep a displayable name."""
+    if not name or "/" in name or "\\" in name or name in (".", "..") or "\x00" in name:
+        raise DomainError("the file name must not contain a path", code="bad_file_name")
+    cleaned = _SAFE_NAME.sub("_", name).strip(" .")
+    if not cleaned:
+        raise DomainError("the file name is empty", code="bad_file_name")
+    return cleaned[:200]
+
+
+# ---------------------------------------------------------------- lines
+
+
+@dataclass(frozen=True)
+class PriceItem:
+    sku: str
+    name: str
+    unit: str
+    price: Decimal
+    vat_rate: Decimal
+
+
+@dataclass(frozen=True)
+class RequestedLine:
+    sku: str
+    warehouse_id: str
+    quantity: object
+
+
+@dataclass(frozen=True)
+class ValidLine:
+    sku: str
+    name: str
+    unit: str
+    warehouse_id: str
+    quantity: Decimal
+    price: Decimal
+    vat_rate: Decimal
+
+
+def validate_lines(
+    lines: list[RequestedLine],
+    items: dict[str, PriceItem],
+    warehouse_ids: set[str],
+    *,
+    known_warehouses: set[str] | None = None,
+) -> list[ValidLine]:
+    """Check every requested line against the price list; raise ``InvalidLines`` listing each bad one.
+
+    ``known_warehouses`` (when given) is strict: a warehouse must also be known by that set.
+    """
+    errors: list[dict[str, object]] = []
+    valid: list[ValidLine] = []
+    seen: set[tuple[str, str]] = set()
+    if not lines:
+        raise InvalidLines("an order needs at least one line", details=[{"line": None, "reason": "no lines"}])
+    for index, line in enumerate(lines):
+        reasons: list[str] = []
+        item = items.get(line.sku)
+        if item is None:
+            reasons.append(f"SKU {line.sku!r} is not in this price list")
+        if known_warehouses is not None and line.warehouse_id not in known_warehouses:
+            reasons.append(f"warehouse {line.warehouse_id!r} is unknown")
+        elif line.warehouse_id not in warehouse_ids:
+            reasons.append(f"warehouse {line.warehouse_id!r} is not linked to this price list")
+        quantity = Decimal(0)
+        try:
+            quantity = parse_quantity(line.quantity)
+        except ValueError as exc:
+            reasons.append(str(exc))
+        key = (line.sku, line.warehouse_id)
+        if key in seen:
+            reasons.append(f"SKU {line.sku!r} is listed twice for the same warehouse")
+        seen.add(key)
+        if reasons:
+            errors.append({"line": index, "sku": line.sku, "reasons": reasons})
+            continue
+        assert item is not None
+        valid.append(
+            ValidLine(
+                sku=item.sku,
+                name=item.name,
+                unit=item.unit,
+                warehouse_id=line.warehouse_id,
+                quantity=quantity,
+                price=item.price,
+                vat_rate=item.vat_rate,
+            )
+        )
+    if errors:
+        raise InvalidLines(f"{len(errors)} of {len(lines)} lines are not valid", details=errors)
+    return valid
+
+
+def line_amount(quantity: Decimal, price: Decimal) -> Decimal:
+    return (quantity * price).quantize(Decimal("0.01"))
+
+
+def order_total(lines: list[tuple[Decimal, Decimal]]) -> Decimal:
+    """Sum of quantity × price (prices include VAT)."""
+    return sum((line_amount(q, p) for q, p in lines), Decimal("0.00"))
+
+
+def reserve_status(lines: list[tuple[Decimal, Decimal]]) -> str:
+    """From (quantity, reserved) pairs: none, partial or full."""
+    wanted = [(q, r) for q, r in lines if q > 0]
+    if not wanted or all(r <= 0 for _, r in wanted):
+        return "none"
+    if all(r >= q for q, r in wanted):
+        return "full"
+    return "partial"
+
+
+# ---------------------------------------------------------------- parts (R-SPL-1)
+
+
+@dataclass(frozen=True)
+class ReservedLine:
+    line_id: str
+    warehouse_id: str | None
+    quantity: Decimal
+    reserved: Decimal
+
+
+@dataclass(frozen=True)
+class PartPlan:
+    """Which line ids go into which part; the first group stays in the original order."""
+
+    groups: list[list[str]] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)
+
+    @property
+    def splits(self) -> bool:
+        return len(self.groups) > 1
+
+
+def plan_parts(lines: list[ReservedLine], one_shipment: bool) -> PartPlan:
+    """Lines fully reserved go to a part per warehouse; lines short of stock to a 'coming soon' part."""
+    if one_shipment or not lines:
+        return PartPlan(groups=[[line.line_id for line in lines]], kinds=["all"])
+    in_stock: dict[str, list[str]] = {}
+    coming: list[str] = []
+    for line in lines:
+        if line.quantity > 0 and line.reserved < line.quantity:
+            coming.append(line.line_id)
+        else:
+            in_stock.setdefault(line.warehouse_id or "", []).append(line.line_id)
+    groups = [ids for ids in in_stock.values()]
+    kinds = ["in_stock"] * len(groups)
+    if coming:
+        groups.append(coming)
+        kinds.append("coming_soon")
+    return PartPlan(groups=groups, kinds=kinds)
+
+
+# ---------------------------------------------------------------- time limits (R-ST-4)
+
+DEFAULT_TIME_LIMITS_HOURS: dict[Status, int] = {
+    Status.NEW: 24,
+    Status.AWAITING_APPROVAL: 48,
+    Status.CONFIRMED: 72,
+}
+
+
+def overdue_since(
+    status: Status, entered_at: datetime, limits_hours: dict[Status, int], now: datetime
+) -> datetime | None:
+    """When the order became overdue in its status, or None while within its limit (or no limit)."""
+    hours = limits_hours.get(status)
+    if not hours or hours <= 0:
+        return None
+    deadline = entered_at + timedelta(hours=hours)
+    return deadline if now >= deadline else None
+
+
+def parse_time_limits(raw: dict[str, object]) -> dict[Status, int]:
+    """Validate a supplier's time limits {status: hours}; raise DomainError with the bad keys."""
+    limits: dict[Status, int] = {}
+    bad: list[str] = []
+    for key, value in raw.items():
+        try:
+            status = Status(key)
+        except ValueError:
+            bad.append(f"{key}: unknown status")
+            continue
+        if status in FINAL_STATUSES:
+            bad.append(f"{key}: a final status has no time limit")
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0 or value > 24 * 365:
+            bad.append(f"{key}: hours must be an integer from 0 to 8760")
+            continue
+        limits[status] = value
+    if bad:
+        raise DomainError("time limits are not valid", code="invalid_time_limits", details=bad)
+    return limits

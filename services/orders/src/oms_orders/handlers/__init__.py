@@ -1,0 +1,1 @@
+"""Use cases of the orders service: identity, buyers and price lists, orders."""

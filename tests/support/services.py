@@ -1,0 +1,69 @@
+"""Run a service in-process against the real broker and database, and talk to it over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from oms_shared.auth import Principal, issue_token
+
+
+@asynccontextmanager
+async def running_service(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """Start the app's lifespan (migrations, broker, relay, consumer) and yield an HTTP client."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client
+
+
+def token_for(
+    private_key_file: Path,
+    *,
+    account_id: uuid.UUID | None = None,
+    kind: str = "supplier",
+    owner: bool = True,
+    access: dict[str, str] | None = None,
+    restricted: bool = False,
+    user_id: uuid.UUID | None = None,
+) -> str:
+    """A signed token as orders would issue it (for testing services other than orders)."""
+    principal = Principal(
+        user_id=user_id or uuid.uuid4(),
+        account_id=account_id or uuid.uuid4(),
+        account_kind=kind,  # type: ignore[arg-type]
+        is_owner=owner,
+        access=access or {},
+        restricted_to_own_buyers=restricted,
+    )
+    return issue_token(private_key_file.read_bytes(), principal)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def eventually(
+    check: Callable[[], Awaitable[Any]] | Callable[[], Any], timeout: float = 20.0, interval: float = 0.1
+) -> Any:
+    """Retry ``check`` until it stops raising AssertionError (or returns truthy); returns its value."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        try:
+            result = check()
+            if asyncio.iscoroutine(result):
+                result = await result
+            if result is None or result:
+                return result
+            raise AssertionError(f"condition still false: {result!r}")
+        except AssertionError:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+        await asyncio.sleep(interval)
