@@ -21,9 +21,7 @@ class Record:
     partition: int
 
 
-async def read_topic(
-    bootstrap: str, topic: str, *, expect: int, timeout: float = 20.0
-) -> list[Record]:
+async def read_topic(bootstrap: str, topic: str, *, expect: int, timeout: float = 20.0) -> list[Record]:
     """Consume ``topic`` from the beginning until ``expect`` records arrived (or the timeout)."""
     consumer = AIOKafkaConsumer(
         topic,

@@ -82,9 +82,7 @@ def generate_keypair(directory: Path) -> tuple[Path, Path]:
         return private_path, public_path
     key = Ed25519PrivateKey.generate()
     private_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
     private_path.chmod(0o600)
     public_path.write_bytes(

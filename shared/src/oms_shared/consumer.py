@@ -71,12 +71,14 @@ class EventConsumer:
         self.max_attempts = max_attempts
         self.retry_backoff_s = retry_backoff_s
         self._handlers: dict[str, Handler] = {}
+        self.handled_events: list[type[Event]] = []
         self._topics: set[str] = set()
         self._broker: KafkaBroker | None = None
 
     def on(self, event_cls: type[E], handler: Callable[[E, Tx], Awaitable[None]]) -> None:
         """Handle ``event_cls`` with ``handler(event, tx)``; its topic is subscribed."""
         self._handlers[event_cls.EVENT_TYPE] = handler
+        self.handled_events.append(event_cls)
         self._topics.add(event_cls.TOPIC)
 
     @property

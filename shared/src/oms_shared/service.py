@@ -23,8 +23,10 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import CollectorRegistry, Gauge
 
+from oms_shared.asyncapi import asyncapi_document
 from oms_shared.auth import TokenVerifier
 from oms_shared.consumer import ConsumerMetrics, EventConsumer
+from oms_shared.contracts import Event
 from oms_shared.db import Database, create_engine
 from oms_shared.http import (
     CorrelationIdMiddleware,
@@ -116,6 +118,7 @@ class ServiceRuntime:
             batch_size=settings.outbox_batch_size,
             poll_interval_s=settings.outbox_poll_interval_s,
         )
+        self.produces: list[type[Event]] = []
         self.token_verifier: TokenVerifier | None = None
         self.routers: list[APIRouter] = []
         self.background: list[BackgroundTask] = []
@@ -195,11 +198,20 @@ class ServiceRuntime:
             body: dict[str, Any] = {"service": self.settings.service_name, "ready": self.ready}
             return JSONResponse(body, status_code=200 if self.ready else 503)
 
+        @router.get("/asyncapi.json", summary="AsyncAPI document of the topics this service uses")
+        async def asyncapi() -> dict[str, Any]:
+            return self.asyncapi()
+
         @router.get("/metrics", summary="Prometheus metrics")
         async def metrics() -> Response:
             return metrics_response(self.registry)
 
         return router
+
+    def asyncapi(self) -> dict[str, Any]:
+        return asyncapi_document(
+            self.settings.service_name, consumed=self.consumer.handled_events, produced=self.produces
+        )
 
     def build_app(self) -> FastAPI:
         configure_logging(self.settings.service_name, self.settings.log_level, self.settings.log_json)

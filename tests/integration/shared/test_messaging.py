@@ -74,9 +74,7 @@ async def count_applied(h: Harness, sku: str) -> int:
         return int(await conn.scalar(sa.select(h.counters.c.applied).where(h.counters.c.sku == sku)) or 0)
 
 
-async def test_outbox_relay_publishes_every_committed_event_once_in_order_per_key(
-    harness: Harness, kafka: str
-) -> None:
+async def test_outbox_relay_publishes_every_committed_event_once_in_order_per_key(harness: Harness, kafka: str) -> None:
     """A committed change's events reach Kafka once each, in order per aggregate; a rolled-back one never."""
     h = harness
     for seq in range(1, 41):
@@ -161,9 +159,7 @@ async def test_the_same_event_delivered_twice_changes_state_once(harness: Harnes
         await broker.stop()  # type: ignore[attr-defined]
 
 
-async def test_malformed_unknown_and_failing_messages_go_to_the_dead_letter_topic(
-    harness: Harness, kafka: str
-) -> None:
+async def test_malformed_unknown_and_failing_messages_go_to_the_dead_letter_topic(harness: Harness, kafka: str) -> None:
     """Bad input on a topic is dead-lettered with its error and the consumer keeps going."""
     h = harness
     attempts: dict[str, int] = {}

@@ -32,8 +32,13 @@ def build_app(database_url: str, service_env: dict[str, object]) -> ServiceRunti
             StockUpdatedV1,
             tenant_id=principal.account_id,
             aggregate_id="w:thing",
-            data={"warehouse_id": uuid.UUID(int=1), "sku": "thing", "on_hand": body.get("n", 0),
-                  "reserved": 0, "available": body.get("n", 0)},
+            data={
+                "warehouse_id": uuid.UUID(int=1),
+                "sku": "thing",
+                "on_hand": body.get("n", 0),
+                "reserved": 0,
+                "available": body.get("n", 0),
+            },
         )
         async with runtime.db.transaction() as tx:
             await tx.publish(event)

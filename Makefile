@@ -1,0 +1,80 @@
+# OMS developer entry points (GNU make). `make run` installs into .venv and starts the local stack.
+
+# python3.11 when it exists, else python3; `make PYTHON=/path/to/python` overrides both.
+ifeq ($(origin PYTHON),undefined)
+PYTHON := $(shell command -v python3.11 >/dev/null 2>&1 && echo python3.11 || echo python3)
+endif
+
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+MYPY_ARGS ?=
+BENCH_ARGS ?=
+
+PACKAGES := shared services/orders services/inventory services/notifications services/erp-bridge services/analytics
+# Reinstall whenever a distribution's metadata or a pin changes (wildcard: a file not written yet is skipped).
+INSTALL_INPUTS := $(wildcard pyproject.toml constraints.txt requirements-dev.txt $(addsuffix /pyproject.toml,$(PACKAGES)))
+
+.DEFAULT_GOAL := help
+.PHONY: help venv install run down status demo test lint typecheck docs bench clean check-python
+
+help:
+	@echo "make install    create .venv and install every package (editable) with dev tools"
+	@echo "make run        start the local stack in the foreground (Ctrl-C stops it)"
+	@echo "make down       stop a stack started elsewhere; make status / make demo"
+	@echo "make test       run pytest (extra arguments: PYTEST_ARGS='-k orders -x')"
+	@echo "make lint | typecheck | docs | bench | clean"
+
+check-python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null || { \
+		echo "error: OMS needs Python 3.11 or newer; '$(PYTHON)' is $$($(PYTHON) --version 2>/dev/null || echo missing)." >&2; \
+		echo "       Install python3.11 or run: make PYTHON=/path/to/python3.11 ..." >&2; \
+		exit 1; }
+
+$(BIN)/python:
+	@$(MAKE) --no-print-directory check-python
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+
+venv: $(BIN)/python
+
+$(STAMP): $(BIN)/python $(INSTALL_INPUTS)
+	$(BIN)/pip install -c constraints.txt -r requirements-dev.txt $(addprefix -e ,$(PACKAGES))
+	@touch $@
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/oms up
+
+down:
+	@if [ -x $(BIN)/oms ]; then $(BIN)/oms down; else echo "no $(BIN)/oms: nothing to stop"; fi
+
+status: install
+	$(BIN)/oms status
+
+demo: install
+	$(BIN)/oms demo
+
+test: install
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+
+typecheck: install
+	$(BIN)/mypy $(MYPY_ARGS)
+
+docs: install
+	$(BIN)/python -m oms_shared.devstack.asyncapi docs/asyncapi
+
+bench: install
+	@if [ -f bench/__main__.py ]; then $(BIN)/python -m bench $(BENCH_ARGS); \
+	elif [ -f bench/run.py ]; then $(BIN)/python bench/run.py $(BENCH_ARGS); \
+	else echo "no bench/run.py yet"; fi
+
+clean:
+	@if [ -x $(BIN)/oms ] && [ -f var/stack.json ]; then $(BIN)/oms down; fi
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache build dist
+	find . -path ./$(VENV) -prune -o \( -name __pycache__ -o -name '*.egg-info' \) -type d -print -exec rm -rf {} +

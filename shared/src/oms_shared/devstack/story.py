@@ -1,0 +1,268 @@
+"""The demo story, played through the public HTTP APIs of a running stack.
+
+Each step prints what it does and what it saw; any unexpected answer stops the story with the
+response, so ``oms demo`` fails loudly. Later issues add chapters to ``CHAPTERS``.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+
+class DemoFailed(RuntimeError):
+    """A step of the story did not go as a user would expect."""
+
+
+@dataclass
+class Actor:
+    name: str
+    email: str
+    password: str
+    token: str = ""
+    user_id: str = ""
+    account_id: str = ""
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@dataclass
+class Story:
+    urls: dict[str, str]
+    client: httpx.Client
+    say: Callable[[str], None] = print
+    facts: dict[str, Any] = field(default_factory=dict)
+    step_no: int = 0
+
+    def step(self, text: str) -> None:
+        self.step_no += 1
+        self.say(f"[{self.step_no:02d}] {text}")
+
+    def note(self, text: str) -> None:
+        self.say(f"      {text}")
+
+    def call(
+        self,
+        method: str,
+        service: str,
+        path: str,
+        *,
+        actor: Actor | None = None,
+        expect: int | tuple[int, ...] = (200, 201),
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        all_headers = dict(actor.auth if actor else {})
+        all_headers.update(headers or {})
+        if method in ("POST", "PUT", "PATCH", "DELETE"):
+            all_headers.setdefault("Idempotency-Key", uuid.uuid4().hex)
+        url = self.urls[service].rstrip("/") + path
+        response = self.client.request(method, url, headers=all_headers, **kwargs)
+        wanted = (expect,) if isinstance(expect, int) else expect
+        if response.status_code not in wanted:
+            raise DemoFailed(f"{method} {service}{path} answered {response.status_code}: {response.text[:800]}")
+        return response
+
+    def wait_for(self, what: str, check: Callable[[], Any], timeout: float = 30.0) -> Any:
+        """Poll until ``check`` returns a truthy value (events travel through Kafka)."""
+        deadline = time.monotonic() + timeout
+        last: Any = None
+        while time.monotonic() < deadline:
+            last = check()
+            if last:
+                return last
+            time.sleep(0.25)
+        raise DemoFailed(f"timed out after {timeout:.0f} s waiting for {what} (last seen: {last!r})")
+
+
+def _sign_up(story: Story, kind: str, company: str, person: str) -> Actor:
+    suffix = uuid.uuid4().hex[:8]
+    actor = Actor(name=person, email=f"{kind}-{suffix}@example.com", password=f"demo-{suffix}-pass")
+    body = {
+        "kind": kind,
+        "name": company,
+        "inn": "77" + str(int(suffix, 16) % 10**8).zfill(8),
+        "kpp": "",
+        "owner": {"email": actor.email, "password": actor.password, "name": person, "locale": "ru"},
+    }
+    created = story.call("POST", "orders", "/api/v1/accounts", json=body, expect=201).json()
+    actor.account_id, actor.user_id = created["account_id"], created["user_id"]
+    token = story.call(
+        "POST", "orders", "/api/v1/auth/token", json={"email": actor.email, "password": actor.password}
+    ).json()
+    actor.token = token["access_token"]
+    return actor
+
+
+def chapter_thin_slice(story: Story) -> None:
+    """Issue 2: a buyer orders two lines, the supplier confirms, stock is reserved, people are told."""
+    story.step("The supplier signs up, and so does a buyer company")
+    supplier = _sign_up(story, "supplier", "ООО «Поставщик»", "Анна Петрова")
+    buyer = _sign_up(story, "buyer", "ООО «Покупатель»", "Борис Иванов")
+    story.note(f"supplier owner {supplier.email}; buyer {buyer.email}")
+
+    story.step("The supplier creates a warehouse, two products and their stock (inventory)")
+    warehouse = story.call(
+        "POST", "inventory", "/api/v1/warehouses", actor=supplier, json={"code": "MSK", "name": "Москва"}, expect=201
+    ).json()
+    wh = warehouse["warehouse_id"]
+    products = [
+        {"sku": "BOLT-M8", "name": "Болт М8×40", "unit": "шт"},
+        {"sku": "NUT-M8", "name": "Гайка М8", "unit": "шт"},
+    ]
+    story.call("POST", "inventory", "/api/v1/products", actor=supplier, json={"items": products})
+    story.call(
+        "PUT",
+        "inventory",
+        "/api/v1/stock",
+        actor=supplier,
+        json={"items": [{"warehouse_id": wh, "sku": "BOLT-M8", "on_hand": "100"},
+                        {"warehouse_id": wh, "sku": "NUT-M8", "on_hand": "40"}]},
+    )
+    story.note("on hand: BOLT-M8 100, NUT-M8 40 at MSK")
+
+    story.step("The supplier registers the buyer and opens a price list to it (orders)")
+    buyer_rec = story.call(
+        "POST",
+        "orders",
+        "/api/v1/buyers",
+        actor=supplier,
+        json={"name": "ООО «Покупатель»", "inn": "7700000001", "kpp": "770001001",
+              "buyer_account_id": buyer.account_id, "manager_user_ids": [supplier.user_id]},
+        expect=201,
+    ).json()
+    price_list = story.call(
+        "POST",
+        "orders",
+        "/api/v1/price-lists",
+        actor=supplier,
+        json={
+            "name": "Крепёж опт",
+            "warehouse_ids": [wh],
+            "auto_confirm": False,
+            "items": [
+                {"sku": "BOLT-M8", "name": "Болт М8×40", "unit": "шт", "price": "12.50", "vat_rate": "20"},
+                {"sku": "NUT-M8", "name": "Гайка М8", "unit": "шт", "price": "3.20", "vat_rate": "20"},
+            ],
+            "buyer_ids": [buyer_rec["buyer_id"]],
+        },
+        expect=201,
+    ).json()
+    pl = price_list["price_list_id"]
+
+    def availability() -> dict[str, Decimal]:
+        body = story.call("GET", "inventory", f"/api/v1/price-lists/{pl}/availability", actor=supplier).json()
+        return {item["sku"]: Decimal(str(item["total_available"])) for item in body["items"]}
+
+    before = story.wait_for("the price list to reach inventory", lambda: availability() or None)
+    story.note(f"availability in the price list: {dict((k, str(v)) for k, v in before.items())}")
+    if before != {"BOLT-M8": Decimal(100), "NUT-M8": Decimal(40)}:
+        raise DemoFailed(f"unexpected availability before ordering: {before}")
+
+    story.step("The buyer sees the price list and places an order of two lines")
+    visible = story.call("GET", "orders", "/api/v1/price-lists", actor=buyer).json()
+    if pl not in {p["price_list_id"] for p in visible["items"]}:
+        raise DemoFailed("the buyer does not see the price list opened to it")
+    order = story.call(
+        "POST",
+        "orders",
+        "/api/v1/orders",
+        actor=buyer,
+        json={
+            "price_list_id": pl,
+            "lines": [{"sku": "BOLT-M8", "warehouse_id": wh, "quantity": "10"},
+                      {"sku": "NUT-M8", "warehouse_id": wh, "quantity": "25"}],
+            "desired_shipment_date": date.today().isoformat(),
+            "comment": "Доставка до 12:00",
+            "one_shipment": False,
+        },
+        expect=201,
+    ).json()
+    order_id, number = order["order_id"], order["number"]
+    story.note(f"order {number} is '{order['status']}', total {order['total']}")
+
+    story.step("The supplier's manager confirms the order (If-Match carries the version seen)")
+    seen = story.call("GET", "orders", f"/api/v1/orders/{order_id}", actor=supplier)
+    confirmed = story.call(
+        "POST",
+        "orders",
+        f"/api/v1/orders/{order_id}/transitions",
+        actor=supplier,
+        headers={"If-Match": seen.headers["etag"]},
+        json={"to": "confirmed", "comment": "Подтверждаем"},
+    ).json()
+    story.note(f"order {number} is '{confirmed['status']}'")
+
+    story.step("Inventory reserves the lines: availability drops in the price list")
+    expected_after = {"BOLT-M8": Decimal(90), "NUT-M8": Decimal(15)}
+
+    def dropped() -> dict[str, Decimal] | None:
+        now = availability()
+        return now if now == expected_after else None
+
+    after = story.wait_for("availability to drop by the ordered quantities", dropped)
+    story.note(f"availability now: {dict((k, str(v)) for k, v in after.items())}")
+
+    story.step("The order shows its reserve")
+
+    def reserved_order() -> dict[str, Any] | None:
+        body: dict[str, Any] = story.call("GET", "orders", f"/api/v1/orders/{order_id}", actor=buyer).json()
+        return body if body.get("reserve_status") == "full" else None
+
+    reserved = story.wait_for("the order to show a full reserve", reserved_order)
+    for line in reserved["lines"]:
+        story.note(f"{line['sku']}: ordered {line['quantity']}, reserved {line['reserved']}")
+
+    story.step("The supplier and the buyer are notified in-app and by e-mail")
+
+    def inbox(actor: Actor) -> list[dict[str, Any]]:
+        body = story.call("GET", "notifications", "/api/v1/notifications", actor=actor).json()
+        return [n for n in body["items"] if n.get("order_id") == order_id]
+
+    supplier_inbox = story.wait_for("the supplier's in-app notification", lambda: inbox(supplier))
+    buyer_inbox = story.wait_for("the buyer's in-app notification", lambda: inbox(buyer))
+    story.note(f"supplier inbox: {[n['title'] for n in supplier_inbox]}")
+    story.note(f"buyer inbox: {[n['title'] for n in buyer_inbox]}")
+
+    def sent_mail() -> list[dict[str, Any]]:
+        body = story.call("GET", "notifications", "/api/v1/emails?status=sent", actor=supplier).json()
+        return [m for m in body["items"] if number in str(m.get("subject", ""))]
+
+    mails = story.wait_for("an e-mail about the order to be sent", sent_mail)
+    story.note(f"e-mails sent: {[m.get('subject') for m in mails]}")
+
+    story.step("Analytics counts the order")
+    today = date.today().isoformat()
+
+    def summary() -> dict[str, Any] | None:
+        body: dict[str, Any] = story.call(
+            "GET", "analytics", f"/api/v1/summary?date_from={today}&date_to={today}", actor=supplier
+        ).json()
+        return body if body.get("confirmed", {}).get("count") == 1 else None
+
+    figures = story.wait_for("analytics to count the confirmed order", summary)
+    story.note(f"orders: {figures['orders_count']}, sum {figures['orders_sum']}, confirmed {figures['confirmed']}")
+    story.facts.update(order_id=order_id, number=number, supplier=supplier, buyer=buyer)
+
+
+CHAPTERS: list[Callable[[Story], None]] = [chapter_thin_slice]
+
+
+def play(urls: dict[str, str], say: Callable[[str], None] = print) -> Story:
+    """Play every chapter; raises ``DemoFailed`` at the first step that goes wrong."""
+    with httpx.Client(timeout=15.0, trust_env=False) as client:
+        story = Story(urls=urls, client=client, say=say)
+        for chapter in CHAPTERS:
+            say(f"== {(chapter.__doc__ or chapter.__name__).strip()}")
+            chapter(story)
+        say("demo: the story played through")
+        return story
