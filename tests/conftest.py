@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from oms_shared.auth import generate_keypair
-from oms_shared.devstack.tansu import TansuBroker, ensure_topics
+from oms_shared.devstack.tansu import TansuBroker
+from oms_shared.kafka import ensure_topics
 from oms_shared.topics import all_topics_with_dlq
 
 IN_CI = os.environ.get("CI", "").lower() == "true"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -73,22 +74,35 @@ class Principal:
             raise Forbidden("this belongs to another account", code="foreign_tenant")
 
 
-def generate_keypair(directory: Path) -> tuple[Path, Path]:
-    """Create an Ed25519 key pair as PEM files unless both exist; returns (private, public)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    private_path = directory / "jwt-private.pem"
-    public_path = directory / "jwt-public.pem"
-    if private_path.exists() and public_path.exists():
+def generate_keypair(directory: Path | str) -> tuple[Path, Path]:
+    """Create ``jwt-private.pem`` (mode 0600) and ``jwt-public.pem`` unless both exist; return their paths."""
+    directory = Path(directory)
+    private_path, public_path = directory / "jwt-private.pem", directory / "jwt-public.pem"
+    if private_path.is_file() and public_path.is_file():
         return private_path, public_path
+    # Half a pair is useless (tokens would not verify), so regenerate both.
+    directory.mkdir(parents=True, exist_ok=True)
     key = Ed25519PrivateKey.generate()
-    private_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    private_path.chmod(0o600)
-    public_path.write_bytes(
-        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    public_pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
+    _write_file(private_path, private_pem, 0o600)
+    _write_file(public_path, public_pem, 0o644)
     return private_path, public_path
+
+
+def _write_file(path: Path, data: bytes, mode: int) -> None:
+    # Created with its final mode so the private key is never readable by others, even briefly;
+    # written to a temp name and renamed so a concurrent reader never sees half a key.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "wb") as fh:
+        os.fchmod(fh.fileno(), mode)
+        fh.write(data)
+    os.replace(tmp, path)
 
 
 def issue_token(

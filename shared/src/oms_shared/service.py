@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse, Response
 from faststream.kafka import KafkaBroker
@@ -34,11 +33,12 @@ from oms_shared.http import (
     install_error_handlers,
     metrics_response,
 )
+from oms_shared.kafka import ensure_topics
 from oms_shared.logs import configure_logging
 from oms_shared.migrations import upgrade_to_head
 from oms_shared.outbox import OutboxMetrics, OutboxRelay, make_producer
 from oms_shared.settings import ServiceSettings
-from oms_shared.topics import DEFAULT_PARTITIONS, all_topics_with_dlq
+from oms_shared.topics import all_topics_with_dlq
 
 log = logging.getLogger(__name__)
 
@@ -60,22 +60,6 @@ def make_broker(settings: ServiceSettings, registry: CollectorRegistry) -> Kafka
         log_level=logging.DEBUG,
         description=f"OMS {settings.service_name} service",
     )
-
-
-async def ensure_topics(bootstrap: str, topics: list[str], partitions: int = DEFAULT_PARTITIONS) -> None:
-    """Create topics explicitly (auto-create would give the wrong partition count); 'exists' is fine."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        missing = [t for t in topics if t not in existing]
-        for topic in missing:
-            try:
-                await admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])
-            except TopicAlreadyExistsError:
-                pass
-    finally:
-        await admin.close()
 
 
 class ServiceRuntime:
@@ -105,19 +89,10 @@ class ServiceRuntime:
             max_attempts=settings.consumer_max_attempts,
             retry_backoff_s=settings.consumer_retry_backoff_s,
         )
-        self.producer = make_producer(
-            settings.kafka_bootstrap,
-            enable_idempotence=settings.kafka_enable_idempotence,
-            client_id=f"oms-{settings.service_name}-relay",
-        )
-        self.relay = OutboxRelay(
-            self.db,
-            self.producer,
-            OutboxMetrics(self.registry, settings.service_name),
-            service=settings.service_name,
-            batch_size=settings.outbox_batch_size,
-            poll_interval_s=settings.outbox_poll_interval_s,
-        )
+        self._outbox_metrics = OutboxMetrics(self.registry, settings.service_name)
+        # aiokafka clients must be created inside the running loop: made in start().
+        self.producer: AIOKafkaProducer | None = None
+        self.relay: OutboxRelay | None = None
         self.produces: list[type[Event]] = []
         self.token_verifier: TokenVerifier | None = None
         self.routers: list[APIRouter] = []
@@ -143,7 +118,18 @@ class ServiceRuntime:
             self.load_verifier()
         await upgrade_to_head(self.db.engine, self.migrations_dir)
         await ensure_topics(s.kafka_bootstrap, all_topics_with_dlq())
+        self.producer = make_producer(
+            s.kafka_bootstrap, enable_idempotence=s.kafka_enable_idempotence, client_id=f"oms-{s.service_name}-relay"
+        )
         await self.producer.start()
+        self.relay = OutboxRelay(
+            self.db,
+            self.producer,
+            self._outbox_metrics,
+            service=s.service_name,
+            batch_size=s.outbox_batch_size,
+            poll_interval_s=s.outbox_poll_interval_s,
+        )
         self.relay.start()
         if s.start_consumers:
             self.consumer.attach(
@@ -182,8 +168,10 @@ class ServiceRuntime:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.broker.stop()
-        await self.relay.stop()
-        await self.producer.stop()
+        if self.relay is not None:
+            await self.relay.stop()
+        if self.producer is not None:
+            await self.producer.stop()
         await self.db.dispose()
 
     def ops_router(self) -> APIRouter:

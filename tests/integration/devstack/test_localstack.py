@@ -14,8 +14,9 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
 from oms_shared.devstack import cli
+from oms_shared.devstack.components import SERVICE_NAMES, StackError, read_state
 from oms_shared.devstack.procs import PortInUseError, free_port, pid_alive
-from oms_shared.devstack.stack import SERVICE_NAMES, LocalStack, StackError, read_state
+from oms_shared.devstack.stack import LocalStack
 from oms_shared.topics import all_topics_with_dlq
 
 # A stand-in for a service console script: serves /ready on the port the stack assigned, records
@@ -134,9 +135,8 @@ def test_a_service_that_dies_fails_the_start_with_its_log_and_stops_the_rest(tmp
         stack.start()
 
     started = [c for c in stack.components() if c.pid is not None]
-    assert {c.name for c in started} == {"broker", "smtp"}
+    assert {c.name for c in started} == {"broker", "smtp", *SERVICE_NAMES}
     assert wait_until_dead([c.pid for c in started if c.pid is not None]) == []
-    assert stack.broker is None
     assert read_state(tmp_path / "var") is None
 
 
@@ -155,4 +155,4 @@ def test_a_service_port_in_use_is_named_before_anything_starts(tmp_path: Path) -
         )
         with pytest.raises(PortInUseError, match=rf"port {port} \(orders\)"):
             stack.start()
-    assert stack.broker is None
+    assert stack.components() == [], "nothing may start when a port is taken"

@@ -11,7 +11,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient
 
 from oms_shared.devstack.procs import PortInUseError, free_port, pid_alive
-from oms_shared.devstack.tansu import TansuBroker, ensure_topics, tansu_binary
+from oms_shared.devstack.tansu import TansuBroker, tansu_binary
+from oms_shared.kafka import ensure_topics
 from oms_shared.topics import all_topics_with_dlq
 
 

@@ -13,11 +13,9 @@ from types import FrameType
 
 import httpx
 
-from oms_shared.devstack.procs import PortInUseError
-from oms_shared.devstack.stack import (
+from oms_shared.devstack.components import (
     DEFAULT_SMTP_PORT,
     SERVICES,
-    LocalStack,
     StackError,
     component_status,
     default_var_dir,
@@ -26,6 +24,8 @@ from oms_shared.devstack.stack import (
     read_state,
     stop_recorded,
 )
+from oms_shared.devstack.procs import PortInUseError
+from oms_shared.devstack.stack import LocalStack
 from oms_shared.devstack.tansu import TansuError
 
 # Port of an external SMTP server when only its host is configured.

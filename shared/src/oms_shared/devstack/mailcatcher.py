@@ -110,17 +110,20 @@ class _Handler:
     def _store(self, data: bytes) -> Path:
         self.directory.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
-        tmp = self.directory / f".{stamp}-{os.getpid()}.tmp"
+        n = next(self._counter)
+        # Unique per message even when two arrive in the same microsecond (stores run in threads).
+        tmp = self.directory / f".{stamp}-{n:06d}-{os.getpid()}.tmp"
         tmp.write_bytes(data)
         try:
             while True:
-                final = self.directory / f"{stamp}-{next(self._counter):06d}.eml"
+                final = self.directory / f"{stamp}-{n:06d}.eml"
                 try:
-                    # link() never overwrites, and readers never see a half-written .eml.
+                    # link() never overwrites (another catcher may share the directory), and readers
+                    # never see a half-written .eml.
                     os.link(tmp, final)
                     return final
                 except FileExistsError:
-                    continue
+                    n = next(self._counter)
         finally:
             tmp.unlink(missing_ok=True)
 

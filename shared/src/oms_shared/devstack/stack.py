@@ -2,120 +2,55 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Self
 
 import httpx
 
 import oms_shared
+from oms_shared.devstack.components import (
+    AUX_STOP_TIMEOUT_S,
+    DEFAULT_BROKER_PORT,
+    DEFAULT_HOST,
+    DEFAULT_SMTP_PORT,
+    READY_TIMEOUT_S,
+    SERVICE_STOP_TIMEOUT_S,
+    SERVICES,
+    SMTP_START_TIMEOUT_S,
+    Component,
+    ServiceSpec,
+    StackError,
+    default_var_dir,
+    http_ready,
+    read_state,
+    service_spec,
+    state_file,
+)
 from oms_shared.devstack.keys import ensure_dev_keys
 from oms_shared.devstack.procs import (
     PortInUseError,
     free_ports,
-    group_alive,
     log_tail,
     pid_alive,
     port_is_free,
     process_start_ticks,
     run_coro_blocking,
     split_host_port,
-    stop_foreign_groups,
     stop_groups,
     tcp_accepts,
 )
-from oms_shared.devstack.tansu import TansuBroker, ensure_topics
+from oms_shared.devstack.tansu import TansuBroker
+from oms_shared.kafka import ensure_topics
 from oms_shared.topics import all_topics_with_dlq
-
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_BROKER_PORT = 9092
-DEFAULT_SMTP_PORT = 8025
-READY_TIMEOUT_S = 90.0
-SERVICE_STOP_TIMEOUT_S = 10.0
-AUX_STOP_TIMEOUT_S = 5.0
-SMTP_START_TIMEOUT_S = 15.0
-STATE_FILE_NAME = "stack.json"
-
-Kind = Literal["broker", "smtp", "service"]
-
-
-@dataclass(frozen=True)
-class ServiceSpec:
-    """A service of the stack: its name, console script and default HTTP port."""
-
-    name: str
-    command: str
-    default_port: int
-
-    @property
-    def env_name(self) -> str:
-        """The ``<SVC>`` part of ``OMS_<SVC>_*`` variables (``erp-bridge`` -> ``ERP_BRIDGE``)."""
-        return self.name.upper().replace("-", "_")
-
-
-SERVICES: tuple[ServiceSpec, ...] = (
-    ServiceSpec("orders", "oms-orders", 8101),
-    ServiceSpec("inventory", "oms-inventory", 8102),
-    ServiceSpec("notifications", "oms-notifications", 8103),
-    ServiceSpec("erp-bridge", "oms-erp-bridge", 8104),
-    ServiceSpec("analytics", "oms-analytics", 8105),
-)
-SERVICE_NAMES: tuple[str, ...] = tuple(s.name for s in SERVICES)
-
-
-def service_spec(name: str) -> ServiceSpec:
-    for spec in SERVICES:
-        if spec.name == name:
-            return spec
-    raise ValueError(f"unknown service {name!r}; expected one of {', '.join(SERVICE_NAMES)}")
-
-
-def default_var_dir(env: Mapping[str, str] | None = None) -> Path:
-    """``OMS_VAR_DIR`` or ``./var``, absolute."""
-    env = os.environ if env is None else env
-    return Path(env.get("OMS_VAR_DIR") or "var").resolve()
-
-
-def state_file(var_dir: Path) -> Path:
-    return var_dir / STATE_FILE_NAME
-
-
-class StackError(RuntimeError):
-    """The stack could not start; the message says which component and shows its log tail."""
-
-
-@dataclass
-class Component:
-    """One running (or expected) part of the stack, as written to ``var/stack.json``."""
-
-    name: str
-    kind: Kind
-    host: str
-    port: int
-    url: str
-    pid: int | None = None
-    pid_start: int | None = None
-    log: str | None = None
-    external: bool = False
-    ready_after_s: float | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Component:
-        known = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 @dataclass
@@ -124,7 +59,9 @@ class _Child:
     proc: subprocess.Popen[bytes]
     log_path: Path
     ready: bool = False
-    warned_exit: bool = field(default=False)
+    # Reported as exited by exited(); stopped by stop() (never signal a reaped pid twice).
+    reported: bool = False
+    stopped: bool = False
 
 
 class LocalStack:
@@ -186,6 +123,8 @@ class LocalStack:
         self.public_key_file: Path | None = None
         self.started_in_s: float | None = None
         self._state_written = False
+        self._broker_stopped = False
+        self._broker_reported = False
 
     @classmethod
     def on_free_ports(cls, var_dir: Path | str, **kwargs: Any) -> LocalStack:
@@ -242,6 +181,8 @@ class LocalStack:
 
     def start(self) -> None:
         """Start everything and wait until it is ready; on any failure stop what was started and raise."""
+        if self.is_running():
+            raise StackError("this stack is already running; stop() it first")
         started = time.monotonic()
         try:
             self._start(started)
@@ -252,6 +193,9 @@ class LocalStack:
 
     def _start(self, started: float) -> None:
         self._refuse_if_running()
+        self.children, self.smtp, self.broker = {}, None, None
+        self.broker_component = self.smtp_component = None
+        self._broker_stopped = self._broker_reported = False
         commands = self._service_argv()
         self._assign_ports()
         for sub in (self.var_dir, self.log_dir, self.mail_dir):
@@ -430,7 +374,7 @@ class LocalStack:
                         raise StackError(
                             self._failure_text(child, f"exited with code {code} before it was ready")
                         )
-                    if _http_ready(client, child.component.url):
+                    if http_ready(client, child.component.url):
                         child.ready = True
                         child.component.ready_after_s = round(time.monotonic() - started, 2)
                         self.echo(f"{name} ready after {child.component.ready_after_s:.1f} s")
@@ -473,35 +417,49 @@ class LocalStack:
     # -- running ----------------------------------------------------------------------------------
 
     def exited(self) -> list[tuple[Component, int]]:
-        """Children that have exited since start, with their exit codes (each reported once)."""
+        """Components that have exited on their own since start, with exit codes (each reported once)."""
         gone: list[tuple[Component, int]] = []
-        for child in [*self.children.values(), *([self.smtp] if self.smtp else [])]:
+        for child in self._all_children():
             code = child.proc.poll()
-            if code is not None and not child.warned_exit:
-                child.warned_exit = True
+            if code is not None and not child.reported and not child.stopped:
+                child.reported = True
                 gone.append((child.component, code))
-        if self.broker is not None and self.broker.process is not None and self.broker_component is not None:
-            code = self.broker.process.poll()
-            if code is not None and self.broker_component.pid is not None:
+        broker_proc = self.broker.process if self.broker is not None else None
+        if broker_proc is not None and self.broker_component is not None and not self._broker_reported:
+            code = broker_proc.poll()
+            if code is not None:
+                self._broker_reported = True
                 gone.append((self.broker_component, code))
-                self.broker_component.pid = None
         return gone
+
+    def is_running(self) -> bool:
+        """Whether anything this stack started has not been stopped yet."""
+        broker_up = self.broker is not None and self.broker.process is not None and not self._broker_stopped
+        return broker_up or any(not c.stopped for c in self._all_children())
+
+    def _all_children(self) -> list[_Child]:
+        return [*self.children.values(), *([self.smtp] if self.smtp is not None else [])]
 
     # -- stop -------------------------------------------------------------------------------------
 
     def stop(self) -> None:
-        """Services first (SIGTERM, SIGKILL after 10 s), then the SMTP catcher, then the broker."""
-        if self.children:
+        """Services first (SIGTERM, SIGKILL after 10 s), then the SMTP catcher, then the broker.
+
+        Idempotent; components keep their recorded pids so callers can check they are gone.
+        """
+        services = [c for c in self.children.values() if not c.stopped]
+        if services:
             self.echo("stopping services")
-            stop_groups([c.proc for c in self.children.values()], timeout_s=SERVICE_STOP_TIMEOUT_S)
-            self.children.clear()
-        if self.smtp is not None:
+            stop_groups([c.proc for c in services], timeout_s=SERVICE_STOP_TIMEOUT_S)
+            for child in services:
+                child.stopped = True
+        if self.smtp is not None and not self.smtp.stopped:
             stop_groups([self.smtp.proc], timeout_s=AUX_STOP_TIMEOUT_S)
-            self.smtp = None
-        if self.broker is not None:
+            self.smtp.stopped = True
+        if self.broker is not None and self.broker.process is not None and not self._broker_stopped:
             self.echo("stopping broker")
             self.broker.stop(timeout_s=AUX_STOP_TIMEOUT_S)
-            self.broker = None
+            self._broker_stopped = True
         if self._state_written:
             self.state_path.unlink(missing_ok=True)
             self._state_written = False
@@ -514,117 +472,3 @@ class LocalStack:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
-
-
-def _http_ready(client: httpx.Client, base_url: str) -> bool:
-    try:
-        return client.get(f"{base_url}/ready").status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-def read_state(var_dir: Path) -> dict[str, Any] | None:
-    """The state file of a running (or crashed) stack, or ``None``."""
-    path = state_file(var_dir)
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def expected_components(var_dir: Path, env: Mapping[str, str] | None = None) -> list[Component]:
-    """Components from the state file, or where a stack started with this environment would be."""
-    state = read_state(var_dir)
-    if state is not None and isinstance(state.get("components"), list):
-        return [Component.from_json(c) for c in state["components"]]
-    env = os.environ if env is None else env
-    found: list[Component] = []
-    bootstrap = env.get("OMS_KAFKA_BOOTSTRAP")
-    host, port = split_host_port(bootstrap) if bootstrap else (DEFAULT_HOST, DEFAULT_BROKER_PORT)
-    found.append(
-        Component("broker", "broker", host, port, f"kafka://{host}:{port}", external=bool(bootstrap))
-    )
-    smtp_host = env.get("OMS_NOTIFICATIONS_SMTP_HOST") or DEFAULT_HOST
-    smtp_port = int(env.get("OMS_NOTIFICATIONS_SMTP_PORT") or DEFAULT_SMTP_PORT)
-    found.append(Component("smtp", "smtp", smtp_host, smtp_port, f"smtp://{smtp_host}:{smtp_port}"))
-    for spec in SERVICES:
-        url = env.get(f"OMS_{spec.env_name}_BASE_URL")
-        port = int(env.get(f"OMS_{spec.env_name}_HTTP_PORT") or spec.default_port)
-        found.append(
-            Component(spec.name, "service", DEFAULT_HOST, port, url or f"http://{DEFAULT_HOST}:{port}")
-        )
-    return found
-
-
-def component_status(component: Component, client: httpx.Client) -> dict[str, Any]:
-    """Liveness of the recorded pid and readiness (``/ready`` for services, a TCP connect otherwise)."""
-    alive: bool | None = None
-    if component.pid is not None:
-        alive = pid_alive(component.pid, component.pid_start)
-    if component.kind == "service":
-        ready = _http_ready(client, component.url)
-    else:
-        ready = tcp_accepts(component.host, component.port)
-    return {
-        "component": component.name,
-        "url": component.url,
-        "pid": component.pid,
-        "alive": alive,
-        "ready": ready,
-        "external": component.external,
-    }
-
-
-def format_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
-    """A plain left-aligned text table."""
-    cells = [[str(h) for h in headers], *([("-" if v is None else str(v)) for v in row] for row in rows)]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    lines = ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-def stop_recorded(
-    var_dir: Path, echo: Callable[[str], None] = print, timeout_s: float = SERVICE_STOP_TIMEOUT_S
-) -> int:
-    """``oms down``: stop the stack recorded in ``var_dir``; returns how many processes were signalled."""
-    state = read_state(var_dir)
-    if state is None:
-        echo(f"no stack recorded in {state_file(var_dir)}; nothing to stop")
-        return 0
-    signalled = 0
-    pid, ticks = state.get("supervisor_pid"), state.get("supervisor_start")
-    if isinstance(pid, int) and pid != os.getpid() and pid_alive(pid, ticks):
-        # The supervisor (`oms up`) stops its children in the right order and removes the state file.
-        echo(f"asking the supervisor (pid {pid}) to stop the stack")
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGTERM)
-        signalled += 1
-        deadline = time.monotonic() + timeout_s + 2 * AUX_STOP_TIMEOUT_S + 5
-        while time.monotonic() < deadline and pid_alive(pid, ticks):
-            time.sleep(0.1)
-    components = [Component.from_json(raw) for raw in state.get("components", [])]
-    leftovers = [c for c in components if c.pid is not None and not c.external and _still_ours(c)]
-    # Same order as the supervisor: services, then the SMTP catcher, then the broker.
-    for kind in ("service", "smtp", "broker"):
-        group = [c for c in leftovers if c.kind == kind]
-        if group:
-            echo(f"stopping {', '.join(c.name for c in group)}")
-            stop_foreign_groups(
-                [c.pid for c in group if c.pid is not None],
-                timeout_s=timeout_s if kind == "service" else AUX_STOP_TIMEOUT_S,
-            )
-            signalled += len(group)
-    state_file(var_dir).unlink(missing_ok=True)
-    return signalled
-
-
-def _still_ours(component: Component) -> bool:
-    """Whether the recorded process (group) is still the one the stack started, not a reused pid."""
-    assert component.pid is not None
-    if pid_alive(component.pid, component.pid_start):
-        return True
-    # Leader gone but its group lives on (orphaned grandchildren): the kernel never hands out a pid
-    # that is still in use as a process group id, so that group can only be ours.
-    return not pid_alive(component.pid) and group_alive(component.pid)

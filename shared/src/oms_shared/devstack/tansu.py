@@ -10,13 +10,12 @@ import os
 import stat
 import subprocess
 import time
-from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 from oms_shared.devstack.procs import (
     PortInUseError,
@@ -27,14 +26,11 @@ from oms_shared.devstack.procs import (
     stop_groups,
     tcp_accepts,
 )
-from oms_shared.topics import DEFAULT_PARTITIONS
 
 log = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 5.0
-# Kafka error code TOPIC_ALREADY_EXISTS: creating topics at every start must be idempotent.
-TOPIC_ALREADY_EXISTS = 36
 
 
 class TansuError(RuntimeError):
@@ -80,6 +76,7 @@ class TansuBroker:
         self.host = "127.0.0.1"
         self.port: int | None = None
         self._proc: subprocess.Popen[bytes] | None = None
+        self._stopped = False
 
     @property
     def bootstrap(self) -> str:
@@ -106,6 +103,8 @@ class TansuBroker:
         if self.running():
             raise TansuError(f"the broker is already running on {self.bootstrap}")
         binary = self.binary or tansu_binary()
+        if port == 0:
+            port = None
         # With a port we picked ourselves another process may grab it before tansu binds; retry then.
         attempts = 3 if port is None else 1
         for attempt in range(1, attempts + 1):
@@ -122,10 +121,15 @@ class TansuBroker:
                 if attempt == attempts:
                     raise self._failure("exited during start-up") from None
                 continue
+            except BaseException:
+                # Interrupted or timed out: never leave a half-started broker behind.
+                self.stop()
+                raise
             return self.bootstrap
         raise TansuError("could not find a free port for the broker")
 
     def _spawn(self, binary: Path) -> None:
+        self._stopped = False
         url = f"tcp://{self.host}:{self.port}"
         cmd = [
             str(binary),
@@ -186,9 +190,11 @@ class TansuBroker:
 
     def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
         """SIGTERM the broker, SIGKILL it after ``timeout_s``; everything it held in memory is gone."""
-        if self._proc is None:
+        if self._proc is None or self._stopped:
             return
         stop_groups([self._proc], timeout_s=timeout_s)
+        # Never signal this pid again: once reaped it may belong to an unrelated process.
+        self._stopped = True
 
     def __enter__(self) -> Self:
         if not self.running():
@@ -216,59 +222,3 @@ async def _metadata_ok(bootstrap: str, timeout_s: float) -> None:
             await admin.close()
 
 
-async def ensure_topics(
-    bootstrap: str,
-    topics: Iterable[str],
-    partitions: int = DEFAULT_PARTITIONS,
-    *,
-    attempts: int = 5,
-    retry_backoff_s: float = 0.5,
-) -> None:
-    """Create each topic with ``partitions`` partitions; a topic that already exists counts as created."""
-    # Explicit creation matters on Tansu: auto-created topics get 4 partitions, and after a broker
-    # restart clients need the topics to exist again before they reconnect (BROKER.md).
-    pending = list(dict.fromkeys(topics))
-    last_error: BaseException | None = None
-    for attempt in range(1, attempts + 1):
-        if not pending:
-            return
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
-        try:
-            await admin.start()
-            response = await admin.create_topics(
-                [NewTopic(name=t, num_partitions=partitions, replication_factor=1) for t in pending]
-            )
-            failed: list[str] = []
-            for topic_error in response.topic_errors:
-                topic, code = topic_error[0], topic_error[1]
-                if code in (0, TOPIC_ALREADY_EXISTS):
-                    continue
-                error = for_code(code)
-                if not error.retriable:
-                    message = topic_error[2] if len(topic_error) > 2 else ""
-                    raise TansuError(
-                        f"cannot create topic {topic!r}: {error.__name__} {message or ''}".strip()
-                    )
-                last_error = error()
-                failed.append(topic)
-            pending = failed
-        except TopicAlreadyExistsError:
-            # Some clients raise instead of returning per-topic codes; then go one topic at a time
-            # so the exception names exactly one topic that is already there.
-            if len(pending) == 1:
-                return
-            for topic in pending:
-                await ensure_topics(
-                    bootstrap, [topic], partitions, attempts=attempts, retry_backoff_s=retry_backoff_s
-                )
-            return
-        except (TimeoutError, KafkaError, OSError) as exc:
-            last_error = exc
-        finally:
-            with contextlib.suppress(Exception):
-                await admin.close()
-        if pending and attempt < attempts:
-            log.warning("retrying topic creation for %d topics: %r", len(pending), last_error)
-            await asyncio.sleep(retry_backoff_s * attempt)
-    if pending:
-        raise TansuError(f"could not create topics {pending} on {bootstrap}: {last_error!r}")

@@ -1,0 +1,227 @@
+"""What a local stack consists of: service specs, component records, the state file, status and ``down``."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import httpx
+
+from oms_shared.devstack.procs import (
+    group_alive,
+    pid_alive,
+    split_host_port,
+    stop_foreign_groups,
+    tcp_accepts,
+)
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_BROKER_PORT = 9092
+DEFAULT_SMTP_PORT = 8025
+READY_TIMEOUT_S = 90.0
+SERVICE_STOP_TIMEOUT_S = 10.0
+AUX_STOP_TIMEOUT_S = 5.0
+SMTP_START_TIMEOUT_S = 15.0
+STATE_FILE_NAME = "stack.json"
+
+Kind = Literal["broker", "smtp", "service"]
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """A service of the stack: its name, console script and default HTTP port."""
+
+    name: str
+    command: str
+    default_port: int
+
+    @property
+    def env_name(self) -> str:
+        """The ``<SVC>`` part of ``OMS_<SVC>_*`` variables (``erp-bridge`` -> ``ERP_BRIDGE``)."""
+        return self.name.upper().replace("-", "_")
+
+
+SERVICES: tuple[ServiceSpec, ...] = (
+    ServiceSpec("orders", "oms-orders", 8101),
+    ServiceSpec("inventory", "oms-inventory", 8102),
+    ServiceSpec("notifications", "oms-notifications", 8103),
+    ServiceSpec("erp-bridge", "oms-erp-bridge", 8104),
+    ServiceSpec("analytics", "oms-analytics", 8105),
+)
+SERVICE_NAMES: tuple[str, ...] = tuple(s.name for s in SERVICES)
+
+
+def service_spec(name: str) -> ServiceSpec:
+    for spec in SERVICES:
+        if spec.name == name:
+            return spec
+    raise ValueError(f"unknown service {name!r}; expected one of {', '.join(SERVICE_NAMES)}")
+
+
+def default_var_dir(env: Mapping[str, str] | None = None) -> Path:
+    """``OMS_VAR_DIR`` or ``./var``, absolute."""
+    env = os.environ if env is None else env
+    return Path(env.get("OMS_VAR_DIR") or "var").resolve()
+
+
+def state_file(var_dir: Path) -> Path:
+    return var_dir / STATE_FILE_NAME
+
+
+class StackError(RuntimeError):
+    """The stack could not start; the message says which component and shows its log tail."""
+
+
+@dataclass
+class Component:
+    """One running (or expected) part of the stack, as written to ``var/stack.json``."""
+
+    name: str
+    kind: Kind
+    host: str
+    port: int
+    url: str
+    pid: int | None = None
+    pid_start: int | None = None
+    log: str | None = None
+    external: bool = False
+    ready_after_s: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Component:
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def http_ready(client: httpx.Client, base_url: str) -> bool:
+    try:
+        return client.get(f"{base_url}/ready").status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def read_state(var_dir: Path) -> dict[str, Any] | None:
+    """The state file of a running (or crashed) stack, or ``None``."""
+    path = state_file(var_dir)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def expected_components(var_dir: Path, env: Mapping[str, str] | None = None) -> list[Component]:
+    """Components from the state file, or where a stack started with this environment would be."""
+    state = read_state(var_dir)
+    if state is not None and isinstance(state.get("components"), list):
+        return [Component.from_json(c) for c in state["components"]]
+    env = os.environ if env is None else env
+    found: list[Component] = []
+    bootstrap = env.get("OMS_KAFKA_BOOTSTRAP")
+    host, port = split_host_port(bootstrap) if bootstrap else (DEFAULT_HOST, DEFAULT_BROKER_PORT)
+    found.append(
+        Component("broker", "broker", host, port, f"kafka://{host}:{port}", external=bool(bootstrap))
+    )
+    external_smtp = env.get("OMS_NOTIFICATIONS_SMTP_HOST")
+    smtp_host = external_smtp or DEFAULT_HOST
+    smtp_port = int(env.get("OMS_NOTIFICATIONS_SMTP_PORT") or DEFAULT_SMTP_PORT)
+    found.append(
+        Component(
+            "smtp",
+            "smtp",
+            smtp_host,
+            smtp_port,
+            f"smtp://{smtp_host}:{smtp_port}",
+            external=bool(external_smtp),
+        )
+    )
+    for spec in SERVICES:
+        url = env.get(f"OMS_{spec.env_name}_BASE_URL")
+        port = int(env.get(f"OMS_{spec.env_name}_HTTP_PORT") or spec.default_port)
+        found.append(
+            Component(spec.name, "service", DEFAULT_HOST, port, url or f"http://{DEFAULT_HOST}:{port}")
+        )
+    return found
+
+
+def component_status(component: Component, client: httpx.Client) -> dict[str, Any]:
+    """Liveness of the recorded pid and readiness (``/ready`` for services, a TCP connect otherwise)."""
+    alive: bool | None = None
+    if component.pid is not None:
+        alive = pid_alive(component.pid, component.pid_start)
+    if component.kind == "service":
+        ready = http_ready(client, component.url)
+    else:
+        ready = tcp_accepts(component.host, component.port)
+    return {
+        "component": component.name,
+        "url": component.url,
+        "pid": component.pid,
+        "alive": alive,
+        "ready": ready,
+        "external": component.external,
+    }
+
+
+def format_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """A plain left-aligned text table."""
+    cells = [[str(h) for h in headers], *([("-" if v is None else str(v)) for v in row] for row in rows)]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def stop_recorded(
+    var_dir: Path, echo: Callable[[str], None] = print, timeout_s: float = SERVICE_STOP_TIMEOUT_S
+) -> int:
+    """``oms down``: stop the stack recorded in ``var_dir``; returns how many processes were signalled."""
+    state = read_state(var_dir)
+    if state is None:
+        echo(f"no stack recorded in {state_file(var_dir)}; nothing to stop")
+        return 0
+    signalled = 0
+    pid, ticks = state.get("supervisor_pid"), state.get("supervisor_start")
+    if isinstance(pid, int) and pid != os.getpid() and pid_alive(pid, ticks):
+        # The supervisor (`oms up`) stops its children in the right order and removes the state file.
+        echo(f"asking the supervisor (pid {pid}) to stop the stack")
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGTERM)
+        signalled += 1
+        deadline = time.monotonic() + timeout_s + 2 * AUX_STOP_TIMEOUT_S + 5
+        while time.monotonic() < deadline and pid_alive(pid, ticks):
+            time.sleep(0.1)
+    components = [Component.from_json(raw) for raw in state.get("components", [])]
+    leftovers = [c for c in components if c.pid is not None and not c.external and _still_ours(c)]
+    # Same order as the supervisor: services, then the SMTP catcher, then the broker.
+    for kind in ("service", "smtp", "broker"):
+        group = [c for c in leftovers if c.kind == kind]
+        if group:
+            echo(f"stopping {', '.join(c.name for c in group)}")
+            stop_foreign_groups(
+                [c.pid for c in group if c.pid is not None],
+                timeout_s=timeout_s if kind == "service" else AUX_STOP_TIMEOUT_S,
+            )
+            signalled += len(group)
+    state_file(var_dir).unlink(missing_ok=True)
+    return signalled
+
+
+def _still_ours(component: Component) -> bool:
+    """Whether the recorded process (group) is still the one the stack started, not a reused pid."""
+    assert component.pid is not None
+    if pid_alive(component.pid, component.pid_start):
+        return True
+    # Leader gone but its group lives on (orphaned grandchildren): the kernel never hands out a pid
+    # that is still in use as a process group id, so that group can only be ours.
+    return not pid_alive(component.pid) and group_alive(component.pid)

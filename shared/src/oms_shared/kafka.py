@@ -1,0 +1,80 @@
+"""Kafka administration every service needs at start: topics created explicitly, idempotently."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
+
+from oms_shared.topics import DEFAULT_PARTITIONS
+
+log = logging.getLogger(__name__)
+
+# Kafka error code TOPIC_ALREADY_EXISTS: creating topics at every start must be idempotent.
+TOPIC_ALREADY_EXISTS = 36
+
+
+class TopicCreationError(RuntimeError):
+    """Topics could not be created (the broker refused or never answered)."""
+
+
+async def ensure_topics(
+    bootstrap: str,
+    topics: Iterable[str],
+    partitions: int = DEFAULT_PARTITIONS,
+    *,
+    attempts: int = 5,
+    retry_backoff_s: float = 0.5,
+) -> None:
+    """Create each topic with ``partitions`` partitions; a topic that already exists counts as created."""
+    # Explicit creation matters on Tansu: auto-created topics get 4 partitions, and after a broker
+    # restart clients need the topics to exist again before they reconnect (BROKER.md).
+    pending = list(dict.fromkeys(topics))
+    last_error: BaseException | None = None
+    for attempt in range(1, attempts + 1):
+        if not pending:
+            return
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+        try:
+            await admin.start()
+            response = await admin.create_topics(
+                [NewTopic(name=t, num_partitions=partitions, replication_factor=1) for t in pending]
+            )
+            failed: list[str] = []
+            for topic_error in response.topic_errors:
+                topic, code = topic_error[0], topic_error[1]
+                if code in (0, TOPIC_ALREADY_EXISTS):
+                    continue
+                error = for_code(code)
+                if not error.retriable:
+                    message = topic_error[2] if len(topic_error) > 2 else ""
+                    raise TopicCreationError(
+                        f"cannot create topic {topic!r}: {error.__name__} {message or ''}".strip()
+                    )
+                last_error = error()
+                failed.append(topic)
+            pending = failed
+        except TopicAlreadyExistsError:
+            # Some clients raise instead of returning per-topic codes; then go one topic at a time
+            # so the exception names exactly one topic that is already there.
+            if len(pending) == 1:
+                return
+            for topic in pending:
+                await ensure_topics(
+                    bootstrap, [topic], partitions, attempts=attempts, retry_backoff_s=retry_backoff_s
+                )
+            return
+        except (TimeoutError, KafkaError, OSError) as exc:
+            last_error = exc
+        finally:
+            with contextlib.suppress(Exception):
+                await admin.close()
+        if pending and attempt < attempts:
+            log.warning("retrying topic creation for %d topics: %r", len(pending), last_error)
+            await asyncio.sleep(retry_backoff_s * attempt)
+    if pending:
+        raise TopicCreationError(f"could not create topics {pending} on {bootstrap}: {last_error!r}")

@@ -1,0 +1,41 @@
+"""The production-like compose file agrees with the services' settings (we cannot run Docker here)."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[3]
+SERVICES = ("orders", "inventory", "notifications", "erp-bridge", "analytics")
+
+
+def test_every_service_is_wired_to_kafka_postgres_and_its_own_database() -> None:
+    """Platform teams scale each service on its own: one compose service per OMS service, own database."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    for infra in ("kafka", "postgres", "prometheus", "grafana", "mail"):
+        assert infra in services
+    targets = set(
+        yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())["scrape_configs"][0][
+            "static_configs"
+        ][0]["targets"]
+    )
+    databases: set[str] = set()
+    for name in SERVICES:
+        module = importlib.import_module(f"oms_{name.replace('-', '_')}.settings")
+        settings = module.Settings()
+        prefix = f"OMS_{name.replace('-', '_').upper()}_"
+        service = services[name]
+        env = service["environment"]
+        assert service["command"] == [f"oms-{name}"]
+        assert env["OMS_KAFKA_BOOTSTRAP"] == "kafka:9092"
+        assert env[f"{prefix}HTTP_HOST"] == "0.0.0.0"
+        url = env[f"{prefix}DATABASE_URL"]
+        assert url.startswith("postgresql+asyncpg://")
+        databases.add(url.rsplit("/", 1)[1])
+        assert service["ports"] == [f"{settings.http_port}:{settings.http_port}"]
+        assert f"{name}:{settings.http_port}" in targets
+    assert databases == set(services["postgres"]["environment"]["POSTGRES_MULTIPLE_DATABASES"].split(","))
+    assert services["orders"]["environment"]["OMS_ORDERS_JWT_PRIVATE_KEY_FILE"] == "/keys/jwt-private.pem"
