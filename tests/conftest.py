@@ -14,9 +14,7 @@ from oms_shared.auth import generate_keypair
 from oms_shared.devstack.tansu import TansuBroker
 from oms_shared.kafka import ensure_topics
 from oms_shared.topics import all_topics_with_dlq
-
-IN_CI = os.environ.get("CI", "").lower() == "true"
-POSTGRES_URL = os.environ.get("OMS_TEST_POSTGRES_URL", "")
+from tests.support.databases import db_params, fresh_postgres_databases
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -50,42 +48,14 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return generate_keypair(tmp_path_factory.mktemp("keys"))
 
 
-def _db_params() -> list[str]:
-    params = ["sqlite"]
-    if POSTGRES_URL:
-        params.append("postgresql")
-    elif IN_CI:
-        # CI must run the PostgreSQL tier; a missing URL is a failure, not a silent skip.
-        params.append("postgresql")
-    return params
-
-
-@pytest.fixture(params=_db_params())
+@pytest.fixture(params=db_params())
 async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     """A fresh empty database: a SQLite file, and (when configured) a new PostgreSQL database."""
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
         return
-    if not POSTGRES_URL:
-        pytest.fail("CI=true but OMS_TEST_POSTGRES_URL is not set: the PostgreSQL tier cannot run")
-    import asyncpg
-
-    base = POSTGRES_URL.replace("postgresql+asyncpg://", "postgresql://")
-    name = f"oms_t_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(base)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    head, _, _ = POSTGRES_URL.rpartition("/")
-    try:
-        yield f"{head}/{name}"
-    finally:
-        admin = await asyncpg.connect(base)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+    async with fresh_postgres_databases(1) as urls:
+        yield urls[0]
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import os
+from collections.abc import AsyncIterator
 from email import policy
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 
 from oms_shared.devstack.stack import LocalStack
 from oms_shared.devstack.story import play
+from tests.support.databases import db_params, fresh_postgres_databases
 
 
 def _alive(pid: int) -> bool:
@@ -21,10 +23,20 @@ def _alive(pid: int) -> bool:
     return Path(f"/proc/{pid}").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()
 
 
-@pytest.fixture
-def stack_env() -> dict[str, str]:
-    """The stack decides its own broker, ports and databases: drop any OMS_* of the caller."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("OMS_")}
+SERVICES = ("orders", "inventory", "notifications", "erp-bridge", "analytics")
+
+
+@pytest.fixture(params=db_params())
+async def stack_env(request: pytest.FixtureRequest) -> AsyncIterator[dict[str, str]]:
+    """The stack decides its own broker and ports; databases are SQLite files, or fresh PostgreSQL ones."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OMS_")}
+    if request.param == "sqlite":
+        yield env
+        return
+    async with fresh_postgres_databases(len(SERVICES)) as urls:
+        for service, url in zip(SERVICES, urls, strict=True):
+            env[f"OMS_{service.replace('-', '_').upper()}_DATABASE_URL"] = url
+        yield env
 
 
 def test_buyer_orders_supplier_confirms_stock_is_reserved_and_everyone_is_told(

@@ -1,13 +1,14 @@
-"""``oms demo``: the scripted story against a running stack (for now: a readiness check of every service)."""
+"""``oms demo``: check the stack is ready, then play the story through the public HTTP APIs."""
 
 from __future__ import annotations
 
 import httpx
 
+from oms_shared.devstack.story import DemoFailed, play
 
-def run_demo(urls: dict[str, str]) -> int:
-    """Run the demo against services at ``urls`` (service name -> base URL); return the exit code."""
-    not_ready: list[str] = []
+
+def _not_ready(urls: dict[str, str]) -> list[str]:
+    missing: list[str] = []
     with httpx.Client(timeout=5.0, trust_env=False) as client:
         for name, base_url in urls.items():
             try:
@@ -18,9 +19,22 @@ def run_demo(urls: dict[str, str]) -> int:
                 detail = f"HTTP {status}"
             print(f"demo: {name:<14} {base_url:<28} {detail}")
             if status != 200:
-                not_ready.append(name)
-    if not_ready:
-        print(f"demo: not ready: {', '.join(not_ready)} (start the stack with `oms up`)")
+                missing.append(name)
+    return missing
+
+
+def run_demo(urls: dict[str, str]) -> int:
+    """Run the demo against services at ``urls`` (service name -> base URL); return the exit code."""
+    missing = _not_ready(urls)
+    if missing:
+        print(f"demo: not ready: {', '.join(missing)} (start the stack with `oms up`)")
         return 1
-    print("demo: stack is ready")
+    try:
+        play(urls)
+    except DemoFailed as exc:
+        print(f"demo: FAILED: {exc}")
+        return 1
+    except httpx.HTTPError as exc:
+        print(f"demo: FAILED: {exc.__class__.__name__}: {exc}")
+        return 1
     return 0
