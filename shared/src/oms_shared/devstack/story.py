@@ -240,11 +240,14 @@ def chapter_thin_slice(story: Story) -> None:
     story.note(f"buyer inbox: {[n['title'] for n in buyer_inbox]}")
 
     def sent_mail() -> list[dict[str, Any]]:
-        body = story.call("GET", "notifications", "/api/v1/emails?status=sent", actor=supplier).json()
-        return [m for m in body["items"] if number in str(m.get("subject", ""))]
+        body = story.call(
+            "GET", "notifications", f"/api/v1/emails?status=sent&order_id={order_id}", actor=supplier
+        ).json()
+        items: list[dict[str, Any]] = body["items"]
+        return items if {supplier.email, buyer.email} <= {m["to"] for m in items} else []
 
-    mails = story.wait_for("an e-mail about the order to be sent", sent_mail)
-    story.note(f"e-mails sent: {[m.get('subject') for m in mails]}")
+    mails = story.wait_for("e-mails about the order to the supplier and the buyer", sent_mail)
+    story.note(f"e-mails sent: {[(m['kind'], m['to']) for m in mails]}")
 
     story.step("Analytics counts the order")
     today = date.today().isoformat()
