@@ -70,4 +70,29 @@ users = sa.Table(
     sa.Column("version", sa.String(80), nullable=False, server_default=""),
 )
 
-READ_MODEL_TABLES = (orders, buyers, buyer_managers, users)
+# Per-day rollups of an_orders, kept in the same transaction as the rows they summarise.
+daily = sa.Table(
+    "an_daily",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("day", sa.Date(), primary_key=True),
+    sa.Column("status", sa.String(30), primary_key=True),
+    sa.Column("confirmed", sa.Boolean(), primary_key=True),
+    sa.Column("shipped", sa.Boolean(), primary_key=True),
+    sa.Column("overdue", sa.Boolean(), primary_key=True),
+    sa.Column("orders", sa.BigInteger(), nullable=False),
+    sa.Column("total_minor", sa.BigInteger(), nullable=False),
+    sa.Column("paid_minor", sa.BigInteger(), nullable=False),
+)
+
+daily_hours = sa.Table(
+    "an_daily_hours",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("day", sa.Date(), primary_key=True),
+    sa.Column("metric", sa.String(10), primary_key=True),
+    sa.Column("bin", sa.Integer(), primary_key=True),
+    sa.Column("n", sa.BigInteger(), nullable=False),
+)
+
+READ_MODEL_TABLES = (orders, buyers, buyer_managers, users, daily, daily_hours)

@@ -72,7 +72,10 @@ def figures(buckets: Iterable[Bucket], medians: Medians) -> dict[str, Any]:
     by_status: dict[str, dict[str, Any]] = {}
     for status in STATUSES:
         matching = [b for b in rows if b.status == status]
-        by_status[status] = {"count": sum(b.count for b in matching), "sum": money(sum(b.total_minor for b in matching))}
+        by_status[status] = {
+            "count": sum(b.count for b in matching),
+            "sum": money(sum(b.total_minor for b in matching)),
+        }
     out: dict[str, Any] = {"orders_count": count, "orders_sum": money(total), "by_status": by_status}
     for outcome in OUTCOMES:
         matching = [b for b in rows if _outcome_matches(b, outcome)]

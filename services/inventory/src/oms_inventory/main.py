@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from oms_shared.service import serve
-
 from oms_inventory.app import create_app
 from oms_inventory.settings import Settings
+from oms_shared.service import serve
 
 
 def main() -> None:

@@ -12,3 +12,4 @@ class Settings(ServiceSettings):
 
     service_name: str = "inventory"
     http_port: int = 8102
+    reconcile_interval_s: float = 30.0

@@ -261,9 +261,13 @@ def in_app_text(happening: Happening, locale: str) -> tuple[str, str]:
     k = happening.kind
     if k is Kind.NEW_ORDER:
         title = f"Новый заказ № {n}" if ru else f"New order No. {n}"
-        body = (f"Покупатель: {buyer}. Сумма: {f.get('total', '')}" if ru else f"Buyer: {buyer}. Total: {f.get('total', '')}")
+        body = (
+            f"Покупатель: {buyer}. Сумма: {f.get('total', '')}"
+            if ru
+            else f"Buyer: {buyer}. Total: {f.get('total', '')}"
+        )
     elif k is Kind.STATUS_CHANGED:
-        title = f"Заказ № {n}: статус «{to_label}»" if ru else f"Order No. {n}: status \"{to_label}\""
+        title = f"Заказ № {n}: статус «{to_label}»" if ru else f'Order No. {n}: status "{to_label}"'
         body = f"{from_label} → {to_label}" if from_label else to_label
     elif k is Kind.REJECTED:
         title = f"Заказ № {n} отклонён" if ru else f"Order No. {n} was rejected"
@@ -279,7 +283,9 @@ def in_app_text(happening: Happening, locale: str) -> tuple[str, str]:
         date = f.get("shipment_date") or ("не указана" if ru else "cleared")
         body = f"Дата отгрузки: {date}" if ru else f"Shipment date: {date}"
     elif k is Kind.LINES_MOVED:
-        title = f"Товары перенесены в другую часть заказа № {n}" if ru else f"Lines moved to another part of order No. {n}"
+        title = (
+            f"Товары перенесены в другую часть заказа № {n}" if ru else f"Lines moved to another part of order No. {n}"
+        )
         parts = ", ".join(f.get("related_numbers", []))
         body = (f"Части заказа: {parts}" if ru else f"Order parts: {parts}") if parts else _line_summary(f, loc)
     elif k is Kind.LINES_EDITED:
@@ -287,7 +293,7 @@ def in_app_text(happening: Happening, locale: str) -> tuple[str, str]:
         body = _line_summary(f, loc)
     elif k is Kind.OVERDUE:
         title = f"Заказ № {n} просрочен" if ru else f"Order No. {n} is overdue"
-        body = (f"В статусе «{to_label}» дольше срока" if ru else f"Past the time limit in status \"{to_label}\"")
+        body = f"В статусе «{to_label}» дольше срока" if ru else f'Past the time limit in status "{to_label}"'
     else:
         title = f"Конфликт с учётной системой по заказу № {n}" if ru else f"ERP conflict on order No. {n}"
         body = str(f.get("detail", ""))

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from oms_shared.service import serve
-
 from oms_notifications.app import create_app
 from oms_notifications.settings import Settings
+from oms_shared.service import serve
 
 
 def main() -> None:

@@ -30,3 +30,5 @@ class Settings(ServiceSettings):
     email_batch_size: int = 100
     # A claimed e-mail whose sender died is picked up again after this lease.
     email_claim_lease_s: float = 120.0
+    # Empty: the templates shipped with the package; a directory overrides them (same layout).
+    templates_dir: str = ""

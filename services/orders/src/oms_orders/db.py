@@ -216,3 +216,21 @@ documents = sa.Table(
     sa.Column("uploaded_by_side", sa.String(10), nullable=False),
     sa.Column("at", UtcDateTime(), nullable=False),
 )
+
+# 0002: inventory's availability per warehouse item (from stock.updated) for the split preview.
+stock_levels = sa.Table(
+    "stock_levels",
+    metadata,
+    sa.Column("warehouse_id", sa.String(36), primary_key=True),
+    sa.Column("sku", sa.String(100), primary_key=True),
+    sa.Column("supplier_id", sa.String(36), nullable=False, index=True),
+    sa.Column("available", money(), nullable=False),
+    sa.Column("incoming", money(), nullable=False, server_default="0"),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+# 0002: indexes behind the list's sorts and the buyer's view.
+sa.Index("ix_orders_supplier_updated", orders.c.supplier_id, orders.c.updated_at)
+sa.Index("ix_orders_supplier_total", orders.c.supplier_id, orders.c.total)
+sa.Index("ix_orders_supplier_number", orders.c.supplier_id, orders.c.root_number, orders.c.number)
+sa.Index("ix_orders_buyer_account_created", orders.c.buyer_account_id, orders.c.created_at)

@@ -390,3 +390,70 @@ def parse_time_limits(raw: dict[str, object]) -> dict[Status, int]:
     if bad:
         raise DomainError("time limits are not valid", code="invalid_time_limits", details=bad)
     return limits
+
+
+# ---------------------------------------------------------------- Excel import (R-IN-3)
+
+IMPORT_COLUMNS = ("sku", "warehouse", "quantity")
+_HEADER_ALIASES = {
+    "sku": "sku",
+    "артикул": "sku",
+    "warehouse": "warehouse",
+    "склад": "warehouse",
+    "quantity": "quantity",
+    "количество": "quantity",
+}
+
+
+def import_columns(header: tuple[object, ...]) -> dict[str, int]:
+    """Map the template's columns to their positions, or refuse a sheet with wrong columns."""
+    found: dict[str, int] = {}
+    for index, cell in enumerate(header):
+        name = _HEADER_ALIASES.get(str(cell or "").strip().lower())
+        if name and name not in found:
+            found[name] = index
+    missing = [c for c in IMPORT_COLUMNS if c not in found]
+    if missing:
+        raise DomainError(
+            f"the sheet must have the columns {', '.join(IMPORT_COLUMNS)}; missing: {', '.join(missing)}",
+            code="invalid_import",
+            details={"missing_columns": missing, "expected": list(IMPORT_COLUMNS)},
+        )
+    return found
+
+
+def validate_import(
+    rows: list[tuple[int, tuple[object, ...]]],
+    columns: dict[str, int],
+    items: dict[str, PriceItem],
+    linked_warehouses: set[str],
+    warehouse_by_code: dict[str, str],
+) -> list[ValidLine]:
+    """Every data row (sheet row number, cells) checked; all or nothing, each bad row with its reasons."""
+
+    def cell(values: tuple[object, ...], name: str) -> object:
+        index = columns[name]
+        return values[index] if index < len(values) else None
+
+    requested: list[RequestedLine] = []
+    numbers: list[int] = []
+    for number, values in rows:
+        if all(v is None or str(v).strip() == "" for v in values):
+            continue
+        sku = str(cell(values, "sku") or "").strip()
+        raw_wh = str(cell(values, "warehouse") or "").strip()
+        warehouse = warehouse_by_code.get(raw_wh.lower(), raw_wh)
+        quantity = cell(values, "quantity")
+        requested.append(RequestedLine(sku, warehouse, quantity if quantity is not None else ""))
+        numbers.append(number)
+    if not requested:
+        raise InvalidLines("the sheet has no rows to import", details=[{"row": None, "reasons": ["no rows"]}])
+    known = set(warehouse_by_code.values())
+    try:
+        return validate_lines(requested, items, linked_warehouses & known, known_warehouses=known)
+    except InvalidLines as exc:
+        details = [
+            {"row": numbers[int(e["line"])], **{k: v for k, v in e.items() if k != "line"}}  # type: ignore[call-overload]
+            for e in exc.details  # type: ignore[attr-defined]
+        ]
+        raise InvalidLines(f"{len(details)} rows are not valid; nothing was imported", details=details) from None

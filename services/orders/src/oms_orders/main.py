@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from oms_shared.service import serve
-
 from oms_orders.app import create_app
 from oms_orders.settings import Settings
+from oms_shared.service import serve
 
 
 def main() -> None:

@@ -11,11 +11,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from oms_shared.auth import Principal
-from oms_shared.errors import Forbidden, NotFound, OmsError, PreconditionFailed
-
 from oms_orders import domain
 from oms_orders.db import buyers, orders
+from oms_shared.auth import Principal
+from oms_shared.errors import Forbidden, NotFound, OmsError, PreconditionFailed
 
 
 class PreconditionRequired(OmsError):

@@ -74,9 +74,7 @@ def upgrade() -> None:
         sa.Column("confirmed_at", UtcDateTime(), nullable=False),
         sa.Column("updated_at", UtcDateTime(), nullable=False),
     )
-    op.create_index(
-        "ix_order_line_reserves_item", "order_line_reserves", ["tenant_id", "warehouse_id", "sku", "state"]
-    )
+    op.create_index("ix_order_line_reserves_item", "order_line_reserves", ["tenant_id", "warehouse_id", "sku", "state"])
     op.create_table(
         "holds",
         sa.Column("tenant_id", sa.String(36), primary_key=True),

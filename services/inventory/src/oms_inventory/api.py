@@ -1,0 +1,242 @@
+"""HTTP API of the inventory service (``/api/v1``): requests → use cases; no business rules here."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Query, UploadFile
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from oms_inventory import queries
+from oms_inventory.handlers import Inventory
+from oms_shared.auth import CurrentPrincipal, Principal
+from oms_shared.db import Database
+
+Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Sku = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Limit = Annotated[int, Query(ge=1, le=1000, description="Page size.")]
+Offset = Annotated[int, Query(ge=0, description="Rows to skip.")]
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class WarehouseIn(Body):
+    code: Code = Field(description="Short code unique per supplier (used in uploads and the ERP).")
+    name: Name
+
+
+class ProductIn(Body):
+    sku: Sku
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+    unit: Annotated[str, StringConstraints(strip_whitespace=True, max_length=30)] = ""
+
+
+class ProductsIn(Body):
+    items: list[ProductIn] = Field(min_length=1, max_length=10_000)
+
+
+class RowsIn(Body):
+    items: list[Any] = Field(
+        min_length=1, max_length=10_000, description="Rows, each validated on its own; one bad row applies nothing."
+    )
+
+
+class ManualReserveIn(Body):
+    warehouse_id: uuid.UUID
+    sku: Sku
+    quantity: str | int = Field(description="The manual reserve to hold (0 clears it).")
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = ""
+
+
+def _reader(p: Principal) -> str:
+    p.require_supplier()
+    return str(p.account_id)
+
+
+def _writer(p: Principal) -> str:
+    p.require("orders", "change")
+    return str(p.account_id)
+
+
+def build_router(db: Database, inventory: Inventory) -> APIRouter:
+    router = APIRouter(prefix="/api/v1", tags=["inventory"])
+
+    @router.post("/warehouses", status_code=201, summary="Create a warehouse")
+    async def create_warehouse(body: WarehouseIn, principal: CurrentPrincipal) -> dict[str, Any]:
+        return await inventory.create_warehouse(_writer(principal), body.code, body.name)
+
+    @router.get("/warehouses", summary="List warehouses")
+    async def list_warehouses(
+        principal: CurrentPrincipal, q: str = "", sort: str = "code", limit: Limit = 100, offset: Offset = 0
+    ) -> dict[str, Any]:
+        async with db.read() as conn:
+            return await queries.list_warehouses(conn, _reader(principal), q=q, sort=sort, limit=limit, offset=offset)
+
+    @router.post("/products", summary="Create or update products (upsert by SKU)")
+    async def upsert_products(body: ProductsIn, principal: CurrentPrincipal) -> dict[str, Any]:
+        items = [i.model_dump() for i in body.items]
+        return {"items": await inventory.upsert_products(_writer(principal), items)}
+
+    @router.get("/products", summary="List products")
+    async def list_products(
+        principal: CurrentPrincipal, q: str = "", sort: str = "sku", limit: Limit = 100, offset: Offset = 0
+    ) -> dict[str, Any]:
+        async with db.read() as conn:
+            return await queries.list_products(conn, _reader(principal), q=q, sort=sort, limit=limit, offset=offset)
+
+    @router.put("/stock", summary="Set stock on hand (rows: warehouse_id or warehouse_code, sku, on_hand)")
+    async def put_stock(body: RowsIn, principal: CurrentPrincipal) -> dict[str, Any]:
+        tenant = _writer(principal)
+        keys = await inventory.put_stock(tenant, str(principal.user_id), body.items)
+        return {"items": await _items(db, tenant, keys)}
+
+    @router.post("/stock/upload", summary="Set stock from a CSV or .xlsx file (warehouse_code, sku, on_hand)")
+    async def upload_stock(principal: CurrentPrincipal, file: Annotated[UploadFile, File()]) -> dict[str, Any]:
+        tenant = _writer(principal)
+        content = await file.read(MAX_UPLOAD_BYTES + 1)
+        if len(content) > MAX_UPLOAD_BYTES:
+            from oms_shared.errors import Invalid
+
+            raise Invalid("the file is larger than 10 MB", code="file_too_large")
+        keys = await inventory.upload_stock(tenant, str(principal.user_id), file.filename or "", content)
+        return {"items": await _items(db, tenant, keys)}
+
+    @router.get("/stock", summary="Stock per warehouse item: on hand, reserved, available, incoming")
+    async def list_stock(
+        principal: CurrentPrincipal,
+        warehouse_id: uuid.UUID | None = None,
+        sku: str = "",
+        q: str = "",
+        only_available: bool = False,
+        sort: str = "sku",
+        limit: Limit = 100,
+        offset: Offset = 0,
+    ) -> dict[str, Any]:
+        async with db.read() as conn:
+            return await queries.list_stock(
+                conn,
+                _reader(principal),
+                warehouse_id=str(warehouse_id) if warehouse_id else "",
+                sku=sku,
+                q=q,
+                only_available=only_available,
+                sort=sort,
+                limit=limit,
+                offset=offset,
+            )
+
+    @router.get("/stock/reserves", summary="Drill-down: who holds the reserves of a warehouse item")
+    async def item_reserves(principal: CurrentPrincipal, warehouse_id: uuid.UUID, sku: str) -> dict[str, Any]:
+        async with db.read() as conn:
+            return await queries.item_reserves(conn, _reader(principal), str(warehouse_id), sku)
+
+    @router.put("/manual-reserves", summary="Set (or clear with 0) the manual reserve of a warehouse item")
+    async def set_manual_reserve(body: ManualReserveIn, principal: CurrentPrincipal) -> dict[str, Any]:
+        return await inventory.set_manual_reserve(
+            _writer(principal), str(principal.user_id), str(body.warehouse_id), body.sku, body.quantity, body.reason
+        )
+
+    @router.delete("/manual-reserves", summary="Clear the manual reserve of a warehouse item")
+    async def clear_manual_reserve(principal: CurrentPrincipal, warehouse_id: uuid.UUID, sku: str) -> dict[str, Any]:
+        return await inventory.set_manual_reserve(
+            _writer(principal), str(principal.user_id), str(warehouse_id), sku, "0", "cleared"
+        )
+
+    @router.get("/manual-reserves", summary="Manual and Integration reserves")
+    async def list_manual_reserves(
+        principal: CurrentPrincipal,
+        kind: str = "manual",
+        warehouse_id: uuid.UUID | None = None,
+        sku: str = "",
+        limit: Limit = 100,
+        offset: Offset = 0,
+    ) -> dict[str, Any]:
+        async with db.read() as conn:
+            return await queries.list_holds(
+                conn,
+                _reader(principal),
+                kind=kind,
+                warehouse_id=str(warehouse_id) if warehouse_id else "",
+                sku=sku,
+                limit=limit,
+                offset=offset,
+            )
+
+    @router.post(
+        "/incoming",
+        status_code=201,
+        summary="Register expected deliveries (warehouse_id, sku, quantity, expected_date)",
+    )
+    async def add_incoming(body: RowsIn, principal: CurrentPrincipal) -> dict[str, Any]:
+        return {"items": await inventory.add_incoming(_writer(principal), body.items)}
+
+    @router.get("/incoming", summary="Expected and received deliveries")
+    async def list_incoming(
+        principal: CurrentPrincipal,
+        status: str = "",
+        warehouse_id: uuid.UUID | None = None,
+        sku: str = "",
+        sort: str = "expected_date",
+        limit: Limit = 100,
+        offset: Offset = 0,
+    ) -> dict[str, Any]:
+        async with db.read() as conn:
+            return await queries.list_incoming(
+                conn,
+                _reader(principal),
+                status=status,
+                warehouse_id=str(warehouse_id) if warehouse_id else "",
+                sku=sku,
+                sort=sort,
+                limit=limit,
+                offset=offset,
+            )
+
+    @router.post("/incoming/{incoming_id}/receive", summary="A delivery arrived: add it to stock, fill backorders")
+    async def receive_incoming(incoming_id: uuid.UUID, principal: CurrentPrincipal) -> dict[str, Any]:
+        return await inventory.receive_incoming(_writer(principal), str(principal.user_id), str(incoming_id))
+
+    @router.get("/price-lists/{price_list_id}/availability", summary="Availability of every price-list line (R-STK-2)")
+    async def availability(
+        price_list_id: uuid.UUID,
+        principal: CurrentPrincipal,
+        limit: Annotated[int | None, Query(ge=1, le=100_000)] = None,
+        offset: Offset = 0,
+    ) -> JSONResponse:
+        async with db.read() as conn:
+            body = await queries.availability(conn, _reader(principal), str(price_list_id), limit=limit, offset=offset)
+        # Plain JSON values already: skipping FastAPI's encoder keeps a 10,000-line answer fast.
+        return JSONResponse(body)
+
+    @router.get("/orders/{order_id}/reserves", summary="What is reserved for an order, per line")
+    async def order_reserves(order_id: uuid.UUID, principal: CurrentPrincipal) -> dict[str, Any]:
+        async with db.read() as conn:
+            return await queries.order_reserves(conn, _reader(principal), str(order_id))
+
+    @router.get("/orders/{order_id}/lines/{line_id}/reserves", summary="Drill-down: the reserve entries of a line")
+    async def line_reserves(order_id: uuid.UUID, line_id: uuid.UUID, principal: CurrentPrincipal) -> dict[str, Any]:
+        async with db.read() as conn:
+            return await queries.line_reserves(conn, _reader(principal), str(order_id), str(line_id))
+
+    @router.get("/reserves/drift", summary="Reconciler: items whose reserved projection differs from the ledger")
+    async def drift(principal: CurrentPrincipal) -> dict[str, Any]:
+        tenant = _reader(principal)
+        items = [d for d in await inventory.reconcile() if d["tenant_id"] == tenant]
+        return {"items": items, "total": len(items)}
+
+    return router
+
+
+async def _items(db: Database, tenant: str, keys: list[str]) -> list[dict[str, Any]]:
+    async with db.read() as conn:
+        out = []
+        for key in keys:
+            wh, _, sku = key.partition(":")
+            out.append(await queries.item_row(conn, tenant, wh, sku))
+        return out

@@ -1,0 +1,38 @@
+"""Composition root of the inventory service."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from oms_inventory.api import build_router
+from oms_inventory.db import metadata
+from oms_inventory.handlers import Inventory, InventoryMetrics
+from oms_inventory.settings import Settings
+from oms_shared.contracts import ErpStockImportedV1, OrderChangedV1, OrderStatusChangedV1, PriceListUpdatedV1
+from oms_shared.service import ServiceRuntime
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    runtime = ServiceRuntime(settings, metadata, MIGRATIONS, title="OMS inventory")
+    inventory = Inventory(runtime.db, InventoryMetrics(runtime.registry))
+    runtime.consumer.on(OrderStatusChangedV1, inventory.on_order_status_changed)
+    runtime.consumer.on(OrderChangedV1, inventory.on_order_changed)
+    runtime.consumer.on(PriceListUpdatedV1, inventory.on_price_list_updated)
+    runtime.consumer.on(ErpStockImportedV1, inventory.on_erp_stock_imported)
+    runtime.routers.append(build_router(runtime.db, inventory))
+
+    async def reconciler() -> None:
+        while True:
+            await inventory.reconcile()
+            await asyncio.sleep(settings.reconcile_interval_s)
+
+    runtime.background.append(reconciler)
+    app = runtime.build_app()
+    app.state.inventory = inventory
+    return app

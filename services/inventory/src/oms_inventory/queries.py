@@ -1,0 +1,470 @@
+"""Read side of the inventory service: lists with filter/sort/paging, availability, drill-down, drift."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from oms_inventory.db import (
+    holds,
+    incoming_stock,
+    order_lines,
+    price_list_items,
+    price_lists,
+    products,
+    reserve_ledger,
+    stock,
+    warehouses,
+)
+from oms_inventory.domain import fmt
+from oms_shared.errors import Forbidden, Invalid, NotFound
+
+
+def _sort(columns: dict[str, Any], sort: str, default: str) -> list[Any]:
+    """``sort`` is a column name, ``-name`` for descending; unknown names are refused, not ignored."""
+    key = sort or default
+    desc = key.startswith("-")
+    name = key.lstrip("-")
+    if name not in columns:
+        raise Invalid(f"cannot sort by {name!r}", code="invalid_sort", details={"allowed": sorted(columns)})
+    col = columns[name]
+    return [col.desc() if desc else col.asc()]
+
+
+async def _page(
+    conn: AsyncConnection, stmt: sa.Select[Any], order_by: list[Any], limit: int, offset: int
+) -> tuple[list[sa.Row[Any]], int]:
+    total = await conn.scalar(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery()))
+    rows = await conn.execute(stmt.order_by(*order_by).limit(limit).offset(offset))
+    return list(rows), int(total or 0)
+
+
+def _page_body(items: list[dict[str, Any]], total: int, limit: int, offset: int) -> dict[str, Any]:
+    return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+
+async def list_warehouses(
+    conn: AsyncConnection, tenant: str, *, q: str, sort: str, limit: int, offset: int
+) -> dict[str, Any]:
+    stmt = sa.select(warehouses.c.warehouse_id, warehouses.c.code, warehouses.c.name).where(
+        warehouses.c.tenant_id == tenant
+    )
+    if q:
+        like = f"%{q.lower()}%"
+        stmt = stmt.where(
+            sa.or_(sa.func.lower(warehouses.c.code).like(like), sa.func.lower(warehouses.c.name).like(like))
+        )
+    order = _sort({"code": warehouses.c.code, "name": warehouses.c.name}, sort, "code")
+    rows, total = await _page(conn, stmt, order, limit, offset)
+    return _page_body([dict(r._mapping) for r in rows], total, limit, offset)
+
+
+async def list_products(
+    conn: AsyncConnection, tenant: str, *, q: str, sort: str, limit: int, offset: int
+) -> dict[str, Any]:
+    stmt = sa.select(products.c.sku, products.c.name, products.c.unit).where(products.c.tenant_id == tenant)
+    if q:
+        like = f"%{q.lower()}%"
+        stmt = stmt.where(sa.or_(sa.func.lower(products.c.sku).like(like), sa.func.lower(products.c.name).like(like)))
+    order = _sort({"sku": products.c.sku, "name": products.c.name}, sort, "sku")
+    rows, total = await _page(conn, stmt, order, limit, offset)
+    return _page_body([dict(r._mapping) for r in rows], total, limit, offset)
+
+
+def _incoming_sum() -> Any:
+    return (
+        sa.select(
+            incoming_stock.c.tenant_id,
+            incoming_stock.c.warehouse_id,
+            incoming_stock.c.sku,
+            sa.func.sum(incoming_stock.c.quantity).label("incoming"),
+        )
+        .where(incoming_stock.c.status == "expected")
+        .group_by(incoming_stock.c.tenant_id, incoming_stock.c.warehouse_id, incoming_stock.c.sku)
+        .subquery()
+    )
+
+
+def _stock_item(r: Any) -> dict[str, Any]:
+    return {
+        "warehouse_id": r.warehouse_id,
+        "sku": r.sku,
+        "name": r.name,
+        "unit": r.unit,
+        "on_hand": fmt(r.on_hand),
+        "reserved": fmt(r.reserved),
+        "available": fmt(r.on_hand - r.reserved),
+        "incoming": fmt(int(r.incoming or 0)),
+    }
+
+
+def _stock_select(tenant: str) -> sa.Select[Any]:
+    inc = _incoming_sum()
+    return (
+        sa.select(
+            stock.c.warehouse_id,
+            stock.c.sku,
+            stock.c.on_hand,
+            stock.c.reserved,
+            sa.func.coalesce(products.c.name, "").label("name"),
+            sa.func.coalesce(products.c.unit, "").label("unit"),
+            inc.c.incoming,
+        )
+        .select_from(
+            stock.outerjoin(
+                products, sa.and_(products.c.tenant_id == stock.c.tenant_id, products.c.sku == stock.c.sku)
+            ).outerjoin(
+                inc,
+                sa.and_(
+                    inc.c.tenant_id == stock.c.tenant_id,
+                    inc.c.warehouse_id == stock.c.warehouse_id,
+                    inc.c.sku == stock.c.sku,
+                ),
+            )
+        )
+        .where(stock.c.tenant_id == tenant)
+    )
+
+
+async def list_stock(
+    conn: AsyncConnection,
+    tenant: str,
+    *,
+    warehouse_id: str,
+    sku: str,
+    q: str,
+    only_available: bool,
+    sort: str,
+    limit: int,
+    offset: int,
+) -> dict[str, Any]:
+    stmt = _stock_select(tenant)
+    if warehouse_id:
+        await check_warehouse(conn, tenant, warehouse_id)
+        stmt = stmt.where(stock.c.warehouse_id == warehouse_id)
+    if sku:
+        stmt = stmt.where(stock.c.sku == sku)
+    if q:
+        like = f"%{q.lower()}%"
+        stmt = stmt.where(sa.or_(sa.func.lower(stock.c.sku).like(like), sa.func.lower(products.c.name).like(like)))
+    if only_available:
+        stmt = stmt.where(stock.c.on_hand > stock.c.reserved)
+    columns = {
+        "sku": stock.c.sku,
+        "warehouse_id": stock.c.warehouse_id,
+        "on_hand": stock.c.on_hand,
+        "reserved": stock.c.reserved,
+        "available": stock.c.on_hand - stock.c.reserved,
+    }
+    order = [*_sort(columns, sort, "sku"), stock.c.warehouse_id]
+    rows, total = await _page(conn, stmt, order, limit, offset)
+    return _page_body([_stock_item(r) for r in rows], total, limit, offset)
+
+
+async def item_row(conn: AsyncConnection, tenant: str, warehouse_id: str, sku: str) -> dict[str, Any]:
+    row = (
+        await conn.execute(_stock_select(tenant).where(stock.c.warehouse_id == warehouse_id, stock.c.sku == sku))
+    ).first()
+    if row is None:
+        return {
+            "warehouse_id": warehouse_id,
+            "sku": sku,
+            "on_hand": "0",
+            "reserved": "0",
+            "available": "0",
+            "incoming": "0",
+        }
+    return _stock_item(row)
+
+
+async def check_warehouse(conn: AsyncConnection, tenant: str, warehouse_id: str) -> None:
+    owner = await conn.scalar(sa.select(warehouses.c.tenant_id).where(warehouses.c.warehouse_id == warehouse_id))
+    if owner is None:
+        raise NotFound(f"no warehouse {warehouse_id}", code="unknown_warehouse")
+    if owner != tenant:
+        raise Forbidden("this belongs to another account", code="foreign_tenant")
+
+
+async def incoming_row(conn: AsyncConnection, tenant: str, incoming_id: str) -> dict[str, Any]:
+    row = (await conn.execute(sa.select(incoming_stock).where(incoming_stock.c.incoming_id == incoming_id))).one()
+    return _incoming(row)
+
+
+def _incoming(row: Any) -> dict[str, Any]:
+    return {
+        "incoming_id": row.incoming_id,
+        "warehouse_id": row.warehouse_id,
+        "sku": row.sku,
+        "quantity": fmt(row.quantity),
+        "expected_date": row.expected_date.isoformat() if row.expected_date else None,
+        "status": row.status,
+    }
+
+
+async def list_incoming(
+    conn: AsyncConnection, tenant: str, *, status: str, warehouse_id: str, sku: str, sort: str, limit: int, offset: int
+) -> dict[str, Any]:
+    stmt = sa.select(incoming_stock).where(incoming_stock.c.tenant_id == tenant)
+    if status:
+        stmt = stmt.where(incoming_stock.c.status == status)
+    if warehouse_id:
+        stmt = stmt.where(incoming_stock.c.warehouse_id == warehouse_id)
+    if sku:
+        stmt = stmt.where(incoming_stock.c.sku == sku)
+    columns = {
+        "expected_date": incoming_stock.c.expected_date,
+        "sku": incoming_stock.c.sku,
+        "created_at": incoming_stock.c.created_at,
+    }
+    rows, total = await _page(
+        conn, stmt, [*_sort(columns, sort, "expected_date"), incoming_stock.c.created_at], limit, offset
+    )
+    return _page_body([_incoming(r) for r in rows], total, limit, offset)
+
+
+async def availability(
+    conn: AsyncConnection, tenant: str, price_list_id: str, *, limit: int | None, offset: int
+) -> dict[str, Any]:
+    """Per price-list line: availability on each linked warehouse and the total (R-STK-2)."""
+    pl = (await conn.execute(sa.select(price_lists).where(price_lists.c.price_list_id == price_list_id))).first()
+    if pl is None or pl.deleted:
+        raise NotFound(f"no price list {price_list_id}", code="price_list_not_found")
+    if pl.tenant_id != tenant:
+        raise Forbidden("this belongs to another account", code="foreign_tenant")
+    wh_ids: list[str] = json.loads(pl.warehouse_ids)
+    total = await conn.scalar(sa.select(sa.func.count()).where(price_list_items.c.price_list_id == price_list_id))
+    items_stmt = (
+        sa.select(price_list_items.c.sku, price_list_items.c.name, price_list_items.c.position)
+        .where(price_list_items.c.price_list_id == price_list_id)
+        .order_by(price_list_items.c.position)
+        .offset(offset)
+    )
+    if limit is not None:
+        items_stmt = items_stmt.limit(limit)
+    item_rows = list(await conn.execute(items_stmt))
+    by_item: dict[tuple[str, str], tuple[int, int]] = {}
+    if wh_ids and item_rows:
+        sel = sa.select(stock.c.warehouse_id, stock.c.sku, stock.c.on_hand, stock.c.reserved).where(
+            stock.c.tenant_id == tenant, stock.c.warehouse_id.in_(wh_ids)
+        )
+        if limit is not None:  # a page: ask only for its SKUs; the whole list: one scan of the warehouses
+            sel = sel.where(stock.c.sku.in_([r.sku for r in item_rows]))
+        for r in await conn.execute(sel):
+            by_item[(r.warehouse_id, r.sku)] = (r.on_hand, r.reserved)
+    names = await _product_names(conn, tenant, [r.sku for r in item_rows if not r.name])
+    items = []
+    for r in item_rows:
+        per_wh = []
+        total_avail = 0
+        for wh in wh_ids:
+            on_hand, reserved = by_item.get((wh, r.sku), (0, 0))
+            total_avail += on_hand - reserved
+            per_wh.append(
+                {
+                    "warehouse_id": wh,
+                    "on_hand": fmt(on_hand),
+                    "reserved": fmt(reserved),
+                    "available": fmt(on_hand - reserved),
+                }
+            )
+        items.append(
+            {
+                "sku": r.sku,
+                "name": r.name or names.get(r.sku, ""),
+                "warehouses": per_wh,
+                "total_available": fmt(total_avail),
+            }
+        )
+    return {
+        "price_list_id": price_list_id,
+        "name": pl.name,
+        "warehouse_ids": wh_ids,
+        "items": items,
+        "total": int(total or 0),
+        "limit": limit,
+        "offset": offset,
+    }
+
+
+async def _product_names(conn: AsyncConnection, tenant: str, skus: list[str]) -> dict[str, str]:
+    if not skus:
+        return {}
+    rows = await conn.execute(
+        sa.select(products.c.sku, products.c.name).where(products.c.tenant_id == tenant, products.c.sku.in_(skus))
+    )
+    return {r.sku: r.name for r in rows}
+
+
+async def order_reserves(conn: AsyncConnection, tenant: str, order_id: str) -> dict[str, Any]:
+    rows = list(
+        await conn.execute(
+            sa.select(order_lines)
+            .where(order_lines.c.order_id == order_id)
+            .order_by(order_lines.c.confirmed_at, order_lines.c.line_id)
+        )
+    )
+    if not rows:
+        raise NotFound("inventory holds nothing for this order", code="order_not_found")
+    if any(r.tenant_id != tenant for r in rows):
+        raise Forbidden("this belongs to another account", code="foreign_tenant")
+    return {
+        "order_id": order_id,
+        "fully_reserved": all(r.reserved >= r.requested for r in rows if r.state == "active"),
+        "lines": [
+            {
+                "line_id": r.line_id,
+                "sku": r.sku,
+                "warehouse_id": r.warehouse_id,
+                "requested": fmt(r.requested),
+                "reserved": fmt(r.reserved),
+                "shortage": fmt(max(0, r.requested - r.reserved)) if r.state == "active" else "0",
+                "state": r.state,
+                "confirmed_at": r.confirmed_at.isoformat(),
+            }
+            for r in rows
+        ],
+    }
+
+
+async def line_reserves(conn: AsyncConnection, tenant: str, order_id: str, line_id: str) -> dict[str, Any]:
+    """Drill-down from an order line: its current reserve and every ledger entry behind it (R-RSV-5)."""
+    body = await order_reserves(conn, tenant, order_id)
+    line = next((x for x in body["lines"] if x["line_id"] == line_id), None)
+    if line is None:
+        raise NotFound("no such line in this order's reserves", code="line_not_found")
+    rows = await conn.execute(
+        sa.select(reserve_ledger)
+        .where(reserve_ledger.c.tenant_id == tenant, reserve_ledger.c.line_id == line_id)
+        .order_by(reserve_ledger.c.id)
+    )
+    return {**line, "order_id": order_id, "entries": [_ledger(r) for r in rows]}
+
+
+def _ledger(r: Any) -> dict[str, Any]:
+    return {
+        "kind": r.kind,
+        "order_id": r.order_id,
+        "line_id": r.line_id,
+        "warehouse_id": r.warehouse_id,
+        "sku": r.sku,
+        "quantity": fmt(r.quantity),
+        "reason": r.reason,
+        "by_user_id": r.by_user_id,
+        "at": r.created_at.isoformat(),
+    }
+
+
+async def item_reserves(conn: AsyncConnection, tenant: str, warehouse_id: str, sku: str) -> dict[str, Any]:
+    """Drill-down from a warehouse item: the orders, manual and Integration entries holding it (R-RSV-5)."""
+    await check_warehouse(conn, tenant, warehouse_id)
+    item = await item_row(conn, tenant, warehouse_id, sku)
+    holders: list[dict[str, Any]] = []
+    orders = await conn.execute(
+        sa.select(order_lines)
+        .where(
+            order_lines.c.tenant_id == tenant,
+            order_lines.c.warehouse_id == warehouse_id,
+            order_lines.c.sku == sku,
+            order_lines.c.state == "active",
+        )
+        .order_by(order_lines.c.confirmed_at, order_lines.c.line_id)
+    )
+    for r in orders:
+        holders.append(
+            {
+                "kind": "order",
+                "order_id": r.order_id,
+                "line_id": r.line_id,
+                "reserved": fmt(r.reserved),
+                "requested": fmt(r.requested),
+                "shortage": fmt(max(0, r.requested - r.reserved)),
+                "since": r.confirmed_at.isoformat(),
+            }
+        )
+    for h in await conn.execute(
+        sa.select(holds).where(holds.c.tenant_id == tenant, holds.c.warehouse_id == warehouse_id, holds.c.sku == sku)
+    ):
+        holders.append(
+            {
+                "kind": h.kind,
+                "reserved": fmt(h.quantity),
+                "reason": h.reason,
+                "by_user_id": h.by_user_id,
+                "since": h.updated_at.isoformat(),
+            }
+        )
+    return {**item, "holders": holders}
+
+
+async def list_holds(
+    conn: AsyncConnection, tenant: str, *, kind: str, warehouse_id: str, sku: str, limit: int, offset: int
+) -> dict[str, Any]:
+    stmt = sa.select(holds).where(holds.c.tenant_id == tenant)
+    if kind:
+        stmt = stmt.where(holds.c.kind == kind)
+    if warehouse_id:
+        stmt = stmt.where(holds.c.warehouse_id == warehouse_id)
+    if sku:
+        stmt = stmt.where(holds.c.sku == sku)
+    rows, total = await _page(conn, stmt, [holds.c.sku, holds.c.warehouse_id, holds.c.kind], limit, offset)
+    items = [
+        {
+            "warehouse_id": h.warehouse_id,
+            "sku": h.sku,
+            "kind": h.kind,
+            "quantity": fmt(h.quantity),
+            "reason": h.reason,
+            "by_user_id": h.by_user_id,
+            "updated_at": h.updated_at.isoformat(),
+        }
+        for h in rows
+    ]
+    return _page_body(items, total, limit, offset)
+
+
+async def reserve_drift(conn: AsyncConnection) -> list[dict[str, Any]]:
+    """Items whose reserved projection differs from the sum of their ledger rows."""
+    ledger = (
+        sa.select(
+            reserve_ledger.c.tenant_id,
+            reserve_ledger.c.warehouse_id,
+            reserve_ledger.c.sku,
+            sa.func.sum(reserve_ledger.c.quantity).label("total"),
+        )
+        .group_by(reserve_ledger.c.tenant_id, reserve_ledger.c.warehouse_id, reserve_ledger.c.sku)
+        .subquery()
+    )
+    stmt = (
+        sa.select(
+            stock.c.tenant_id,
+            stock.c.warehouse_id,
+            stock.c.sku,
+            stock.c.reserved,
+            sa.func.coalesce(ledger.c.total, 0).label("ledger"),
+        )
+        .select_from(
+            stock.outerjoin(
+                ledger,
+                sa.and_(
+                    ledger.c.tenant_id == stock.c.tenant_id,
+                    ledger.c.warehouse_id == stock.c.warehouse_id,
+                    ledger.c.sku == stock.c.sku,
+                ),
+            )
+        )
+        .where(stock.c.reserved != sa.func.coalesce(ledger.c.total, 0))
+    )
+    out: dict[tuple[str, str, str], dict[str, Any]] = defaultdict(dict)
+    for r in await conn.execute(stmt):
+        out[(r.tenant_id, r.warehouse_id, r.sku)] = {
+            "tenant_id": r.tenant_id,
+            "warehouse_id": r.warehouse_id,
+            "sku": r.sku,
+            "projection": int(r.reserved),
+            "ledger": int(r.ledger),
+        }
+    return list(out.values())

@@ -1,0 +1,526 @@
+"""The reserve engine: guarded writes on the stock projection plus ledger rows, in the caller's transaction.
+
+Every function here runs inside one ``db.transaction()`` and records what it touched in
+``Effects``; ``publish_effects`` then writes ``reserve.updated`` / ``stock.updated`` to the outbox
+in the same transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from oms_inventory.db import holds, incoming_stock, order_lines, reserve_ledger, stock
+from oms_inventory.domain import LineTarget, Waiting, allocate_fifo, from_units, plan_order_lines, reservable
+from oms_shared.contracts import (
+    ReserveLine,
+    ReserveUpdatedData,
+    ReserveUpdatedV1,
+    StockUpdatedData,
+    StockUpdatedV1,
+    make_event,
+)
+from oms_shared.db import Tx, utcnow
+
+log = logging.getLogger(__name__)
+
+PRODUCER = "inventory"
+# A guarded update fails only when another transaction changed the item between our read and
+# write; re-reading converges quickly, the bound only protects against a pathological loop.
+MAX_GUARD_RETRIES = 50
+
+
+@dataclass
+class Effects:
+    """What one transaction changed: items whose stock moved and orders whose reserves moved."""
+
+    tenant_id: str
+    cause: str = field(default_factory=lambda: str(uuid.uuid4()))
+    by_user_id: str | None = None
+    items: set[tuple[str, str]] = field(default_factory=set)
+    orders: dict[str, str] = field(default_factory=dict)
+    freed: set[tuple[str, str]] = field(default_factory=set)
+    _seq: int = 0
+
+    def key(self, *parts: object) -> str:
+        """A ledger idempotency key unique within this cause (event id or request id)."""
+        self._seq += 1
+        return ":".join(str(p) for p in (*parts, self.cause, self._seq))[:200]
+
+    def order(self, order_id: str, reason: str) -> None:
+        self.orders.setdefault(order_id, reason)
+
+
+async def insert_ignore(conn: AsyncConnection, table: sa.Table, values: dict[str, Any], keys: list[str]) -> None:
+    """INSERT unless a row with the same key exists (concurrent creators both succeed)."""
+    dialect = conn.dialect.name
+    stmt: Any
+    if dialect == "postgresql":
+        stmt = postgresql.insert(table).values(**values).on_conflict_do_nothing(index_elements=keys)
+    else:
+        stmt = sqlite.insert(table).values(**values).on_conflict_do_nothing(index_elements=keys)
+    await conn.execute(stmt)
+
+
+def _item(tenant: str, wh: str, sku: str) -> Any:
+    return sa.and_(stock.c.tenant_id == tenant, stock.c.warehouse_id == wh, stock.c.sku == sku)
+
+
+async def ensure_stock_row(conn: AsyncConnection, tenant: str, wh: str, sku: str) -> None:
+    await insert_ignore(
+        conn,
+        stock,
+        {"tenant_id": tenant, "warehouse_id": wh, "sku": sku, "on_hand": 0, "reserved": 0, "updated_at": utcnow()},
+        ["tenant_id", "warehouse_id", "sku"],
+    )
+
+
+async def available(conn: AsyncConnection, tenant: str, wh: str, sku: str) -> int:
+    value = await conn.scalar(sa.select(stock.c.on_hand - stock.c.reserved).where(_item(tenant, wh, sku)))
+    return int(value or 0)
+
+
+async def grab(conn: AsyncConnection, tenant: str, wh: str, sku: str, want: int, *, exact: bool = False) -> int:
+    """Reserve up to ``want`` (all of it or nothing when ``exact``) by a guarded update; returns what was got.
+
+    ``reserved + q`` is written only ``WHERE on_hand - reserved >= q``: two processes racing for
+    the last units cannot both succeed (PostgreSQL re-checks the condition after the row lock).
+    """
+    if want <= 0:
+        return 0
+    for _ in range(MAX_GUARD_RETRIES):
+        avail = await available(conn, tenant, wh, sku)
+        q = want if exact else reservable(want, avail)
+        if q <= 0 or (exact and avail < want):
+            return 0
+        result = await conn.execute(
+            stock.update()
+            .where(_item(tenant, wh, sku), stock.c.on_hand - stock.c.reserved >= q)
+            .values(reserved=stock.c.reserved + q, updated_at=utcnow())
+        )
+        if result.rowcount == 1:
+            return q
+    raise RuntimeError(f"guarded reserve of {wh}:{sku} did not converge")
+
+
+async def give_back(conn: AsyncConnection, tenant: str, wh: str, sku: str, qty: int) -> None:
+    """Lower the reserved projection by ``qty``; a missing reserve means drift, which must not pass silently."""
+    if qty <= 0:
+        return
+    result = await conn.execute(
+        stock.update()
+        .where(_item(tenant, wh, sku), stock.c.reserved >= qty)
+        .values(reserved=stock.c.reserved - qty, updated_at=utcnow())
+    )
+    if result.rowcount != 1:
+        raise RuntimeError(f"release of {qty} from {wh}:{sku} exceeds its reserve")
+
+
+async def append_ledger(
+    conn: AsyncConnection,
+    eff: Effects,
+    *,
+    wh: str,
+    sku: str,
+    kind: str,
+    quantity: int,
+    reason: str,
+    order_id: str | None = None,
+    line_id: str | None = None,
+) -> None:
+    if quantity == 0:
+        return
+    await conn.execute(
+        reserve_ledger.insert().values(
+            tenant_id=eff.tenant_id,
+            warehouse_id=wh,
+            sku=sku,
+            kind=kind,
+            order_id=order_id,
+            line_id=line_id,
+            quantity=quantity,
+            reason=reason,
+            idempotency_key=eff.key(kind, reason, line_id or f"{wh}/{sku}"),
+            by_user_id=eff.by_user_id,
+            created_at=utcnow(),
+        )
+    )
+    eff.items.add((wh, sku))
+    if quantity < 0:
+        eff.freed.add((wh, sku))
+
+
+# --- order reserves -------------------------------------------------------------------------
+
+
+async def _order_rows(conn: AsyncConnection, tenant: str, order_id: str) -> list[sa.Row[Any]]:
+    rows = await conn.execute(
+        sa.select(order_lines).where(order_lines.c.tenant_id == tenant, order_lines.c.order_id == order_id)
+    )
+    return list(rows)
+
+
+async def _release_line(conn: AsyncConnection, eff: Effects, row: Any, state: str, reason: str) -> None:
+    if row.reserved > 0 and row.warehouse_id:
+        await give_back(conn, eff.tenant_id, row.warehouse_id, row.sku, row.reserved)
+        await append_ledger(
+            conn,
+            eff,
+            wh=row.warehouse_id,
+            sku=row.sku,
+            kind="order",
+            quantity=-row.reserved,
+            reason=reason,
+            order_id=row.order_id,
+            line_id=row.line_id,
+        )
+    await conn.execute(
+        order_lines.update()
+        .where(order_lines.c.tenant_id == eff.tenant_id, order_lines.c.line_id == row.line_id)
+        .values(reserved=0, state=state, updated_at=utcnow())
+    )
+
+
+async def apply_order_lines(
+    conn: AsyncConnection,
+    eff: Effects,
+    order_id: str,
+    targets: Iterable[LineTarget],
+    *,
+    confirmed_at: datetime,
+    reason: str,
+    kept_line_ids: Iterable[str] = (),
+) -> None:
+    """Make the order's reserves match its lines: reserve what is missing (as much as is available),
+    give back what is no longer asked for, drop lines that left the order (unless moved to another part)."""
+    tenant = eff.tenant_id
+    held = [r for r in await _order_rows(conn, tenant, order_id) if r.state == "active"]
+    plan = plan_order_lines(targets, [r.line_id for r in held], kept_line_ids=kept_line_ids)
+    for lid in plan.dropped:
+        row = next(r for r in held if r.line_id == lid)
+        await _release_line(conn, eff, row, "released", "line_removed")
+    for t in plan.targets:
+        existing = (
+            await conn.execute(
+                sa.select(order_lines).where(order_lines.c.tenant_id == tenant, order_lines.c.line_id == t.line_id)
+            )
+        ).first()
+        current = 0
+        if existing is not None and existing.state == "active":
+            if existing.warehouse_id != t.warehouse_id or existing.sku != t.sku:
+                await _release_line(conn, eff, existing, "released", "line_moved")
+            else:
+                current = existing.reserved
+        if existing is None:
+            await conn.execute(
+                order_lines.insert().values(
+                    tenant_id=tenant,
+                    line_id=t.line_id,
+                    order_id=order_id,
+                    sku=t.sku,
+                    warehouse_id=t.warehouse_id,
+                    requested=t.requested,
+                    reserved=0,
+                    state="active",
+                    confirmed_at=confirmed_at,
+                    updated_at=utcnow(),
+                )
+            )
+        elif existing.order_id != order_id and existing.state == "active":
+            eff.order(existing.order_id, "adjusted")
+        new = current
+        if t.warehouse_id and current > t.requested:
+            await give_back(conn, tenant, t.warehouse_id, t.sku, current - t.requested)
+            await append_ledger(
+                conn,
+                eff,
+                wh=t.warehouse_id,
+                sku=t.sku,
+                kind="order",
+                quantity=t.requested - current,
+                reason="line_reduced",
+                order_id=order_id,
+                line_id=t.line_id,
+            )
+            new = t.requested
+        elif t.warehouse_id and current < t.requested:
+            got = await grab(conn, tenant, t.warehouse_id, t.sku, t.requested - current)
+            await append_ledger(
+                conn,
+                eff,
+                wh=t.warehouse_id,
+                sku=t.sku,
+                kind="order",
+                quantity=got,
+                reason=reason,
+                order_id=order_id,
+                line_id=t.line_id,
+            )
+            new = current + got
+        await conn.execute(
+            order_lines.update()
+            .where(order_lines.c.tenant_id == tenant, order_lines.c.line_id == t.line_id)
+            .values(
+                order_id=order_id,
+                sku=t.sku,
+                warehouse_id=t.warehouse_id,
+                requested=t.requested,
+                reserved=new,
+                state="active",
+                updated_at=utcnow(),
+            )
+        )
+    eff.order(order_id, reason)
+
+
+async def release_order(conn: AsyncConnection, eff: Effects, order_id: str, *, reason: str = "released") -> bool:
+    """Give back every reserve of the order (rejected, cancelled); False if it held nothing."""
+    rows = [r for r in await _order_rows(conn, eff.tenant_id, order_id) if r.state == "active"]
+    for row in rows:
+        await _release_line(conn, eff, row, "released", reason)
+    if rows:
+        eff.order(order_id, "released")
+    return bool(rows)
+
+
+async def consume_order(conn: AsyncConnection, eff: Effects, order_id: str) -> bool:
+    """Shipping: on hand and reserved both go down by what the order held."""
+    rows = [r for r in await _order_rows(conn, eff.tenant_id, order_id) if r.state == "active"]
+    for row in rows:
+        if row.reserved > 0 and row.warehouse_id:
+            result = await conn.execute(
+                stock.update()
+                .where(_item(eff.tenant_id, row.warehouse_id, row.sku), stock.c.reserved >= row.reserved)
+                .values(
+                    on_hand=stock.c.on_hand - row.reserved,
+                    reserved=stock.c.reserved - row.reserved,
+                    updated_at=utcnow(),
+                )
+            )
+            if result.rowcount != 1:
+                raise RuntimeError(f"consuming {row.line_id}: the item holds less than the line's reserve")
+            await append_ledger(
+                conn,
+                eff,
+                wh=row.warehouse_id,
+                sku=row.sku,
+                kind="order",
+                quantity=-row.reserved,
+                reason="consumed",
+                order_id=order_id,
+                line_id=row.line_id,
+            )
+            eff.freed.discard((row.warehouse_id, row.sku))
+        await conn.execute(
+            order_lines.update()
+            .where(order_lines.c.tenant_id == eff.tenant_id, order_lines.c.line_id == row.line_id)
+            .values(state="consumed", updated_at=utcnow())
+        )
+    if rows:
+        eff.order(order_id, "consumed")
+    return bool(rows)
+
+
+async def fill_backorders(conn: AsyncConnection, eff: Effects, wh: str, sku: str) -> None:
+    """Stock became available: waiting lines get it first-come-first-served by confirmation time."""
+    tenant = eff.tenant_id
+    rows = await conn.execute(
+        sa.select(order_lines)
+        .where(
+            order_lines.c.tenant_id == tenant,
+            order_lines.c.warehouse_id == wh,
+            order_lines.c.sku == sku,
+            order_lines.c.state == "active",
+            order_lines.c.reserved < order_lines.c.requested,
+        )
+        .order_by(order_lines.c.confirmed_at, order_lines.c.line_id)
+    )
+    waiting = [Waiting(r.line_id, r.order_id, r.requested - r.reserved) for r in rows]
+    if not waiting:
+        return
+    for line, take in allocate_fifo(waiting, await available(conn, tenant, wh, sku)):
+        got = await grab(conn, tenant, wh, sku, take)
+        if got <= 0:
+            break
+        await append_ledger(
+            conn,
+            eff,
+            wh=wh,
+            sku=sku,
+            kind="order",
+            quantity=got,
+            reason="backorder_filled",
+            order_id=line.order_id,
+            line_id=line.line_id,
+        )
+        await conn.execute(
+            order_lines.update()
+            .where(order_lines.c.tenant_id == tenant, order_lines.c.line_id == line.line_id)
+            .values(reserved=order_lines.c.reserved + got, updated_at=utcnow())
+        )
+        eff.order(line.order_id, "backorder_filled")
+
+
+async def fill_freed(conn: AsyncConnection, eff: Effects) -> None:
+    """Offer every item that gained availability in this transaction to its backorders."""
+    for wh, sku in sorted(eff.freed):
+        await fill_backorders(conn, eff, wh, sku)
+    eff.freed.clear()
+
+
+# --- manual and Integration holds ------------------------------------------------------------
+
+
+async def hold_quantity(conn: AsyncConnection, tenant: str, wh: str, sku: str, kind: str) -> int:
+    value = await conn.scalar(
+        sa.select(holds.c.quantity).where(
+            holds.c.tenant_id == tenant, holds.c.warehouse_id == wh, holds.c.sku == sku, holds.c.kind == kind
+        )
+    )
+    return int(value or 0)
+
+
+async def set_hold(
+    conn: AsyncConnection, eff: Effects, wh: str, sku: str, kind: str, quantity: int, reason: str
+) -> bool:
+    """Set a manual or Integration reserve to ``quantity``; False (nothing changed) when stock is short."""
+    tenant = eff.tenant_id
+    current = await hold_quantity(conn, tenant, wh, sku, kind)
+    if quantity > current:
+        await ensure_stock_row(conn, tenant, wh, sku)
+        if await grab(conn, tenant, wh, sku, quantity - current, exact=True) == 0:
+            return False
+    elif quantity < current:
+        await give_back(conn, tenant, wh, sku, current - quantity)
+    await append_ledger(conn, eff, wh=wh, sku=sku, kind=kind, quantity=quantity - current, reason=f"{kind}_set")
+    values = {"quantity": quantity, "reason": reason, "by_user_id": eff.by_user_id, "updated_at": utcnow()}
+    where = sa.and_(holds.c.tenant_id == tenant, holds.c.warehouse_id == wh, holds.c.sku == sku, holds.c.kind == kind)
+    if quantity == 0:
+        await conn.execute(holds.delete().where(where))
+    elif (await conn.execute(holds.update().where(where).values(**values))).rowcount == 0:
+        await conn.execute(holds.insert().values(tenant_id=tenant, warehouse_id=wh, sku=sku, kind=kind, **values))
+    eff.items.add((wh, sku))
+    return True
+
+
+async def shrink_order_reserves(conn: AsyncConnection, eff: Effects, wh: str, sku: str, excess: int) -> int:
+    """Take ``excess`` back from order lines, newest confirmation first (the ERP reported less stock)."""
+    rows = await conn.execute(
+        sa.select(order_lines)
+        .where(
+            order_lines.c.tenant_id == eff.tenant_id,
+            order_lines.c.warehouse_id == wh,
+            order_lines.c.sku == sku,
+            order_lines.c.state == "active",
+            order_lines.c.reserved > 0,
+        )
+        .order_by(order_lines.c.confirmed_at.desc(), order_lines.c.line_id.desc())
+    )
+    taken = 0
+    for row in list(rows):
+        if taken >= excess:
+            break
+        q = min(row.reserved, excess - taken)
+        await give_back(conn, eff.tenant_id, wh, sku, q)
+        await append_ledger(
+            conn,
+            eff,
+            wh=wh,
+            sku=sku,
+            kind="order",
+            quantity=-q,
+            reason="stock_shrank",
+            order_id=row.order_id,
+            line_id=row.line_id,
+        )
+        await conn.execute(
+            order_lines.update()
+            .where(order_lines.c.tenant_id == eff.tenant_id, order_lines.c.line_id == row.line_id)
+            .values(reserved=order_lines.c.reserved - q, updated_at=utcnow())
+        )
+        eff.order(row.order_id, "adjusted")
+        taken += q
+    eff.freed.discard((wh, sku))
+    return taken
+
+
+# --- events ---------------------------------------------------------------------------------
+
+
+async def stock_snapshot(conn: AsyncConnection, tenant: str, wh: str, sku: str) -> StockUpdatedData:
+    row = (await conn.execute(sa.select(stock.c.on_hand, stock.c.reserved).where(_item(tenant, wh, sku)))).first()
+    on_hand, reserved = (row.on_hand, row.reserved) if row else (0, 0)
+    incoming = await conn.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(incoming_stock.c.quantity), 0)).where(
+            incoming_stock.c.tenant_id == tenant,
+            incoming_stock.c.warehouse_id == wh,
+            incoming_stock.c.sku == sku,
+            incoming_stock.c.status == "expected",
+        )
+    )
+    return StockUpdatedData(
+        warehouse_id=uuid.UUID(wh),
+        sku=sku,
+        on_hand=from_units(on_hand),
+        reserved=from_units(reserved),
+        available=from_units(on_hand - reserved),
+        incoming=from_units(int(incoming or 0)),
+    )
+
+
+async def order_reserve_lines(conn: AsyncConnection, tenant: str, order_id: str) -> list[ReserveLine]:
+    rows = await _order_rows(conn, tenant, order_id)
+    return [
+        ReserveLine(
+            line_id=uuid.UUID(r.line_id),
+            sku=r.sku,
+            warehouse_id=uuid.UUID(r.warehouse_id) if r.warehouse_id else None,
+            requested=from_units(r.requested),
+            reserved=from_units(r.reserved),
+            shortage=from_units(max(0, r.requested - r.reserved)),
+        )
+        for r in sorted(rows, key=lambda r: (r.confirmed_at, r.line_id))
+    ]
+
+
+async def publish_effects(tx: Tx, eff: Effects, *, causation_id: str = "") -> None:
+    """``reserve.updated`` for every order whose reserves moved, ``stock.updated`` for every touched item."""
+    tenant = uuid.UUID(eff.tenant_id)
+    for order_id, reason in eff.orders.items():
+        lines = await order_reserve_lines(tx.conn, eff.tenant_id, order_id)
+        data = ReserveUpdatedData(
+            order_id=uuid.UUID(order_id),
+            reason=reason,  # type: ignore[arg-type]
+            lines=lines,
+            fully_reserved=bool(lines) and all(line.shortage == 0 for line in lines) and reason != "released",
+        )
+        await tx.publish(
+            make_event(
+                ReserveUpdatedV1,
+                tenant_id=tenant,
+                aggregate_id=order_id,
+                data=data,
+                causation_id=causation_id,
+                producer=PRODUCER,
+            )
+        )
+    for wh, sku in sorted(eff.items):
+        data_s = await stock_snapshot(tx.conn, eff.tenant_id, wh, sku)
+        await tx.publish(
+            make_event(
+                StockUpdatedV1,
+                tenant_id=tenant,
+                aggregate_id=f"{wh}:{sku}",
+                data=data_s,
+                causation_id=causation_id,
+                producer=PRODUCER,
+            )
+        )

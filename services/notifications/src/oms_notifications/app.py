@@ -1,0 +1,39 @@
+"""Composition root of the notifications service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from oms_notifications.api import build_router
+from oms_notifications.db import metadata
+from oms_notifications.handlers import Links, Notifier, apply_account, apply_buyer
+from oms_notifications.mailer import PACKAGED_TEMPLATES, EmailSender, MailerMetrics, Renderer
+from oms_notifications.settings import Settings
+from oms_shared.contracts import (
+    AccountUpdatedV1,
+    BuyerUpdatedV1,
+    OrderChangedV1,
+    OrderPlacedV1,
+    OrderStatusChangedV1,
+)
+from oms_shared.service import ServiceRuntime
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    runtime = ServiceRuntime(settings, metadata, MIGRATIONS, title="OMS Notifications")
+    renderer = Renderer(Path(settings.templates_dir) if settings.templates_dir else PACKAGED_TEMPLATES)
+    sender = EmailSender(runtime.db, settings, renderer, MailerMetrics(runtime.registry))
+    notifier = Notifier(Links(settings.public_base_url), on_queued=sender.wake)
+    runtime.consumer.on(AccountUpdatedV1, apply_account)
+    runtime.consumer.on(BuyerUpdatedV1, apply_buyer)
+    runtime.consumer.on(OrderPlacedV1, notifier.order_placed)
+    runtime.consumer.on(OrderStatusChangedV1, notifier.status_changed)
+    runtime.consumer.on(OrderChangedV1, notifier.order_changed)
+    runtime.background.append(sender.run)
+    runtime.routers.append(build_router(runtime.db, sender.wake))
+    return runtime.build_app()

@@ -1,0 +1,433 @@
+"""Use cases fed by events: keep the recipients replica, and turn order events into notifications."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from oms_notifications.db import accounts, buyer_managers, buyers, emails, notifications, orders, preferences, users
+from oms_notifications.domain import (
+    FIELD_LABELS,
+    Channel,
+    Happening,
+    Kind,
+    OrderRef,
+    Recipient,
+    audience_for,
+    email_wanted,
+    in_app_text,
+    kind_for_change,
+    kind_for_status,
+    normalize_locale,
+    recipients_for,
+    status_label,
+)
+from oms_shared.contracts import (
+    AccountUpdatedV1,
+    BuyerUpdatedV1,
+    OrderChangedV1,
+    OrderPlacedV1,
+    OrderStatusChangedV1,
+)
+from oms_shared.db import Tx, utcnow
+from oms_shared.errors import PermanentError
+
+
+class UnknownReplica(PermanentError):
+    """An order event names an account, user or order this service has never heard of."""
+
+
+@dataclass(frozen=True)
+class Links:
+    """Where e-mails point the reader (the OMS web UI)."""
+
+    base_url: str
+
+    def order(self, order_id: str) -> str:
+        return f"{self.base_url.rstrip('/')}/orders/{order_id}"
+
+    def preferences(self, kind: str) -> str:
+        return f"{self.base_url.rstrip('/')}/settings/notifications?unsubscribe={kind}"
+
+
+def insert_ignoring_duplicates(conn: AsyncConnection, table: sa.Table) -> Any:
+    """INSERT that skips rows hitting a unique constraint (the dedupe guard under the inbox)."""
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing()
+    raise RuntimeError(f"unsupported database {dialect}")
+
+
+async def _upsert(conn: AsyncConnection, table: sa.Table, key: dict[str, Any], values: dict[str, Any]) -> None:
+    where = sa.and_(*(table.c[k] == v for k, v in key.items()))
+    updated = await conn.execute(table.update().where(where).values(**values))
+    if updated.rowcount == 0:
+        await conn.execute(table.insert().values(**key, **values))
+
+
+# ---- replicas -------------------------------------------------------------------------------------------
+
+
+async def apply_account(event: AccountUpdatedV1, tx: Tx) -> None:
+    """Keep the account's users (e-mail, locale, access) as of the newest snapshot seen."""
+    data = event.data
+    account_id = str(data.account_id)
+    current = (
+        await tx.conn.execute(sa.select(accounts).where(accounts.c.account_id == account_id))
+    ).first()
+    if current is not None and (current.version_at, current.version_seq) > (event.occurred_at, event.sequence):
+        return  # an older snapshot arriving late must not undo a newer one
+    await _upsert(
+        tx.conn,
+        accounts,
+        {"account_id": account_id},
+        {"kind": data.kind, "name": data.name, "version_at": event.occurred_at, "version_seq": event.sequence},
+    )
+    keep = [str(u.user_id) for u in data.users]
+    await tx.conn.execute(
+        users.update()
+        .where(users.c.account_id == account_id, users.c.user_id.not_in(keep))
+        .values(active=False)
+    )
+    for user in data.users:
+        await _upsert(
+            tx.conn,
+            users,
+            {"user_id": str(user.user_id)},
+            {
+                "account_id": account_id,
+                "email": user.email,
+                "name": user.name,
+                "locale": normalize_locale(user.locale),
+                "is_owner": user.is_owner,
+                "active": user.active,
+                "access_orders": user.access_orders.value,
+                "restricted": user.restricted_to_own_buyers,
+            },
+        )
+
+
+async def apply_buyer(event: BuyerUpdatedV1, tx: Tx) -> None:
+    """Keep the buyer's account link and its responsible managers."""
+    data = event.data
+    buyer_id = str(data.buyer_id)
+    await _upsert(
+        tx.conn,
+        buyers,
+        {"buyer_id": buyer_id},
+        {
+            "tenant_id": str(event.tenant_id),
+            "buyer_account_id": str(data.buyer_account_id) if data.buyer_account_id else None,
+            "name": data.name,
+            "deleted": data.deleted,
+        },
+    )
+    await tx.conn.execute(buyer_managers.delete().where(buyer_managers.c.buyer_id == buyer_id))
+    managers = sorted({str(m) for m in data.manager_user_ids})
+    if managers:
+        await tx.conn.execute(buyer_managers.insert(), [{"buyer_id": buyer_id, "user_id": m} for m in managers])
+
+
+async def _save_order(tx: Tx, ref: OrderRef, status: str) -> None:
+    await _upsert(
+        tx.conn,
+        orders,
+        {"order_id": ref.order_id},
+        {
+            "tenant_id": ref.tenant_id,
+            "number": ref.number,
+            "buyer_id": ref.buyer_id,
+            "buyer_account_id": ref.buyer_account_id,
+            "buyer_name": ref.buyer_name,
+            "responsible_user_id": ref.responsible_user_id,
+            "status": status,
+        },
+    )
+
+
+async def _load_order(conn: AsyncConnection, order_id: str) -> tuple[OrderRef, str] | None:
+    row = (await conn.execute(sa.select(orders).where(orders.c.order_id == order_id))).first()
+    if row is None:
+        return None
+    ref = OrderRef(
+        tenant_id=row.tenant_id,
+        order_id=row.order_id,
+        number=row.number,
+        buyer_id=row.buyer_id,
+        buyer_account_id=row.buyer_account_id,
+        buyer_name=row.buyer_name,
+        responsible_user_id=row.responsible_user_id,
+    )
+    return ref, row.status
+
+
+async def _buyer_name(conn: AsyncConnection, buyer_id: str) -> str:
+    return str(await conn.scalar(sa.select(buyers.c.name).where(buyers.c.buyer_id == buyer_id)) or "")
+
+
+# ---- order events → notifications --------------------------------------------------------------------
+
+
+class Notifier:
+    """Turns order events into in-app notifications and queued e-mails, in the event's transaction."""
+
+    def __init__(self, links: Links, on_queued: Callable[[], None] = lambda: None) -> None:
+        self.links = links
+        self.on_queued = on_queued
+
+    async def order_placed(self, event: OrderPlacedV1, tx: Tx) -> None:
+        d = event.data
+        ref = OrderRef(
+            tenant_id=str(event.tenant_id),
+            order_id=str(d.order_id),
+            number=d.number,
+            buyer_id=str(d.buyer_id),
+            buyer_account_id=str(d.buyer_account_id) if d.buyer_account_id else None,
+            buyer_name=d.buyer_name or await _buyer_name(tx.conn, str(d.buyer_id)),
+            responsible_user_id=str(d.responsible_user_id) if d.responsible_user_id else None,
+        )
+        await _save_order(tx, ref, d.status.value)
+        if d.parent_order_id is not None:
+            return  # a part split off an order: the order.changed(split) event tells people about it
+        facts = {
+            "total": str(d.total),
+            "line_count": len(d.lines),
+            "comment": d.comment,
+            "desired_shipment_date": d.desired_shipment_date.isoformat() if d.desired_shipment_date else "",
+            "to_status": d.status.value,
+        }
+        happening = Happening(
+            kind=Kind.NEW_ORDER,
+            order=ref,
+            actor_user_id=str(d.placed_by_user_id) if d.placed_by_user_id else None,
+            audience=audience_for(Kind.NEW_ORDER, d.placed_by_side.value),
+            facts=facts,
+        )
+        await self.deliver(tx, event.event_id, happening)
+
+    async def status_changed(self, event: OrderStatusChangedV1, tx: Tx) -> None:
+        d = event.data
+        known = await _load_order(tx.conn, str(d.order_id))
+        # The event carries everything needed, so a status change that overtakes its order.placed
+        # (another topic, no ordering between them) still reaches the right people.
+        ref = OrderRef(
+            tenant_id=str(event.tenant_id),
+            order_id=str(d.order_id),
+            number=d.number,
+            buyer_id=str(d.buyer_id),
+            buyer_account_id=str(d.buyer_account_id) if d.buyer_account_id else None,
+            buyer_name=known[0].buyer_name if known else await _buyer_name(tx.conn, str(d.buyer_id)),
+            responsible_user_id=(
+                str(d.responsible_user_id)
+                if d.responsible_user_id
+                else (known[0].responsible_user_id if known else None)
+            ),
+        )
+        await _save_order(tx, ref, d.to_status.value)
+        kind = kind_for_status(d.to_status.value)
+        facts = {
+            "from_status": d.from_status.value if d.from_status else "",
+            "to_status": d.to_status.value,
+            "comment": d.comment,
+            "by_side": d.by_side.value,
+        }
+        happening = Happening(
+            kind=kind,
+            order=ref,
+            actor_user_id=str(d.by_user_id) if d.by_user_id else None,
+            audience=audience_for(kind),
+            facts=facts,
+        )
+        await self.deliver(tx, event.event_id, happening)
+
+    async def order_changed(self, event: OrderChangedV1, tx: Tx) -> None:
+        d = event.data
+        known = await _load_order(tx.conn, str(d.order_id))
+        if known is None:
+            raise UnknownReplica(f"unknown order {d.order_id}: no order.placed was seen for it")
+        ref, _status = known
+        if d.kind == "responsible" and d.attributes.get("responsible_user_id"):
+            ref = replace(ref, responsible_user_id=str(d.attributes["responsible_user_id"]))
+        await _save_order(tx, ref, d.status.value)
+        kind = kind_for_change(d.kind, bool(d.line_changes))
+        if kind is None:
+            return
+        related = []
+        for other in d.related_order_ids:
+            found = await _load_order(tx.conn, str(other))
+            related.append(found[0].number if found else str(other))
+        attrs = d.attributes
+        facts: dict[str, Any] = {
+            "to_status": d.status.value,
+            "by_side": d.by_side.value,
+            "comment": str(attrs.get("text") or attrs.get("comment") or attrs.get("body") or ""),
+            "document": str(attrs.get("file_name") or attrs.get("filename") or attrs.get("name") or ""),
+            "shipment_date": str(attrs.get("shipment_date") or attrs.get("new") or ""),
+            "detail": str(attrs.get("detail") or attrs.get("reason") or attrs.get("message") or ""),
+            "related_numbers": related,
+            "line_changes": [
+                {"line_id": str(c.line_id), "sku": c.sku, "field": c.field, "old": c.old, "new": c.new}
+                for c in d.line_changes
+            ],
+        }
+        happening = Happening(
+            kind=kind,
+            order=ref,
+            actor_user_id=str(d.by_user_id) if d.by_user_id else None,
+            audience=audience_for(kind),
+            facts=facts,
+            changed_line_ids=tuple(dict.fromkeys(str(c.line_id) for c in d.line_changes)),
+        )
+        await self.deliver(tx, event.event_id, happening)
+
+    async def deliver(self, tx: Tx, source_event_id: uuid.UUID, happening: Happening) -> None:
+        """Create the in-app notification and the queued e-mail of every recipient."""
+        conn = tx.conn
+        order = happening.order
+        supplier = (
+            await conn.execute(sa.select(accounts.c.kind).where(accounts.c.account_id == order.tenant_id))
+        ).first()
+        if supplier is None:
+            raise UnknownReplica(f"unknown supplier account {order.tenant_id}: no account.updated was seen for it")
+        supplier_users = await _recipients_of(conn, order.tenant_id)
+        if order.responsible_user_id and order.responsible_user_id not in {u.user_id for u in supplier_users}:
+            raise UnknownReplica(f"unknown user {order.responsible_user_id} (responsible for order {order.number})")
+        buyer_users: list[Recipient] = []
+        if order.buyer_account_id and happening.audience != "supplier":
+            known_buyer = await conn.scalar(
+                sa.select(accounts.c.account_id).where(accounts.c.account_id == order.buyer_account_id)
+            )
+            if known_buyer is None:
+                raise UnknownReplica(f"unknown buyer account {order.buyer_account_id}")
+            buyer_users = await _recipients_of(conn, order.buyer_account_id)
+        managers = list(
+            await conn.scalars(sa.select(buyer_managers.c.user_id).where(buyer_managers.c.buyer_id == order.buyer_id))
+        )
+        chosen = recipients_for(
+            happening, supplier_users=supplier_users, buyer_users=buyer_users, buyer_manager_ids=managers
+        )
+        if not chosen:
+            return
+        opted_out = await _email_opt_outs(conn, [u.user_id for u in chosen])
+        now = utcnow()
+        source = str(source_event_id)
+        in_app_rows = []
+        email_rows = []
+        for user in chosen:
+            notification_id = str(uuid.uuid4())
+            title, body = in_app_text(happening, user.locale)
+            in_app_rows.append(
+                {
+                    "notification_id": notification_id,
+                    "user_id": user.user_id,
+                    "account_id": user.account_id,
+                    "tenant_id": order.tenant_id,
+                    "order_id": order.order_id,
+                    "order_number": order.number,
+                    "kind": happening.kind.value,
+                    "title": title[:500],
+                    "body": body,
+                    "changed_line_ids": json.dumps(list(happening.changed_line_ids)),
+                    "source_event_id": source,
+                    "created_at": now,
+                    "read_at": None,
+                }
+            )
+            if not user.email or not email_wanted(happening.kind, opted_out.get(user.user_id, ())):
+                continue
+            email_rows.append(
+                {
+                    "email_id": str(uuid.uuid4()),
+                    "notification_id": notification_id,
+                    "user_id": user.user_id,
+                    "tenant_id": order.tenant_id,
+                    "to_address": user.email,
+                    "locale": user.locale,
+                    "kind": happening.kind.value,
+                    "order_id": order.order_id,
+                    "order_number": order.number,
+                    "context": json.dumps(self._email_context(happening, user, title, body)),
+                    "source_event_id": source,
+                    "status": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "claimed_until": None,
+                    "last_error": "",
+                    "created_at": now,
+                    "sent_at": None,
+                }
+            )
+        await conn.execute(insert_ignoring_duplicates(conn, notifications), in_app_rows)
+        if email_rows:
+            await conn.execute(insert_ignoring_duplicates(conn, emails), email_rows)
+            self.on_queued()
+
+    def _email_context(self, happening: Happening, user: Recipient, title: str, body: str) -> dict[str, Any]:
+        """Everything a template may use, fixed when the event arrived (later retries render the same)."""
+        f = happening.facts
+        locale = user.locale
+        return {
+            "kind": happening.kind.value,
+            "locale": locale,
+            "recipient_name": user.name,
+            "order_id": happening.order.order_id,
+            "order_number": happening.order.number,
+            "buyer_name": happening.order.buyer_name,
+            "order_url": self.links.order(happening.order.order_id),
+            "unsubscribe_url": self.links.preferences(happening.kind.value),
+            "title": title,
+            "summary": body,
+            "from_status": status_label(f.get("from_status"), locale),
+            "to_status": status_label(f.get("to_status"), locale),
+            "comment": f.get("comment", ""),
+            "document": f.get("document", ""),
+            "shipment_date": f.get("shipment_date", ""),
+            "desired_shipment_date": f.get("desired_shipment_date", ""),
+            "total": f.get("total", ""),
+            "line_count": f.get("line_count", 0),
+            "detail": f.get("detail", ""),
+            "related_numbers": list(f.get("related_numbers", [])),
+            "line_changes": list(f.get("line_changes", [])),
+            "field_labels": dict(FIELD_LABELS[normalize_locale(locale)]),
+        }
+
+
+async def _recipients_of(conn: AsyncConnection, account_id: str) -> list[Recipient]:
+    rows = await conn.execute(sa.select(users).where(users.c.account_id == account_id).order_by(users.c.user_id))
+    return [
+        Recipient(
+            user_id=r.user_id,
+            account_id=r.account_id,
+            email=r.email,
+            name=r.name,
+            locale=r.locale,
+            is_owner=r.is_owner,
+            active=r.active,
+            access_orders=r.access_orders,
+            restricted=r.restricted,
+        )
+        for r in rows
+    ]
+
+
+async def _email_opt_outs(conn: AsyncConnection, user_ids: Sequence[str]) -> dict[str, list[str]]:
+    rows = await conn.execute(
+        sa.select(preferences.c.user_id, preferences.c.kind).where(
+            preferences.c.user_id.in_(list(user_ids)),
+            preferences.c.channel == Channel.EMAIL.value,
+            preferences.c.enabled.is_(False),
+        )
+    )
+    found: dict[str, list[str]] = {}
+    for user_id, kind in rows:
+        found.setdefault(user_id, []).append(kind)
+    return found

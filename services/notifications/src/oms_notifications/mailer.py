@@ -1,0 +1,328 @@
+"""The e-mail outbox sender: renders queued e-mails with Jinja2 and sends them over SMTP with retries."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, parseaddr
+from pathlib import Path
+from typing import Any
+
+import aiosmtplib
+import jinja2
+import sqlalchemy as sa
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from oms_notifications.db import emails
+from oms_notifications.domain import is_permanent_smtp_code, next_email_state, retry_delay_s
+from oms_notifications.settings import Settings
+from oms_shared.contracts import NotificationDeliveredData, NotificationDeliveredV1, make_event
+from oms_shared.db import Database, utcnow
+
+log = logging.getLogger(__name__)
+
+PACKAGED_TEMPLATES = Path(__file__).parent / "templates"
+
+
+class TemplateFailure(Exception):
+    """The e-mail cannot be rendered (missing or broken template); retrying will not help until it is fixed."""
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+
+
+class Renderer:
+    """Renders ``<locale>/<kind>.j2``; the template chooses its part by the ``part`` variable."""
+
+    def __init__(self, directory: Path) -> None:
+        loader = jinja2.FileSystemLoader(str(directory))
+        # Plain text and subjects must not be HTML-escaped; the HTML part must be.
+        self._text = jinja2.Environment(loader=loader, autoescape=False, undefined=jinja2.StrictUndefined)
+        self._html = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
+
+    def render(self, kind: str, locale: str, context: dict[str, Any]) -> Rendered:
+        name = f"{locale}/{kind}.j2"
+        try:
+            subject = self._text.get_template(name).render(context, part="subject")
+            text = self._text.get_template(name).render(context, part="text")
+            html = self._html.get_template(name).render(context, part="html")
+        except jinja2.TemplateError as exc:
+            raise TemplateFailure(f"template {name}: {type(exc).__name__}: {exc}") from exc
+        subject = " ".join(subject.split())
+        if not subject:
+            raise TemplateFailure(f"template {name}: empty subject")
+        return Rendered(subject=subject, text=text.strip() + "\n", html=html.strip() + "\n")
+
+
+def build_message(row: Any, rendered: Rendered, settings: Settings, context: dict[str, Any]) -> EmailMessage:
+    """A multipart/alternative message with the headers mail clients and list tools expect."""
+    _name, from_address = parseaddr(settings.mail_from)
+    domain = from_address.rpartition("@")[2] or "oms.local"
+    msg = EmailMessage()
+    msg["From"] = settings.mail_from
+    msg["To"] = formataddr((str(context.get("recipient_name") or ""), row.to_address))
+    msg["Subject"] = rendered.subject
+    msg["Date"] = format_datetime(datetime.now(UTC))
+    # Stable per queued e-mail, so a receiver can tell a resend after a crash from a new message.
+    msg["Message-ID"] = f"<{row.email_id}@{domain}>"
+    msg["List-Unsubscribe"] = f"<{context['unsubscribe_url']}>"
+    msg["Auto-Submitted"] = "auto-generated"
+    msg["X-OMS-Order-Id"] = row.order_id
+    msg["X-OMS-Kind"] = row.kind
+    msg.set_content(rendered.text)
+    msg.add_alternative(rendered.html, subtype="html")
+    return msg
+
+
+class MailerMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.sent = Counter(
+            "oms_notifications_emails_sent_total", "E-mails accepted by the SMTP server", registry=registry
+        )
+        self.failed = Counter(
+            "oms_notifications_emails_failed_total",
+            "E-mails given up on (marked failed)",
+            ["reason"],
+            registry=registry,
+        )
+        self.retried = Counter(
+            "oms_notifications_emails_retried_total", "Failed send attempts that will be retried", registry=registry
+        )
+        self.queue_depth = Gauge("oms_notifications_email_queue_depth", "E-mails waiting to be sent", registry=registry)
+        self.failed_now = Gauge(
+            "oms_notifications_emails_failed_current", "E-mails in the failed state now", registry=registry
+        )
+        self.oldest_age = Gauge(
+            "oms_notifications_email_oldest_pending_age_seconds", "Age of the oldest e-mail waiting", registry=registry
+        )
+
+
+@dataclass
+class Outcome:
+    email_id: str
+    error: str = ""
+    permanent: bool = False
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+
+_CONNECTION_ERRORS = (
+    aiosmtplib.SMTPConnectError,
+    aiosmtplib.SMTPServerDisconnected,
+    aiosmtplib.SMTPTimeoutError,
+    ConnectionError,
+    TimeoutError,
+    OSError,
+)
+
+
+class EmailSender:
+    """The background loop: claim due e-mails, send them over one SMTP connection, record the outcome."""
+
+    def __init__(self, db: Database, settings: Settings, renderer: Renderer, metrics: MailerMetrics) -> None:
+        self.db = db
+        self.settings = settings
+        self.renderer = renderer
+        self.metrics = metrics
+        self._wake = asyncio.Event()
+        self._last_gauges = 0.0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            sent = await self.send_due()
+            await self._refresh_gauges()
+            if sent:
+                continue
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self.settings.email_poll_interval_s)
+            except TimeoutError:
+                pass
+
+    async def send_due(self) -> int:
+        """Send one batch of due e-mails; returns how many were claimed."""
+        rows = await self._claim()
+        if not rows:
+            return 0
+        outcomes = await self._send(rows)
+        await self._record(rows, outcomes)
+        return len(rows)
+
+    async def _claim(self) -> list[Any]:
+        now = utcnow()
+        lease = now + timedelta(seconds=self.settings.email_claim_lease_s)
+        due = sa.and_(
+            emails.c.status == "pending",
+            emails.c.next_attempt_at <= now,
+            sa.or_(emails.c.claimed_until.is_(None), emails.c.claimed_until < now),
+        )
+        pick = (
+            sa.select(emails.c.email_id)
+            .where(due)
+            .order_by(emails.c.created_at)
+            .limit(self.settings.email_batch_size)
+            .with_for_update(skip_locked=True)
+        )
+        async with self.db.transaction() as tx:
+            # Replicas race for rows; the repeated condition makes a row go to exactly one of them.
+            result = await tx.conn.execute(
+                emails.update()
+                .where(emails.c.email_id.in_(pick.scalar_subquery()), due)
+                .values(claimed_until=lease)
+                .returning(*emails.c)
+            )
+            rows = list(result)
+        rows.sort(key=lambda r: r.created_at)
+        return rows
+
+    async def _send(self, rows: Sequence[Any]) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        messages: list[tuple[Any, EmailMessage]] = []
+        for row in rows:
+            context = json.loads(row.context)
+            try:
+                rendered = self.renderer.render(row.kind, row.locale, context)
+                messages.append((row, build_message(row, rendered, self.settings, context)))
+            except TemplateFailure as exc:
+                log.error("e-mail %s cannot be rendered: %s", row.email_id, exc)
+                outcomes.append(Outcome(row.email_id, error=str(exc), permanent=True, reason="template"))
+            except (ValueError, KeyError, TypeError) as exc:
+                outcomes.append(Outcome(row.email_id, error=f"message: {exc}", permanent=True, reason="message"))
+        if not messages:
+            return outcomes
+        s = self.settings
+        client = aiosmtplib.SMTP(
+            hostname=s.smtp_host,
+            port=s.smtp_port,
+            use_tls=s.smtp_tls == "tls",
+            start_tls=s.smtp_tls == "starttls",
+            timeout=s.smtp_timeout_s,
+        )
+        try:
+            await client.connect()
+            if s.smtp_username:
+                await client.login(s.smtp_username, s.smtp_password)
+        except (aiosmtplib.SMTPException, *_CONNECTION_ERRORS) as exc:
+            error = f"smtp connect {s.smtp_host}:{s.smtp_port}: {exc}"
+            log.warning("%s; %d e-mails will be retried", error, len(messages))
+            outcomes += [Outcome(row.email_id, error=error, reason="connect") for row, _ in messages]
+            return outcomes
+        try:
+            for index, (row, msg) in enumerate(messages):
+                try:
+                    await client.send_message(msg)
+                    outcomes.append(Outcome(row.email_id))
+                except aiosmtplib.SMTPRecipientsRefused as exc:
+                    codes = [r.code for r in exc.recipients]
+                    detail = "; ".join(f"{r.code} {r.message}" for r in exc.recipients)
+                    permanent = all(is_permanent_smtp_code(c) for c in codes)
+                    outcomes.append(Outcome(row.email_id, f"refused: {detail}", permanent, "refused"))
+                    await _reset(client)
+                except aiosmtplib.SMTPResponseException as exc:
+                    outcomes.append(
+                        Outcome(
+                            row.email_id, f"smtp {exc.code}: {exc.message}", is_permanent_smtp_code(exc.code), "smtp"
+                        )
+                    )
+                    await _reset(client)
+                except _CONNECTION_ERRORS as exc:
+                    # The connection is gone: this and every later message of the batch wait for a retry.
+                    error = f"smtp connection lost: {exc}"
+                    outcomes += [Outcome(r.email_id, error=error, reason="connect") for r, _ in messages[index:]]
+                    break
+        finally:
+            try:
+                await client.quit()
+            except (aiosmtplib.SMTPException, *_CONNECTION_ERRORS):
+                client.close()
+        return outcomes
+
+    async def _record(self, rows: Sequence[Any], outcomes: Sequence[Outcome]) -> None:
+        by_id = {r.email_id: r for r in rows}
+        now = utcnow()
+        s = self.settings
+        async with self.db.transaction() as tx:
+            for outcome in outcomes:
+                row = by_id[outcome.email_id]
+                attempts = row.attempts + 1
+                if outcome.ok:
+                    values: dict[str, Any] = {"status": "sent", "sent_at": now, "last_error": ""}
+                    self.metrics.sent.inc()
+                else:
+                    state = next_email_state(attempts, s.email_max_attempts, outcome.permanent)
+                    delay = retry_delay_s(attempts, s.email_retry_base_s, s.email_retry_max_s)
+                    values = {
+                        "status": state,
+                        "last_error": outcome.error[:4000],
+                        "next_attempt_at": now + timedelta(seconds=delay),
+                    }
+                    if state == "failed":
+                        self.metrics.failed.labels(outcome.reason or "error").inc()
+                    else:
+                        self.metrics.retried.inc()
+                await tx.conn.execute(
+                    emails.update()
+                    .where(emails.c.email_id == row.email_id)
+                    .values(attempts=attempts, claimed_until=None, **values)
+                )
+                if outcome.ok or values["status"] == "failed":
+                    await tx.publish(
+                        make_event(
+                            NotificationDeliveredV1,
+                            tenant_id=uuid.UUID(row.tenant_id),
+                            aggregate_id=row.user_id,
+                            producer="notifications",
+                            causation_id=row.source_event_id,
+                            data=NotificationDeliveredData(
+                                notification_id=uuid.UUID(row.notification_id),
+                                source_event_id=uuid.UUID(row.source_event_id),
+                                recipient_user_id=uuid.UUID(row.user_id),
+                                channel="email",
+                                outcome="delivered" if outcome.ok else "failed",
+                                error=outcome.error[:1000],
+                            ),
+                        )
+                    )
+
+    async def _refresh_gauges(self) -> None:
+        loop_now = asyncio.get_running_loop().time()
+        if loop_now - self._last_gauges < 1.0:
+            return
+        self._last_gauges = loop_now
+        async with self.db.read() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(sa.func.count(), sa.func.min(emails.c.created_at)).where(emails.c.status == "pending")
+                )
+            ).one()
+            failed = await conn.scalar(sa.select(sa.func.count()).where(emails.c.status == "failed"))
+        depth, oldest = row
+        self.metrics.queue_depth.set(depth or 0)
+        self.metrics.failed_now.set(failed or 0)
+        if oldest is not None and oldest.tzinfo is None:
+            oldest = oldest.replace(tzinfo=UTC)
+        self.metrics.oldest_age.set((utcnow() - oldest).total_seconds() if oldest else 0.0)
+
+
+async def _reset(client: aiosmtplib.SMTP) -> None:
+    """Clear the SMTP transaction after a refusal so the next message starts clean."""
+    try:
+        await client.rset()
+    except (aiosmtplib.SMTPException, *_CONNECTION_ERRORS):
+        pass

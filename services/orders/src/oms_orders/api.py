@@ -1,0 +1,330 @@
+"""HTTP API of the orders service (``/api/v1``): requests in, use cases called, JSON out; no rules here."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, File, Form, Header, Path, Query, Response, UploadFile
+from fastapi.responses import JSONResponse
+
+from oms_orders import schemas
+from oms_orders.handlers import catalog, changes, communication, identity, imports, links, listing, parts, preview
+from oms_orders.handlers import orders as order_cases
+from oms_orders.storage import FileStorage
+from oms_shared.auth import CurrentPrincipal, Principal
+from oms_shared.db import Database
+
+IfMatch = Annotated[str | None, Header(alias="If-Match")]
+Limit = Annotated[int, Query(ge=1, le=200)]
+Offset = Annotated[int, Query(ge=0, le=10_000_000)]
+
+
+def order_response(body: dict[str, Any], status_code: int = 200) -> JSONResponse:
+    return JSONResponse(body, status_code=status_code, headers={"ETag": f'"{body["version"]}"'})
+
+
+class Deps:
+    """What the routes need, built once by the composition root."""
+
+    def __init__(
+        self,
+        db: Database,
+        private_key_pem: bytes,
+        token_ttl_s: int,
+        storage: FileStorage,
+        max_file_bytes: int,
+        max_import_bytes: int,
+        max_import_rows: int,
+    ) -> None:
+        self.db = db
+        self.private_key_pem = private_key_pem
+        self.token_ttl_s = token_ttl_s
+        self.storage = storage
+        self.max_file_bytes = max_file_bytes
+        self.max_import_bytes = max_import_bytes
+        self.max_import_rows = max_import_rows
+
+
+def build_router(deps: Deps) -> APIRouter:
+    db = deps.db
+    router = APIRouter(prefix="/api/v1")
+
+    async def order_body(principal: Principal, order_id: str | uuid.UUID) -> dict[str, Any]:
+        return await order_cases.get_order(db, principal, uuid.UUID(str(order_id)))
+
+    # ------------------------------------------------------------ identity
+
+    @router.post("/accounts", status_code=201, tags=["identity"], summary="Register a supplier or buyer account")
+    async def create_account(body: schemas.AccountIn) -> dict[str, str]:
+        return await identity.create_account(db, body)
+
+    @router.post("/auth/token", tags=["identity"], summary="Sign in: e-mail and password for a token")
+    async def token(body: schemas.TokenIn) -> dict[str, Any]:
+        return await identity.sign_in(db, body, deps.private_key_pem, deps.token_ttl_s)
+
+    @router.get("/me", tags=["identity"], summary="The caller: user, account and access levels")
+    async def me(principal: CurrentPrincipal) -> dict[str, Any]:
+        return await identity.me(db, principal)
+
+    @router.post("/users", status_code=201, tags=["identity"], summary="Add an employee with access levels")
+    async def create_user(body: schemas.UserIn, principal: CurrentPrincipal) -> dict[str, str]:
+        return await identity.create_user(db, principal, body)
+
+    @router.get("/users", tags=["identity"], summary="Users of the caller's account")
+    async def list_users(principal: CurrentPrincipal) -> dict[str, Any]:
+        return await identity.list_users(db, principal)
+
+    @router.patch("/users/{user_id}", tags=["identity"], summary="Change a user's access levels")
+    async def update_user(user_id: uuid.UUID, body: schemas.UserPatch, principal: CurrentPrincipal) -> dict[str, Any]:
+        return await identity.update_user(db, principal, user_id, body)
+
+    # ------------------------------------------------------------ buyers
+
+    @router.post("/buyers", status_code=201, tags=["buyers"], summary="Add a buyer (counterparty)")
+    async def create_buyer(body: schemas.BuyerIn, principal: CurrentPrincipal) -> dict[str, Any]:
+        return await catalog.create_buyer(db, principal, body)
+
+    @router.get("/buyers", tags=["buyers"], summary="The supplier's buyers")
+    async def list_buyers(
+        principal: CurrentPrincipal, search: str = "", limit: Limit = 50, offset: Offset = 0
+    ) -> dict[str, Any]:
+        return await catalog.list_buyers(db, principal, search=search, limit=limit, offset=offset)
+
+    @router.get("/buyers/{buyer_id}", tags=["buyers"], summary="One buyer")
+    async def get_buyer(buyer_id: uuid.UUID, principal: CurrentPrincipal) -> dict[str, Any]:
+        return await catalog.get_buyer(db, principal, buyer_id)
+
+    @router.patch("/buyers/{buyer_id}", tags=["buyers"], summary="Change a buyer")
+    async def update_buyer(
+        buyer_id: uuid.UUID, body: schemas.BuyerPatch, principal: CurrentPrincipal
+    ) -> dict[str, Any]:
+        return await catalog.update_buyer(db, principal, buyer_id, body)
+
+    # ------------------------------------------------------------ price lists
+
+    @router.post("/price-lists", status_code=201, tags=["price lists"], summary="Create a price list")
+    async def create_price_list(body: schemas.PriceListIn, principal: CurrentPrincipal) -> dict[str, Any]:
+        return await catalog.create_price_list(db, principal, body)
+
+    @router.get("/price-lists", tags=["price lists"], summary="Price lists: own (supplier) or open to me (buyer)")
+    async def list_price_lists(principal: CurrentPrincipal, limit: Limit = 50, offset: Offset = 0) -> dict[str, Any]:
+        return await catalog.list_price_lists(db, principal, limit=limit, offset=offset)
+
+    @router.get("/price-lists/{price_list_id}", tags=["price lists"], summary="One price list")
+    async def get_price_list(price_list_id: uuid.UUID, principal: CurrentPrincipal) -> dict[str, Any]:
+        return await catalog.get_price_list(db, principal, price_list_id)
+
+    @router.put("/price-lists/{price_list_id}", tags=["price lists"], summary="Replace a price list")
+    async def update_price_list(
+        price_list_id: uuid.UUID, body: schemas.PriceListIn, principal: CurrentPrincipal
+    ) -> dict[str, Any]:
+        return await catalog.update_price_list(db, principal, price_list_id, body)
+
+    # ------------------------------------------------------------ orders
+
+    @router.post("/orders", status_code=201, tags=["orders"], summary="Place an order (buyer)")
+    async def place_order(body: schemas.OrderIn, principal: CurrentPrincipal) -> JSONResponse:
+        order_id = await order_cases.place_order(db, principal, body)
+        return order_response(await order_body(principal, order_id), 201)
+
+    @router.get("/orders", tags=["orders"], summary="Order list with filters, search, sort and pages")
+    async def list_orders(
+        principal: CurrentPrincipal,
+        status: Annotated[str, Query(description="Comma-separated statuses")] = "",
+        buyer_id: uuid.UUID | None = None,
+        price_list_id: uuid.UUID | None = None,
+        number: str | None = None,
+        search: Annotated[str, Query(max_length=200, description="Buyer name or order number")] = "",
+        created_from: date | None = None,
+        created_to: date | None = None,
+        shipment_from: date | None = None,
+        shipment_to: date | None = None,
+        updated_from: date | None = None,
+        updated_to: date | None = None,
+        total_min: Decimal | None = None,
+        total_max: Decimal | None = None,
+        paid_min: Decimal | None = None,
+        paid_max: Decimal | None = None,
+        overdue: bool | None = None,
+        sort: str = "-created_at",
+        limit: Limit = 50,
+        offset: Offset = 0,
+    ) -> dict[str, Any]:
+        query = listing.OrderQuery(
+            statuses=[s for s in status.split(",") if s],
+            buyer_id=str(buyer_id) if buyer_id else None,
+            price_list_id=str(price_list_id) if price_list_id else None,
+            number=number,
+            search=search,
+            created_from=created_from,
+            created_to=created_to,
+            shipment_from=shipment_from,
+            shipment_to=shipment_to,
+            updated_from=updated_from,
+            updated_to=updated_to,
+            total_min=total_min,
+            total_max=total_max,
+            paid_min=paid_min,
+            paid_max=paid_max,
+            overdue=overdue,
+            sort=sort,
+            limit=limit,
+            offset=offset,
+        )
+        return await listing.list_orders(db, principal, query)
+
+    @router.get("/orders/{order_id}", tags=["orders"], summary="One order with lines, reserve, parts and history")
+    async def get_order(order_id: uuid.UUID, principal: CurrentPrincipal) -> JSONResponse:
+        return order_response(await order_body(principal, order_id))
+
+    @router.post("/orders/{order_id}/transitions", tags=["orders"], summary="Change the status (status matrix)")
+    async def transition(
+        order_id: uuid.UUID, body: schemas.TransitionIn, principal: CurrentPrincipal, if_match: IfMatch = None
+    ) -> JSONResponse:
+        await order_cases.transition(db, principal, order_id, body, if_match)
+        return order_response(await order_body(principal, order_id))
+
+    @router.post("/orders/{order_id}/lines", tags=["orders"], summary="Edit, delete and add lines (R-ED-1)")
+    async def edit_lines(
+        order_id: uuid.UUID, body: schemas.LinesEditIn, principal: CurrentPrincipal, if_match: IfMatch = None
+    ) -> JSONResponse:
+        await changes.edit_lines(db, principal, order_id, body, if_match)
+        return order_response(await order_body(principal, order_id))
+
+    @router.get("/orders/{order_id}/changes", tags=["orders"], summary="Per-line change log (R-ED-3)")
+    async def list_changes(order_id: uuid.UUID, principal: CurrentPrincipal) -> dict[str, Any]:
+        return await changes.list_changes(db, principal, order_id)
+
+    @router.patch("/orders/{order_id}/profile", tags=["orders"], summary="Shipment date, payment, responsible")
+    async def update_profile(
+        order_id: uuid.UUID, body: schemas.ProfileIn, principal: CurrentPrincipal, if_match: IfMatch = None
+    ) -> JSONResponse:
+        await changes.update_profile(db, principal, order_id, body, if_match)
+        return order_response(await order_body(principal, order_id))
+
+    @router.post(
+        "/orders/{order_id}/parts",
+        status_code=201,
+        tags=["orders"],
+        summary="Move or copy lines to a new or existing part (R-ED-2)",
+    )
+    async def move_lines(
+        order_id: uuid.UUID, body: schemas.MoveLinesIn, principal: CurrentPrincipal, if_match: IfMatch = None
+    ) -> JSONResponse:
+        target = await parts.move_lines(db, principal, order_id, body, if_match)
+        return order_response(await order_body(principal, target), 201)
+
+    @router.get(
+        "/orders/{order_id}/split-preview",
+        tags=["orders"],
+        summary="How the order would split if confirmed now (R-SPL-1)",
+    )
+    async def split_preview(order_id: uuid.UUID, principal: CurrentPrincipal) -> dict[str, Any]:
+        return await preview.split_preview(db, principal, order_id)
+
+    @router.delete("/orders/{order_id}", status_code=204, tags=["orders"], summary="Hide a finished order (R-LS-2)")
+    async def delete_order(order_id: uuid.UUID, principal: CurrentPrincipal, if_match: IfMatch = None) -> Response:
+        await changes.delete_order(db, principal, order_id, if_match)
+        return Response(status_code=204)
+
+    @router.post("/orders/{order_id}/comments", status_code=201, tags=["communication"], summary="Comment")
+    async def add_comment(order_id: uuid.UUID, body: schemas.CommentIn, principal: CurrentPrincipal) -> dict[str, Any]:
+        return await communication.add_comment(db, principal, order_id, body.text)
+
+    @router.get("/orders/{order_id}/comments", tags=["communication"], summary="Comments of an order")
+    async def list_comments(order_id: uuid.UUID, principal: CurrentPrincipal) -> dict[str, Any]:
+        return await communication.list_comments(db, principal, order_id)
+
+    @router.post("/orders/{order_id}/documents", status_code=201, tags=["communication"], summary="Attach a file")
+    async def add_document(
+        order_id: uuid.UUID, principal: CurrentPrincipal, file: Annotated[UploadFile, File()]
+    ) -> dict[str, Any]:
+        content = await file.read(deps.max_file_bytes + 1)
+        return await communication.add_document(
+            db,
+            deps.storage,
+            principal,
+            order_id,
+            file_name=file.filename or "",
+            content_type=file.content_type,
+            content=content,
+            max_bytes=deps.max_file_bytes,
+        )
+
+    @router.get("/orders/{order_id}/documents", tags=["communication"], summary="Files of an order")
+    async def list_documents(order_id: uuid.UUID, principal: CurrentPrincipal) -> dict[str, Any]:
+        return await communication.list_documents(db, principal, order_id)
+
+    @router.get("/orders/{order_id}/documents/{document_id}", tags=["communication"], summary="Download a file")
+    async def download(order_id: uuid.UUID, document_id: uuid.UUID, principal: CurrentPrincipal) -> Response:
+        meta, content = await communication.read_document(db, deps.storage, principal, order_id, document_id)
+        quoted = quote(meta["file_name"])
+        return Response(
+            content,
+            media_type=meta["content_type"],
+            headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quoted}"},
+        )
+
+    @router.get("/settings/time-limits", tags=["settings"], summary="Time limits per status, in hours (R-ST-4)")
+    async def get_time_limits(principal: CurrentPrincipal) -> dict[str, Any]:
+        return await changes.get_time_limits(db, principal)
+
+    @router.put("/settings/time-limits", tags=["settings"], summary="Set the time limits per status")
+    async def set_time_limits(body: schemas.TimeLimitsIn, principal: CurrentPrincipal) -> dict[str, Any]:
+        return await changes.set_time_limits(db, principal, body)
+
+    @router.get("/imports/template.xlsx", tags=["import"], summary="The Excel template for importing an order")
+    async def import_template() -> Response:
+        return Response(
+            imports.template_bytes(),
+            media_type=imports.XLSX_TYPE,
+            headers={"Content-Disposition": 'attachment; filename="order-template.xlsx"'},
+        )
+
+    @router.post("/orders/import", status_code=201, tags=["import"], summary="Create an order from .xlsx (R-IN-3)")
+    async def import_order(
+        principal: CurrentPrincipal,
+        file: Annotated[UploadFile, File()],
+        buyer_id: Annotated[uuid.UUID, Form()],
+        price_list_id: Annotated[uuid.UUID, Form()],
+    ) -> JSONResponse:
+        content = await file.read(deps.max_import_bytes + 1)
+        order_id = await imports.import_order(
+            db,
+            principal,
+            buyer_id=buyer_id,
+            price_list_id=price_list_id,
+            content=content,
+            max_bytes=deps.max_import_bytes,
+            max_rows=deps.max_import_rows,
+        )
+        return order_response(await order_body(principal, order_id), 201)
+
+    @router.post("/price-lists/{price_list_id}/link", tags=["links"], summary="Open a price list by link (R-IN-2)")
+    async def create_link(price_list_id: uuid.UUID, principal: CurrentPrincipal) -> dict[str, str]:
+        return await links.create_link(db, principal, price_list_id)
+
+    @router.get("/links/{token}", tags=["links"], summary="The price list behind a link (no sign-in)")
+    async def open_link(token: Annotated[str, Path(max_length=100)]) -> dict[str, Any]:
+        return await links.open_link(db, token)
+
+    @router.post(
+        "/links/{token}/register",
+        status_code=201,
+        tags=["links"],
+        summary="Short registration form: become a buyer of the supplier",
+    )
+    async def register_by_link(
+        token: Annotated[str, Path(max_length=100)], body: schemas.LinkRegistrationIn
+    ) -> dict[str, str]:
+        return await links.register_by_link(db, token, body)
+
+    @router.post("/links/{token}/join", tags=["links"], summary="A signed-in buyer joins through a link")
+    async def join_by_link(token: Annotated[str, Path(max_length=100)], principal: CurrentPrincipal) -> dict[str, str]:
+        return await links.join_by_link(db, principal, token)
+
+    return router

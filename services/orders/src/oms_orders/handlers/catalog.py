@@ -1,0 +1,410 @@
+"""Buyers (counterparties), price lists with their access, and the warehouse replica."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from oms_orders import schemas
+from oms_orders.db import accounts, buyers, price_list_buyers, price_list_items, price_lists, users, warehouses
+from oms_orders.handlers.common import dec, ids_json, iso, load_ids, restricted
+from oms_shared.auth import Principal
+from oms_shared.contracts import (
+    BuyerUpdatedData,
+    BuyerUpdatedV1,
+    PriceListItem,
+    PriceListUpdatedData,
+    PriceListUpdatedV1,
+    WarehouseUpdatedV1,
+    make_event,
+)
+from oms_shared.db import Database, Tx, utcnow
+from oms_shared.errors import Conflict, Forbidden, Invalid, NotFound
+
+PRODUCER = "orders"
+
+
+# ---------------------------------------------------------------- buyers
+
+
+def buyer_json(row: sa.Row[Any]) -> dict[str, Any]:
+    return {
+        "buyer_id": row.id,
+        "supplier_id": row.supplier_id,
+        "buyer_account_id": row.buyer_account_id,
+        "name": row.name,
+        "inn": row.inn,
+        "kpp": row.kpp,
+        "contacts": row.contacts,
+        "manager_user_ids": load_ids(row.manager_user_ids),
+        "deleted": row.deleted,
+        "created_at": iso(row.created_at),
+        "updated_at": iso(row.updated_at),
+    }
+
+
+async def _publish_buyer(tx: Tx, buyer_id: str) -> dict[str, Any]:
+    row = (await tx.conn.execute(sa.select(buyers).where(buyers.c.id == buyer_id))).one()
+    data = BuyerUpdatedData(
+        buyer_id=uuid.UUID(row.id),
+        buyer_account_id=uuid.UUID(row.buyer_account_id) if row.buyer_account_id else None,
+        name=row.name,
+        inn=row.inn,
+        kpp=row.kpp,
+        manager_user_ids=[uuid.UUID(u) for u in load_ids(row.manager_user_ids)],
+        deleted=row.deleted,
+    )
+    await tx.publish(
+        make_event(
+            BuyerUpdatedV1, tenant_id=uuid.UUID(row.supplier_id), aggregate_id=row.id, data=data, producer=PRODUCER
+        )
+    )
+    return buyer_json(row)
+
+
+async def _check_managers(conn: AsyncConnection, supplier_id: str, user_ids: list[uuid.UUID]) -> None:
+    if not user_ids:
+        return
+    wanted = {str(u) for u in user_ids}
+    rows = (await conn.execute(sa.select(users.c.id, users.c.account_id).where(users.c.id.in_(wanted)))).all()
+    found = {r.id: r.account_id for r in rows}
+    missing = sorted(wanted - set(found))
+    if missing:
+        raise Invalid("some managers are not users", code="unknown_user", details={"user_ids": missing})
+    if any(acc != supplier_id for acc in found.values()):
+        raise Forbidden("a manager belongs to another account", code="foreign_tenant")
+
+
+async def _check_buyer_account(conn: AsyncConnection, account_id: uuid.UUID | None) -> None:
+    if account_id is None:
+        return
+    kind = await conn.scalar(sa.select(accounts.c.kind).where(accounts.c.id == str(account_id)))
+    if kind is None:
+        raise Invalid(f"account {account_id} does not exist", code="unknown_buyer_account")
+    if kind != "buyer":
+        raise Invalid(f"account {account_id} is not a buyer account", code="not_a_buyer_account")
+
+
+async def create_buyer(db: Database, principal: Principal, cmd: schemas.BuyerIn) -> dict[str, Any]:
+    principal.require("buyers", "change")
+    supplier_id = str(principal.account_id)
+    buyer_id = str(uuid.uuid4())
+    now = utcnow()
+    async with db.transaction() as tx:
+        await _check_managers(tx.conn, supplier_id, cmd.manager_user_ids)
+        await _check_buyer_account(tx.conn, cmd.buyer_account_id)
+        if cmd.buyer_account_id is not None and await tx.conn.scalar(
+            sa.select(buyers.c.id).where(
+                buyers.c.supplier_id == supplier_id, buyers.c.buyer_account_id == str(cmd.buyer_account_id)
+            )
+        ):
+            raise Conflict("this buyer account already is your buyer", code="buyer_exists")
+        await tx.conn.execute(
+            buyers.insert().values(
+                id=buyer_id,
+                supplier_id=supplier_id,
+                buyer_account_id=str(cmd.buyer_account_id) if cmd.buyer_account_id else None,
+                name=cmd.name,
+                inn=cmd.inn,
+                kpp=cmd.kpp,
+                contacts=cmd.contacts,
+                manager_user_ids=ids_json([str(u) for u in cmd.manager_user_ids]),
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        return await _publish_buyer(tx, buyer_id)
+
+
+async def buyer_for(conn: AsyncConnection, principal: Principal, buyer_id: uuid.UUID) -> sa.Row[Any]:
+    row = (await conn.execute(sa.select(buyers).where(buyers.c.id == str(buyer_id)))).first()
+    if row is None:
+        raise NotFound(f"buyer {buyer_id} does not exist", code="buyer_not_found")
+    principal.require_tenant(row.supplier_id)
+    if restricted(principal) and str(principal.user_id) not in load_ids(row.manager_user_ids):
+        raise Forbidden("you are not responsible for this buyer", code="not_your_buyer")
+    return row
+
+
+async def get_buyer(db: Database, principal: Principal, buyer_id: uuid.UUID) -> dict[str, Any]:
+    principal.require("buyers", "read")
+    async with db.read() as conn:
+        return buyer_json(await buyer_for(conn, principal, buyer_id))
+
+
+async def list_buyers(
+    db: Database, principal: Principal, *, search: str = "", limit: int = 50, offset: int = 0
+) -> dict[str, Any]:
+    principal.require("buyers", "read")
+    where = [buyers.c.supplier_id == str(principal.account_id), buyers.c.deleted.is_(False)]
+    if restricted(principal):
+        where.append(buyers.c.manager_user_ids.contains(str(principal.user_id)))
+    if search:
+        like = f"%{search.lower()}%"
+        where.append(sa.or_(sa.func.lower(buyers.c.name).like(like), buyers.c.inn.like(like)))
+    async with db.read() as conn:
+        total = await conn.scalar(sa.select(sa.func.count()).select_from(buyers).where(*where))
+        rows = (
+            await conn.execute(
+                sa.select(buyers).where(*where).order_by(buyers.c.name, buyers.c.id).limit(limit).offset(offset)
+            )
+        ).all()
+    return {"items": [buyer_json(r) for r in rows], "total": total or 0, "limit": limit, "offset": offset}
+
+
+async def update_buyer(
+    db: Database, principal: Principal, buyer_id: uuid.UUID, cmd: schemas.BuyerPatch
+) -> dict[str, Any]:
+    principal.require("buyers", "change")
+    changes = cmd.model_dump(exclude_unset=True)
+    async with db.transaction() as tx:
+        row = await buyer_for(tx.conn, principal, buyer_id)
+        if "manager_user_ids" in changes:
+            managers = cmd.manager_user_ids or []
+            await _check_managers(tx.conn, row.supplier_id, managers)
+            changes["manager_user_ids"] = ids_json([str(u) for u in managers])
+        if "buyer_account_id" in changes:
+            await _check_buyer_account(tx.conn, cmd.buyer_account_id)
+            changes["buyer_account_id"] = str(cmd.buyer_account_id) if cmd.buyer_account_id else None
+        if changes:
+            changes["updated_at"] = utcnow()
+            await tx.conn.execute(buyers.update().where(buyers.c.id == row.id).values(**changes))
+        return await _publish_buyer(tx, row.id)
+
+
+# ---------------------------------------------------------------- price lists
+
+
+async def price_list_json(conn: AsyncConnection, row: sa.Row[Any], *, with_buyers: bool = True) -> dict[str, Any]:
+    items = (
+        await conn.execute(
+            sa.select(price_list_items)
+            .where(price_list_items.c.price_list_id == row.id)
+            .order_by(price_list_items.c.position)
+        )
+    ).all()
+    wh_ids = load_ids(row.warehouse_ids)
+    names = {
+        r.id: r.name
+        for r in (await conn.execute(sa.select(warehouses.c.id, warehouses.c.name).where(warehouses.c.id.in_(wh_ids))))
+    }
+    body: dict[str, Any] = {
+        "price_list_id": row.id,
+        "supplier_id": row.supplier_id,
+        "supplier_name": await conn.scalar(sa.select(accounts.c.name).where(accounts.c.id == row.supplier_id)),
+        "name": row.name,
+        "warehouse_ids": wh_ids,
+        "warehouses": [{"warehouse_id": w, "name": names.get(w, "")} for w in wh_ids],
+        "auto_confirm": row.auto_confirm,
+        "version": row.version,
+        "items": [
+            {"sku": i.sku, "name": i.name, "unit": i.unit, "price": dec(i.price), "vat_rate": dec(i.vat_rate)}
+            for i in items
+        ],
+        "created_at": iso(row.created_at),
+        "updated_at": iso(row.updated_at),
+    }
+    if with_buyers:
+        body["buyer_ids"] = sorted(
+            r.buyer_id
+            for r in await conn.execute(
+                sa.select(price_list_buyers.c.buyer_id).where(price_list_buyers.c.price_list_id == row.id)
+            )
+        )
+        body["link_token"] = row.link_token
+    return body
+
+
+async def _check_price_list_refs(conn: AsyncConnection, supplier_id: str, cmd: schemas.PriceListIn) -> None:
+    skus = [i.sku for i in cmd.items]
+    dupes = sorted({s for s in skus if skus.count(s) > 1})
+    if dupes:
+        raise Invalid("a SKU appears more than once in the price list", code="duplicate_sku", details={"skus": dupes})
+    wanted = {str(b) for b in cmd.buyer_ids}
+    if wanted:
+        rows = (await conn.execute(sa.select(buyers.c.id, buyers.c.supplier_id).where(buyers.c.id.in_(wanted)))).all()
+        if any(r.supplier_id != supplier_id for r in rows):
+            raise Forbidden("a buyer belongs to another account", code="foreign_tenant")
+        missing = sorted(wanted - {r.id for r in rows})
+        if missing:
+            raise NotFound("some buyers do not exist", code="buyer_not_found", details={"buyer_ids": missing})
+    wh = {str(w) for w in cmd.warehouse_ids}
+    if wh:
+        # Warehouses are inventory's; ids not replicated yet are accepted (eventual consistency).
+        rows = (
+            await conn.execute(sa.select(warehouses.c.id, warehouses.c.supplier_id).where(warehouses.c.id.in_(wh)))
+        ).all()
+        if any(r.supplier_id != supplier_id for r in rows):
+            raise Forbidden("a warehouse belongs to another account", code="foreign_tenant")
+
+
+async def _write_price_list(tx: Tx, price_list_id: str, cmd: schemas.PriceListIn) -> None:
+    await tx.conn.execute(price_list_items.delete().where(price_list_items.c.price_list_id == price_list_id))
+    await tx.conn.execute(price_list_buyers.delete().where(price_list_buyers.c.price_list_id == price_list_id))
+    if cmd.items:
+        await tx.conn.execute(
+            price_list_items.insert(),
+            [
+                {
+                    "price_list_id": price_list_id,
+                    "sku": i.sku,
+                    "position": n,
+                    "name": i.name,
+                    "unit": i.unit,
+                    "price": i.price,
+                    "vat_rate": i.vat_rate,
+                }
+                for n, i in enumerate(cmd.items)
+            ],
+        )
+    if cmd.buyer_ids:
+        await tx.conn.execute(
+            price_list_buyers.insert(),
+            [{"price_list_id": price_list_id, "buyer_id": str(b)} for b in sorted({str(b) for b in cmd.buyer_ids})],
+        )
+    row = (await tx.conn.execute(sa.select(price_lists).where(price_lists.c.id == price_list_id))).one()
+    data = PriceListUpdatedData(
+        price_list_id=uuid.UUID(price_list_id),
+        name=row.name,
+        warehouse_ids=[uuid.UUID(w) for w in load_ids(row.warehouse_ids)],
+        items=[
+            PriceListItem(sku=i.sku, name=i.name, unit=i.unit, price=i.price, vat_rate=i.vat_rate) for i in cmd.items
+        ],
+        auto_confirm=row.auto_confirm,
+        deleted=row.deleted,
+    )
+    await tx.publish(
+        make_event(
+            PriceListUpdatedV1,
+            tenant_id=uuid.UUID(row.supplier_id),
+            aggregate_id=price_list_id,
+            data=data,
+            sequence=row.version,
+            producer=PRODUCER,
+        )
+    )
+
+
+async def create_price_list(db: Database, principal: Principal, cmd: schemas.PriceListIn) -> dict[str, Any]:
+    principal.require("orders", "change")
+    supplier_id = str(principal.account_id)
+    price_list_id = str(uuid.uuid4())
+    now = utcnow()
+    async with db.transaction() as tx:
+        await _check_price_list_refs(tx.conn, supplier_id, cmd)
+        await tx.conn.execute(
+            price_lists.insert().values(
+                id=price_list_id,
+                supplier_id=supplier_id,
+                name=cmd.name,
+                warehouse_ids=json.dumps([str(w) for w in dict.fromkeys(cmd.warehouse_ids)]),
+                auto_confirm=cmd.auto_confirm,
+                version=1,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        await _write_price_list(tx, price_list_id, cmd)
+        row = (await tx.conn.execute(sa.select(price_lists).where(price_lists.c.id == price_list_id))).one()
+        return await price_list_json(tx.conn, row)
+
+
+async def update_price_list(
+    db: Database, principal: Principal, price_list_id: uuid.UUID, cmd: schemas.PriceListIn
+) -> dict[str, Any]:
+    principal.require("orders", "change")
+    async with db.transaction() as tx:
+        row = (await tx.conn.execute(sa.select(price_lists).where(price_lists.c.id == str(price_list_id)))).first()
+        if row is None:
+            raise NotFound(f"price list {price_list_id} does not exist", code="price_list_not_found")
+        principal.require_tenant(row.supplier_id)
+        await _check_price_list_refs(tx.conn, row.supplier_id, cmd)
+        await tx.conn.execute(
+            price_lists.update()
+            .where(price_lists.c.id == row.id)
+            .values(
+                name=cmd.name,
+                warehouse_ids=json.dumps([str(w) for w in dict.fromkeys(cmd.warehouse_ids)]),
+                auto_confirm=cmd.auto_confirm,
+                version=row.version + 1,
+                updated_at=utcnow(),
+            )
+        )
+        await _write_price_list(tx, row.id, cmd)
+        row = (await tx.conn.execute(sa.select(price_lists).where(price_lists.c.id == row.id))).one()
+        return await price_list_json(tx.conn, row)
+
+
+def _buyer_access(account_id: str) -> sa.Select[Any]:
+    """Price list ids open to a buyer account, across every supplier."""
+    return (
+        sa.select(price_list_buyers.c.price_list_id)
+        .join(buyers, buyers.c.id == price_list_buyers.c.buyer_id)
+        .where(buyers.c.buyer_account_id == account_id, buyers.c.deleted.is_(False))
+    )
+
+
+async def price_list_for(conn: AsyncConnection, principal: Principal, price_list_id: uuid.UUID) -> sa.Row[Any]:
+    row = (await conn.execute(sa.select(price_lists).where(price_lists.c.id == str(price_list_id)))).first()
+    if row is None or row.deleted:
+        raise NotFound(f"price list {price_list_id} does not exist", code="price_list_not_found")
+    if principal.is_supplier:
+        principal.require_tenant(row.supplier_id)
+    else:
+        allowed = await conn.scalar(
+            _buyer_access(str(principal.account_id)).where(price_list_buyers.c.price_list_id == row.id)
+        )
+        if not allowed:
+            raise Forbidden("this price list is not open to your account", code="foreign_tenant")
+    return row
+
+
+async def get_price_list(db: Database, principal: Principal, price_list_id: uuid.UUID) -> dict[str, Any]:
+    async with db.read() as conn:
+        row = await price_list_for(conn, principal, price_list_id)
+        return await price_list_json(conn, row, with_buyers=principal.is_supplier)
+
+
+async def list_price_lists(db: Database, principal: Principal, *, limit: int = 50, offset: int = 0) -> dict[str, Any]:
+    if principal.is_supplier:
+        where = [price_lists.c.supplier_id == str(principal.account_id)]
+    else:
+        where = [price_lists.c.id.in_(_buyer_access(str(principal.account_id)))]
+    where.append(price_lists.c.deleted.is_(False))
+    async with db.read() as conn:
+        total = await conn.scalar(sa.select(sa.func.count()).select_from(price_lists).where(*where))
+        rows = (
+            await conn.execute(
+                sa.select(price_lists)
+                .where(*where)
+                .order_by(price_lists.c.name, price_lists.c.id)
+                .limit(limit)
+                .offset(offset)
+            )
+        ).all()
+        items = [await price_list_json(conn, r, with_buyers=principal.is_supplier) for r in rows]
+    return {"items": items, "total": total or 0, "limit": limit, "offset": offset}
+
+
+# ---------------------------------------------------------------- warehouse replica
+
+
+async def apply_warehouse(event: WarehouseUpdatedV1, tx: Tx) -> None:
+    """Keep inventory's warehouses (names and codes) for validation; a full snapshot, so upsert."""
+    data = event.data
+    values = {
+        "supplier_id": str(event.tenant_id),
+        "code": data.code,
+        "name": data.name,
+        "deleted": data.deleted,
+        "updated_at": utcnow(),
+    }
+    updated = await tx.conn.execute(
+        warehouses.update().where(warehouses.c.id == str(data.warehouse_id)).values(**values)
+    )
+    if updated.rowcount == 0:
+        await tx.conn.execute(warehouses.insert().values(id=str(data.warehouse_id), **values))

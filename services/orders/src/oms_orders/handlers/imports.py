@@ -1,0 +1,117 @@
+"""Excel import by a manager (R-IN-3): a template, every row validated, all or nothing, the order in Editing."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import uuid
+import zipfile
+
+import sqlalchemy as sa
+from openpyxl import Workbook, load_workbook
+from openpyxl.utils.exceptions import InvalidFileException
+
+from oms_orders import domain
+from oms_orders.db import warehouses
+from oms_orders.handlers.catalog import buyer_for, price_list_for
+from oms_orders.handlers.common import load_ids
+from oms_orders.handlers.communication import TooLarge
+from oms_orders.handlers.orders import insert_order, price_items
+from oms_shared.auth import Principal
+from oms_shared.db import Database
+from oms_shared.errors import Invalid
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def template_bytes() -> bytes:
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.title = "order"
+    ws.append(["SKU", "Warehouse", "Quantity"])
+    ws.append(["A-1", "MAIN", 10])
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def read_rows(content: bytes, max_rows: int) -> tuple[tuple[object, ...], list[tuple[int, tuple[object, ...]]]]:
+    """Header and data rows of the first sheet; refuse what is not a spreadsheet or is too long."""
+    try:
+        wb = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError) as exc:
+        raise Invalid("the file is not an .xlsx spreadsheet", code="not_a_spreadsheet") from exc
+    try:
+        ws = wb.worksheets[0] if wb.worksheets else None
+        if ws is None:
+            raise Invalid("the workbook has no sheets", code="not_a_spreadsheet")
+        rows = ws.iter_rows(values_only=True)
+        header = next(rows, None)
+        if header is None:
+            raise Invalid("the sheet is empty", code="invalid_import")
+        data: list[tuple[int, tuple[object, ...]]] = []
+        for number, values in enumerate(rows, start=2):
+            if all(v is None for v in values):
+                continue
+            data.append((number, tuple(values)))
+            if len(data) > max_rows:
+                raise Invalid(
+                    f"the sheet has more than {max_rows} rows; split it into several orders",
+                    code="too_many_rows",
+                    details={"max_rows": max_rows},
+                )
+        return tuple(header), data
+    except Invalid:
+        raise
+    except Exception as exc:
+        raise Invalid(f"the spreadsheet cannot be read: {type(exc).__name__}", code="not_a_spreadsheet") from exc
+    finally:
+        wb.close()
+
+
+async def import_order(
+    db: Database,
+    principal: Principal,
+    *,
+    buyer_id: uuid.UUID,
+    price_list_id: uuid.UUID,
+    content: bytes,
+    max_bytes: int,
+    max_rows: int,
+) -> str:
+    """Create an order in Editing for a buyer from an .xlsx of SKU, warehouse (code or id), quantity."""
+    principal.require("orders", "change")
+    if len(content) > max_bytes:
+        raise TooLarge(f"the file is larger than {max_bytes} bytes", details={"max_bytes": max_bytes})
+    header, rows = await asyncio.to_thread(read_rows, content, max_rows)
+    columns = domain.import_columns(header)
+    async with db.transaction() as tx:
+        buyer = await buyer_for(tx.conn, principal, buyer_id)
+        price_list = await price_list_for(tx.conn, principal, price_list_id)
+        known = (
+            await tx.conn.execute(
+                sa.select(warehouses.c.id, warehouses.c.code).where(
+                    warehouses.c.supplier_id == price_list.supplier_id, warehouses.c.deleted.is_(False)
+                )
+            )
+        ).all()
+        by_code: dict[str, str] = {}
+        for w in known:
+            by_code[w.id.lower()] = w.id
+            if w.code:
+                by_code[w.code.lower()] = w.id
+        lines = domain.validate_import(
+            rows, columns, await price_items(tx.conn, price_list.id), set(load_ids(price_list.warehouse_ids)), by_code
+        )
+        row = await insert_order(
+            tx,
+            supplier_id=price_list.supplier_id,
+            buyer=buyer,
+            price_list=price_list,
+            lines=lines,
+            status=domain.Status.EDITING,
+            by_user_id=str(principal.user_id),
+            by_side=domain.Side.SUPPLIER,
+        )
+        return str(row.id)

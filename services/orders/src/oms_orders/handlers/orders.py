@@ -1,0 +1,447 @@
+"""Orders: placing (R-IN-1/4), reading, the status matrix at work (R-ST-1..3) and reserves."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from oms_orders import domain, schemas
+from oms_orders.db import (
+    accounts,
+    buyers,
+    order_history,
+    order_lines,
+    orders,
+    price_list_items,
+)
+from oms_orders.handlers.catalog import price_list_for
+from oms_orders.handlers.common import check_if_match, d, dec, iso, load_ids, order_for, side_of
+from oms_shared.auth import Principal
+from oms_shared.contracts import (
+    OrderLine,
+    OrderPlacedData,
+    OrderPlacedV1,
+    OrderStatus,
+    OrderStatusChangedData,
+    OrderStatusChangedV1,
+    make_event,
+)
+from oms_shared.contracts import Side as ContractSide
+from oms_shared.db import Database, Tx, utcnow
+from oms_shared.errors import Forbidden, PreconditionFailed
+
+PRODUCER = "orders"
+
+
+# ---------------------------------------------------------------- reading
+
+
+async def lines_of(conn: AsyncConnection, order_id: str) -> list[sa.Row[Any]]:
+    return list(
+        (
+            await conn.execute(
+                sa.select(order_lines).where(order_lines.c.order_id == order_id).order_by(order_lines.c.position)
+            )
+        ).all()
+    )
+
+
+def line_json(line: sa.Row[Any]) -> dict[str, Any]:
+    return {
+        "line_id": line.id,
+        "sku": line.sku,
+        "name": line.name,
+        "unit": line.unit,
+        "warehouse_id": line.warehouse_id,
+        "quantity": dec(line.quantity),
+        "price": dec(line.price),
+        "vat_rate": dec(line.vat_rate),
+        "amount": dec(domain.line_amount(d(line.quantity), d(line.price))),
+        "additional": line.additional,
+        "reserved": dec(line.reserved),
+        "shortage": dec(line.shortage),
+    }
+
+
+async def order_json(conn: AsyncConnection, row: sa.Row[Any], principal: Principal | None = None) -> dict[str, Any]:
+    lines = await lines_of(conn, row.id)
+    history = (
+        await conn.execute(
+            sa.select(order_history).where(order_history.c.order_id == row.id).order_by(order_history.c.id)
+        )
+    ).all()
+    part_ids = [
+        r.id
+        for r in await conn.execute(
+            sa.select(orders.c.id).where(orders.c.parent_order_id == row.id).order_by(orders.c.number)
+        )
+    ]
+    status = domain.Status(row.status)
+    body: dict[str, Any] = {
+        "order_id": row.id,
+        "number": row.number,
+        "status": row.status,
+        "version": row.version,
+        "supplier_id": row.supplier_id,
+        "supplier_name": await conn.scalar(sa.select(accounts.c.name).where(accounts.c.id == row.supplier_id)),
+        "buyer_id": row.buyer_id,
+        "buyer_account_id": row.buyer_account_id,
+        "buyer_name": row.buyer_name,
+        "price_list_id": row.price_list_id,
+        "price_list_name": row.price_list_name,
+        "created_at": iso(row.created_at),
+        "updated_at": iso(row.updated_at),
+        "status_changed_at": iso(row.status_changed_at),
+        "desired_shipment_date": iso(row.desired_shipment_date),
+        "shipment_date": iso(row.shipment_date),
+        "comment": row.comment,
+        "one_shipment": row.one_shipment,
+        "responsible_user_id": row.responsible_user_id,
+        "paid_amount": dec(row.paid_amount),
+        "total": dec(row.total),
+        "overdue": row.overdue,
+        "rejected": status == domain.Status.REJECTED,
+        "lines": [line_json(line) for line in lines],
+        "reserve_status": row.reserve_status,
+        "parent_order_id": row.parent_order_id,
+        "part_ids": part_ids,
+        "history": [
+            {
+                "from": h.from_status,
+                "to": h.to_status,
+                "by_user_id": h.by_user_id,
+                "by_side": h.by_side,
+                "at": iso(h.at),
+                "comment": h.comment,
+            }
+            for h in history
+        ],
+    }
+    if principal is not None:
+        body["next_statuses"] = [s.value for s in domain.next_statuses(status, side_of(principal))]
+    return body
+
+
+async def get_order(db: Database, principal: Principal, order_id: uuid.UUID) -> dict[str, Any]:
+    async with db.read() as conn:
+        row = await order_for(conn, order_id, principal)
+        return await order_json(conn, row, principal)
+
+
+# ---------------------------------------------------------------- events
+
+
+def contract_lines(lines: list[sa.Row[Any]]) -> list[OrderLine]:
+    return [
+        OrderLine(
+            line_id=uuid.UUID(line.id),
+            sku=line.sku,
+            name=line.name,
+            unit=line.unit,
+            warehouse_id=uuid.UUID(line.warehouse_id) if line.warehouse_id else None,
+            quantity=d(line.quantity),
+            price=d(line.price),
+            vat_rate=d(line.vat_rate),
+            additional=line.additional,
+        )
+        for line in lines
+    ]
+
+
+def _uuid(value: str | None) -> uuid.UUID | None:
+    return uuid.UUID(value) if value else None
+
+
+async def publish_placed(tx: Tx, row: sa.Row[Any], by_user_id: str | None, by_side: domain.Side) -> None:
+    lines = await lines_of(tx.conn, row.id)
+    data = OrderPlacedData(
+        order_id=uuid.UUID(row.id),
+        number=row.number,
+        parent_order_id=_uuid(row.parent_order_id),
+        buyer_id=uuid.UUID(row.buyer_id),
+        buyer_account_id=_uuid(row.buyer_account_id),
+        buyer_name=row.buyer_name,
+        price_list_id=_uuid(row.price_list_id),
+        status=OrderStatus(row.status),
+        lines=contract_lines(lines),
+        total=d(row.total),
+        desired_shipment_date=row.desired_shipment_date,
+        comment=row.comment,
+        one_shipment=row.one_shipment,
+        responsible_user_id=_uuid(row.responsible_user_id),
+        placed_by_user_id=_uuid(by_user_id),
+        placed_by_side=ContractSide(by_side.value),
+        created_at=row.created_at,
+    )
+    await tx.publish(
+        make_event(
+            OrderPlacedV1,
+            tenant_id=uuid.UUID(row.supplier_id),
+            aggregate_id=row.id,
+            data=data,
+            sequence=row.version,
+            producer=PRODUCER,
+        )
+    )
+
+
+async def publish_status_changed(
+    tx: Tx,
+    row: sa.Row[Any],
+    from_status: domain.Status | None,
+    by_user_id: str | None,
+    by_side: domain.Side,
+    comment: str,
+    at: datetime,
+) -> None:
+    lines = await lines_of(tx.conn, row.id)
+    data = OrderStatusChangedData(
+        order_id=uuid.UUID(row.id),
+        number=row.number,
+        buyer_id=uuid.UUID(row.buyer_id),
+        buyer_account_id=_uuid(row.buyer_account_id),
+        from_status=OrderStatus(from_status.value) if from_status else None,
+        to_status=OrderStatus(row.status),
+        by_user_id=_uuid(by_user_id),
+        by_side=ContractSide(by_side.value),
+        comment=comment,
+        one_shipment=row.one_shipment,
+        responsible_user_id=_uuid(row.responsible_user_id),
+        total=d(row.total),
+        lines=contract_lines(lines),
+        changed_at=at,
+    )
+    await tx.publish(
+        make_event(
+            OrderStatusChangedV1,
+            tenant_id=uuid.UUID(row.supplier_id),
+            aggregate_id=row.id,
+            data=data,
+            sequence=row.version,
+            producer=PRODUCER,
+        )
+    )
+
+
+async def reload(conn: AsyncConnection, order_id: str) -> sa.Row[Any]:
+    return (await conn.execute(sa.select(orders).where(orders.c.id == order_id))).one()
+
+
+async def bump(conn: AsyncConnection, row: sa.Row[Any], **values: Any) -> sa.Row[Any]:
+    """Write ``values`` with the next version, guarded by the version read (R-ED-4), and reload."""
+    result = await conn.execute(
+        orders.update()
+        .where(orders.c.id == row.id, orders.c.version == row.version)
+        .values(version=row.version + 1, updated_at=values.pop("updated_at", utcnow()), **values)
+    )
+    if result.rowcount != 1:
+        raise PreconditionFailed("the order changed at the same time; reload and retry", code="stale_version")
+    return await reload(conn, row.id)
+
+
+async def change_status(
+    tx: Tx,
+    row: sa.Row[Any],
+    target: domain.Status,
+    *,
+    by_user_id: str | None,
+    by_side: domain.Side,
+    comment: str = "",
+) -> sa.Row[Any]:
+    """Apply one legal transition: new version, history row (R-ST-2) and ``order.status_changed``."""
+    current = domain.Status(row.status)
+    domain.check_transition(current, target, by_side)
+    now = utcnow()
+    row = await bump(
+        tx.conn, row, status=target.value, status_changed_at=now, updated_at=now, overdue=False, overdue_since=None
+    )
+    await tx.conn.execute(
+        order_history.insert().values(
+            order_id=row.id,
+            from_status=current.value,
+            to_status=target.value,
+            by_user_id=by_user_id,
+            by_side=by_side.value,
+            at=now,
+            comment=comment,
+        )
+    )
+    await publish_status_changed(tx, row, current, by_user_id, by_side, comment, now)
+    return row
+
+
+# ---------------------------------------------------------------- placing
+
+
+async def next_number(conn: AsyncConnection, supplier_id: str) -> int:
+    """R-IN-4: the supplier's counter, taken under a row lock so two orders never share a number."""
+    query = sa.select(accounts.c.next_order_number).where(accounts.c.id == supplier_id)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    number = await conn.scalar(query)
+    number = int(number or domain.FIRST_ORDER_NUMBER)
+    await conn.execute(accounts.update().where(accounts.c.id == supplier_id).values(next_order_number=number + 1))
+    return number
+
+
+async def price_items(conn: AsyncConnection, price_list_id: str) -> dict[str, domain.PriceItem]:
+    rows = await conn.execute(sa.select(price_list_items).where(price_list_items.c.price_list_id == price_list_id))
+    return {r.sku: domain.PriceItem(r.sku, r.name, r.unit, d(r.price), d(r.vat_rate)) for r in rows}
+
+
+async def insert_order(
+    tx: Tx,
+    *,
+    supplier_id: str,
+    buyer: sa.Row[Any],
+    price_list: sa.Row[Any],
+    lines: list[domain.ValidLine],
+    status: domain.Status,
+    by_user_id: str,
+    by_side: domain.Side,
+    desired_shipment_date: Any = None,
+    comment: str = "",
+    one_shipment: bool = False,
+) -> sa.Row[Any]:
+    """Create an order with its lines, its first history row and ``order.placed``."""
+    counter = await next_number(tx.conn, supplier_id)
+    order_id = str(uuid.uuid4())
+    now = utcnow()
+    managers = load_ids(buyer.manager_user_ids)
+    total = domain.order_total([(line.quantity, line.price) for line in lines])
+    await tx.conn.execute(
+        orders.insert().values(
+            id=order_id,
+            supplier_id=supplier_id,
+            number=domain.format_number(counter),
+            root_number=counter,
+            buyer_id=buyer.id,
+            buyer_account_id=buyer.buyer_account_id,
+            buyer_name=buyer.name,
+            price_list_id=price_list.id,
+            price_list_name=price_list.name,
+            status=status.value,
+            version=1,
+            created_at=now,
+            updated_at=now,
+            status_changed_at=now,
+            desired_shipment_date=desired_shipment_date,
+            comment=comment,
+            one_shipment=one_shipment,
+            responsible_user_id=managers[0] if managers else None,
+            total=total,
+            placed_by_side=by_side.value,
+        )
+    )
+    await tx.conn.execute(
+        order_lines.insert(),
+        [
+            {
+                "id": str(uuid.uuid4()),
+                "order_id": order_id,
+                "position": n,
+                "sku": line.sku,
+                "name": line.name,
+                "unit": line.unit,
+                "warehouse_id": line.warehouse_id,
+                "quantity": line.quantity,
+                "price": line.price,
+                "vat_rate": line.vat_rate,
+            }
+            for n, line in enumerate(lines)
+        ],
+    )
+    await tx.conn.execute(
+        order_history.insert().values(
+            order_id=order_id,
+            from_status=None,
+            to_status=status.value,
+            by_user_id=by_user_id,
+            by_side=by_side.value,
+            at=now,
+            comment="",
+        )
+    )
+    row = await reload(tx.conn, order_id)
+    await publish_placed(tx, row, by_user_id, by_side)
+    return row
+
+
+async def place_order(db: Database, principal: Principal, cmd: schemas.OrderIn) -> str:
+    """R-IN-1: a buyer orders from a price list open to it; R-ST-3 auto-confirms when the list says so."""
+    principal.require_buyer()
+    async with db.transaction() as tx:
+        price_list = await price_list_for(tx.conn, principal, cmd.price_list_id)
+        buyer = (
+            await tx.conn.execute(
+                sa.select(buyers).where(
+                    buyers.c.supplier_id == price_list.supplier_id,
+                    buyers.c.buyer_account_id == str(principal.account_id),
+                    buyers.c.deleted.is_(False),
+                )
+            )
+        ).first()
+        if buyer is None:
+            raise Forbidden("your account is not a buyer of this supplier", code="foreign_tenant")
+        items = await price_items(tx.conn, price_list.id)
+        lines = domain.validate_lines(
+            [domain.RequestedLine(line.sku, str(line.warehouse_id), line.quantity) for line in cmd.lines],
+            items,
+            set(load_ids(price_list.warehouse_ids)),
+        )
+        row = await insert_order(
+            tx,
+            supplier_id=price_list.supplier_id,
+            buyer=buyer,
+            price_list=price_list,
+            lines=lines,
+            status=domain.Status.NEW,
+            by_user_id=str(principal.user_id),
+            by_side=domain.Side.BUYER,
+            desired_shipment_date=cmd.desired_shipment_date,
+            comment=cmd.comment,
+            one_shipment=cmd.one_shipment,
+        )
+        if price_list.auto_confirm:
+            await change_status(
+                tx,
+                row,
+                domain.Status.CONFIRMED,
+                by_user_id=None,
+                by_side=domain.Side.SYSTEM,
+                comment="confirmed automatically by the price list",
+            )
+        return str(row.id)
+
+
+# ---------------------------------------------------------------- transitions
+
+
+async def transition(
+    db: Database, principal: Principal, order_id: uuid.UUID, cmd: schemas.TransitionIn, if_match: str | None
+) -> str:
+    """R-ST-1: move the order if the matrix allows it for the caller's side; otherwise nothing changes."""
+    side = side_of(principal)
+    async with db.transaction() as tx:
+        row = await order_for(tx.conn, order_id, principal, write=True, lock=True)
+        check_if_match(row.version, if_match, required=side == domain.Side.SUPPLIER)
+        await change_status(
+            tx, row, domain.Status(cmd.to), by_user_id=str(principal.user_id), by_side=side, comment=cmd.comment
+        )
+    return str(order_id)
+
+
+# ---------------------------------------------------------------- helpers for other modules
+
+
+async def recompute(conn: AsyncConnection, order_id: str) -> tuple[Decimal, str]:
+    """Total and reserve status of an order from its lines."""
+    lines = await lines_of(conn, order_id)
+    total = domain.order_total([(d(x.quantity), d(x.price)) for x in lines])
+    status = domain.reserve_status([(d(x.quantity), d(x.reserved)) for x in lines])
+    return total, status

@@ -1,0 +1,157 @@
+"""Builders for the orders integration tests: accounts, sign-in, buyers, price lists, broker reads."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer
+
+from oms_orders.app import create_app
+from oms_orders.settings import Settings
+from oms_shared.contracts import Event, parse_event
+from oms_shared.outbox import make_producer
+from tests.support.services import bearer
+
+
+def orders_app(database_url: str, service_env: dict[str, object], keys: tuple[Path, Path], **extra: Any) -> Any:
+    return create_app(Settings(database_url=database_url, jwt_private_key_file=str(keys[0]), **service_env, **extra))
+
+
+async def register(client: httpx.AsyncClient, kind: str, name: str, **owner: str) -> dict[str, str]:
+    email = owner.get("email") or f"{name.lower().replace(' ', '.')}.{uuid.uuid4().hex[:6]}@example.com"
+    r = await client.post(
+        "/api/v1/accounts",
+        json={
+            "kind": kind,
+            "name": name,
+            "inn": "7701234567",
+            "owner": {"email": email, "password": "secret-pass-1", "name": f"{name} owner"},
+        },
+    )
+    assert r.status_code == 201, r.text
+    body = r.json()
+    body["email"] = email
+    return body
+
+
+async def sign_in(client: httpx.AsyncClient, email: str, password: str = "secret-pass-1") -> dict[str, str]:
+    r = await client.post("/api/v1/auth/token", json={"email": email, "password": password})
+    assert r.status_code == 200, r.text
+    return bearer(r.json()["access_token"])
+
+
+@dataclass
+class World:
+    """A supplier with a price list over two warehouses and a buyer account that may order from it."""
+
+    supplier: dict[str, str]
+    buyer_account: dict[str, str]
+    sup: dict[str, str]
+    buy: dict[str, str]
+    buyer_id: str
+    price_list_id: str
+    warehouses: list[str] = field(default_factory=list)
+
+
+async def a_world(client: httpx.AsyncClient, *, auto_confirm: bool = False) -> World:
+    supplier = await register(client, "supplier", "Supplier Co")
+    buyer_account = await register(client, "buyer", "Buyer LLC")
+    sup = await sign_in(client, supplier["email"])
+    buy = await sign_in(client, buyer_account["email"])
+    r = await client.post(
+        "/api/v1/buyers",
+        headers=sup,
+        json={
+            "name": "Buyer LLC",
+            "inn": "7707654321",
+            "buyer_account_id": buyer_account["account_id"],
+            "manager_user_ids": [supplier["user_id"]],
+        },
+    )
+    assert r.status_code == 201, r.text
+    buyer_id = r.json()["buyer_id"]
+    warehouses = [str(uuid.uuid4()), str(uuid.uuid4())]
+    r = await client.post(
+        "/api/v1/price-lists",
+        headers=sup,
+        json={
+            "name": "Wholesale",
+            "warehouse_ids": warehouses,
+            "auto_confirm": auto_confirm,
+            "items": [
+                {"sku": "A-1", "name": "Bolt", "unit": "pcs", "price": "10.50", "vat_rate": "20"},
+                {"sku": "B-2", "name": "Nut", "unit": "pcs", "price": "2", "vat_rate": "20"},
+                {"sku": "C-3", "name": "Washer", "unit": "pcs", "price": "1.25", "vat_rate": "20"},
+            ],
+            "buyer_ids": [buyer_id],
+        },
+    )
+    assert r.status_code == 201, r.text
+    return World(supplier, buyer_account, sup, buy, buyer_id, r.json()["price_list_id"], warehouses)
+
+
+async def place(
+    client: httpx.AsyncClient, world: World, lines: list[dict[str, Any]] | None = None, **extra: Any
+) -> httpx.Response:
+    lines = lines or [
+        {"sku": "A-1", "warehouse_id": world.warehouses[0], "quantity": "3"},
+        {"sku": "B-2", "warehouse_id": world.warehouses[1], "quantity": 5},
+    ]
+    return await client.post(
+        "/api/v1/orders", headers=world.buy, json={"price_list_id": world.price_list_id, "lines": lines, **extra}
+    )
+
+
+def if_match(order: dict[str, Any]) -> dict[str, str]:
+    return {"If-Match": f'"{order["version"]}"'}
+
+
+async def publish(bootstrap: str, event: Event) -> None:
+    producer = make_producer(bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            event.TOPIC,
+            event.to_json(),
+            key=event.partition_key().encode(),
+            headers=[(k, v.encode()) for k, v in event.kafka_headers().items()],
+        )
+    finally:
+        await producer.stop()
+
+
+async def read_events(bootstrap: str, topic: str, want: int, timeout: float = 15.0, where: Any = None) -> list[Event]:
+    """Read ``want`` matching events from the start of ``topic`` (unique group, earliest)."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"t-{uuid.uuid4().hex[:8]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        session_timeout_ms=6000,
+        heartbeat_interval_ms=2000,
+    )
+    await consumer.start()
+    found: list[Event] = []
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while len(found) < want and asyncio.get_running_loop().time() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                for record in records:
+                    event = parse_event(record.value, {k: v.decode() for k, v in record.headers})
+                    if where is None or where(event):
+                        found.append(event)
+    finally:
+        await consumer.stop()
+    return found
+
+
+def dump(response: httpx.Response) -> str:
+    return json.dumps(response.json(), indent=1)[:2000]

@@ -1,0 +1,130 @@
+"""The split preview from the availability replica (R-SPL-1) and ERP changes applied to an order (ERP wins)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from oms_shared.contracts import (
+    ErpLineChange,
+    ErpOrderChangedData,
+    ErpOrderChangedV1,
+    OrderStatus,
+    StockUpdatedData,
+    StockUpdatedV1,
+    make_event,
+)
+from tests.integration.orders.helpers import a_world, if_match, orders_app, place, publish
+from tests.support.services import eventually, running_service
+
+
+async def test_split_preview_and_erp_changes(
+    database_url: str, service_env: dict[str, object], keys: tuple[Path, Path], kafka: str
+) -> None:
+    """R-SPL-1 (preview), issue 3 item 9: the ERP's quantities, prices, payment and status win; a forbidden move is
+    reported as a conflict and changes no status."""
+    app = orders_app(database_url, service_env, keys)
+    async with running_service(app) as client:
+        w = await a_world(client)
+        tenant = uuid.UUID(w.supplier["account_id"])
+        for sku, available in (("A-1", 10), ("B-2", 1)):
+            await publish(
+                kafka,
+                make_event(
+                    StockUpdatedV1,
+                    tenant_id=tenant,
+                    aggregate_id=f"{w.warehouses[0]}:{sku}",
+                    data=StockUpdatedData(
+                        warehouse_id=uuid.UUID(w.warehouses[0]),
+                        sku=sku,
+                        on_hand=Decimal(available),
+                        reserved=Decimal(0),
+                        available=Decimal(available),
+                    ),
+                ),
+            )
+        order = (
+            await place(
+                client,
+                w,
+                lines=[
+                    {"sku": "A-1", "warehouse_id": w.warehouses[0], "quantity": 3},
+                    {"sku": "B-2", "warehouse_id": w.warehouses[0], "quantity": 5},
+                ],
+            )
+        ).json()
+        oid = order["order_id"]
+
+        async def previewed() -> dict[str, Any]:
+            body = (await client.get(f"/api/v1/orders/{oid}/split-preview", headers=w.sup)).json()
+            assert body["splits"] is True, body
+            return dict(body)
+
+        preview = await eventually(previewed, timeout=15)
+        assert [(p["kind"], [x["sku"] for x in p["lines"]]) for p in preview["parts"]] == [
+            ("in_stock", ["A-1"]),
+            ("coming_soon", ["B-2"]),
+        ]
+        assert (await client.get(f"/api/v1/orders/{oid}", headers=w.sup)).json()["version"] == 1  # nothing changed
+
+        a1, b2 = order["lines"]
+        await publish(
+            kafka,
+            make_event(
+                ErpOrderChangedV1,
+                tenant_id=tenant,
+                aggregate_id=oid,
+                data=ErpOrderChangedData(
+                    order_id=uuid.UUID(oid),
+                    erp_document_id="ЗК-0001",
+                    status=OrderStatus.CONFIRMED,
+                    lines=[
+                        ErpLineChange(
+                            line_id=uuid.UUID(a1["line_id"]), sku="A-1", quantity=Decimal(2), price=Decimal("11")
+                        ),
+                        ErpLineChange(line_id=uuid.UUID(b2["line_id"]), sku="B-2", deleted=True),
+                    ],
+                    shipment_date=date(2026, 12, 10),
+                    paid_amount=Decimal("5"),
+                ),
+            ),
+        )
+
+        async def applied() -> dict[str, Any]:
+            body = (await client.get(f"/api/v1/orders/{oid}", headers=w.buy)).json()
+            assert body["status"] == "confirmed", body["status"]
+            return dict(body)
+
+        body = await eventually(applied, timeout=15)
+        assert [(x["sku"], x["quantity"], x["price"]) for x in body["lines"]] == [("A-1", "2", "11")]
+        assert (body["total"], body["paid_amount"], body["shipment_date"]) == ("22", "5", "2026-12-10")
+        assert body["history"][-1]["by_side"] == "erp"
+        log = (await client.get(f"/api/v1/orders/{oid}/changes", headers=w.buy)).json()["items"]
+        assert {(c["sku"], c["field"]) for c in log} == {("A-1", "quantity"), ("A-1", "price"), ("B-2", "deleted")}
+
+        # The ERP may not "agree" for the buyer: the status stays, a conflict is recorded for people to see.
+        version = body["version"]
+        await publish(
+            kafka,
+            make_event(
+                ErpOrderChangedV1,
+                tenant_id=tenant,
+                aggregate_id=oid,
+                data=ErpOrderChangedData(order_id=uuid.UUID(oid), status=OrderStatus.AGREED),
+            ),
+        )
+
+        async def conflict_seen() -> None:
+            now = (await client.get(f"/api/v1/orders/{oid}", headers=w.sup)).json()
+            assert now["version"] > version
+            assert now["status"] == "confirmed"
+
+        await eventually(conflict_seen, timeout=15)
+        confirmed = (await client.get(f"/api/v1/orders/{oid}", headers=w.sup)).json()
+        r = await client.post(
+            f"/api/v1/orders/{oid}/transitions", headers={**w.sup, **if_match(confirmed)}, json={"to": "shipped"}
+        )
+        assert r.status_code == 200

@@ -1,0 +1,107 @@
+"""The order list (R-LS-1) and what each caller may see in it (R-ACC-1, R-ACC-4)."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from tests.integration.orders.helpers import a_world, if_match, orders_app, place, sign_in
+from tests.support.services import running_service
+
+
+async def test_list_filters_sorts_searches_and_pages_within_the_callers_rights(
+    database_url: str, service_env: dict[str, object], keys: tuple[Path, Path]
+) -> None:
+    """R-LS-1, R-ACC-1, R-ACC-4: filters combine, every column sorts, search by buyer or number, pages, counts."""
+    app = orders_app(database_url, service_env, keys, start_consumers=False)
+    async with running_service(app) as client:
+        w = await a_world(client)
+        created = []
+        for n in range(5):
+            created.append(
+                (
+                    await place(client, w, lines=[{"sku": "A-1", "warehouse_id": w.warehouses[0], "quantity": n + 1}])
+                ).json()
+            )
+        first = created[0]
+        r = await client.post(
+            f"/api/v1/orders/{first['order_id']}/transitions",
+            headers={**w.sup, **if_match(first)},
+            json={"to": "rejected", "comment": "no stock"},
+        )
+        assert r.status_code == 200
+        # A second buyer of the same supplier, with a restricted manager responsible for it.
+        manager_email = f"m.{uuid.uuid4().hex[:6]}@example.com"
+        manager = (
+            await client.post(
+                "/api/v1/users",
+                headers=w.sup,
+                json={
+                    "email": manager_email,
+                    "password": "manager-pass-1",
+                    "name": "Ivan",
+                    "access_buyers": "change",
+                    "access_orders": "change",
+                    "restricted_to_own_buyers": True,
+                },
+            )
+        ).json()
+        other_buyer = (
+            await client.post(
+                "/api/v1/buyers", headers=w.sup, json={"name": "Zeta Trading", "manager_user_ids": [manager["user_id"]]}
+            )
+        ).json()
+        mh = await sign_in(client, manager_email, "manager-pass-1")
+
+        page = (
+            await client.get("/api/v1/orders", headers=w.sup, params={"limit": 2, "offset": 2, "sort": "number"})
+        ).json()
+        assert (page["total"], page["limit"], page["offset"]) == (5, 2, 2)
+        assert [o["number"] for o in page["items"]] == ["1003", "1004"]
+        by_total = (await client.get("/api/v1/orders", headers=w.sup, params={"sort": "-total"})).json()
+        assert [o["total"] for o in by_total["items"]] == ["52.5", "42", "31.5", "21", "10.5"]
+        for column in ("buyer", "price_list", "created_at", "shipment_date", "updated_at", "paid_amount", "status"):
+            for sign in ("", "-"):
+                r = await client.get("/api/v1/orders", headers=w.sup, params={"sort": sign + column})
+                assert r.status_code == 200 and r.json()["total"] == 5, column
+        combo = (
+            await client.get(
+                "/api/v1/orders",
+                headers=w.sup,
+                params={
+                    "status": "new",
+                    "total_min": "20",
+                    "total_max": "45",
+                    "buyer_id": w.buyer_id,
+                    "price_list_id": w.price_list_id,
+                },
+            )
+        ).json()
+        assert sorted(o["number"] for o in combo["items"]) == ["1002", "1003", "1004"]
+        rejected = (await client.get("/api/v1/orders", headers=w.buy, params={"status": "rejected"})).json()
+        assert rejected["total"] == 1 and rejected["items"][0]["rejected"] is True  # R-ST-5: the buyer sees it
+        assert (await client.get("/api/v1/orders", headers=w.sup, params={"search": "buyer l"})).json()["total"] == 5
+        assert (await client.get("/api/v1/orders", headers=w.sup, params={"search": "1003"})).json()["total"] == 1
+        assert (await client.get("/api/v1/orders", headers=w.sup, params={"search": "zzz"})).json()["total"] == 0
+
+        # The restricted manager sees only the orders of their own buyers (none yet) and not the others.
+        assert (await client.get("/api/v1/orders", headers=mh)).json()["total"] == 0
+        r = await client.get(f"/api/v1/orders/{first['order_id']}", headers=mh)
+        assert r.status_code == 403 and r.json()["error"]["code"] == "not_your_buyer"
+        buyers_seen = (await client.get("/api/v1/buyers", headers=mh)).json()
+        assert [b["buyer_id"] for b in buyers_seen["items"]] == [other_buyer["buyer_id"]]
+        assert (await client.get(f"/api/v1/buyers/{w.buyer_id}", headers=mh)).status_code == 403
+
+        # Bad filters are a clear 422, never a 500.
+        for params in (
+            {"sort": "password"},
+            {"status": "lost"},
+            {"limit": 0},
+            {"limit": 1000},
+            {"total_min": "lots"},
+            {"created_from": "yesterday"},
+            {"buyer_id": "x"},
+        ):
+            r = await client.get("/api/v1/orders", headers=w.sup, params=params)
+            assert r.status_code == 422, params
+            assert r.json()["error"]["code"] in {"invalid_sort", "invalid_filter", "validation_error"}
