@@ -117,22 +117,34 @@ class Tx:
     outbox: sa.Table
     inbox: sa.Table
     events: list[Event] = field(default_factory=list)
+    _flushed: int = 0
 
     async def publish(self, event: Event) -> None:
         """Write ``event`` to the outbox in this transaction; the relay sends it after commit."""
         if not event.correlation_id:
             event = event.model_copy(update={"correlation_id": current_correlation_id()})
-        await self.conn.execute(
-            self.outbox.insert().values(
-                event_id=str(event.event_id),
-                topic=event.TOPIC,
-                key=event.partition_key(),
-                payload=event.model_dump_json(),
-                headers=json.dumps(event.kafka_headers()),
-                created_at=utcnow(),
-            )
-        )
         self.events.append(event)
+
+    async def flush(self) -> None:
+        """Insert the events published so far (one statement for all; done before commit)."""
+        pending, self._flushed = self.events[self._flushed :], len(self.events)
+        if not pending:
+            return
+        now = utcnow()
+        await self.conn.execute(
+            self.outbox.insert(),
+            [
+                {
+                    "event_id": str(event.event_id),
+                    "topic": event.TOPIC,
+                    "key": event.partition_key(),
+                    "payload": event.model_dump_json(),
+                    "headers": json.dumps(event.kafka_headers()),
+                    "created_at": now,
+                }
+                for event in pending
+            ],
+        )
 
     async def claim(self, consumer: str, event: Event) -> bool:
         """Record ``event`` as processed by ``consumer``; False if it was already processed."""
@@ -184,6 +196,7 @@ class Database:
         async with self.engine.begin() as conn:
             tx = Tx(conn=conn, outbox=self.outbox, inbox=self.inbox)
             yield tx
+            await tx.flush()
         if tx.events:
             for callback in self._listeners:
                 callback()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -97,3 +98,65 @@ async def test_unregistered_buyer_opens_a_price_list_by_link_registers_and_order
         assert (await client.post(f"/api/v1/links/{token}/join", headers=other)).status_code == 200
         assert (await client.get("/api/v1/price-lists", headers=other)).json()["total"] == 1
         assert (await client.post(f"/api/v1/links/{token}/join", headers=w.sup)).status_code == 403
+
+
+async def test_price_list_open_to_a_segment_is_open_to_its_buyers_only(
+    database_url: str, service_env: dict[str, object], keys: tuple[Path, Path]
+) -> None:
+    """Issue 3 item 1: access to a price list per buyer or per segment; other buyers are refused (R-ACC-4)."""
+    app = orders_app(database_url, service_env, keys, start_consumers=False)
+    async with running_service(app) as client:
+        w = await a_world(client)
+        dealer = await register(client, "buyer", "Dealer One")
+        retail = await register(client, "buyer", "Retail One")
+        for account, segment in ((dealer, "dealers"), (retail, "retail")):
+            r = await client.post(
+                "/api/v1/buyers",
+                headers=w.sup,
+                json={"name": account["account_id"][:8], "buyer_account_id": account["account_id"], "segment": segment},
+            )
+            assert r.status_code == 201 and r.json()["segment"] == segment
+        r = await client.post(
+            "/api/v1/price-lists",
+            headers=w.sup,
+            json={
+                "name": "Dealers",
+                "warehouse_ids": w.warehouses[:1],
+                "segments": ["dealers"],
+                "items": [{"sku": "A-1", "price": "9"}],
+            },
+        )
+        assert r.status_code == 201 and r.json()["segments"] == ["dealers"]
+        dealers_pl = r.json()["price_list_id"]
+        dh = await sign_in(client, dealer["email"])
+        rh = await sign_in(client, retail["email"])
+        assert [p["name"] for p in (await client.get("/api/v1/price-lists", headers=dh)).json()["items"]] == ["Dealers"]
+        assert (await client.get("/api/v1/price-lists", headers=rh)).json()["total"] == 0
+        line = [{"sku": "A-1", "warehouse_id": w.warehouses[0], "quantity": 1}]
+        r = await client.post("/api/v1/orders", headers=dh, json={"price_list_id": dealers_pl, "lines": line})
+        assert r.status_code == 201 and r.json()["total"] == "9"
+        r = await client.post("/api/v1/orders", headers=rh, json={"price_list_id": dealers_pl, "lines": line})
+        assert r.status_code == 403 and r.json()["error"]["code"] == "foreign_tenant"
+        # Duplicate buyer records and references to other tenants are refused.
+        r = await client.post(
+            "/api/v1/buyers", headers=w.sup, json={"name": "x", "buyer_account_id": dealer["account_id"]}
+        )
+        assert r.status_code == 409 and r.json()["error"]["code"] == "buyer_exists"
+        rival = await sign_in(client, (await register(client, "supplier", "Rival"))["email"])
+        r = await client.post("/api/v1/price-lists", headers=rival, json={"name": "Steal", "buyer_ids": [w.buyer_id]})
+        assert r.status_code == 403 and r.json()["error"]["code"] == "foreign_tenant"
+        assert (await client.get(f"/api/v1/buyers/{w.buyer_id}", headers=rival)).status_code == 403
+        assert (await client.get(f"/api/v1/price-lists/{dealers_pl}", headers=rival)).status_code == 403
+        r = await client.put(f"/api/v1/price-lists/{dealers_pl}", headers=rival, json={"name": "Mine"})
+        assert r.status_code == 403
+        assert (await client.get(f"/api/v1/buyers/{uuid.uuid4()}", headers=w.sup)).status_code == 404
+        r = await client.post(
+            "/api/v1/price-lists",
+            headers=w.sup,
+            json={"name": "Dup", "items": [{"sku": "A", "price": "1"}, {"sku": "A", "price": "2"}]},
+        )
+        assert r.status_code == 422 and r.json()["error"]["code"] == "duplicate_sku"
+        r = await client.post(
+            "/api/v1/price-lists", headers=w.sup, json={"name": "Neg", "items": [{"sku": "A", "price": "-1"}]}
+        )
+        assert r.status_code == 422

@@ -25,6 +25,11 @@ async def test_migrations_match_the_tables_and_idempotency_key_places_one_order(
         # PostgreSQL reports server-default spellings differently; tables, columns and indexes must match.
         assert [d for d in diff if not (isinstance(d, list) and d and d[0][0] == "modify_default")] == []
 
+        spec = (await client.get("/openapi.json")).json()
+        assert {"/api/v1/orders", "/api/v1/orders/{order_id}/transitions", "/api/v1/orders/import"} <= set(
+            spec["paths"]
+        )
+
         w = await a_world(client)
         key = {"Idempotency-Key": str(uuid.uuid4())}
         body = {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import sqlalchemy as sa
 
 from oms_shared.db import UtcDateTime, messaging_tables
@@ -10,7 +12,7 @@ metadata = sa.MetaData()
 outbox, inbox, idempotency = messaging_tables(metadata)
 
 
-def money() -> sa.Numeric[object]:
+def money() -> sa.Numeric[Decimal]:
     return sa.Numeric(20, 4)
 
 
@@ -55,6 +57,7 @@ buyers = sa.Table(
     sa.Column("inn", sa.String(20), nullable=False, server_default=""),
     sa.Column("kpp", sa.String(20), nullable=False, server_default=""),
     sa.Column("contacts", sa.Text(), nullable=False, server_default=""),
+    sa.Column("segment", sa.String(100), nullable=False, server_default=""),  # 0003
     sa.Column("manager_user_ids", sa.Text(), nullable=False, server_default="[]"),
     sa.Column("deleted", sa.Boolean(), nullable=False, server_default=sa.false()),
     sa.Column("created_at", UtcDateTime(), nullable=False),
@@ -71,6 +74,7 @@ price_lists = sa.Table(
     sa.Column("warehouse_ids", sa.Text(), nullable=False, server_default="[]"),
     sa.Column("auto_confirm", sa.Boolean(), nullable=False, server_default=sa.false()),
     sa.Column("link_token", sa.String(64), nullable=True, unique=True),
+    sa.Column("segments", sa.Text(), nullable=False, server_default="[]"),  # 0003: buyer segments it is open to
     sa.Column("deleted", sa.Boolean(), nullable=False, server_default=sa.false()),
     sa.Column("version", sa.Integer(), nullable=False, server_default="1"),
     sa.Column("created_at", UtcDateTime(), nullable=False),

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
+from typing import Any
 
 
 class Status(StrEnum):
@@ -76,7 +77,7 @@ class DomainError(Exception):
 
     code = "domain_error"
 
-    def __init__(self, message: str, *, code: str | None = None, details: object = None) -> None:
+    def __init__(self, message: str, *, code: str | None = None, details: Any = None) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:
@@ -452,8 +453,5 @@ def validate_import(
     try:
         return validate_lines(requested, items, linked_warehouses & known, known_warehouses=known)
     except InvalidLines as exc:
-        details = [
-            {"row": numbers[int(e["line"])], **{k: v for k, v in e.items() if k != "line"}}  # type: ignore[call-overload]
-            for e in exc.details  # type: ignore[attr-defined]
-        ]
+        details = [{"row": numbers[int(e["line"])], **{k: v for k, v in e.items() if k != "line"}} for e in exc.details]
         raise InvalidLines(f"{len(details)} rows are not valid; nothing was imported", details=details) from None

@@ -60,6 +60,7 @@ class BuyerIn(Body):
     inn: str = Field(default="", max_length=20)
     kpp: str = Field(default="", max_length=20)
     contacts: str = Field(default="", max_length=2000)
+    segment: str = Field(default="", max_length=100, description="Price lists open to this segment are open to it.")
     buyer_account_id: uuid.UUID | None = None
     manager_user_ids: list[uuid.UUID] = Field(default_factory=list, max_length=50)
 
@@ -69,6 +70,7 @@ class BuyerPatch(Body):
     inn: str | None = Field(default=None, max_length=20)
     kpp: str | None = Field(default=None, max_length=20)
     contacts: str | None = Field(default=None, max_length=2000)
+    segment: str | None = Field(default=None, max_length=100)
     buyer_account_id: uuid.UUID | None = None
     manager_user_ids: list[uuid.UUID] | None = Field(default=None, max_length=50)
     deleted: bool | None = None
@@ -88,6 +90,7 @@ class PriceListIn(Body):
     auto_confirm: bool = False
     items: list[PriceItemIn] = Field(default_factory=list, max_length=20000)
     buyer_ids: list[uuid.UUID] = Field(default_factory=list, max_length=10000)
+    segments: list[str] = Field(default_factory=list, max_length=100, description="Buyer segments it is open to.")
 
 
 class OrderLineIn(Body):

@@ -40,6 +40,7 @@ def buyer_json(row: sa.Row[Any]) -> dict[str, Any]:
         "inn": row.inn,
         "kpp": row.kpp,
         "contacts": row.contacts,
+        "segment": row.segment,
         "manager_user_ids": load_ids(row.manager_user_ids),
         "deleted": row.deleted,
         "created_at": iso(row.created_at),
@@ -112,6 +113,7 @@ async def create_buyer(db: Database, principal: Principal, cmd: schemas.BuyerIn)
                 inn=cmd.inn,
                 kpp=cmd.kpp,
                 contacts=cmd.contacts,
+                segment=cmd.segment,
                 manager_user_ids=ids_json([str(u) for u in cmd.manager_user_ids]),
                 created_at=now,
                 updated_at=now,
@@ -216,6 +218,7 @@ async def price_list_json(conn: AsyncConnection, row: sa.Row[Any], *, with_buyer
             )
         )
         body["link_token"] = row.link_token
+        body["segments"] = load_ids(row.segments)
     return body
 
 
@@ -303,6 +306,7 @@ async def create_price_list(db: Database, principal: Principal, cmd: schemas.Pri
                 name=cmd.name,
                 warehouse_ids=json.dumps([str(w) for w in dict.fromkeys(cmd.warehouse_ids)]),
                 auto_confirm=cmd.auto_confirm,
+                segments=ids_json(cmd.segments),
                 version=1,
                 created_at=now,
                 updated_at=now,
@@ -330,6 +334,7 @@ async def update_price_list(
                 name=cmd.name,
                 warehouse_ids=json.dumps([str(w) for w in dict.fromkeys(cmd.warehouse_ids)]),
                 auto_confirm=cmd.auto_confirm,
+                segments=ids_json(cmd.segments),
                 version=row.version + 1,
                 updated_at=utcnow(),
             )
@@ -340,12 +345,26 @@ async def update_price_list(
 
 
 def _buyer_access(account_id: str) -> sa.Select[Any]:
-    """Price list ids open to a buyer account, across every supplier."""
-    return (
-        sa.select(price_list_buyers.c.price_list_id)
+    """Price list ids open to a buyer account, across every supplier: by buyer record or by its segment."""
+    explicit = (
+        sa.select(price_list_buyers.c.price_list_id.label("price_list_id"))
         .join(buyers, buyers.c.id == price_list_buyers.c.buyer_id)
         .where(buyers.c.buyer_account_id == account_id, buyers.c.deleted.is_(False))
     )
+    by_segment = (
+        sa.select(price_lists.c.id.label("price_list_id"))
+        .join(
+            buyers,
+            sa.and_(
+                buyers.c.supplier_id == price_lists.c.supplier_id,
+                buyers.c.segment != "",
+                price_lists.c.segments.contains(sa.literal('"') + buyers.c.segment + sa.literal('"')),
+            ),
+        )
+        .where(buyers.c.buyer_account_id == account_id, buyers.c.deleted.is_(False))
+    )
+    union = sa.union(explicit, by_segment).subquery()
+    return sa.select(union.c.price_list_id)
 
 
 async def price_list_for(conn: AsyncConnection, principal: Principal, price_list_id: uuid.UUID) -> sa.Row[Any]:
@@ -356,7 +375,7 @@ async def price_list_for(conn: AsyncConnection, principal: Principal, price_list
         principal.require_tenant(row.supplier_id)
     else:
         allowed = await conn.scalar(
-            _buyer_access(str(principal.account_id)).where(price_list_buyers.c.price_list_id == row.id)
+            sa.select(sa.literal(1)).where(sa.literal(row.id).in_(_buyer_access(str(principal.account_id))))
         )
         if not allowed:
             raise Forbidden("this price list is not open to your account", code="foreign_tenant")

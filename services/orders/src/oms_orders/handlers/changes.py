@@ -163,7 +163,7 @@ async def edit_lines(
                     set(load_ids(wh_raw)),
                 )
             except domain.InvalidLines as exc:
-                errors += [{"add": e["line"], **{k: v for k, v in e.items() if k != "line"}} for e in exc.details]  # type: ignore[union-attr]
+                errors += [{"add": e["line"], **{k: v for k, v in e.items() if k != "line"}} for e in exc.details]
         if errors:
             raise domain.InvalidLines(f"{len(errors)} changes are not valid", details=errors)
         if len(current) - len(deletes) + len(added) <= 0:
@@ -177,24 +177,24 @@ async def edit_lines(
         for line_id, values in updates.items():
             await tx.conn.execute(order_lines.update().where(order_lines.c.id == line_id).values(**values))
         position = max((line.position for line in current.values()), default=0) + 1
-        for n, line in enumerate(added):
+        for n, new_line in enumerate(added):
             line_id = str(uuid.uuid4())
             await tx.conn.execute(
                 order_lines.insert().values(
                     id=line_id,
                     order_id=row.id,
                     position=position + n,
-                    sku=line.sku,
-                    name=line.name,
-                    unit=line.unit,
-                    warehouse_id=line.warehouse_id,
-                    quantity=line.quantity,
-                    price=line.price,
-                    vat_rate=line.vat_rate,
+                    sku=new_line.sku,
+                    name=new_line.name,
+                    unit=new_line.unit,
+                    warehouse_id=new_line.warehouse_id,
+                    quantity=new_line.quantity,
+                    price=new_line.price,
+                    vat_rate=new_line.vat_rate,
                     additional=True,
                 )
             )
-            changes.append((line_id, line.sku, "added", None, dec(line.quantity)))
+            changes.append((line_id, new_line.sku, "added", None, dec(new_line.quantity)))
         if row.status != domain.Status.EDITING.value:
             row = await change_status(tx, row, domain.Status.EDITING, by_user_id=by, by_side=side, comment=cmd.comment)
         total, reserve = await recompute(tx.conn, row.id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from decimal import Decimal
 
 import sqlalchemy as sa
 
@@ -68,9 +69,10 @@ async def apply_erp_change(event: ErpOrderChangedV1, tx: Tx) -> None:
             changes.append((line.id, line.sku, "deleted", dec(line.quantity), None))
             continue
         values = {}
-        quantity = change.quantity
+        quantity: Decimal | None = change.quantity
         if change.cancelled_quantity is not None and change.cancelled_quantity > 0:
-            quantity = max(d(quantity if quantity is not None else line.quantity) - change.cancelled_quantity, 0)
+            base = d(quantity if quantity is not None else line.quantity)
+            quantity = max(base - change.cancelled_quantity, Decimal(0))
             changes.append((line.id, line.sku, "cancelled", None, dec(change.cancelled_quantity)))
         for field, new in (("quantity", quantity), ("price", change.price), ("vat_rate", change.vat_rate)):
             if new is not None and d(new) != d(getattr(line, field)):

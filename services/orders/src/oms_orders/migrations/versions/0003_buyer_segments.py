@@ -1,0 +1,26 @@
+"""Price lists open to buyer segments.
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-11-26
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column("buyers", sa.Column("segment", sa.String(length=100), server_default="", nullable=False))
+    op.add_column("price_lists", sa.Column("segments", sa.Text(), server_default="[]", nullable=False))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("price_lists") as batch:
+        batch.drop_column("segments")
+    with op.batch_alter_table("buyers") as batch:
+        batch.drop_column("segment")
