@@ -6,12 +6,14 @@ response, so ``oms demo`` fails loudly. Later issues add chapters to ``CHAPTERS`
 
 from __future__ import annotations
 
+import io
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -118,6 +120,7 @@ def chapter_thin_slice(story: Story) -> None:
     products = [
         {"sku": "BOLT-M8", "name": "Болт М8×40", "unit": "шт"},
         {"sku": "NUT-M8", "name": "Гайка М8", "unit": "шт"},
+        {"sku": "WASHER-M8", "name": "Шайба М8", "unit": "шт"},
     ]
     story.call("POST", "inventory", "/api/v1/products", actor=supplier, json={"items": products})
     story.call(
@@ -126,9 +129,10 @@ def chapter_thin_slice(story: Story) -> None:
         "/api/v1/stock",
         actor=supplier,
         json={"items": [{"warehouse_id": wh, "sku": "BOLT-M8", "on_hand": "100"},
-                        {"warehouse_id": wh, "sku": "NUT-M8", "on_hand": "40"}]},
+                        {"warehouse_id": wh, "sku": "NUT-M8", "on_hand": "40"},
+                        {"warehouse_id": wh, "sku": "WASHER-M8", "on_hand": "0"}]},
     )
-    story.note("on hand: BOLT-M8 100, NUT-M8 40 at MSK")
+    story.note("on hand: BOLT-M8 100, NUT-M8 40, WASHER-M8 0 at MSK")
 
     story.step("The supplier registers the buyer and opens a price list to it (orders)")
     buyer_rec = story.call(
@@ -152,6 +156,7 @@ def chapter_thin_slice(story: Story) -> None:
             "items": [
                 {"sku": "BOLT-M8", "name": "Болт М8×40", "unit": "шт", "price": "12.50", "vat_rate": "20"},
                 {"sku": "NUT-M8", "name": "Гайка М8", "unit": "шт", "price": "3.20", "vat_rate": "20"},
+                {"sku": "WASHER-M8", "name": "Шайба М8", "unit": "шт", "price": "0.90", "vat_rate": "20"},
             ],
             "buyer_ids": [buyer_rec["buyer_id"]],
         },
@@ -171,7 +176,7 @@ def chapter_thin_slice(story: Story) -> None:
 
     before = story.wait_for("the price list to reach inventory", lambda: availability() or None)
     story.note(f"availability in the price list: {dict((k, str(v)) for k, v in before.items())}")
-    if before != {"BOLT-M8": Decimal(100), "NUT-M8": Decimal(40)}:
+    if before != {"BOLT-M8": Decimal(100), "NUT-M8": Decimal(40), "WASHER-M8": Decimal(0)}:
         raise DemoFailed(f"unexpected availability before ordering: {before}")
 
     story.step("The buyer sees the price list and places an order of two lines")
@@ -209,7 +214,7 @@ def chapter_thin_slice(story: Story) -> None:
     story.note(f"order {number} is '{confirmed['status']}'")
 
     story.step("Inventory reserves the lines: availability drops in the price list")
-    expected_after = {"BOLT-M8": Decimal(90), "NUT-M8": Decimal(15)}
+    expected_after = {"BOLT-M8": Decimal(90), "NUT-M8": Decimal(15), "WASHER-M8": Decimal(0)}
 
     def dropped() -> dict[str, Decimal] | None:
         now = availability()
@@ -260,16 +265,224 @@ def chapter_thin_slice(story: Story) -> None:
 
     figures = story.wait_for("analytics to count the confirmed order", summary)
     story.note(f"orders: {figures['orders_count']}, sum {figures['orders_sum']}, confirmed {figures['confirmed']}")
-    story.facts.update(order_id=order_id, number=number, supplier=supplier, buyer=buyer)
+    story.facts.update(
+        order_id=order_id,
+        number=number,
+        supplier=supplier,
+        buyer=buyer,
+        warehouse_id=wh,
+        price_list_id=pl,
+        buyer_id=buyer_rec["buyer_id"],
+        availability=availability,
+    )
 
 
-CHAPTERS: list[Callable[[Story], None]] = [chapter_thin_slice]
+def _transition(story: Story, actor: Actor, order_id: str, to: str, comment: str = "") -> dict[str, Any]:
+    seen = story.call("GET", "orders", f"/api/v1/orders/{order_id}", actor=actor)
+    answer: dict[str, Any] = story.call(
+        "POST",
+        "orders",
+        f"/api/v1/orders/{order_id}/transitions",
+        actor=actor,
+        headers={"If-Match": seen.headers["etag"]},
+        json={"to": to, "comment": comment},
+    ).json()
+    if answer["status"] != to:
+        raise DemoFailed(f"order {answer['number']} is '{answer['status']}', expected '{to}'")
+    return answer
 
 
-def play(urls: dict[str, str], say: Callable[[str], None] = print) -> Story:
+def chapter_order_lifecycle(story: Story) -> None:
+    """Issue 3: the manager edits an order, the buyer agrees, it is confirmed, split into parts and shipped."""
+    supplier: Actor = story.facts["supplier"]
+    buyer: Actor = story.facts["buyer"]
+    wh, pl = story.facts["warehouse_id"], story.facts["price_list_id"]
+
+    story.step("The buyer places a second order: 20 bolts and 10 nuts")
+    order = story.call(
+        "POST",
+        "orders",
+        "/api/v1/orders",
+        actor=buyer,
+        json={"price_list_id": pl, "lines": [{"sku": "BOLT-M8", "warehouse_id": wh, "quantity": "20"},
+                                              {"sku": "NUT-M8", "warehouse_id": wh, "quantity": "10"}]},
+        expect=201,
+    ).json()
+    order_id, number = order["order_id"], order["number"]
+    lines = {line["sku"]: line for line in order["lines"]}
+    story.note(f"order {number}: {[(sku, line['quantity']) for sku, line in lines.items()]}, total {order['total']}")
+
+    story.step("The manager edits it: 30 bolts at 12.00 with 10% VAT, nuts removed, 5 washers added")
+    seen = story.call("GET", "orders", f"/api/v1/orders/{order_id}", actor=supplier)
+    edited = story.call(
+        "POST",
+        "orders",
+        f"/api/v1/orders/{order_id}/lines",
+        actor=supplier,
+        headers={"If-Match": seen.headers["etag"]},
+        json={
+            "edit": [
+                {"line_id": lines["BOLT-M8"]["line_id"], "quantity": "30", "price": "12.00", "vat_rate": "10"},
+                {"line_id": lines["NUT-M8"]["line_id"], "delete": True},
+            ],
+            "add": [{"sku": "WASHER-M8", "warehouse_id": wh, "quantity": "5"}],
+            "comment": "Болты есть по 12.00, гаек нет — предлагаем шайбы",
+        },
+    ).json()
+    story.note(f"order {number} is '{edited['status']}', total {edited['total']}")
+    if edited["status"] != "editing":
+        raise DemoFailed(f"an edited order should be in Editing, not {edited['status']}")
+
+    story.step("A stale write is refused: the buyer's view and the manager's version must match (R-ED-4)")
+    stale = story.call(
+        "POST",
+        "orders",
+        f"/api/v1/orders/{order_id}/transitions",
+        actor=supplier,
+        headers={"If-Match": seen.headers["etag"]},
+        json={"to": "awaiting_approval"},
+        expect=412,
+    ).json()
+    story.note(f"answer 412: {stale['error']['message']}")
+
+    story.step("The buyer sees exactly what changed, line by line (R-ED-3)")
+    changes = story.call("GET", "orders", f"/api/v1/orders/{order_id}/changes", actor=buyer).json()
+    items = changes["items"] if isinstance(changes, dict) else changes
+    for change in items[:8]:
+        story.note(f"{change.get('sku', '')}: {change.get('field')} {change.get('old')} → {change.get('new')}")
+    fields = {c.get("field") for c in items}
+    if not {"quantity", "price", "vat_rate"} <= fields:
+        raise DemoFailed(f"the change log misses edits: {fields}")
+
+    story.step("The manager sends it for approval; the buyer agrees; the manager confirms")
+    _transition(story, supplier, order_id, "awaiting_approval", "Просим согласовать")
+    _transition(story, buyer, order_id, "agreed", "Согласны")
+    _transition(story, supplier, order_id, "confirmed")
+    story.note(f"order {number}: editing → awaiting approval → agreed → confirmed")
+
+    story.step("Inventory reserves the bolts; washers are short, so the order splits: in stock + coming soon")
+
+    def split() -> dict[str, Any] | None:
+        body: dict[str, Any] = story.call("GET", "orders", f"/api/v1/orders/{order_id}", actor=supplier).json()
+        return body if body.get("part_ids") else None
+
+    root = story.wait_for("the order to split into parts", split)
+    parts = [story.call("GET", "orders", f"/api/v1/orders/{p}", actor=supplier).json() for p in root["part_ids"]]
+    for part in [root, *parts]:
+        story.note(
+            f"part {part['number']} ({part['status']}): "
+            + ", ".join(f"{ln['sku']} {ln['quantity']} reserved {ln['reserved']}" for ln in part["lines"])
+        )
+    in_stock = root if all(Decimal(str(ln["shortage"])) == 0 for ln in root["lines"]) else None
+    if in_stock is None or not parts:
+        raise DemoFailed("expected an in-stock part and a coming-soon part")
+
+    story.step(f"The manager ships the in-stock part {in_stock['number']}; stock on hand goes down")
+    _transition(story, supplier, in_stock["order_id"], "shipped", "Отгружено")
+    availability = story.facts["availability"]
+
+    def stock_after_shipping() -> dict[str, Any] | None:
+        body = story.call("GET", "inventory", f"/api/v1/stock?warehouse_id={wh}&sku=BOLT-M8", actor=supplier).json()
+        rows = body["items"] if isinstance(body, dict) else body
+        return rows[0] if rows and Decimal(str(rows[0]["on_hand"])) == 70 else None
+
+    bolts = story.wait_for("30 bolts to leave the warehouse", stock_after_shipping)
+    story.note(f"BOLT-M8 on hand {bolts['on_hand']}, reserved {bolts['reserved']}, available {bolts['available']}")
+    story.note(f"price-list availability: {dict((k, str(v)) for k, v in availability().items())}")
+    story.facts.update(lifecycle_order_id=order_id, lifecycle_parts=[p["order_id"] for p in parts])
+
+
+def _import_file(story: Story) -> bytes:
+    path = story.facts.get("import_file")
+    if path:
+        return bytes(Path(path).read_bytes())
+    # The demo fills the supplier's own template; the e2e test uses a file saved by LibreOffice.
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.append(["SKU", "Warehouse", "Quantity"])
+    sheet.append(["BOLT-M8", "MSK", 10])
+    sheet.append(["NUT-M8", "MSK", 25])
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+def chapter_excel_import(story: Story) -> None:
+    """Issue 3: a manager creates an order for the buyer from an Excel file; the buyer agrees."""
+    supplier: Actor = story.facts["supplier"]
+    buyer: Actor = story.facts["buyer"]
+
+    story.step("The manager downloads the import template")
+    template = story.call("GET", "orders", "/api/v1/imports/template.xlsx", actor=supplier)
+    story.note(f"template: {len(template.content)} bytes, {template.headers.get('content-type')}")
+
+    story.step("A file with bad rows is refused row by row, and nothing is created")
+    before = story.call("GET", "orders", "/api/v1/orders", actor=supplier).json()["total"]
+    bad = story.facts.get("bad_import_file")
+    if bad:
+        refused = story.call(
+            "POST",
+            "orders",
+            "/api/v1/orders/import",
+            actor=supplier,
+            data={"buyer_id": story.facts["buyer_id"], "price_list_id": story.facts["price_list_id"]},
+            files={"file": ("bad.xlsx", Path(bad).read_bytes(), XLSX)},
+            expect=422,
+        ).json()
+        for row in refused["error"].get("details", [])[:6]:
+            story.note(f"refused: {row}")
+    not_a_sheet = story.call(
+        "POST",
+        "orders",
+        "/api/v1/orders/import",
+        actor=supplier,
+        data={"buyer_id": story.facts["buyer_id"], "price_list_id": story.facts["price_list_id"]},
+        files={"file": ("order.xlsx", b"this is not a spreadsheet", XLSX)},
+        expect=422,
+    ).json()
+    story.note(f"not a spreadsheet: {not_a_sheet['error']['code']}")
+    if story.call("GET", "orders", "/api/v1/orders", actor=supplier).json()["total"] != before:
+        raise DemoFailed("a refused import created an order")
+
+    story.step("The manager imports the file for the buyer: the order starts in Editing")
+    imported = story.call(
+        "POST",
+        "orders",
+        "/api/v1/orders/import",
+        actor=supplier,
+        data={"buyer_id": story.facts["buyer_id"], "price_list_id": story.facts["price_list_id"]},
+        files={"file": ("order.xlsx", _import_file(story), XLSX)},
+        expect=201,
+    ).json()
+    story.note(
+        f"order {imported['number']} is '{imported['status']}': "
+        + ", ".join(f"{ln['sku']} {ln['quantity']}" for ln in imported["lines"])
+    )
+    if imported["status"] != "editing":
+        raise DemoFailed(f"an imported order starts in Editing, not {imported['status']}")
+
+    story.step("The manager sends it to the buyer, who agrees")
+    _transition(story, supplier, imported["order_id"], "awaiting_approval", "Заказ по вашей заявке")
+    seen_by_buyer = story.call("GET", "orders", f"/api/v1/orders/{imported['order_id']}", actor=buyer).json()
+    story.note(f"the buyer sees order {seen_by_buyer['number']} '{seen_by_buyer['status']}'")
+    _transition(story, buyer, imported["order_id"], "agreed")
+    story.facts.update(imported_order_id=imported["order_id"], imported_number=imported["number"])
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+CHAPTERS: list[Callable[[Story], None]] = [chapter_thin_slice, chapter_order_lifecycle, chapter_excel_import]
+
+
+def play(
+    urls: dict[str, str], say: Callable[[str], None] = print, facts: dict[str, Any] | None = None
+) -> Story:
     """Play every chapter; raises ``DemoFailed`` at the first step that goes wrong."""
     with httpx.Client(timeout=15.0, trust_env=False) as client:
-        story = Story(urls=urls, client=client, say=say)
+        story = Story(urls=urls, client=client, say=say, facts=dict(facts or {}))
         for chapter in CHAPTERS:
             say(f"== {(chapter.__doc__ or chapter.__name__).strip()}")
             chapter(story)
