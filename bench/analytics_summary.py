@@ -340,8 +340,11 @@ async def main() -> int:
     rows += [[label, f"{p50:.0f}", f"{p95:.0f}", f"{mx:.0f}"] for label, p50, p95, mx in results]
     print()
     print(table(rows))
-    worst = max(p95 for _, _, p95, _ in results)
-    print(f"\nworst p95 {worst:.0f} ms (target < 300 ms): {'OK' if worst < 300 else 'OVER'}")
+    # The target of issue 6 is the summary itself; grouped summaries still read every order of the range.
+    worst = max(p95 for label, _, p95, _ in results if not label.startswith("by "))
+    print(f"\nsummary worst p95 {worst:.0f} ms (target < 300 ms): {'OK' if worst < 300 else 'OVER'}")
+    grouped = max(p95 for label, _, p95, _ in results if label.startswith("by "))
+    print(f"grouped (by buyer / by manager) worst p95 {grouped:.0f} ms: no rollup yet, reads every order of the range")
     if not args.skip_rebuild:
         read, seconds, rate, orders_rows = await rebuild_bench(args.events)
         print()

@@ -9,10 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from openpyxl import load_workbook
 from PIL import Image
 
+from oms_analytics import queries
 from oms_analytics.app import create_app
+from oms_analytics.main import rebuild as cli_rebuild
 from oms_analytics.settings import Settings
 from tests.integration.analytics.builders import Publisher, at, buyer, changed, placed, status_changed, supplier_account
 from tests.support.services import bearer, eventually, running_service, token_for
@@ -27,7 +30,11 @@ async def _get(client: httpx.AsyncClient, path: str, token: str, **params: str) 
 
 
 async def test_charts_excel_export_and_rebuild_show_the_same_figures(
-    kafka: str, database_url: str, service_env: dict[str, object], keys: tuple[Path, Path]
+    kafka: str,
+    database_url: str,
+    service_env: dict[str, object],
+    keys: tuple[Path, Path],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """R-AN-1 charts, R-AN-2 Excel export with a native chart, R-AN-3 restricted exports,
     and a rebuild from the topics' history gives the same figures."""
@@ -38,7 +45,8 @@ async def test_charts_excel_export_and_rebuild_show_the_same_figures(
     restricted = token_for(
         keys[0], account_id=tenant, owner=False, access={"orders": "read"}, restricted=True, user_id=manager
     )
-    app = create_app(Settings(database_url=database_url, **service_env))  # type: ignore[arg-type]
+    settings = Settings(database_url=database_url, rebuild_idle_s=0.5, **service_env)  # type: ignore[arg-type]
+    app = create_app(settings)
     async with running_service(app) as client, Publisher(kafka) as pub:
         await pub.send(
             supplier_account(tenant, (manager, "Мария"), (other, "Олег")),
@@ -134,3 +142,17 @@ async def test_charts_excel_export_and_rebuild_show_the_same_figures(
         assert resp.status_code == 403 and resp.json()["error"]["code"] == "foreign_tenant"
         resp = await client.get(f"/api/v1/admin/rebuild/{uuid.uuid4()}", headers=bearer(owner))
         assert resp.status_code == 404
+
+        # The command-line rebuild (every tenant) gives the same figures as well.
+        cli_report = await cli_rebuild(settings, None)
+        assert cli_report.status == "done" and cli_report.events_applied == 10
+        assert (await _get(client, "/api/v1/summary", owner, group_by="buyer")).json() == before
+
+        # Over the exact-median limit the medians come from the daily hour histograms (within 2.5 %).
+        monkeypatch.setattr(queries, "EXACT_MEDIAN_LIMIT", 0)
+        big = (await _get(client, "/api/v1/summary", owner, group_by="manager")).json()
+        assert abs(big["median_hours_to_ship"] - 72.0) / 72.0 < 0.025
+        assert abs(big["median_hours_to_confirm"] - 2.0) / 2.0 < 0.025
+        assert big["group_medians_omitted"] is True
+        assert all(g["median_hours_to_ship"] is None for g in big["groups"])
+        assert big["orders_sum"] == before["orders_sum"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -10,7 +11,10 @@ import pytest
 from oms_analytics.domain import (
     OrderChange,
     ReportError,
+    RollupDelta,
     apply_change,
+    histogram_median,
+    hours_bin,
     parse_details_query,
     parse_report_query,
     periods,
@@ -143,3 +147,37 @@ def test_an_empty_summary_has_zero_figures() -> None:
     f = figures([], Medians())
     assert (f["orders_count"], f["orders_sum"], f["average_order"], f["confirmed"]["share"]) == (0, "0.00", "0.00", 0.0)
     assert median([3.0, 1.0, 2.0, 10.0]) == 2.5
+
+
+def test_rollup_deltas_of_an_order_history_add_up_to_its_final_state() -> None:
+    """The daily rollups follow every change of an order: after all deltas only its final state counts."""
+    history = [
+        a_change(1, placed_at=t(2, 8), status="new", status_at=t(2, 8), total_minor=10_000),
+        a_change(2, status="confirmed", status_at=t(2, 20)),
+        a_change(3, paid_minor=4_000),
+        a_change(4, status="shipped", status_at=t(4, 20)),
+    ]
+    delta, facts = RollupDelta(), None
+    for change in history:
+        new = apply_change(facts, change)
+        delta.change(facts, new)
+        facts = new
+    daily, hours = delta.nonzero()
+    assert daily == {(date(2026, 11, 2), "shipped", True, True, False): [1, 10_000, 4_000]}
+    assert hours == {
+        (date(2026, 11, 2), "confirm", hours_bin(12.0)): 1,
+        (date(2026, 11, 2), "ship", hours_bin(48.0)): 1,
+    }
+
+
+def test_a_histogram_median_is_within_two_and_a_half_percent() -> None:
+    rng = random.Random(1)
+    values = [rng.uniform(0.1, 200) for _ in range(5001)]
+    bins: dict[int, int] = {}
+    for v in values:
+        bins[hours_bin(v)] = bins.get(hours_bin(v), 0) + 1
+    exact = median(values)
+    approx = histogram_median(bins)
+    assert exact is not None and approx is not None
+    assert abs(approx - exact) / exact < 0.025
+    assert histogram_median({}) is None

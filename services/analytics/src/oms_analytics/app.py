@@ -21,7 +21,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     runtime = ServiceRuntime(settings, metadata, MIGRATIONS, title="OMS Analytics")
     for event_cls, handler in HANDLERS.items():
         runtime.consumer.on(event_cls, handler)
-    runs = RebuildRuns(Rebuilder(runtime.db, settings.kafka_bootstrap, HANDLERS))
+    runs = RebuildRuns(
+        Rebuilder(
+            runtime.db,
+            settings.kafka_bootstrap,
+            HANDLERS,
+            batch_size=settings.rebuild_batch_size,
+            idle_s=settings.rebuild_idle_s,
+        )
+    )
     runtime.on_stopping.append(runs.stop)
     runtime.routers.append(build_router(runtime.db, runs, runtime.registry))
     return runtime.build_app()

@@ -192,8 +192,8 @@ def apply_change(facts: OrderFacts | None, change: OrderChange) -> OrderFacts:
 
 
 def lines_total_minor(lines: list[tuple[Decimal, Decimal]]) -> int:
-    """Order total from (quantity, price) pairs, prices VAT included."""
-    return to_minor(sum((q * p for q, p in lines), Decimal(0)))
+    """Order total from (quantity, price) pairs, prices VAT included, each line rounded to kopecks as orders does."""
+    return to_minor(sum(((q * p).quantize(CENT) for q, p in lines), Decimal(0)))
 
 
 def first_present(attributes: dict[str, object], *names: str) -> tuple[bool, object]:
@@ -220,7 +220,7 @@ def hours_bin(hours: float) -> int:
 
 def bin_hours(bin_: int) -> float:
     """The duration a bin stands for (its geometric middle), in hours."""
-    return max(HOURS_BIN_RATIO ** (bin_ + 0.5) - 1, 0.0) / 60
+    return max(math.pow(HOURS_BIN_RATIO, bin_ + 0.5) - 1, 0.0) / 60
 
 
 @dataclass

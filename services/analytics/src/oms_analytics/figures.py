@@ -82,7 +82,8 @@ def figures(buckets: Iterable[Bucket], medians: Medians) -> dict[str, Any]:
         n = sum(b.count for b in matching)
         out[outcome] = {"count": n, "sum": money(sum(b.total_minor for b in matching)), "share": _share(n, count)}
     out["paid_sum"] = money(sum(b.paid_minor for b in rows))
-    out["average_order"] = money(round(total / count) if count else 0)
+    average = (Decimal(total) / count).quantize(Decimal(1), rounding=ROUND_HALF_UP) if count else Decimal(0)
+    out["average_order"] = money(int(average))
     out["median_hours_to_confirm"] = _hours(medians.hours_to_confirm)
     out["median_hours_to_ship"] = _hours(medians.hours_to_ship)
     out["overdue_count"] = sum(b.count for b in rows if b.overdue)

@@ -79,8 +79,8 @@ def change_from_placed(event: OrderPlacedV1) -> OrderChange:
 
 def change_from_status(event: OrderStatusChangedV1) -> OrderChange:
     d = event.data
-    # A zero total with no lines means "not told" (the field's default), not an order worth nothing.
-    total = _total(d.lines) if d.lines else (to_minor(d.total) if d.total else None)
+    # The order's own total when told; a zero total with no lines is the field's default ("not told").
+    total = to_minor(d.total) if d.total else (_total(d.lines) if d.lines else None)
     return OrderChange(
         order_id=str(d.order_id),
         tenant_id=str(event.tenant_id),

@@ -22,7 +22,14 @@ async def rebuild(settings: Settings, tenant_id: str | None) -> RebuildReport:
     db = Database(create_engine(settings.resolved_database_url()), metadata)
     try:
         await upgrade_to_head(db.engine, MIGRATIONS)
-        return await Rebuilder(db, settings.kafka_bootstrap, HANDLERS).run(tenant_id)
+        rebuilder = Rebuilder(
+            db,
+            settings.kafka_bootstrap,
+            HANDLERS,
+            batch_size=settings.rebuild_batch_size,
+            idle_s=settings.rebuild_idle_s,
+        )
+        return await rebuilder.run(tenant_id)
     finally:
         await db.dispose()
 

@@ -12,6 +12,7 @@ from oms_analytics.db import buyer_managers, buyers, daily, daily_hours, orders,
 from oms_analytics.domain import DetailsQuery, ReportQuery, histogram_median, money
 from oms_analytics.figures import Bucket, Medians, median, summary
 from oms_shared.auth import Principal
+from oms_shared.errors import Forbidden, NotFound
 
 
 @dataclass(frozen=True)
@@ -200,10 +201,15 @@ async def load_summary(conn: AsyncConnection, scope: Scope, query: ReportQuery) 
         return summary(query, day_buckets, medians)
     key = _group_column(query.group_by)
     group_buckets = await _buckets(conn, conds, key)
-    group_medians = await _medians(conn, conds, key)
+    big = sum(b.count for b in day_buckets) > EXACT_MEDIAN_LIMIT
+    # A median per group means sorting every order of the range by group: seconds over a million orders.
+    # Above the limit the groups go without their medians (the summary's own medians stay).
+    group_medians = {} if big else await _medians(conn, conds, key)
     keys = sorted({b.key for b in group_buckets if b.key is not None})
     names = await group_names(conn, scope.tenant_id, query.group_by, keys)
-    return summary(query, day_buckets, medians, group_buckets, group_medians, names)
+    body = summary(query, day_buckets, medians, group_buckets, group_medians, names)
+    body["group_medians_omitted"] = big
+    return body
 
 
 _SORT_COLUMNS: dict[str, sa.ColumnElement[Any]] = {
@@ -232,8 +238,44 @@ def _figure_condition(figure: str) -> sa.ColumnElement[bool] | None:
     return orders.c.status == figure.removeprefix("status:")
 
 
+async def _owned(
+    conn: AsyncConnection, scope: Scope, table: sa.Table, id_col: str, order_col: sa.Column[Any], value: str
+) -> None:
+    """``value`` must be the caller's own (R-ACC-4): 403 when another account's, 404 when unknown."""
+    mine = await conn.scalar(
+        sa.select(sa.literal(1)).where(table.c.tenant_id == scope.tenant_id, table.c[id_col] == value)
+    ) or await conn.scalar(
+        sa.select(sa.literal(1)).where(orders.c.tenant_id == scope.tenant_id, order_col == value).limit(1)
+    )
+    if mine:
+        return
+    kind = "buyer" if id_col == "buyer_id" else "manager"
+    if await conn.scalar(sa.select(sa.literal(1)).where(table.c[id_col] == value).limit(1)):
+        raise Forbidden(f"this {kind} belongs to another account", code="foreign_tenant")
+    raise NotFound(f"no {kind} {value}", code=f"{kind}_not_found")
+
+
+async def check_filter_ids(conn: AsyncConnection, scope: Scope, dq: DetailsQuery) -> None:
+    """A buyer or manager filter must name one of the caller's own; a restricted manager's buyer must be theirs."""
+    if dq.buyer_id:
+        await _owned(conn, scope, buyers, "buyer_id", orders.c.buyer_id, dq.buyer_id)
+        if scope.restricted_user_id is not None:
+            assigned = await conn.scalar(
+                sa.select(sa.literal(1)).where(
+                    buyer_managers.c.tenant_id == scope.tenant_id,
+                    buyer_managers.c.buyer_id == dq.buyer_id,
+                    buyer_managers.c.user_id == scope.restricted_user_id,
+                )
+            )
+            if not assigned:
+                raise Forbidden("this buyer is not assigned to you", code="not_your_buyer")
+    if dq.manager_id and dq.manager_id != "none":
+        await _owned(conn, scope, users, "user_id", orders.c.responsible_user_id, dq.manager_id)
+
+
 async def load_details(conn: AsyncConnection, scope: Scope, dq: DetailsQuery) -> dict[str, Any]:
     """The orders behind a figure, one page at a time."""
+    await check_filter_ids(conn, scope, dq)
     conds = _conditions(scope, dq.report)
     fig = _figure_condition(dq.figure)
     if fig is not None:

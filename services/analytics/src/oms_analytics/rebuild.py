@@ -142,7 +142,8 @@ class Rebuilder:
 
     @staticmethod
     async def _position_at_least(consumer: AIOKafkaConsumer, tp: TopicPartition, end: int) -> bool:
-        return await consumer.position(tp) >= end
+        position: int = await consumer.position(tp)
+        return position >= end
 
     async def _apply(
         self, records: list[ConsumerRecord[bytes, bytes]], tenant_id: str | None, report: RebuildReport

@@ -12,3 +12,6 @@ class Settings(ServiceSettings):
 
     service_name: str = "analytics"
     http_port: int = 8105
+    # Rebuild: events applied per transaction, and how long the topics must stay quiet before the replay ends.
+    rebuild_batch_size: int = 1000
+    rebuild_idle_s: float = 1.5
