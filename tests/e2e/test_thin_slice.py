@@ -53,7 +53,8 @@ def test_the_whole_story_through_five_processes_a_real_broker_and_a_real_smtp_se
     quantity, price and VAT, adds and removes lines, sends for approval, the buyer agrees, the manager
     confirms, the order splits into in-stock and coming-soon parts, the in-stock part ships. Import
     (R-IN-3): a file saved by LibreOffice Calc is imported for the buyer and sent for approval; a bad one
-    is refused row by row."""
+    is refused row by row. Analytics (R-AN-1/2): summaries by period, buyer and manager, a chart and an
+    Excel file."""
     stack = LocalStack.on_free_ports(tmp_path / "var", env=stack_env)
     stack.start()
     pids = [c.pid for c in stack.components() if c.pid]
@@ -66,11 +67,18 @@ def test_the_whole_story_through_five_processes_a_real_broker_and_a_real_smtp_se
             facts={
                 "import_file": FIXTURES / "import_libreoffice.xlsx",
                 "bad_import_file": FIXTURES / "import_libreoffice_bad.xlsx",
+                "out_dir": tmp_path / "demo",
             },
         )
         assert lines[-1] == "demo: the story played through", "\n".join(lines)
         number = story.facts["number"]
         assert len(story.facts["lifecycle_parts"]) == 1
+        assert [Path(p).name for p in story.facts["analytics_files"]] == [
+            "summary-chart.png",
+            "summary-chart.svg",
+            "summary-export.xlsx",
+        ]
+        assert (tmp_path / "demo" / "summary-chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert any("refused:" in line and "'row': 4" in line for line in lines), "\n".join(lines)
         mails = [email.message_from_bytes(p.read_bytes(), policy=policy.default) for p in stack.mail_dir.glob("*.eml")]
         about_order = [m for m in mails if number in str(m["Subject"])]

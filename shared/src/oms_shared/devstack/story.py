@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -128,9 +128,13 @@ def chapter_thin_slice(story: Story) -> None:
         "inventory",
         "/api/v1/stock",
         actor=supplier,
-        json={"items": [{"warehouse_id": wh, "sku": "BOLT-M8", "on_hand": "100"},
-                        {"warehouse_id": wh, "sku": "NUT-M8", "on_hand": "40"},
-                        {"warehouse_id": wh, "sku": "WASHER-M8", "on_hand": "0"}]},
+        json={
+            "items": [
+                {"warehouse_id": wh, "sku": "BOLT-M8", "on_hand": "100"},
+                {"warehouse_id": wh, "sku": "NUT-M8", "on_hand": "40"},
+                {"warehouse_id": wh, "sku": "WASHER-M8", "on_hand": "0"},
+            ]
+        },
     )
     story.note("on hand: BOLT-M8 100, NUT-M8 40, WASHER-M8 0 at MSK")
 
@@ -140,8 +144,13 @@ def chapter_thin_slice(story: Story) -> None:
         "orders",
         "/api/v1/buyers",
         actor=supplier,
-        json={"name": "ООО «Покупатель»", "inn": "7700000001", "kpp": "770001001",
-              "buyer_account_id": buyer.account_id, "manager_user_ids": [supplier.user_id]},
+        json={
+            "name": "ООО «Покупатель»",
+            "inn": "7700000001",
+            "kpp": "770001001",
+            "buyer_account_id": buyer.account_id,
+            "manager_user_ids": [supplier.user_id],
+        },
         expect=201,
     ).json()
     price_list = story.call(
@@ -190,8 +199,10 @@ def chapter_thin_slice(story: Story) -> None:
         actor=buyer,
         json={
             "price_list_id": pl,
-            "lines": [{"sku": "BOLT-M8", "warehouse_id": wh, "quantity": "10"},
-                      {"sku": "NUT-M8", "warehouse_id": wh, "quantity": "25"}],
+            "lines": [
+                {"sku": "BOLT-M8", "warehouse_id": wh, "quantity": "10"},
+                {"sku": "NUT-M8", "warehouse_id": wh, "quantity": "25"},
+            ],
             "desired_shipment_date": date.today().isoformat(),
             "comment": "Доставка до 12:00",
             "one_shipment": False,
@@ -304,8 +315,13 @@ def chapter_order_lifecycle(story: Story) -> None:
         "orders",
         "/api/v1/orders",
         actor=buyer,
-        json={"price_list_id": pl, "lines": [{"sku": "BOLT-M8", "warehouse_id": wh, "quantity": "20"},
-                                              {"sku": "NUT-M8", "warehouse_id": wh, "quantity": "10"}]},
+        json={
+            "price_list_id": pl,
+            "lines": [
+                {"sku": "BOLT-M8", "warehouse_id": wh, "quantity": "20"},
+                {"sku": "NUT-M8", "warehouse_id": wh, "quantity": "10"},
+            ],
+        },
         expect=201,
     ).json()
     order_id, number = order["order_id"], order["number"]
@@ -472,14 +488,68 @@ def chapter_excel_import(story: Story) -> None:
     story.facts.update(imported_order_id=imported["order_id"], imported_number=imported["number"])
 
 
+def chapter_analytics(story: Story) -> None:
+    """Issue 6: the manager reads summaries by period, buyer and manager, with a chart and an Excel file."""
+    supplier: Actor = story.facts["supplier"]
+    today = date.today()
+    since = (today - timedelta(days=30)).isoformat()
+    query = f"date_from={since}&date_to={today.isoformat()}"
+
+    story.step("The general summary of the last 30 days agrees with the order list")
+    in_list = story.call("GET", "orders", "/api/v1/orders", actor=supplier).json()["total"]
+
+    def caught_up() -> dict[str, Any] | None:
+        body: dict[str, Any] = story.call(
+            "GET", "analytics", f"/api/v1/summary?{query}&interval=week", actor=supplier
+        ).json()
+        return body if body["orders_count"] == in_list else None
+
+    summary = story.wait_for(f"analytics to count all {in_list} orders of the list", caught_up)
+    story.note(
+        f"orders {summary['orders_count']}, sum {summary['orders_sum']}, average {summary['average_order']}, "
+        f"paid {summary['paid_sum']}"
+    )
+    for status in ("confirmed", "shipped", "rejected", "cancelled"):
+        figure = summary[status]
+        story.note(f"{status}: {figure['count']} orders, {figure['sum']} ({figure['share']:.0%})")
+
+    story.step("By buyer and by responsible manager")
+    for group_by in ("buyer", "manager"):
+        grouped = story.call("GET", "analytics", f"/api/v1/summary?{query}&group_by={group_by}", actor=supplier).json()
+        for group in grouped.get("groups", [])[:5]:
+            story.note(
+                f"{group_by} {group.get('name') or group.get('key')}: {group['orders_count']} orders, "
+                f"{group['orders_sum']}"
+            )
+
+    story.step("The orders behind the 'shipped' figure")
+    details = story.call("GET", "analytics", f"/api/v1/summary/details?{query}&figure=shipped", actor=supplier).json()
+    story.note(f"{details['total']} shipped: {[item.get('number') for item in details['items'][:5]]}")
+
+    story.step("A chart and an Excel file of the summary")
+    out_dir = Path(story.facts.get("out_dir") or Path.cwd() / "var" / "demo")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, content_type in (("chart.png", "image/png"), ("chart.svg", "image/svg"), ("export.xlsx", XLSX)):
+        answer = story.call("GET", "analytics", f"/api/v1/summary/{name}?{query}", actor=supplier)
+        if not answer.headers.get("content-type", "").startswith(content_type):
+            raise DemoFailed(f"{name} came as {answer.headers.get('content-type')}")
+        path = out_dir / f"summary-{name}"
+        path.write_bytes(answer.content)
+        story.note(f"saved {path} ({len(answer.content):,} bytes)")
+    story.facts["analytics_files"] = sorted(str(p) for p in out_dir.glob("summary-*"))
+
+
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
-CHAPTERS: list[Callable[[Story], None]] = [chapter_thin_slice, chapter_order_lifecycle, chapter_excel_import]
+CHAPTERS: list[Callable[[Story], None]] = [
+    chapter_thin_slice,
+    chapter_order_lifecycle,
+    chapter_excel_import,
+    chapter_analytics,
+]
 
 
-def play(
-    urls: dict[str, str], say: Callable[[str], None] = print, facts: dict[str, Any] | None = None
-) -> Story:
+def play(urls: dict[str, str], say: Callable[[str], None] = print, facts: dict[str, Any] | None = None) -> Story:
     """Play every chapter; raises ``DemoFailed`` at the first step that goes wrong."""
     with httpx.Client(timeout=15.0, trust_env=False) as client:
         story = Story(urls=urls, client=client, say=say, facts=dict(facts or {}))
