@@ -54,7 +54,9 @@ async def test_backorders_fill_first_come_first_served_and_manual_reserves_count
         assert [await reserved_of(o) for o in orders] == [["4"], ["1"], ["0"]]
 
         # A manual reserve above availability is refused and changes nothing.
-        r = await client.put("/api/v1/manual-reserves", json={"warehouse_id": wid, "sku": "A", "quantity": "1"}, headers=h)
+        r = await client.put(
+            "/api/v1/manual-reserves", json={"warehouse_id": wid, "sku": "A", "quantity": "1"}, headers=h
+        )
         assert r.status_code == 422 and r.json()["error"]["code"] == "exceeds_available"
 
         # Incoming stock, then its arrival: the oldest waiting line is served first.
@@ -100,7 +102,10 @@ async def test_backorders_fill_first_come_first_served_and_manual_reserves_count
         ]
         assert holders[2]["reason"] == "phone order" and holders[2]["by_user_id"] == str(user)
         r = await client.get(f"/api/v1/orders/{orders[1]}/lines/{lines[1].line_id}/reserves", headers=h)
-        assert [(e["quantity"], e["reason"]) for e in r.json()["entries"]] == [("1", "reserved"), ("2", "backorder_filled")]
+        assert [(e["quantity"], e["reason"]) for e in r.json()["entries"]] == [
+            ("1", "reserved"),
+            ("2", "backorder_filled"),
+        ]
 
         # Editing a confirmed order: less quantity gives stock back.
         edited = lines[1].model_copy(update={"quantity": Decimal("1")})
@@ -111,17 +116,46 @@ async def test_backorders_fill_first_come_first_served_and_manual_reserves_count
                 tenant_id=tenant,
                 aggregate_id=str(orders[1]),
                 data=OrderChangedData(
-                    order_id=orders[1], number="2", buyer_id=uuid.uuid4(), kind="lines_edited",
-                    status=OrderStatus.CONFIRMED, lines=[edited], changed_at=datetime.now(UTC),
+                    order_id=orders[1],
+                    number="2",
+                    buyer_id=uuid.uuid4(),
+                    kind="lines_edited",
+                    status=OrderStatus.CONFIRMED,
+                    lines=[edited],
+                    changed_at=datetime.now(UTC),
                     line_changes=[LineChange(line_id=lines[1].line_id, sku="A", field="quantity", old="3", new="1")],
                 ),
             ),
-        )  # fmt: skip
+        )
         await wait_stock({"reserved": "5", "available": "3"})
         assert await reserved_of(orders[1]) == ["1"]
 
         # Shipping consumes: on hand and reserved both go down.
         await send(kafka, status_event(tenant, orders[2], OrderStatus.SHIPPED, [lines[2]]))
+        await wait_stock({"on_hand": "6", "reserved": "3", "available": "3"})
+        # Splitting: the line moves to a new part with its reserve, nothing is released in between.
+        child = uuid.uuid4()
+        await send(
+            kafka,
+            make_event(
+                OrderChangedV1,
+                tenant_id=tenant,
+                aggregate_id=str(orders[1]),
+                data=OrderChangedData(
+                    order_id=orders[1],
+                    number="2",
+                    buyer_id=uuid.uuid4(),
+                    kind="split",
+                    status=OrderStatus.CONFIRMED,
+                    lines=[],
+                    related_order_ids=[child],
+                    changed_at=datetime.now(UTC),
+                    line_changes=[LineChange(line_id=lines[1].line_id, sku="A", field="moved")],
+                ),
+            ),
+            status_event(tenant, child, OrderStatus.CONFIRMED, [edited]),
+        )
+        assert await eventually(lambda: reserved_of(child), timeout=15) == ["1"]
         await wait_stock({"on_hand": "6", "reserved": "3", "available": "3"})
         r = await client.delete("/api/v1/manual-reserves", params={"warehouse_id": wid, "sku": "A"}, headers=h)
         assert r.status_code == 200 and r.json()["reserved"] == "1"

@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import openpyxl
+import sqlalchemy as sa
 
 from oms_inventory.app import create_app
+from oms_inventory.db import stock
 from oms_inventory.settings import Settings
 from oms_shared.contracts import ErpStockImportedData, ErpStockImportedV1, ErpStockItem, OrderStatus, make_event
 from oms_shared.topics import RESERVE_UPDATED
@@ -51,33 +53,62 @@ async def test_uploads_are_validated_per_row_and_the_erp_sets_stock_and_integrat
     async with running_service(app) as client, TopicReader(kafka, RESERVE_UPDATED) as reserves:
         wid = await setup_catalogue(client, token, {"A": "1"})
 
-        csv_ok = "warehouse_code;sku;on_hand;name;unit\nMAIN;A;7\nMAIN;B;2,5;Bolt;pcs\n".encode()
+        csv_ok = b"warehouse_code;sku;on_hand;name;unit\nMAIN;A;7\nMAIN;B;2,5;Bolt;pcs\n"
         r = await client.post("/api/v1/stock/upload", files={"file": ("stock.csv", csv_ok, "text/csv")}, headers=h)
         assert r.status_code == 200, r.text
         assert {(i["sku"], i["on_hand"]) for i in r.json()["items"]} == {("A", "7"), ("B", "2.5")}
 
         bad = xlsx([["warehouse_code", "sku", "on_hand"], ["MAIN", "A", 100], ["NOPE", "A", 1], ["MAIN", "ZZZ", -1]])
-        r = await client.post("/api/v1/stock/upload", files={"file": ("stock.xlsx", bad, "application/octet-stream")},
-                              headers=h)  # fmt: skip
+        r = await client.post(
+            "/api/v1/stock/upload", files={"file": ("stock.xlsx", bad, "application/octet-stream")}, headers=h
+        )
         assert r.status_code == 422, r.text
         assert {(d["row"], d["code"]) for d in r.json()["error"]["details"]} == {
-            (3, "unknown_warehouse"), (4, "unknown_sku"), (4, "negative_quantity"),
-        }  # fmt: skip
+            (3, "unknown_warehouse"),
+            (4, "unknown_sku"),
+            (4, "negative_quantity"),
+        }
         assert (await stock_of(client, token, wid, "A"))["on_hand"] == "7"
         good = xlsx([["Warehouse_Code", "SKU", "On_Hand"], ["MAIN", "A", 9]])
-        r = await client.post("/api/v1/stock/upload", files={"file": ("s.xlsx", good, "application/octet-stream")},
-                              headers=h)  # fmt: skip
+        r = await client.post(
+            "/api/v1/stock/upload", files={"file": ("s.xlsx", good, "application/octet-stream")}, headers=h
+        )
         assert r.status_code == 200 and r.json()["items"][0]["on_hand"] == "9"
         r = await client.post("/api/v1/stock/upload", files={"file": ("s.pdf", b"%PDF", "application/pdf")}, headers=h)
         assert r.status_code == 422 and r.json()["error"]["code"] == "unsupported_file_type"
         r = await client.post("/api/v1/stock/upload", files={"file": ("s.xlsx", b"junk", "application/pdf")}, headers=h)
         assert r.status_code == 422 and r.json()["error"]["code"] == "unreadable_file"
 
+        # Lists are for a UI: filter, sort and page on the server.
+        r = await client.get("/api/v1/stock", params={"sort": "-on_hand", "limit": 1}, headers=h)
+        assert r.json()["total"] == 2 and [i["sku"] for i in r.json()["items"]] == ["A"]
+        r = await client.get("/api/v1/stock", params={"q": "bol", "offset": 0}, headers=h)
+        assert [i["sku"] for i in r.json()["items"]] == ["B"]
+        assert (await client.get("/api/v1/stock", params={"sort": "price"}, headers=h)).json()["error"]["code"] == (
+            "invalid_sort"
+        )
+        r = await client.get("/api/v1/products", params={"sort": "-sku", "limit": 1, "offset": 1}, headers=h)
+        assert r.json() == {
+            "items": [{"sku": "A", "name": "Product A", "unit": "pcs"}],
+            "total": 2,
+            "limit": 1,
+            "offset": 1,
+        }
+
         # ERP changes: stock and an Integration reserve.
-        await send(kafka, erp_event(tenant, "changes", [
-            ErpStockItem(warehouse_id=uuid.UUID(wid), sku="A", on_hand=Decimal(10), integration_reserved=Decimal(3)),
-            ErpStockItem(warehouse_id=uuid.uuid4(), sku="A", on_hand=Decimal(5)),
-        ]))  # fmt: skip
+        await send(
+            kafka,
+            erp_event(
+                tenant,
+                "changes",
+                [
+                    ErpStockItem(
+                        warehouse_id=uuid.UUID(wid), sku="A", on_hand=Decimal(10), integration_reserved=Decimal(3)
+                    ),
+                    ErpStockItem(warehouse_id=uuid.uuid4(), sku="A", on_hand=Decimal(5)),
+                ],
+            ),
+        )
 
         async def a_is(expected: dict[str, str]) -> None:
             item = await stock_of(client, token, wid, "A")
@@ -91,9 +122,18 @@ async def test_uploads_are_validated_per_row_and_the_erp_sets_stock_and_integrat
         assert {(x["kind"], x["reserved"]) for x in r.json()["holders"]} == {("order", "7"), ("integration", "3")}
 
         # A full snapshot: A shrinks (the order reserve gives way), B is not in it any more.
-        await send(kafka, erp_event(tenant, "full", [
-            ErpStockItem(warehouse_id=uuid.UUID(wid), sku="A", on_hand=Decimal(5), integration_reserved=Decimal(3)),
-        ]))  # fmt: skip
+        await send(
+            kafka,
+            erp_event(
+                tenant,
+                "full",
+                [
+                    ErpStockItem(
+                        warehouse_id=uuid.UUID(wid), sku="A", on_hand=Decimal(5), integration_reserved=Decimal(3)
+                    ),
+                ],
+            ),
+        )
         await eventually(lambda: a_is({"on_hand": "5", "reserved": "5", "available": "0"}), timeout=15)
         assert (await stock_of(client, token, wid, "B"))["on_hand"] == "0"
         r = await client.get(f"/api/v1/orders/{order_id}/reserves", headers=h)
@@ -105,3 +145,10 @@ async def test_uploads_are_validated_per_row_and_the_erp_sets_stock_and_integrat
 
         await eventually(adjusted, timeout=15)
         assert (await client.get("/api/v1/reserves/drift", headers=h)).json()["total"] == 0
+
+        # The reconciler notices a projection that no longer matches the ledger.
+        async with app.state.runtime.db.transaction() as tx:
+            await tx.conn.execute(sa.update(stock).where(stock.c.sku == "A").values(reserved=stock.c.reserved - 1000))
+        drift = (await client.get("/api/v1/reserves/drift", headers=h)).json()
+        assert [(d["sku"], d["reserved"], d["ledger"]) for d in drift["items"]] == [("A", "4", "5")]
+        assert "oms_inventory_reserve_drift_items 1.0" in (await client.get("/metrics")).text

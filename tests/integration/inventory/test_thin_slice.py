@@ -78,6 +78,14 @@ async def test_confirmed_order_reserves_what_is_available_and_rejecting_releases
         assert (await client.get(url, headers=bearer(other))).json()["error"]["code"] == "foreign_tenant"
         r = await client.get("/api/v1/stock", params={"warehouse_id": other_wid}, headers=bearer(token))
         assert r.status_code == 403
+        assert (await client.get("/api/v1/stock")).status_code == 401
+        buyer = token_for(keys[0], account_id=tenant, kind="buyer")
+        r = await client.put(
+            "/api/v1/stock",
+            json={"items": [{"warehouse_id": wid, "sku": "A-1", "on_hand": "1"}]},
+            headers=bearer(buyer),
+        )
+        assert r.status_code == 403 and r.json()["error"]["code"] == "supplier_only"
         r = await client.post("/api/v1/warehouses", json={"code": "MAIN", "name": "again"}, headers=bearer(token))
         assert r.status_code == 409 and r.json()["error"]["code"] == "duplicate_code"
         assert (await stock_of(client, token, wid, "A-1"))["on_hand"] == "10"

@@ -6,10 +6,11 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Query, UploadFile
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from oms_inventory import queries
+from oms_inventory.domain import fmt
 from oms_inventory.handlers import Inventory
 from oms_shared.auth import CurrentPrincipal, Principal
 from oms_shared.db import Database
@@ -208,11 +209,10 @@ def build_router(db: Database, inventory: Inventory) -> APIRouter:
         principal: CurrentPrincipal,
         limit: Annotated[int | None, Query(ge=1, le=100_000)] = None,
         offset: Offset = 0,
-    ) -> JSONResponse:
+    ) -> Response:
         async with db.read() as conn:
             body = await queries.availability(conn, _reader(principal), str(price_list_id), limit=limit, offset=offset)
-        # Plain JSON values already: skipping FastAPI's encoder keeps a 10,000-line answer fast.
-        return JSONResponse(body)
+        return Response(body, media_type="application/json")
 
     @router.get("/orders/{order_id}/reserves", summary="What is reserved for an order, per line")
     async def order_reserves(order_id: uuid.UUID, principal: CurrentPrincipal) -> dict[str, Any]:
@@ -227,7 +227,16 @@ def build_router(db: Database, inventory: Inventory) -> APIRouter:
     @router.get("/reserves/drift", summary="Reconciler: items whose reserved projection differs from the ledger")
     async def drift(principal: CurrentPrincipal) -> dict[str, Any]:
         tenant = _reader(principal)
-        items = [d for d in await inventory.reconcile() if d["tenant_id"] == tenant]
+        items = [
+            {
+                "warehouse_id": d["warehouse_id"],
+                "sku": d["sku"],
+                "reserved": fmt(d["projection"]),
+                "ledger": fmt(d["ledger"]),
+            }
+            for d in await inventory.reconcile()
+            if d["tenant_id"] == tenant
+        ]
         return {"items": items, "total": len(items)}
 
     return router

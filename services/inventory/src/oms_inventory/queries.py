@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import defaultdict
+from json.encoder import encode_basestring as quote  # the json module's C string quoting
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,6 +24,9 @@ from oms_inventory.db import (
 )
 from oms_inventory.domain import fmt
 from oms_shared.errors import Forbidden, Invalid, NotFound
+
+# Formatting is cached: a 10,000-line availability answer has few distinct quantities.
+_fmt_cached = functools.lru_cache(maxsize=65536)(fmt)
 
 
 def _sort(columns: dict[str, Any], sort: str, default: str) -> list[Any]:
@@ -228,8 +233,8 @@ async def list_incoming(
 
 async def availability(
     conn: AsyncConnection, tenant: str, price_list_id: str, *, limit: int | None, offset: int
-) -> dict[str, Any]:
-    """Per price-list line: availability on each linked warehouse and the total (R-STK-2)."""
+) -> str:
+    """Per price-list line: availability on each linked warehouse and the total (R-STK-2), as JSON text."""
     pl = (await conn.execute(sa.select(price_lists).where(price_lists.c.price_list_id == price_list_id))).first()
     if pl is None or pl.deleted:
         raise NotFound(f"no price list {price_list_id}", code="price_list_not_found")
@@ -246,48 +251,53 @@ async def availability(
     if limit is not None:
         items_stmt = items_stmt.limit(limit)
     item_rows = list(await conn.execute(items_stmt))
-    by_item: dict[tuple[str, str], tuple[int, int]] = {}
+    by_wh: dict[str, dict[str, tuple[int, int]]] = {wh: {} for wh in wh_ids}
     if wh_ids and item_rows:
         sel = sa.select(stock.c.warehouse_id, stock.c.sku, stock.c.on_hand, stock.c.reserved).where(
             stock.c.tenant_id == tenant, stock.c.warehouse_id.in_(wh_ids)
         )
         if limit is not None:  # a page: ask only for its SKUs; the whole list: one scan of the warehouses
-            sel = sel.where(stock.c.sku.in_([r.sku for r in item_rows]))
-        for r in await conn.execute(sel):
-            by_item[(r.warehouse_id, r.sku)] = (r.on_hand, r.reserved)
-    names = await _product_names(conn, tenant, [r.sku for r in item_rows if not r.name])
-    items = []
-    for r in item_rows:
-        per_wh = []
+            sel = sel.where(stock.c.sku.in_([r[0] for r in item_rows]))
+        for wh, sku, on_hand, reserved in await conn.execute(sel):
+            by_wh[wh][sku] = (on_hand, reserved)
+    names = await _product_names(conn, tenant, [r[0] for r in item_rows if not r[1]])
+    # The hot loop of a 10,000-line answer writes JSON text directly: building dicts and encoding them
+    # afterwards took most of the time. Warehouse cells repeat a lot, so each distinct one is written once.
+    f = _fmt_cached
+    wh_q = [quote(w) for w in wh_ids]
+    cells: dict[tuple[int, int, int], str] = {}
+    parts = []
+    for sku, name, _pos in item_rows:
+        row_cells = []
         total_avail = 0
-        for wh in wh_ids:
-            on_hand, reserved = by_item.get((wh, r.sku), (0, 0))
+        for i, wh in enumerate(wh_ids):
+            on_hand, reserved = by_wh[wh].get(sku, (0, 0))
             total_avail += on_hand - reserved
-            per_wh.append(
-                {
-                    "warehouse_id": wh,
-                    "on_hand": fmt(on_hand),
-                    "reserved": fmt(reserved),
-                    "available": fmt(on_hand - reserved),
-                }
-            )
-        items.append(
-            {
-                "sku": r.sku,
-                "name": r.name or names.get(r.sku, ""),
-                "warehouses": per_wh,
-                "total_available": fmt(total_avail),
-            }
+            cell = cells.get((i, on_hand, reserved))
+            if cell is None:
+                cell = (
+                    f'{{"warehouse_id":{wh_q[i]},"on_hand":"{f(on_hand)}","reserved":"{f(reserved)}",'
+                    f'"available":"{f(on_hand - reserved)}"}}'
+                )
+                cells[(i, on_hand, reserved)] = cell
+            row_cells.append(cell)
+        parts.append(
+            f'{{"sku":{quote(sku)},"name":{quote(name or names.get(sku, ""))},"warehouses":[{",".join(row_cells)}],'
+            f'"total_available":"{f(total_avail)}"}}'
         )
-    return {
-        "price_list_id": price_list_id,
-        "name": pl.name,
-        "warehouse_ids": wh_ids,
-        "items": items,
-        "total": int(total or 0),
-        "limit": limit,
-        "offset": offset,
-    }
+    head = json.dumps(
+        {
+            "price_list_id": price_list_id,
+            "name": pl.name,
+            "warehouse_ids": wh_ids,
+            "total": int(total or 0),
+            "limit": limit,
+            "offset": offset,
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return head[:-1] + ',"items":[' + ",".join(parts) + "]}"
 
 
 async def _product_names(conn: AsyncConnection, tenant: str, skus: list[str]) -> dict[str, str]:

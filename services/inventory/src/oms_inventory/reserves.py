@@ -198,7 +198,7 @@ async def apply_order_lines(
     confirmed_at: datetime,
     reason: str,
     kept_line_ids: Iterable[str] = (),
-) -> None:
+) -> list[tuple[int, int]]:
     """Make the order's reserves match its lines: reserve what is missing (as much as is available),
     give back what is no longer asked for, drop lines that left the order (unless moved to another part)."""
     tenant = eff.tenant_id
@@ -207,35 +207,28 @@ async def apply_order_lines(
     for lid in plan.dropped:
         row = next(r for r in held if r.line_id == lid)
         await _release_line(conn, eff, row, "released", "line_removed")
-    for t in plan.targets:
-        existing = (
+    ids = [t.line_id for t in plan.targets]
+    known = {
+        r.line_id: r
+        for r in (
             await conn.execute(
-                sa.select(order_lines).where(order_lines.c.tenant_id == tenant, order_lines.c.line_id == t.line_id)
+                sa.select(order_lines).where(order_lines.c.tenant_id == tenant, order_lines.c.line_id.in_(ids))
             )
-        ).first()
+            if ids
+            else []
+        )
+    }
+    outcome: list[tuple[int, int]] = []
+    for t in plan.targets:
+        existing = known.get(t.line_id)
         current = 0
         if existing is not None and existing.state == "active":
             if existing.warehouse_id != t.warehouse_id or existing.sku != t.sku:
                 await _release_line(conn, eff, existing, "released", "line_moved")
             else:
                 current = existing.reserved
-        if existing is None:
-            await conn.execute(
-                order_lines.insert().values(
-                    tenant_id=tenant,
-                    line_id=t.line_id,
-                    order_id=order_id,
-                    sku=t.sku,
-                    warehouse_id=t.warehouse_id,
-                    requested=t.requested,
-                    reserved=0,
-                    state="active",
-                    confirmed_at=confirmed_at,
-                    updated_at=utcnow(),
-                )
-            )
-        elif existing.order_id != order_id and existing.state == "active":
-            eff.order(existing.order_id, "adjusted")
+            if existing.order_id != order_id:  # moved here from another part of the order
+                eff.order(existing.order_id, "adjusted")
         new = current
         if t.warehouse_id and current > t.requested:
             await give_back(conn, tenant, t.warehouse_id, t.sku, current - t.requested)
@@ -265,20 +258,28 @@ async def apply_order_lines(
                 line_id=t.line_id,
             )
             new = current + got
-        await conn.execute(
-            order_lines.update()
-            .where(order_lines.c.tenant_id == tenant, order_lines.c.line_id == t.line_id)
-            .values(
-                order_id=order_id,
-                sku=t.sku,
-                warehouse_id=t.warehouse_id,
-                requested=t.requested,
-                reserved=new,
-                state="active",
-                updated_at=utcnow(),
+        values = {
+            "order_id": order_id,
+            "sku": t.sku,
+            "warehouse_id": t.warehouse_id,
+            "requested": t.requested,
+            "reserved": new,
+            "state": "active",
+            "updated_at": utcnow(),
+        }
+        if existing is None:
+            await conn.execute(
+                order_lines.insert().values(tenant_id=tenant, line_id=t.line_id, confirmed_at=confirmed_at, **values)
             )
-        )
+        else:
+            await conn.execute(
+                order_lines.update()
+                .where(order_lines.c.tenant_id == tenant, order_lines.c.line_id == t.line_id)
+                .values(**values)
+            )
+        outcome.append((t.requested, new))
     eff.order(order_id, reason)
+    return outcome
 
 
 async def release_order(conn: AsyncConnection, eff: Effects, order_id: str, *, reason: str = "released") -> bool:
@@ -456,28 +457,33 @@ async def shrink_order_reserves(conn: AsyncConnection, eff: Effects, wh: str, sk
 
 
 async def stock_snapshot(conn: AsyncConnection, tenant: str, wh: str, sku: str) -> StockUpdatedData:
-    row = (await conn.execute(sa.select(stock.c.on_hand, stock.c.reserved).where(_item(tenant, wh, sku)))).first()
-    on_hand, reserved = (row.on_hand, row.reserved) if row else (0, 0)
-    incoming = await conn.scalar(
-        sa.select(sa.func.coalesce(sa.func.sum(incoming_stock.c.quantity), 0)).where(
+    incoming = (
+        sa.select(sa.func.coalesce(sa.func.sum(incoming_stock.c.quantity), 0))
+        .where(
             incoming_stock.c.tenant_id == tenant,
             incoming_stock.c.warehouse_id == wh,
             incoming_stock.c.sku == sku,
             incoming_stock.c.status == "expected",
         )
+        .scalar_subquery()
     )
+    row = (
+        await conn.execute(sa.select(stock.c.on_hand, stock.c.reserved, incoming).where(_item(tenant, wh, sku)))
+    ).first()
+    on_hand, reserved, incoming_units = (row[0], row[1], row[2]) if row else (0, 0, 0)
     return StockUpdatedData(
         warehouse_id=uuid.UUID(wh),
         sku=sku,
         on_hand=from_units(on_hand),
         reserved=from_units(reserved),
         available=from_units(on_hand - reserved),
-        incoming=from_units(int(incoming or 0)),
+        incoming=from_units(int(incoming_units or 0)),
     )
 
 
 async def order_reserve_lines(conn: AsyncConnection, tenant: str, order_id: str) -> list[ReserveLine]:
     rows = await _order_rows(conn, tenant, order_id)
+    # A released or shipped line waits for nothing: it reports no shortage.
     return [
         ReserveLine(
             line_id=uuid.UUID(r.line_id),
@@ -485,7 +491,7 @@ async def order_reserve_lines(conn: AsyncConnection, tenant: str, order_id: str)
             warehouse_id=uuid.UUID(r.warehouse_id) if r.warehouse_id else None,
             requested=from_units(r.requested),
             reserved=from_units(r.reserved),
-            shortage=from_units(max(0, r.requested - r.reserved)),
+            shortage=from_units(max(0, r.requested - r.reserved) if r.state == "active" else 0),
         )
         for r in sorted(rows, key=lambda r: (r.confirmed_at, r.line_id))
     ]
@@ -498,7 +504,7 @@ async def publish_effects(tx: Tx, eff: Effects, *, causation_id: str = "") -> No
         lines = await order_reserve_lines(tx.conn, eff.tenant_id, order_id)
         data = ReserveUpdatedData(
             order_id=uuid.UUID(order_id),
-            reason=reason,  # type: ignore[arg-type]
+            reason=reason,
             lines=lines,
             fully_reserved=bool(lines) and all(line.shortage == 0 for line in lines) and reason != "released",
         )
