@@ -188,6 +188,7 @@ async def run_service(bootstrap: str, database_url: str, keys: tuple[Path, Path]
                 auto_offset_reset="earliest",
                 enable_auto_commit=False,
                 session_timeout_ms=6000,
+                fetch_max_wait_ms=20,
                 heartbeat_interval_ms=2000,
             )
             await reader.start()

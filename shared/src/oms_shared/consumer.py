@@ -104,6 +104,9 @@ class EventConsumer:
             ack_policy=AckPolicy.NACK_ON_ERROR,
             session_timeout_ms=session_timeout_ms,
             heartbeat_interval_ms=heartbeat_interval_ms,
+            # The broker holds a fetch until this wait passes when little data is waiting; the
+            # default 500 ms put a ~250 ms floor under every hop of a flow (measured here).
+            fetch_max_wait_ms=50,
             title=f"{self.service}-events",
         )
         subscriber(self._on_message)
