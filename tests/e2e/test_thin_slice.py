@@ -53,7 +53,9 @@ def test_the_whole_story_through_five_processes_a_real_broker_and_a_real_smtp_se
     quantity, price and VAT, adds and removes lines, sends for approval, the buyer agrees, the manager
     confirms, the order splits into in-stock and coming-soon parts, the in-stock part ships. Import
     (R-IN-3): a file saved by LibreOffice Calc is imported for the buyer and sent for approval; a bad one
-    is refused row by row. Analytics (R-AN-1/2): summaries by period, buyer and manager, a chart and an
+    is refused row by row. Scarce stock (R-RSV-1..5, R-SPL-1): two buyers compete, the second order is cut
+    into in-stock and coming-soon parts, rejecting the first frees stock that fills the waiting part, a
+    manual reserve counts in availability. Analytics (R-AN-1/2): summaries by period, buyer and manager, a chart and an
     Excel file."""
     stack = LocalStack.on_free_ports(tmp_path / "var", env=stack_env)
     stack.start()

@@ -71,14 +71,18 @@ async def test_confirmed_order_splits_into_parts_by_reserve_unless_one_shipment(
             return dict(body)
 
         root = await eventually(split, timeout=15)
-        assert [x["sku"] for x in root["lines"]] == ["A-1"] and root["reserve_status"] == "full"
+        # B-2 is cut: the 1 reserved ships with the in-stock part, the 4 short wait in the coming-soon part.
+        assert [(x["sku"], x["quantity"]) for x in root["lines"]] == [("A-1", "3"), ("B-2", "1")]
+        assert root["reserve_status"] == "full"
         parts = [(await client.get(f"/api/v1/orders/{p}", headers=w.buy)).json() for p in root["part_ids"]]
         by_number = {p["number"]: p for p in parts}
         assert set(by_number) == {"1001-1", "1001-2"}
         assert [x["sku"] for x in by_number["1001-1"]["lines"]] == ["C-3"]  # the other warehouse, in stock
         coming = by_number["1001-2"]
-        assert [(x["sku"], x["reserved"], x["shortage"]) for x in coming["lines"]] == [("B-2", "1", "4")]
-        assert coming["status"] == "confirmed" and coming["reserve_status"] == "partial"
+        assert [(x["sku"], x["quantity"], x["reserved"], x["shortage"]) for x in coming["lines"]] == [
+            ("B-2", "4", "0", "4")
+        ]
+        assert coming["status"] == "confirmed" and coming["reserve_status"] == "none"
         assert all(p["parent_order_id"] == order["order_id"] for p in parts)
 
         async def single_reserved() -> None:

@@ -53,14 +53,15 @@ def test_totals_and_reserve_status() -> None:
 
 
 def test_parts_per_warehouse_and_coming_soon() -> None:
-    """R-SPL-1: fully reserved lines by warehouse, short lines in a coming-soon part."""
+    """R-SPL-1: reserved quantities by warehouse, shortages in a coming-soon part (a partly reserved line is cut)."""
     lines = [
         ReservedLine("l1", W1, Decimal(3), Decimal(3)),
         ReservedLine("l2", W1, Decimal(5), Decimal(1)),
         ReservedLine("l3", W2, Decimal(2), Decimal(2)),
     ]
     plan = domain.plan_parts(lines, one_shipment=False)
-    assert plan.groups == [["l1"], ["l3"], ["l2"]] and plan.kinds == ["in_stock", "in_stock", "coming_soon"]
+    assert plan.groups == [["l1", "l2"], ["l3"], ["l2"]] and plan.kinds == ["in_stock", "in_stock", "coming_soon"]
+    assert plan.cuts == {"l2": (Decimal(1), Decimal(4))}
     assert not domain.plan_parts(lines, one_shipment=True).splits
     assert not domain.plan_parts(lines[:1], one_shipment=False).splits
 
@@ -97,3 +98,25 @@ def test_import_rows_are_reported_by_sheet_row_number() -> None:
     assert [d["row"] for d in bad.value.details] == [4]  # type: ignore[union-attr]
     good = domain.validate_import(rows[:2], columns, ITEMS, {W1}, {"main": W1})
     assert [(x.sku, x.warehouse_id) for x in good] == [("A-1", W1)]
+
+
+def test_a_partly_reserved_line_is_cut_between_the_in_stock_and_coming_soon_parts_R_SPL_1() -> None:
+    """R-SPL-1: what is reserved ships now; only the shortage waits in the coming-soon part."""
+    from decimal import Decimal
+
+    from oms_orders.domain import ReservedLine, plan_parts
+
+    plan = plan_parts(
+        [
+            ReservedLine("full", "w1", Decimal(5), Decimal(5)),
+            ReservedLine("part", "w1", Decimal(6), Decimal(2)),
+            ReservedLine("none", "w1", Decimal(3), Decimal(0)),
+        ],
+        one_shipment=False,
+    )
+    assert plan.kinds == ["in_stock", "coming_soon"]
+    assert plan.groups == [["full", "part"], ["part", "none"]]
+    assert plan.cuts == {"part": (Decimal(2), Decimal(4))}
+    single = plan_parts([ReservedLine("part", "w1", Decimal(6), Decimal(2))], one_shipment=False)
+    assert single.splits and single.cuts == {"part": (Decimal(2), Decimal(4))}
+    assert not plan_parts([ReservedLine("part", "w1", Decimal(6), Decimal(2))], one_shipment=True).splits

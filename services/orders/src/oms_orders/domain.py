@@ -322,10 +322,15 @@ class ReservedLine:
 
 @dataclass(frozen=True)
 class PartPlan:
-    """Which line ids go into which part; the first group stays in the original order."""
+    """Which line ids go into which part; the first group stays in the original order.
+
+    ``cuts`` maps a partly reserved line to (quantity kept in its in-stock part, quantity that
+    goes as a new line to the coming-soon part).
+    """
 
     groups: list[list[str]] = field(default_factory=list)
     kinds: list[str] = field(default_factory=list)
+    cuts: dict[str, tuple[Decimal, Decimal]] = field(default_factory=dict)
 
     @property
     def splits(self) -> bool:
@@ -333,13 +338,24 @@ class PartPlan:
 
 
 def plan_parts(lines: list[ReservedLine], one_shipment: bool) -> PartPlan:
-    """Lines fully reserved go to a part per warehouse; lines short of stock to a 'coming soon' part."""
+    """Reserved quantities go to a part per warehouse; what is short goes to a 'coming soon' part.
+
+    A line reserved only in part is cut in two: what is reserved ships now with the in-stock
+    part, the shortage waits in the coming-soon part (the guide: "товары в наличии" and
+    "товары, которые скоро поступят").
+    """
     if one_shipment or not lines:
         return PartPlan(groups=[[line.line_id for line in lines]], kinds=["all"])
     in_stock: dict[str, list[str]] = {}
     coming: list[str] = []
+    cuts: dict[str, tuple[Decimal, Decimal]] = {}
     for line in lines:
-        if line.quantity > 0 and line.reserved < line.quantity:
+        short = line.quantity > 0 and line.reserved < line.quantity
+        if short and line.reserved > 0:
+            cuts[line.line_id] = (line.reserved, line.quantity - line.reserved)
+            in_stock.setdefault(line.warehouse_id or "", []).append(line.line_id)
+            coming.append(line.line_id)
+        elif short:
             coming.append(line.line_id)
         else:
             in_stock.setdefault(line.warehouse_id or "", []).append(line.line_id)
@@ -348,7 +364,7 @@ def plan_parts(lines: list[ReservedLine], one_shipment: bool) -> PartPlan:
     if coming:
         groups.append(coming)
         kinds.append("coming_soon")
-    return PartPlan(groups=groups, kinds=kinds)
+    return PartPlan(groups=groups, kinds=kinds, cuts=cuts)
 
 
 # ---------------------------------------------------------------- time limits (R-ST-4)

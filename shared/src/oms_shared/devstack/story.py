@@ -488,6 +488,140 @@ def chapter_excel_import(story: Story) -> None:
     story.facts.update(imported_order_id=imported["order_id"], imported_number=imported["number"])
 
 
+def chapter_scarce_stock(story: Story) -> None:
+    """Issue 4: two buyers compete for scarce stock; one order is split; rejecting the other frees stock."""
+    supplier: Actor = story.facts["supplier"]
+    first_buyer: Actor = story.facts["buyer"]
+    wh = story.facts["warehouse_id"]
+
+    story.step("A second buyer joins; a scarce product (10 gears) is opened to both buyers")
+    second_buyer = _sign_up(story, "buyer", "ИП Сидоров", "Сергей Сидоров")
+    second = story.call(
+        "POST",
+        "orders",
+        "/api/v1/buyers",
+        actor=supplier,
+        json={
+            "name": "ИП Сидоров",
+            "inn": "500100732259",
+            "kpp": "",
+            "buyer_account_id": second_buyer.account_id,
+            "manager_user_ids": [supplier.user_id],
+        },
+        expect=201,
+    ).json()
+    story.call(
+        "POST",
+        "inventory",
+        "/api/v1/products",
+        actor=supplier,
+        json={"items": [{"sku": "GEAR-40", "name": "Шестерня Z40", "unit": "шт"}]},
+    )
+    story.call(
+        "PUT",
+        "inventory",
+        "/api/v1/stock",
+        actor=supplier,
+        json={"items": [{"warehouse_id": wh, "sku": "GEAR-40", "on_hand": "10"}]},
+    )
+    scarce = story.call(
+        "POST",
+        "orders",
+        "/api/v1/price-lists",
+        actor=supplier,
+        json={
+            "name": "Дефицит",
+            "warehouse_ids": [wh],
+            "auto_confirm": False,
+            "items": [{"sku": "GEAR-40", "name": "Шестерня Z40", "unit": "шт", "price": "450.00", "vat_rate": "20"}],
+            "buyer_ids": [story.facts["buyer_id"], second["buyer_id"]],
+        },
+        expect=201,
+    ).json()["price_list_id"]
+
+    def gears() -> dict[str, Any] | None:
+        answer = story.call(
+            "GET", "inventory", f"/api/v1/price-lists/{scarce}/availability", actor=supplier, expect=(200, 404)
+        )
+        if answer.status_code == 404:
+            return None
+        items: list[dict[str, Any]] = answer.json()["items"]
+        return items[0] if items else None
+
+    story.wait_for("the scarce price list to reach inventory", gears)
+
+    def place_and_confirm(buyer: Actor, quantity: str) -> str:
+        placed = story.call(
+            "POST",
+            "orders",
+            "/api/v1/orders",
+            actor=buyer,
+            json={"price_list_id": scarce, "lines": [{"sku": "GEAR-40", "warehouse_id": wh, "quantity": quantity}]},
+            expect=201,
+        ).json()
+        _transition(story, supplier, placed["order_id"], "confirmed")
+        return str(placed["order_id"])
+
+    story.step("The first buyer orders 8 gears and the order is confirmed: 8 reserved, 2 left")
+    first_order = place_and_confirm(first_buyer, "8")
+    story.wait_for(
+        "8 gears to be reserved",
+        lambda: (g := gears()) is not None and Decimal(str(g["total_available"])) == 2,
+    )
+
+    story.step("The second buyer orders 6: 2 are reserved, the rest splits into a coming-soon part")
+    second_order = place_and_confirm(second_buyer, "6")
+
+    def second_split() -> dict[str, Any] | None:
+        body: dict[str, Any] = story.call("GET", "orders", f"/api/v1/orders/{second_order}", actor=second_buyer).json()
+        return body if body.get("part_ids") else None
+
+    root = story.wait_for("the second order to split", second_split)
+    coming_id = root["part_ids"][0]
+    coming = story.call("GET", "orders", f"/api/v1/orders/{coming_id}", actor=second_buyer).json()
+    story.note(f"part {root['number']}: {root['lines'][0]['quantity']} reserved {root['lines'][0]['reserved']}")
+    story.note(f"part {coming['number']}: {coming['lines'][0]['quantity']} reserved {coming['lines'][0]['reserved']}")
+
+    story.step("Drill-down: who holds the gears (R-RSV-5)")
+    holders = story.call(
+        "GET", "inventory", f"/api/v1/stock/reserves?warehouse_id={wh}&sku=GEAR-40", actor=supplier
+    ).json()
+    for holder in holders["holders"]:
+        story.note(f"{holder['kind']} {holder.get('order_id', '')} reserved {holder['reserved']}")
+
+    story.step("The supplier rejects the first order: its 8 gears go to the waiting coming-soon part")
+    _transition(story, supplier, first_order, "rejected", "Нет договора")
+
+    def coming_filled() -> dict[str, Any] | None:
+        body: dict[str, Any] = story.call("GET", "orders", f"/api/v1/orders/{coming_id}", actor=second_buyer).json()
+        return body if body.get("reserve_status") == "full" else None
+
+    filled = story.wait_for("the coming-soon part to be reserved from the freed stock", coming_filled)
+    story.note(
+        f"part {filled['number']}: reserved {filled['lines'][0]['reserved']} of {filled['lines'][0]['quantity']}"
+    )
+    rejected = story.call("GET", "orders", f"/api/v1/orders/{first_order}", actor=first_buyer).json()
+    story.note(f"the first buyer sees order {rejected['number']} as '{rejected['status']}'")
+    story.wait_for(
+        "availability to settle at 4", lambda: (g := gears()) is not None and Decimal(str(g["total_available"])) == 4
+    )
+    story.note("gears: 10 on hand, 6 reserved for the second buyer's two parts, 4 available")
+
+    story.step("A manual reserve for a phone order counts everywhere (R-RSV-3)")
+    story.call(
+        "PUT",
+        "inventory",
+        "/api/v1/manual-reserves",
+        actor=supplier,
+        json={"warehouse_id": wh, "sku": "GEAR-40", "quantity": "1", "reason": "заказ по телефону"},
+    )
+    story.wait_for(
+        "availability to drop to 3", lambda: (g := gears()) is not None and Decimal(str(g["total_available"])) == 3
+    )
+    story.note("gears available in the price list: 3")
+    story.facts.update(second_buyer=second_buyer, scarce_price_list_id=scarce)
+
+
 def chapter_analytics(story: Story) -> None:
     """Issue 6: the manager reads summaries by period, buyer and manager, with a chart and an Excel file."""
     supplier: Actor = story.facts["supplier"]
@@ -545,6 +679,7 @@ CHAPTERS: list[Callable[[Story], None]] = [
     chapter_thin_slice,
     chapter_order_lifecycle,
     chapter_excel_import,
+    chapter_scarce_stock,
     chapter_analytics,
 ]
 

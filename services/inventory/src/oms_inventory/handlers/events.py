@@ -85,9 +85,12 @@ class EventHandlers:
         tenant = str(event.tenant_id)
         order_id = str(data.order_id)
         targets = line_targets(data.lines)
-        # A part split off a reserved order carries lines that already hold stock under the parent.
-        if not await holds_any(tx.conn, tenant, order_id) and not await holds_lines(
-            tx.conn, tenant, [t.line_id for t in targets]
+        # A part split off a reserved order carries lines that already hold stock under the parent,
+        # or (a coming-soon part) new lines that wait for stock: both are tracked from now on.
+        if (
+            data.kind != "split"
+            and not await holds_any(tx.conn, tenant, order_id)
+            and not await holds_lines(tx.conn, tenant, [t.line_id for t in targets])
         ):
             return
         eff = Effects(tenant_id=tenant, cause=str(event.event_id))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -117,6 +118,47 @@ async def _move(
     return source_changes, target_changes
 
 
+async def _cut(
+    conn: AsyncConnection, line_id: str, target: sa.Row[Any], kept: Decimal, moved: Decimal
+) -> tuple[Change, Change]:
+    """Keep ``kept`` of a partly reserved line where it is; ``moved`` becomes a new line of ``target``."""
+    line = (await conn.execute(sa.select(order_lines).where(order_lines.c.id == line_id))).one()
+    position = int(
+        await conn.scalar(
+            sa.select(sa.func.coalesce(sa.func.max(order_lines.c.position), 0)).where(
+                order_lines.c.order_id == target.id
+            )
+        )
+        or 0
+    )
+    new_id = str(uuid.uuid4())
+    await conn.execute(order_lines.update().where(order_lines.c.id == line_id).values(quantity=kept, shortage=0))
+    await conn.execute(
+        order_lines.insert().values(
+            id=new_id,
+            order_id=target.id,
+            position=position + 1,
+            sku=line.sku,
+            name=line.name,
+            unit=line.unit,
+            warehouse_id=line.warehouse_id,
+            quantity=moved,
+            reserved=0,
+            shortage=moved,
+            price=line.price,
+            vat_rate=line.vat_rate,
+            additional=line.additional,
+        )
+    )
+    return (line_id, line.sku, "quantity", dec(d(line.quantity)), dec(kept)), (
+        new_id,
+        line.sku,
+        "split",
+        None,
+        dec(moved),
+    )
+
+
 async def _settle(tx: Tx, row: sa.Row[Any]) -> sa.Row[Any]:
     total, reserve = await recompute(tx.conn, row.id)
     return await bump(tx.conn, row, total=total, reserve_status=reserve)
@@ -195,7 +237,14 @@ async def split_by_reserve(tx: Tx, row: sa.Row[Any]) -> None:
     all_changes: list[Change] = []
     for group, kind in zip(plan.groups[1:], plan.kinds[1:], strict=True):
         part = await new_part(tx, row, by_user_id=None, by_side=side)
-        source_changes, target_changes = await _move(tx.conn, group, part, copy=False)
+        whole = [line_id for line_id in group if line_id not in plan.cuts]
+        source_changes, target_changes = await _move(tx.conn, whole, part, copy=False) if whole else ([], [])
+        for line_id in group:
+            if line_id in plan.cuts:
+                kept, moved = plan.cuts[line_id]
+                cut_source, cut_target = await _cut(tx.conn, line_id, part, kept, moved)
+                source_changes.append(cut_source)
+                target_changes.append(cut_target)
         all_changes += source_changes
         part = await _refresh_new(tx, part)
         await publish_placed(tx, part, None, side)
