@@ -273,10 +273,10 @@ async def metric(client: httpx.AsyncClient, name: str) -> float:
     return total
 
 
-async def dead_letters(kafka: str, topic: str, timeout: float = 15.0) -> list[tuple[bytes, dict[str, str]]]:
-    """Messages on ``topic``'s dead-letter topic (waits until at least one arrives)."""
+async def dead_letters(kafka: str, *topics: str, timeout: float = 15.0) -> dict[str, list[dict[str, str]]]:
+    """Headers of the messages on each topic's dead-letter topic (waits until every one has at least one)."""
     consumer = AIOKafkaConsumer(
-        topic + ".dlq",
+        *(t + ".dlq" for t in topics),
         bootstrap_servers=kafka,
         group_id=f"dlq-reader-{uuid.uuid4().hex[:8]}",
         auto_offset_reset="earliest",
@@ -284,14 +284,14 @@ async def dead_letters(kafka: str, topic: str, timeout: float = 15.0) -> list[tu
         heartbeat_interval_ms=2000,
     )
     await consumer.start()
-    found: list[tuple[bytes, dict[str, str]]] = []
+    found: dict[str, list[dict[str, str]]] = {t: [] for t in topics}
     try:
         deadline = asyncio.get_running_loop().time() + timeout
-        while not found and asyncio.get_running_loop().time() < deadline:
+        while not all(found.values()) and asyncio.get_running_loop().time() < deadline:
             batches = await consumer.getmany(timeout_ms=500)
             for records in batches.values():
                 for r in records:
-                    found.append((r.value or b"", {k: v.decode() for k, v in (r.headers or [])}))
+                    found[r.topic.removesuffix(".dlq")].append({k: v.decode() for k, v in (r.headers or [])})
     finally:
         await consumer.stop()
     return found

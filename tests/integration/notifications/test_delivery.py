@@ -23,7 +23,15 @@ async def test_mail_survives_smtp_outage_and_refused_address_is_failed_then_retr
     world = World()
     port = free_port("127.0.0.1")
     app = create_app(
-        settings(database_url, service_env, port, email_retry_base_s=0.2, email_retry_max_s=0.8, email_max_attempts=50)
+        settings(
+            database_url,
+            service_env,
+            port,
+            email_retry_base_s=0.2,
+            email_retry_max_s=0.8,
+            email_max_attempts=50,
+            smtp_idle_close_s=60,  # keep the session open so the outage hits it
+        )
     )
     async with running_service(app) as client, publisher(kafka) as send:
         for event in world.setup_events():
@@ -88,6 +96,22 @@ async def test_mail_survives_smtp_outage_and_refused_address_is_failed_then_retr
                 [world.owner.email, world.manager.email, world.full.email]
             )
             assert (await inbox(client, world.full, private))["total"] == 1
+
+        # The server goes away under an open SMTP session, then comes back: the next order's mails arrive once.
+        await send(world.order_placed(number="2049"))
+
+        async def retried_after_lost_session() -> bool:
+            body = (await client.get("/api/v1/emails", params={"status": "pending"}, headers=owner)).json()
+            return body["total"] == 3 and all(i["attempts"] >= 1 for i in body["items"])
+
+        await eventually(retried_after_lost_session, timeout=15)
+        with MailCatcher(tmp_path / "mail-2", port=port) as catcher:
+            mails = await catcher.wait_for_messages(3, timeout_s=10)
+            await eventually(lambda: _emails(client, owner, "sent", 6), timeout=10)
+            assert sorted(m.envelope_to[0] for m in catcher.messages()) == sorted(
+                [world.owner.email, world.manager.email, world.full.email]
+            )
+            assert all("2049" in m.subject for m in mails)
 
 
 async def test_inbox_is_private_and_rejects_bad_input(

@@ -47,6 +47,7 @@ async def test_every_order_event_kind_tells_the_right_people_and_respects_opt_ou
             part_id = uuid.uuid4()
             await send(placed)
             await send(world.order_placed(number="1024-2", order_id=part_id, parent_order_id=placed.data.order_id))
+            await eventually(lambda: _at_least(client, "order.placed", 2))
             events = [
                 world.changed(placed, "comment", world.buyer2, text="Можно быстрее?"),
                 world.changed(placed, "document", world.owner, file_name="invoice.pdf"),

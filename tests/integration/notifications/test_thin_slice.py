@@ -139,10 +139,9 @@ async def test_event_for_unknown_order_or_account_goes_to_dead_letter_topic(
             await send(stranger.order_placed(number="77"))
             never_placed = world.order_placed(number="88")
             await send(world.changed(never_placed, "comment", world.owner, text="hello"))
-            placed_dlq = await dead_letters(kafka, "order.placed")
-            assert "unknown supplier account" in placed_dlq[0][1]["dlq_error"]
-            changed_dlq = await dead_letters(kafka, "order.changed")
-            assert "unknown order" in changed_dlq[0][1]["dlq_error"]
+            dlq = await dead_letters(kafka, "order.placed", "order.changed")
+            assert "unknown supplier account" in dlq["order.placed"][0]["dlq_error"]
+            assert "unknown order" in dlq["order.changed"][0]["dlq_error"]
             # The consumer goes on: a good order after the bad ones is delivered.
             for event in world.setup_events():
                 await send(event)

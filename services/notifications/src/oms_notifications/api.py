@@ -17,7 +17,9 @@ from oms_shared.db import Database
 class MarkRead(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    notification_ids: list[uuid.UUID] | None = Field(default=None, description="Mark these notifications read.")
+    notification_ids: list[uuid.UUID] | None = Field(
+        default=None, max_length=1000, description="Mark these notifications read (at most 1000 per call)."
+    )
     order_id: uuid.UUID | None = Field(default=None, description="Mark every notification of this order read.")
     all: bool = Field(default=False, description="Mark every notification of the caller read.")
 

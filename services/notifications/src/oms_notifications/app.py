@@ -8,8 +8,9 @@ from fastapi import FastAPI
 
 from oms_notifications.api import build_router
 from oms_notifications.db import metadata
-from oms_notifications.handlers import Links, Notifier, apply_account, apply_buyer
+from oms_notifications.handlers import Links, Notifier
 from oms_notifications.mailer import PACKAGED_TEMPLATES, EmailSender, MailerMetrics, Renderer
+from oms_notifications.replicas import apply_account, apply_buyer
 from oms_notifications.settings import Settings
 from oms_shared.contracts import (
     AccountUpdatedV1,

@@ -1,4 +1,4 @@
-"""Use cases fed by events: keep the recipients replica, and turn order events into notifications."""
+"""Use cases fed by order events: in-app notifications and queued e-mails for the right people."""
 
 from __future__ import annotations
 
@@ -29,9 +29,8 @@ from oms_notifications.domain import (
     recipients_for,
     status_label,
 )
+from oms_notifications.replicas import upsert
 from oms_shared.contracts import (
-    AccountUpdatedV1,
-    BuyerUpdatedV1,
     OrderChangedV1,
     OrderPlacedV1,
     OrderStatusChangedV1,
@@ -67,78 +66,8 @@ def insert_ignoring_duplicates(conn: AsyncConnection, table: sa.Table) -> Any:
     raise RuntimeError(f"unsupported database {dialect}")
 
 
-async def _upsert(conn: AsyncConnection, table: sa.Table, key: dict[str, Any], values: dict[str, Any]) -> None:
-    where = sa.and_(*(table.c[k] == v for k, v in key.items()))
-    updated = await conn.execute(table.update().where(where).values(**values))
-    if updated.rowcount == 0:
-        await conn.execute(table.insert().values(**key, **values))
-
-
-# ---- replicas -------------------------------------------------------------------------------------------
-
-
-async def apply_account(event: AccountUpdatedV1, tx: Tx) -> None:
-    """Keep the account's users (e-mail, locale, access) as of the newest snapshot seen."""
-    data = event.data
-    account_id = str(data.account_id)
-    current = (
-        await tx.conn.execute(sa.select(accounts).where(accounts.c.account_id == account_id))
-    ).first()
-    if current is not None and (current.version_at, current.version_seq) > (event.occurred_at, event.sequence):
-        return  # an older snapshot arriving late must not undo a newer one
-    await _upsert(
-        tx.conn,
-        accounts,
-        {"account_id": account_id},
-        {"kind": data.kind, "name": data.name, "version_at": event.occurred_at, "version_seq": event.sequence},
-    )
-    keep = [str(u.user_id) for u in data.users]
-    await tx.conn.execute(
-        users.update()
-        .where(users.c.account_id == account_id, users.c.user_id.not_in(keep))
-        .values(active=False)
-    )
-    for user in data.users:
-        await _upsert(
-            tx.conn,
-            users,
-            {"user_id": str(user.user_id)},
-            {
-                "account_id": account_id,
-                "email": user.email,
-                "name": user.name,
-                "locale": normalize_locale(user.locale),
-                "is_owner": user.is_owner,
-                "active": user.active,
-                "access_orders": user.access_orders.value,
-                "restricted": user.restricted_to_own_buyers,
-            },
-        )
-
-
-async def apply_buyer(event: BuyerUpdatedV1, tx: Tx) -> None:
-    """Keep the buyer's account link and its responsible managers."""
-    data = event.data
-    buyer_id = str(data.buyer_id)
-    await _upsert(
-        tx.conn,
-        buyers,
-        {"buyer_id": buyer_id},
-        {
-            "tenant_id": str(event.tenant_id),
-            "buyer_account_id": str(data.buyer_account_id) if data.buyer_account_id else None,
-            "name": data.name,
-            "deleted": data.deleted,
-        },
-    )
-    await tx.conn.execute(buyer_managers.delete().where(buyer_managers.c.buyer_id == buyer_id))
-    managers = sorted({str(m) for m in data.manager_user_ids})
-    if managers:
-        await tx.conn.execute(buyer_managers.insert(), [{"buyer_id": buyer_id, "user_id": m} for m in managers])
-
-
 async def _save_order(tx: Tx, ref: OrderRef, status: str) -> None:
-    await _upsert(
+    await upsert(
         tx.conn,
         orders,
         {"order_id": ref.order_id},
@@ -263,8 +192,10 @@ class Notifier:
             return
         related = []
         for other in d.related_order_ids:
+            # A part's order.placed travels on another topic and may come later: name only the parts we know.
             found = await _load_order(tx.conn, str(other))
-            related.append(found[0].number if found else str(other))
+            if found:
+                related.append(found[0].number)
         attrs = d.attributes
         facts: dict[str, Any] = {
             "to_status": d.status.value,

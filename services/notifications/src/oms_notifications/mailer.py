@@ -139,21 +139,60 @@ class EmailSender:
         self.metrics = metrics
         self._wake = asyncio.Event()
         self._last_gauges = 0.0
+        self._client: aiosmtplib.SMTP | None = None
+        self._last_used = 0.0
 
     def wake(self) -> None:
         self._wake.set()
 
     async def run(self) -> None:
-        while True:
-            sent = await self.send_due()
-            await self._refresh_gauges()
-            if sent:
-                continue
-            self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self.settings.email_poll_interval_s)
-            except TimeoutError:
-                pass
+        try:
+            while True:
+                sent = await self.send_due()
+                await self._refresh_gauges()
+                if sent:
+                    continue
+                if self._client is not None and self._loop_time() - self._last_used > self.settings.smtp_idle_close_s:
+                    await self._disconnect()
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.settings.email_poll_interval_s)
+                except TimeoutError:
+                    continue
+                # Let the e-mails of a burst of events pile up a little: one claim and one SMTP session for many.
+                await asyncio.sleep(self.settings.email_linger_s)
+        finally:
+            await self._disconnect()
+
+    def _loop_time(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    async def _connected(self) -> aiosmtplib.SMTP:
+        """The SMTP session, opened on first use and kept while e-mails keep coming."""
+        if self._client is not None and self._client.is_connected:
+            return self._client
+        s = self.settings
+        client = aiosmtplib.SMTP(
+            hostname=s.smtp_host,
+            port=s.smtp_port,
+            use_tls=s.smtp_tls == "tls",
+            start_tls=s.smtp_tls == "starttls",
+            timeout=s.smtp_timeout_s,
+        )
+        await client.connect()
+        if s.smtp_username:
+            await client.login(s.smtp_username, s.smtp_password)
+        self._client = client
+        return client
+
+    async def _disconnect(self) -> None:
+        client, self._client = self._client, None
+        if client is None:
+            return
+        try:
+            await client.quit()
+        except (aiosmtplib.SMTPException, *_CONNECTION_ERRORS):
+            client.close()
 
     async def send_due(self) -> int:
         """Send one batch of due e-mails; returns how many were claimed."""
@@ -207,50 +246,35 @@ class EmailSender:
         if not messages:
             return outcomes
         s = self.settings
-        client = aiosmtplib.SMTP(
-            hostname=s.smtp_host,
-            port=s.smtp_port,
-            use_tls=s.smtp_tls == "tls",
-            start_tls=s.smtp_tls == "starttls",
-            timeout=s.smtp_timeout_s,
-        )
         try:
-            await client.connect()
-            if s.smtp_username:
-                await client.login(s.smtp_username, s.smtp_password)
+            client = await self._connected()
         except (aiosmtplib.SMTPException, *_CONNECTION_ERRORS) as exc:
+            await self._disconnect()
             error = f"smtp connect {s.smtp_host}:{s.smtp_port}: {exc}"
             log.warning("%s; %d e-mails will be retried", error, len(messages))
             outcomes += [Outcome(row.email_id, error=error, reason="connect") for row, _ in messages]
             return outcomes
-        try:
-            for index, (row, msg) in enumerate(messages):
-                try:
-                    await client.send_message(msg)
-                    outcomes.append(Outcome(row.email_id))
-                except aiosmtplib.SMTPRecipientsRefused as exc:
-                    codes = [r.code for r in exc.recipients]
-                    detail = "; ".join(f"{r.code} {r.message}" for r in exc.recipients)
-                    permanent = all(is_permanent_smtp_code(c) for c in codes)
-                    outcomes.append(Outcome(row.email_id, f"refused: {detail}", permanent, "refused"))
-                    await _reset(client)
-                except aiosmtplib.SMTPResponseException as exc:
-                    outcomes.append(
-                        Outcome(
-                            row.email_id, f"smtp {exc.code}: {exc.message}", is_permanent_smtp_code(exc.code), "smtp"
-                        )
-                    )
-                    await _reset(client)
-                except _CONNECTION_ERRORS as exc:
-                    # The connection is gone: this and every later message of the batch wait for a retry.
-                    error = f"smtp connection lost: {exc}"
-                    outcomes += [Outcome(r.email_id, error=error, reason="connect") for r, _ in messages[index:]]
-                    break
-        finally:
+        for index, (row, msg) in enumerate(messages):
             try:
-                await client.quit()
-            except (aiosmtplib.SMTPException, *_CONNECTION_ERRORS):
-                client.close()
+                await client.send_message(msg)
+                outcomes.append(Outcome(row.email_id))
+            except aiosmtplib.SMTPRecipientsRefused as exc:
+                codes = [r.code for r in exc.recipients]
+                detail = "; ".join(f"{r.code} {r.message}" for r in exc.recipients)
+                permanent = all(is_permanent_smtp_code(c) for c in codes)
+                outcomes.append(Outcome(row.email_id, f"refused: {detail}", permanent, "refused"))
+                await _reset(client)
+            except _CONNECTION_ERRORS as exc:
+                # The session is gone: this and every later message of the batch wait for a retry.
+                await self._disconnect()
+                error = f"smtp connection lost: {exc}"
+                outcomes += [Outcome(r.email_id, error=error, reason="connect") for r, _ in messages[index:]]
+                break
+            except aiosmtplib.SMTPResponseException as exc:
+                permanent = is_permanent_smtp_code(exc.code)
+                outcomes.append(Outcome(row.email_id, f"smtp {exc.code}: {exc.message}", permanent, "smtp"))
+                await _reset(client)
+        self._last_used = self._loop_time()
         return outcomes
 
     async def _record(self, rows: Sequence[Any], outcomes: Sequence[Outcome]) -> None:

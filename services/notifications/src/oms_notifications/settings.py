@@ -28,6 +28,9 @@ class Settings(ServiceSettings):
     email_retry_max_s: float = 300.0
     email_poll_interval_s: float = 0.5
     email_batch_size: int = 100
+    email_linger_s: float = 0.05
+    # An SMTP session is kept open while e-mails keep coming and closed after this much idle time.
+    smtp_idle_close_s: float = 2.0
     # A claimed e-mail whose sender died is picked up again after this lease.
     email_claim_lease_s: float = 120.0
     # Empty: the templates shipped with the package; a directory overrides them (same layout).
