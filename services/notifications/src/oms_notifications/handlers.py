@@ -181,9 +181,19 @@ class Notifier:
     async def order_changed(self, event: OrderChangedV1, tx: Tx) -> None:
         d = event.data
         known = await _load_order(tx.conn, str(d.order_id))
-        if known is None:
-            raise UnknownReplica(f"unknown order {d.order_id}: no order.placed was seen for it")
-        ref, _status = known
+        if known is not None:
+            ref, _status = known
+        else:
+            # A part split off an order: its order.placed travels on another topic and may arrive after
+            # this event. The part inherits buyer and responsible from the order it was split from.
+            parent = None
+            for other in d.related_order_ids:
+                parent = await _load_order(tx.conn, str(other))
+                if parent is not None:
+                    break
+            if parent is None:
+                raise UnknownReplica(f"unknown order {d.order_id}: no order.placed was seen for it")
+            ref = replace(parent[0], order_id=str(d.order_id), number=d.number)
         if d.kind == "responsible" and d.attributes.get("responsible_user_id"):
             ref = replace(ref, responsible_user_id=str(d.attributes["responsible_user_id"]))
         await _save_order(tx, ref, d.status.value)
