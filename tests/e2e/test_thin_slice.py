@@ -55,7 +55,8 @@ def test_the_whole_story_through_five_processes_a_real_broker_and_a_real_smtp_se
     (R-IN-3): a file saved by LibreOffice Calc is imported for the buyer and sent for approval; a bad one
     is refused row by row. Scarce stock (R-RSV-1..5, R-SPL-1): two buyers compete, the second order is cut
     into in-stock and coming-soon parts, rejecting the first frees stock that fills the waiting part, a
-    manual reserve counts in availability. Analytics (R-AN-1/2): summaries by period, buyer and manager, a chart and an
+    manual reserve counts in availability. Notifications (R-NT-1..4): both inboxes, read per order, no
+    failed e-mail, the catcher holds them. Analytics (R-AN-1/2): summaries by period, buyer and manager, a chart and an
     Excel file."""
     stack = LocalStack.on_free_ports(tmp_path / "var", env=stack_env)
     stack.start()
@@ -70,6 +71,7 @@ def test_the_whole_story_through_five_processes_a_real_broker_and_a_real_smtp_se
                 "import_file": FIXTURES / "import_libreoffice.xlsx",
                 "bad_import_file": FIXTURES / "import_libreoffice_bad.xlsx",
                 "out_dir": tmp_path / "demo",
+                "mail_dir": stack.mail_dir,
             },
         )
         assert lines[-1] == "demo: the story played through", "\n".join(lines)

@@ -7,6 +7,7 @@ response, so ``oms demo`` fails loudly. Later issues add chapters to ``CHAPTERS`
 from __future__ import annotations
 
 import io
+import os
 import time
 import uuid
 from collections.abc import Callable
@@ -622,6 +623,47 @@ def chapter_scarce_stock(story: Story) -> None:
     story.facts.update(second_buyer=second_buyer, scarce_price_list_id=scarce)
 
 
+def chapter_notifications(story: Story) -> None:
+    """Issue 5: each side's in-app inbox, unread markers per order, and the e-mails that went out."""
+    supplier: Actor = story.facts["supplier"]
+    buyer: Actor = story.facts["buyer"]
+
+    for who, actor in (("supplier", supplier), ("buyer", buyer)):
+        story.step(f"The {who}'s inbox")
+        body = story.call("GET", "notifications", "/api/v1/notifications?limit=8", actor=actor).json()
+        story.note(f"{body['total']} notifications, {body['unread']} unread, orders with news: {body['unread_orders']}")
+        for item in body["items"]:
+            mark = " " if item["read"] else "•"
+            story.note(f"{mark} {item['title']}")
+    unread = story.call("GET", "notifications", "/api/v1/notifications/unread", actor=buyer).json()
+    first = unread["orders"][0] if unread["orders"] else None
+    if first:
+        story.step(f"The buyer opens order {first['order_number']}: its notifications are marked read")
+        marked = story.call(
+            "POST", "notifications", "/api/v1/notifications/read", actor=buyer, json={"order_id": first["order_id"]}
+        ).json()
+        after = story.call("GET", "notifications", "/api/v1/notifications/unread", actor=buyer).json()
+        story.note(f"marked {marked['marked']}; orders with news now: {after['unread_orders']}")
+
+    story.step("The e-mails sent for the supplier's orders")
+    emails = story.call("GET", "notifications", "/api/v1/emails?status=sent&limit=200", actor=supplier).json()
+    by_kind: dict[str, int] = {}
+    for mail in emails["items"]:
+        by_kind[mail["kind"]] = by_kind.get(mail["kind"], 0) + 1
+    story.note(f"{emails['total']} sent: {by_kind}")
+    failed = story.call("GET", "notifications", "/api/v1/emails?status=failed", actor=supplier).json()
+    if failed["total"]:
+        raise DemoFailed(f"{failed['total']} e-mails failed: {[m['last_error'] for m in failed['items']]}")
+    mail_dir = Path(story.facts.get("mail_dir") or Path(os.environ.get("OMS_VAR_DIR", "var")) / "mail")
+    if mail_dir.is_dir():
+        from oms_shared.devstack.mailcatcher import read_mailbox
+
+        caught = read_mailbox(mail_dir)
+        story.note(f"the SMTP catcher holds {len(caught)} messages in {mail_dir}; the latest:")
+        for message in caught[-3:]:
+            story.note(f"  to {', '.join(message.envelope_to)}: {message.subject}")
+
+
 def chapter_analytics(story: Story) -> None:
     """Issue 6: the manager reads summaries by period, buyer and manager, with a chart and an Excel file."""
     supplier: Actor = story.facts["supplier"]
@@ -661,7 +703,7 @@ def chapter_analytics(story: Story) -> None:
     story.note(f"{details['total']} shipped: {[item.get('number') for item in details['items'][:5]]}")
 
     story.step("A chart and an Excel file of the summary")
-    out_dir = Path(story.facts.get("out_dir") or Path.cwd() / "var" / "demo")
+    out_dir = Path(story.facts.get("out_dir") or Path(os.environ.get("OMS_VAR_DIR", "var")) / "demo")
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, content_type in (("chart.png", "image/png"), ("chart.svg", "image/svg"), ("export.xlsx", XLSX)):
         answer = story.call("GET", "analytics", f"/api/v1/summary/{name}?{query}", actor=supplier)
@@ -680,6 +722,7 @@ CHAPTERS: list[Callable[[Story], None]] = [
     chapter_order_lifecycle,
     chapter_excel_import,
     chapter_scarce_stock,
+    chapter_notifications,
     chapter_analytics,
 ]
 
