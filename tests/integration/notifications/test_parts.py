@@ -27,6 +27,12 @@ async def test_split_part_is_announced_before_its_order_placed_arrives(
             root = world.order_placed(number="1024")
             await send(root)
             await send(world.status_changed(root, OrderStatus.CONFIRMED, world.owner))
+
+            async def buyer_told_of_the_confirmation() -> None:
+                items = (await inbox(client, world.buyer1, keys[0]))["items"]
+                assert any(n["order_number"] == "1024" for n in items), items
+
+            await eventually(buyer_told_of_the_confirmation)  # the split comes after the reserve, later
             part = world.order_placed(number="1024-1", parent_order_id=root.data.order_id, status=OrderStatus.CONFIRMED)
             moved = root.data.lines[1]
             split = world.changed(
