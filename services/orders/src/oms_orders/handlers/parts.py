@@ -237,10 +237,12 @@ async def split_by_reserve(tx: Tx, row: sa.Row[Any]) -> None:
     all_changes: list[Change] = []
     for group, kind in zip(plan.groups[1:], plan.kinds[1:], strict=True):
         part = await new_part(tx, row, by_user_id=None, by_side=side)
-        whole = [line_id for line_id in group if line_id not in plan.cuts]
+        # In-stock groups take their lines whole (a cut line too: its reserved quantity ships there);
+        # the coming-soon group takes only the shortage of a cut line, as a new line.
+        whole = group if kind != "coming_soon" else [line_id for line_id in group if line_id not in plan.cuts]
         source_changes, target_changes = await _move(tx.conn, whole, part, copy=False) if whole else ([], [])
         for line_id in group:
-            if line_id in plan.cuts:
+            if kind == "coming_soon" and line_id in plan.cuts:
                 kept, moved = plan.cuts[line_id]
                 cut_source, cut_target = await _cut(tx.conn, line_id, part, kept, moved)
                 source_changes.append(cut_source)

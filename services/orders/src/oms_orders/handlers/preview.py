@@ -70,7 +70,7 @@ async def split_preview(db: Database, principal: Principal, order_id: uuid.UUID)
                         "line_id": i,
                         "sku": by_id[i].sku,
                         "warehouse_id": by_id[i].warehouse_id,
-                        "quantity": dec(by_id[i].quantity),
+                        "quantity": dec(_part_quantity(plan, i, kind, d(by_id[i].quantity))),
                         "available": dec(would[i]),
                     }
                     for i in group
@@ -79,3 +79,11 @@ async def split_preview(db: Database, principal: Principal, order_id: uuid.UUID)
             for group, kind in zip(plan.groups, plan.kinds, strict=True)
         ],
     }
+
+
+def _part_quantity(plan: domain.PartPlan, line_id: str, kind: str, quantity: Decimal) -> Decimal:
+    """A line cut between parts shows, in each part, the quantity that part would carry."""
+    if line_id not in plan.cuts:
+        return quantity
+    kept, moved = plan.cuts[line_id]
+    return moved if kind == "coming_soon" else kept
