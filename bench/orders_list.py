@@ -1,6 +1,6 @@
 """Orders list speed at scale: 1,000,000 orders of one supplier in PostgreSQL; target p95 < 100 ms (issue 3).
 
-Run: ``.venv/bin/python bench/orders_list.py [--orders 1000000] [--reps 10] [--keep] [--no-prototype]``.
+Run: ``.venv/bin/python bench/orders_list.py [--orders 1000000] [--reps 7] [--keep] [--explain-all]``.
 Needs PostgreSQL at ``OMS_TEST_POSTGRES_URL`` (default ``postgresql+asyncpg://postgres@127.0.0.1:5432/postgres``).
 
 Creates a fresh database ``oms_bench_orders``, applies the orders service's own Alembic migrations, bulk-loads
@@ -9,8 +9,8 @@ the orders (about 2,000 buyers, 6 price lists, ~3 lines per order, statuses and 
 HTTP route runs it: ``oms_orders.handlers.listing.list_orders`` with the route's ``OrderQuery`` and a supplier
 owner's principal, on the service's own ``Database`` (plus ``json.dumps`` of the answer, as the route returns it).
 Beside it, in the same run, the floor: ``SELECT 1`` and a primary-key lookup of one order. For scenarios over the
-target it prints ``EXPLAIN (ANALYZE, BUFFERS)`` of the statements the handler sent, then (unless
-``--no-prototype``) creates the proposed indexes in the benchmark database only and measures again.
+target it prints ``EXPLAIN (ANALYZE, BUFFERS)`` of the statements the handler sent. It measures the service as
+shipped: the indexes are the migrations' own (0004), the engine is ``oms_shared.db.create_engine``'s.
 The database is dropped at the end unless ``--keep``.
 """
 
@@ -29,11 +29,10 @@ from typing import Any
 import asyncpg
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
-from sqlalchemy.ext.asyncio import create_async_engine
 
 import oms_orders.app
 from oms_orders.db import metadata
-from oms_orders.handlers.listing import OrderQuery, list_orders, summary_json
+from oms_orders.handlers.listing import OrderQuery, encode_cursor, list_orders
 from oms_shared.auth import Principal
 from oms_shared.db import Database, create_engine
 from oms_shared.migrations import upgrade_to_head
@@ -50,58 +49,17 @@ SECONDS_PER_ORDER = 94  # 1,000,000 orders over ~3 years
 SUPPLIER_ID = str(uuid.UUID(int=1))
 OWNER_ID = str(uuid.UUID(int=2))
 
-# Indexes proposed for the orders service (prototyped here only, in the benchmark database): one per sort column
-# with ``id`` last (the handler breaks ties by id, so the index yields the page already in order), the buyer and
-# status filters in creation order, and the two search predicates (number prefix; buyer name substring through
-# trigrams, PostgreSQL only).
-SORT_INDEX_COLUMNS = {
-    "created": "created_at",
-    "updated": "updated_at",
-    "shipment": "shipment_date",
-    "total": "total",
-    "paid": "paid_amount",
-    "buyer_name": "buyer_name",
-    "price_list_name": "price_list_name",
-    "status": "status",
-}
-PROPOSED_INDEXES: list[tuple[str, str]] = [
-    *(
-        (f"ix_orders_sup_{name}_id", f"CREATE INDEX ix_orders_sup_{name}_id ON orders (supplier_id, {column}, id)")
-        for name, column in SORT_INDEX_COLUMNS.items()
-    ),
-    (
-        "ix_orders_sup_buyer_created",
-        "CREATE INDEX ix_orders_sup_buyer_created ON orders (supplier_id, buyer_id, created_at, id)",
-    ),
-    (
-        "ix_orders_sup_status_created",
-        "CREATE INDEX ix_orders_sup_status_created ON orders (supplier_id, status, created_at, id)",
-    ),
-    (
-        "ix_orders_sup_number_prefix",
-        "CREATE INDEX ix_orders_sup_number_prefix ON orders (supplier_id, number varchar_pattern_ops)",
-    ),
-    (
-        "ix_orders_sup_overdue",
-        "CREATE INDEX ix_orders_sup_overdue ON orders (supplier_id, created_at, id) WHERE overdue IS TRUE",
-    ),
-    ("pg_trgm", "CREATE EXTENSION IF NOT EXISTS pg_trgm"),
-    (
-        "ix_orders_buyer_name_trgm",
-        "CREATE INDEX ix_orders_buyer_name_trgm ON orders USING gin (lower(buyer_name) gin_trgm_ops)",
-    ),
-]
 # The scenarios whose plans are printed when over the target (by name prefix), one of each kind of problem.
 EXPLAINED = (
     "first page",
     "status shipped",
     "overdue",
     "sort by buyer",
-    "search buyer name (rare",
+    "search buyer name",
     "search by number",
-    "deep page: offset 100,000",
+    "deep page",
 )
-COUNT_CAP = 10_000  # the proposed query change: count at most COUNT_CAP + 1 rows ("10,000+" in the UI)
+DEEP = 100_000  # rows before the deep page reached by cursor (offsets stop at 10,000)
 
 COMPANY_FORMS = ["ООО", "АО", "ИП", "ПАО", "ЗАО"]
 WORDS_A = (
@@ -425,7 +383,20 @@ async def facts(db: Database) -> dict[str, Any]:
             )
         ).one()
         newest = await conn.scalar(sa.text("SELECT max(root_number) FROM orders"))
-    return {"big": big, "small": small, "account": account, "newest": int(newest)}
+        deep = {}
+        for sort, column in (("-created_at", "created_at"), ("buyer", "buyer_name")):
+            direction = "DESC" if sort.startswith("-") else "ASC"
+            row = (
+                await conn.execute(
+                    sa.text(
+                        f"SELECT id, {column} FROM orders WHERE supplier_id = :s AND deleted_by_supplier IS false "
+                        f"ORDER BY {column} {direction}, id {direction} OFFSET {DEEP - 1} LIMIT 1"
+                    ),
+                    {"s": SUPPLIER_ID},
+                )
+            ).one()
+            deep[sort] = encode_cursor(sort, [row[1]], row[0])
+    return {"big": big, "small": small, "account": account, "newest": int(newest), "deep": deep}
 
 
 def scenarios(f: dict[str, Any]) -> list[Scenario]:
@@ -472,7 +443,8 @@ def scenarios(f: dict[str, Any]) -> list[Scenario]:
         Scenario("search by number prefix", [q(search=str(newest - 12345)[:5]), q(search=str(newest - 777))]),
         Scenario("exact number filter", [q(number=str(newest - 4321))]),
         Scenario("deep page: offset 10,000", [q(offset=10_000)]),
-        Scenario("deep page: offset 100,000", [q(offset=100_000)]),
+        Scenario(f"deep page: cursor {DEEP:,} rows in, newest first", [q(cursor=f["deep"]["-created_at"])]),
+        Scenario(f"deep page: cursor {DEEP:,} rows in, sort by buyer", [q(sort="buyer", cursor=f["deep"]["buyer"])]),
         Scenario(
             "status+date+buyer, sort total desc",
             [q(statuses=["shipped"], buyer_id=big.buyer_id, created_from=year_ago, created_to=today, sort="-total")],
@@ -534,46 +506,15 @@ async def captured(db: Database, log: StatementLog, principal: Principal, q: Ord
     return list(log.entries)
 
 
-def capped_count(statement: str) -> str:
-    """The proposed count: stop counting after COUNT_CAP + 1 rows (the page says "10,000+" beyond that)."""
-    head, sep, rest = statement.partition("FROM orders")
-    if not sep or "count(" not in head.lower():
-        return statement
-    return f"SELECT count(*) FROM (SELECT 1 FROM orders{rest} LIMIT {COUNT_CAP + 1}) AS capped"
-
-
-async def explain(
-    db: Database, log: StatementLog, owner: Principal, scenario: Scenario, rewrite: bool = False
-) -> list[str]:
+async def explain(db: Database, log: StatementLog, owner: Principal, scenario: Scenario) -> list[str]:
     out: list[str] = []
     for statement, params in await captured(db, log, scenario.principal or owner, scenario.queries[-1]):
-        if rewrite:
-            statement = capped_count(statement)
         async with db.read() as conn:
             plan = (await conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + statement, params)).all()
         kind = "count" if "count(" in statement.lower() else "page"
         out.append(f"  -- {kind} query")
         out += ["    " + row[0] for row in plan]
     return out
-
-
-async def run_capped(db: Database, log: StatementLog, owner: Principal, scenario: Scenario, reps: int) -> list[float]:
-    """The handler's own statements with the count capped, on one connection as the handler does; rows to JSON."""
-    principal = scenario.principal or owner
-    variants = [[(capped_count(st), pa) for st, pa in await captured(db, log, principal, q)] for q in scenario.queries]
-
-    async def once(statements: list[tuple[str, Any]]) -> None:
-        async with db.read() as conn:
-            results = [(await conn.exec_driver_sql(st, pa)).all() for st, pa in statements]
-        json.dumps({"items": [summary_json(r) for r in results[-1]], "total": results[0][0][0]})
-
-    await once(variants[0])
-    times: list[float] = []
-    for k in range(reps):
-        started = time.perf_counter()
-        await once(variants[k % len(variants)])
-        times.append((time.perf_counter() - started) * 1000)
-    return times
 
 
 async def measure_all(
@@ -633,7 +574,7 @@ async def main_async(args: argparse.Namespace) -> int:
             name="Владелец",
         )
         all_scenarios = scenarios(await facts(db))
-        print("measuring (migrations' indexes only):", flush=True)
+        print("measuring (the service as shipped):", flush=True)
         before = await baselines(db, max(args.reps * 5, 50))
         before.update(await measure_all(db, owner, all_scenarios, args.reps))
         listed = [t for name, t in before.items() if not name.startswith("baseline")]
@@ -642,7 +583,7 @@ async def main_async(args: argparse.Namespace) -> int:
         extra["list requests"] = f"{len(before['ALL list requests together'])} (after one warm-up per scenario)"
         extra["load average"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
         print_table(
-            f"orders list, {args.orders:,} orders of one supplier, schema as migrated (target p95 < {TARGET_MS:.0f})",
+            f"orders list, {args.orders:,} orders of one supplier, service as shipped (target p95 < {TARGET_MS:.0f})",
             before,
             TARGET_MS,
             extra,
@@ -658,71 +599,7 @@ async def main_async(args: argparse.Namespace) -> int:
             for s in shown:
                 print(f"\n# {s.name}")
                 print("\n".join(await explain(db, log, owner, s)))
-        if args.prototype:
-            print("\nprototype: creating the proposed indexes in the benchmark database only", flush=True)
-            async with engine.connect() as conn:
-                started = time.perf_counter()
-                for _name, ddl in PROPOSED_INDEXES:
-                    await conn.exec_driver_sql(ddl)
-                await conn.commit()
-                build_s = time.perf_counter() - started
-                await conn.exec_driver_sql("ANALYZE orders")
-                await conn.commit()
-            after = await baselines(db, max(args.reps * 5, 50))
-            after.update(await measure_all(db, owner, all_scenarios, args.reps_indexes_only))
-            after["ALL list requests together"] = [
-                x for name, t in after.items() if not name.startswith("baseline") for x in t
-            ]
-            print_table(
-                f"orders list AFTER the proposed indexes (built in {build_s:.1f} s), handler unchanged",
-                after,
-                TARGET_MS,
-                {"load average": " ".join(f"{x:.2f}" for x in os.getloadavg())},
-            )
-            print(
-                f"\nprototype: the handler's statements with the count capped at {COUNT_CAP + 1:,} rows, on an engine "
-                "with plan_cache_mode=force_custom_plan (asyncpg prepares statements; after 5 runs PostgreSQL may "
-                "switch to a generic plan that cannot use the LIKE-prefix index for a search bound as a parameter)",
-                flush=True,
-            )
-            custom_engine = create_async_engine(
-                bench_url, pool_size=10, connect_args={"server_settings": {"plan_cache_mode": "force_custom_plan"}}
-            )
-            custom_db = Database(custom_engine, metadata)
-            custom_log = StatementLog(custom_engine)
-            capped: dict[str, list[float]] = {}
-            try:
-                searches = [s for s in all_scenarios if "search" in s.name]
-                print("isolating the plan-cache effect: the search scenarios, handler unchanged, custom plans:")
-                custom_only = await measure_all(custom_db, owner, searches, args.reps_indexes_only)
-                widths = [52, 22, 22]
-                print(fmt_row(["p95 ms, indexes in place", "generic plans allowed", "force_custom_plan"], widths))
-                for s in searches:
-                    generic, custom = pct(after[s.name], 95), pct(custom_only[s.name], 95)
-                    print(fmt_row([s.name[:52], f"{generic:.1f}", f"{custom:.1f}"], widths))
-                print("the handler's statements, count capped, custom plans:")
-                for s in all_scenarios:
-                    capped[s.name] = await run_capped(custom_db, custom_log, owner, s, args.reps)
-                    print(f"  {s.name}: p95 {pct(capped[s.name], 95):.1f} ms", flush=True)
-                capped["ALL list requests together"] = [x for t in capped.values() for x in t]
-                print_table(
-                    f"orders list AFTER the proposed indexes, the count capped at {COUNT_CAP + 1:,}, custom plans",
-                    capped,
-                    TARGET_MS,
-                    {"load average": " ".join(f"{x:.2f}" for x in os.getloadavg())},
-                )
-                print_before_after(before, after, capped)
-                still = [s for s in all_scenarios if pct(capped[s.name], 95) >= TARGET_MS]
-                if still:
-                    print(f"\nEXPLAIN (ANALYZE, BUFFERS), {len(still)} scenarios still over the target at the end:")
-                    for s in still:
-                        print(f"\n# {s.name}")
-                        print("\n".join(await explain(custom_db, custom_log, owner, s, rewrite=True)))
-            finally:
-                await custom_db.dispose()
-            final = capped
-        else:
-            final = before
+        final = before
         exit_code = 0 if pct(final["ALL list requests together"], 95) < TARGET_MS else 1
     finally:
         await db.dispose()
@@ -735,27 +612,12 @@ async def main_async(args: argparse.Namespace) -> int:
     return exit_code
 
 
-def print_before_after(
-    before: dict[str, list[float]], after: dict[str, list[float]], capped: dict[str, list[float]]
-) -> None:
-    widths = [52, 12, 12, 16, 6]
-    print("\np95 ms: as migrated → + proposed indexes → + capped count and custom plans")
-    print(fmt_row(["scenario", "as migrated", "+ indexes", "+ capped count", ""], widths))
-    for name in before:
-        if name.startswith("baseline"):
-            continue
-        b, a, c = pct(before[name], 95), pct(after[name], 95), pct(capped[name], 95)
-        print(fmt_row([name[:52], f"{b:.1f}", f"{a:.1f}", f"{c:.1f}", "PASS" if c < TARGET_MS else "FAIL"], widths))
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--orders", type=int, default=1_000_000)
     parser.add_argument("--reps", type=int, default=7, help="timed requests per scenario (after one warm-up)")
-    parser.add_argument("--reps-indexes-only", type=int, default=3, help="timed requests per scenario, indexes only")
     parser.add_argument("--explain-all", action="store_true", help="EXPLAIN every scenario over the target")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database (for EXPLAIN by hand)")
-    parser.add_argument("--no-prototype", dest="prototype", action="store_false", help="skip the index prototype")
     return parser.parse_args(argv)
 
 

@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from sqlalchemy.dialects import postgresql, sqlite
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -134,11 +135,21 @@ class IdempotencyMiddleware:
         ).hexdigest()
         table = db.idempotency
         async with db.transaction() as tx:
-            row = (await tx.conn.execute(sa.select(table).where(table.c.scope == scope_id, table.c.key == key))).first()
-            if row is None:
-                await tx.conn.execute(
-                    table.insert().values(scope=scope_id, key=key, request_hash=digest, created_at=utcnow())
+            # One statement claims the key; the stored row is read only when someone holds it already.
+            claimed = await tx.conn.execute(
+                _insert_ignoring_conflict(tx.conn.dialect.name, table).values(
+                    scope=scope_id, key=key, request_hash=digest, created_at=utcnow()
                 )
+            )
+            row = None
+            if claimed.rowcount != 1:
+                row = (
+                    await tx.conn.execute(sa.select(table).where(table.c.scope == scope_id, table.c.key == key))
+                ).first()
+                if row is None:  # claimed and released (a 5xx) between the two statements: ours now
+                    await tx.conn.execute(
+                        table.insert().values(scope=scope_id, key=key, request_hash=digest, created_at=utcnow())
+                    )
         if row is not None:
             if row.request_hash != digest:
                 await _send_json(
@@ -205,6 +216,15 @@ class IdempotencyMiddleware:
                 pass
         client = scope.get("client") or ("anonymous", 0)
         return f"anon:{client[0]}"
+
+
+def _insert_ignoring_conflict(dialect: str, table: sa.Table) -> Any:
+    """``INSERT ... ON CONFLICT DO NOTHING`` on SQLite and PostgreSQL."""
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing()
+    raise NotImplementedError(f"Idempotency-Key on {dialect}")
 
 
 async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:

@@ -56,7 +56,7 @@ async def test_list_filters_sorts_searches_and_pages_within_the_callers_rights(
         page = (
             await client.get("/api/v1/orders", headers=w.sup, params={"limit": 2, "offset": 2, "sort": "number"})
         ).json()
-        assert (page["total"], page["limit"], page["offset"]) == (5, 2, 2)
+        assert (page["total"], page["total_exact"], page["limit"], page["offset"]) == (5, True, 2, 2)
         assert [o["number"] for o in page["items"]] == ["1003", "1004"]
         by_total = (await client.get("/api/v1/orders", headers=w.sup, params={"sort": "-total"})).json()
         assert [o["total"] for o in by_total["items"]] == ["52.5", "42", "31.5", "21", "10.5"]
@@ -105,3 +105,88 @@ async def test_list_filters_sorts_searches_and_pages_within_the_callers_rights(
             r = await client.get("/api/v1/orders", headers=w.sup, params=params)
             assert r.status_code == 422, params
             assert r.json()["error"]["code"] in {"invalid_sort", "invalid_filter", "validation_error"}
+
+
+async def test_list_total_is_capped_and_deep_offsets_point_to_the_cursor(
+    database_url: str, service_env: dict[str, object], keys: tuple[Path, Path]
+) -> None:
+    """R-LS-1, issue 3: past the count cap the list says "N+" (total_exact false); offsets past 10,000 get a 422."""
+    app = orders_app(database_url, service_env, keys, start_consumers=False, list_count_cap=3)
+    async with running_service(app) as client:
+        w = await a_world(client)
+        for n in range(5):
+            await place(client, w, lines=[{"sku": "A-1", "warehouse_id": w.warehouses[0], "quantity": n + 1}])
+
+        everything = (await client.get("/api/v1/orders", headers=w.sup)).json()
+        assert (everything["total"], everything["total_exact"], len(everything["items"])) == (3, False, 5)
+        few = (await client.get("/api/v1/orders", headers=w.sup, params={"total_min": "40"})).json()
+        assert (few["total"], few["total_exact"]) == (2, True)
+
+        r = await client.get("/api/v1/orders", headers=w.sup, params={"offset": 10_001})
+        assert r.status_code == 422 and r.json()["error"]["code"] == "offset_too_deep"
+        assert "cursor" in r.json()["error"]["message"]
+        assert (await client.get("/api/v1/orders", headers=w.sup, params={"offset": 10_000})).status_code == 200
+        for bad in ("not-a-cursor", "eyJzIjoxfQ"):
+            r = await client.get("/api/v1/orders", headers=w.sup, params={"cursor": bad})
+            assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_cursor", bad
+        page = (await client.get("/api/v1/orders", headers=w.sup, params={"limit": 2, "sort": "total"})).json()
+        r = await client.get("/api/v1/orders", headers=w.sup, params={"cursor": page["next_cursor"], "sort": "-total"})
+        assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_cursor"
+
+
+async def test_walking_the_list_by_cursor_returns_every_order_once_in_order_for_every_sort(
+    database_url: str, service_env: dict[str, object], keys: tuple[Path, Path]
+) -> None:
+    """R-LS-1, issue 3: keyset pages (next_cursor) for every sort, both ways, ties and empty shipment dates included."""
+    app = orders_app(database_url, service_env, keys, start_consumers=False)
+    async with running_service(app) as client:
+        w = await a_world(client)
+        placed = []
+        for n in range(7):
+            quantity = 1 + n % 3  # equal totals: ties broken by order id
+            r = await place(client, w, lines=[{"sku": "A-1", "warehouse_id": w.warehouses[0], "quantity": quantity}])
+            placed.append(r.json())
+        for order, profile in zip(
+            placed,
+            [
+                {"shipment_date": "2027-01-10", "paid_amount": "5"},
+                {"shipment_date": "2027-01-10"},
+                {"shipment_date": "2027-01-05", "paid_amount": "5"},
+                {"paid_amount": "1"},
+            ],
+            strict=False,
+        ):
+            r = await client.patch(
+                f"/api/v1/orders/{order['order_id']}/profile", headers={**w.sup, **if_match(order)}, json=profile
+            )
+            assert r.status_code == 200, r.text
+
+        everyone = {o["order_id"] for o in placed}
+        for column in ("buyer", "price_list", "number", "created_at", "shipment_date", "updated_at", "total"):
+            for sort in (column, "-" + column):
+                whole = (await client.get("/api/v1/orders", headers=w.sup, params={"sort": sort})).json()
+                assert whole["next_cursor"] is None
+                walked: list[str] = []
+                params: dict[str, object] = {"sort": sort, "limit": 2}
+                while True:
+                    page = (await client.get("/api/v1/orders", headers=w.sup, params=params)).json()
+                    walked += [o["order_id"] for o in page["items"]]
+                    assert page["total"] == 7
+                    if page["next_cursor"] is None:
+                        break
+                    params["cursor"] = page["next_cursor"]
+                assert walked == [o["order_id"] for o in whole["items"]], sort
+                assert sorted(walked) == sorted(everyone), sort
+        for sort in ("paid_amount", "-paid_amount", "status", "-status"):
+            whole = (await client.get("/api/v1/orders", headers=w.sup, params={"sort": sort})).json()
+            first = (await client.get("/api/v1/orders", headers=w.sup, params={"sort": sort, "limit": 3})).json()
+            rest = (
+                await client.get("/api/v1/orders", headers=w.sup, params={"sort": sort, "cursor": first["next_cursor"]})
+            ).json()
+            assert [o["order_id"] for o in first["items"] + rest["items"]] == [o["order_id"] for o in whole["items"]]
+
+        by_date = (await client.get("/api/v1/orders", headers=w.sup, params={"sort": "shipment_date"})).json()
+        assert [o["shipment_date"] for o in by_date["items"]][:3] == ["2027-01-05", "2027-01-10", "2027-01-10"]
+        assert [o["shipment_date"] for o in by_date["items"]][3:] == [None] * 4  # no date yet: last going up
+        by_date_desc = (await client.get("/api/v1/orders", headers=w.sup, params={"sort": "-shipment_date"})).json()
+        assert [o["shipment_date"] for o in by_date_desc["items"]][:4] == [None] * 4

@@ -39,6 +39,7 @@ class Deps:
         max_file_bytes: int,
         max_import_bytes: int,
         max_import_rows: int,
+        list_count_cap: int = listing.COUNT_CAP,
     ) -> None:
         self.db = db
         self.private_key_pem = private_key_pem
@@ -47,6 +48,7 @@ class Deps:
         self.max_file_bytes = max_file_bytes
         self.max_import_bytes = max_import_bytes
         self.max_import_rows = max_import_rows
+        self.list_count_cap = list_count_cap
 
 
 def build_router(deps: Deps) -> APIRouter:
@@ -128,8 +130,7 @@ def build_router(deps: Deps) -> APIRouter:
 
     @router.post("/orders", status_code=201, tags=["orders"], summary="Place an order (buyer)")
     async def place_order(body: schemas.OrderIn, principal: CurrentPrincipal) -> JSONResponse:
-        order_id = await order_cases.place_order(db, principal, body)
-        return order_response(await order_body(principal, order_id), 201)
+        return order_response(await order_cases.place_order(db, principal, body), 201)
 
     @router.get("/orders", tags=["orders"], summary="Order list with filters, search, sort and pages")
     async def list_orders(
@@ -152,7 +153,10 @@ def build_router(deps: Deps) -> APIRouter:
         overdue: bool | None = None,
         sort: str = "-created_at",
         limit: Limit = 50,
-        offset: Offset = 0,
+        offset: Annotated[int, Query(ge=0, description="At most 10,000; page deeper with the cursor")] = 0,
+        cursor: Annotated[
+            str | None, Query(max_length=1000, description="next_cursor of the previous page (instead of offset)")
+        ] = None,
     ) -> dict[str, Any]:
         query = listing.OrderQuery(
             statuses=[s for s in status.split(",") if s],
@@ -174,8 +178,9 @@ def build_router(deps: Deps) -> APIRouter:
             sort=sort,
             limit=limit,
             offset=offset,
+            cursor=cursor,
         )
-        return await listing.list_orders(db, principal, query)
+        return await listing.list_orders(db, principal, query, count_cap=deps.list_count_cap)
 
     @router.get("/orders/{order_id}", tags=["orders"], summary="One order with lines, reserve, parts and history")
     async def get_order(order_id: uuid.UUID, principal: CurrentPrincipal) -> JSONResponse:

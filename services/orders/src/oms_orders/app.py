@@ -68,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.max_file_bytes,
         settings.max_import_bytes,
         settings.max_import_rows,
+        settings.list_count_cap,
     )
     runtime.routers.append(build_router(deps))
 

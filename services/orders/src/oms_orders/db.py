@@ -119,7 +119,7 @@ orders = sa.Table(
     sa.Column("number", sa.String(50), nullable=False),
     sa.Column("root_number", sa.Integer(), nullable=False),
     sa.Column("buyer_id", sa.String(36), nullable=False, index=True),
-    sa.Column("buyer_account_id", sa.String(36), nullable=True, index=True),
+    sa.Column("buyer_account_id", sa.String(36), nullable=True),
     sa.Column("buyer_name", sa.String(300), nullable=False, server_default=""),
     sa.Column("price_list_id", sa.String(36), nullable=True),
     sa.Column("price_list_name", sa.String(300), nullable=False, server_default=""),
@@ -145,8 +145,6 @@ orders = sa.Table(
     sa.Column("deleted_by_supplier", sa.Boolean(), nullable=False, server_default=sa.false()),
     sa.Column("deleted_by_buyer", sa.Boolean(), nullable=False, server_default=sa.false()),
     sa.UniqueConstraint("supplier_id", "number", name="uq_orders_supplier_number"),
-    sa.Index("ix_orders_supplier_created", "supplier_id", "created_at"),
-    sa.Index("ix_orders_supplier_status", "supplier_id", "status"),
 )
 
 order_lines = sa.Table(
@@ -233,8 +231,42 @@ stock_levels = sa.Table(
     sa.Column("updated_at", UtcDateTime(), nullable=False),
 )
 
-# 0002: indexes behind the list's sorts and the buyer's view.
-sa.Index("ix_orders_supplier_updated", orders.c.supplier_id, orders.c.updated_at)
-sa.Index("ix_orders_supplier_total", orders.c.supplier_id, orders.c.total)
-sa.Index("ix_orders_supplier_number", orders.c.supplier_id, orders.c.root_number, orders.c.number)
-sa.Index("ix_orders_buyer_account_created", orders.c.buyer_account_id, orders.c.created_at)
+# 0004: the list's indexes (see migration 0004): every sort column with id last, so that a page and its keyset
+# cursor come straight from an index; the buyer and status filters and overdue orders in creation order; the
+# buyer's own view. PostgreSQL only: the number prefix and the buyer-name trigram search.
+for _name, _columns in {
+    "ix_orders_sup_created_id": ["created_at"],
+    "ix_orders_sup_updated_id": ["updated_at"],
+    "ix_orders_sup_total_id": ["total"],
+    "ix_orders_sup_shipment_id": ["shipment_date"],
+    "ix_orders_sup_paid_id": ["paid_amount"],
+    "ix_orders_sup_buyer_name_id": ["buyer_name"],
+    "ix_orders_sup_price_list_name_id": ["price_list_name"],
+    "ix_orders_sup_status_id": ["status"],
+    "ix_orders_sup_number_id": ["root_number", "number"],
+    "ix_orders_sup_buyer_created_id": ["buyer_id", "created_at"],
+    "ix_orders_sup_status_created_id": ["status", "created_at"],
+}.items():
+    sa.Index(_name, orders.c.supplier_id, *(orders.c[c] for c in _columns), orders.c.id)
+sa.Index(
+    "ix_orders_sup_overdue_created_id",
+    orders.c.supplier_id,
+    orders.c.created_at,
+    orders.c.id,
+    postgresql_where=sa.text("overdue IS TRUE"),
+    sqlite_where=sa.text("overdue IS TRUE"),
+)
+sa.Index("ix_orders_buyer_account_created_id", orders.c.buyer_account_id, orders.c.created_at, orders.c.id)
+PG_ONLY_INDEXES = {"ix_orders_sup_number_prefix", "ix_orders_buyer_name_trgm"}
+sa.Index(
+    "ix_orders_sup_number_prefix",
+    orders.c.supplier_id,
+    orders.c.number,
+    postgresql_ops={"number": "varchar_pattern_ops"},
+).ddl_if(dialect="postgresql")
+sa.Index(
+    "ix_orders_buyer_name_trgm",
+    sa.text("lower(buyer_name) gin_trgm_ops"),
+    postgresql_using="gin",
+    _table=orders,
+).ddl_if(dialect="postgresql")

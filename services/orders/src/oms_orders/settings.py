@@ -20,3 +20,4 @@ class Settings(ServiceSettings):
     max_import_rows: int = 5000
     max_import_bytes: int = 5 * 1024 * 1024
     overdue_scan_interval_s: float = 60.0
+    list_count_cap: int = 10_000  # the order list's `total` counts at most this many (then "10,000+")

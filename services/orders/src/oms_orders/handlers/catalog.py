@@ -368,17 +368,18 @@ def _buyer_access(account_id: str) -> sa.Select[Any]:
 
 
 async def price_list_for(conn: AsyncConnection, principal: Principal, price_list_id: uuid.UUID) -> sa.Row[Any]:
-    row = (await conn.execute(sa.select(price_lists).where(price_lists.c.id == str(price_list_id)))).first()
+    query = sa.select(price_lists).where(price_lists.c.id == str(price_list_id))
+    if not principal.is_supplier:  # whether it is open to the buyer, in the same statement
+        query = query.add_columns(
+            price_lists.c.id.in_(_buyer_access(str(principal.account_id))).label("open_to_caller")
+        )
+    row = (await conn.execute(query)).first()
     if row is None or row.deleted:
         raise NotFound(f"price list {price_list_id} does not exist", code="price_list_not_found")
     if principal.is_supplier:
         principal.require_tenant(row.supplier_id)
-    else:
-        allowed = await conn.scalar(
-            sa.select(sa.literal(1)).where(sa.literal(row.id).in_(_buyer_access(str(principal.account_id))))
-        )
-        if not allowed:
-            raise Forbidden("this price list is not open to your account", code="foreign_tenant")
+    elif not row.open_to_caller:
+        raise Forbidden("this price list is not open to your account", code="foreign_tenant")
     return row
 
 

@@ -104,7 +104,7 @@ async def import_order(
         lines = domain.validate_import(
             rows, columns, await price_items(tx.conn, price_list.id), set(load_ids(price_list.warehouse_ids)), by_code
         )
-        row = await insert_order(
+        row, _lines = await insert_order(
             tx,
             supplier_id=price_list.supplier_id,
             buyer=buyer,

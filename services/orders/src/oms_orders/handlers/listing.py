@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -27,6 +30,9 @@ SORTS: dict[str, list[sa.ColumnElement[Any]]] = {
     "paid_amount": [orders.c.paid_amount],
     "status": [orders.c.status],
 }
+NULLABLE_SORTS = {"shipment_date"}  # NULLs last going up, first going down (PostgreSQL's order, also on SQLite)
+MAX_OFFSET = 10_000  # deeper pages walk the index entry by entry: use the cursor
+COUNT_CAP = 10_000  # `total` counts at most this many matches (+1 to know there are more); a UI shows "10,000+"
 
 
 @dataclass
@@ -50,6 +56,7 @@ class OrderQuery:
     sort: str = "-created_at"
     limit: int = 50
     offset: int = 0
+    cursor: str | None = None
 
 
 def _day_start(value: date) -> datetime:
@@ -86,7 +93,9 @@ def summary_json(row: sa.Row[Any]) -> dict[str, Any]:
     }
 
 
-async def list_orders(db: Database, principal: Principal, q: OrderQuery) -> dict[str, Any]:
+async def list_orders(
+    db: Database, principal: Principal, q: OrderQuery, *, count_cap: int = COUNT_CAP
+) -> dict[str, Any]:
     where: list[sa.ColumnElement[bool]] = []
     if principal.is_supplier:
         principal.require("orders", "read")
@@ -143,18 +152,98 @@ async def list_orders(db: Database, principal: Principal, q: OrderQuery) -> dict
     key = q.sort.lstrip("-+")
     if key not in SORTS:
         raise Invalid(f"cannot sort by {key!r}", code="invalid_sort", details={"allowed": sorted(SORTS)})
+    if q.offset > MAX_OFFSET:
+        raise Invalid(
+            f"offset {q.offset} is past {MAX_OFFSET}: narrow the filters or use the cursor",
+            code="offset_too_deep",
+            details={"max_offset": MAX_OFFSET},
+        )
     desc = q.sort.startswith("-")
-    order_by = [c.desc() if desc else c.asc() for c in SORTS[key]]
+    columns = SORTS[key]
+    nullable = key in NULLABLE_SORTS
+    order_by: list[sa.ColumnElement[Any]] = []
+    for c in columns:
+        term = c.desc() if desc else c.asc()
+        order_by.append((term.nulls_first() if desc else term.nulls_last()) if nullable else term)
     order_by.append(orders.c.id.desc() if desc else orders.c.id.asc())
+    page_where = list(where)
+    if q.cursor:
+        if q.offset:
+            raise Invalid("use either offset or cursor, not both", code="invalid_cursor")
+        page_where.append(_after_cursor(q.cursor, q.sort, columns, desc, nullable))
     query = (
         sa.select(orders, accounts.c.name.label("supplier_name"))
         .join(accounts, accounts.c.id == orders.c.supplier_id)
-        .where(*where)
+        .where(*page_where)
         .order_by(*order_by)
-        .limit(q.limit)
+        .limit(q.limit + 1)
         .offset(q.offset)
     )
+    matching = sa.select(sa.literal(1)).select_from(orders).where(*where).limit(count_cap + 1).subquery()
     async with db.read() as conn:
-        total = await conn.scalar(sa.select(sa.func.count()).select_from(orders).where(*where))
+        counted = await conn.scalar(sa.select(sa.func.count()).select_from(matching)) or 0
         rows = (await conn.execute(query)).all()
-    return {"items": [summary_json(r) for r in rows], "total": total or 0, "limit": q.limit, "offset": q.offset}
+    more = len(rows) > q.limit
+    rows = rows[: q.limit]
+    return {
+        "items": [summary_json(r) for r in rows],
+        "total": min(counted, count_cap),
+        "total_exact": counted <= count_cap,
+        "limit": q.limit,
+        "offset": q.offset,
+        "next_cursor": encode_cursor(q.sort, [rows[-1]._mapping[c] for c in columns], rows[-1].id) if more else None,
+    }
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def encode_cursor(sort: str, values: list[Any], order_id: str) -> str:
+    """Opaque to clients: the sort it belongs to, the last row's sort key and id."""
+    raw = json.dumps({"s": sort, "k": [_plain(v) for v in values], "id": order_id}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _typed(column: sa.ColumnElement[Any], value: Any) -> Any:
+    if value is None:
+        return None
+    kind = column.type
+    if isinstance(kind, sa.Date):
+        return date.fromisoformat(value)
+    if isinstance(kind, sa.Numeric):
+        return Decimal(value)
+    if isinstance(kind, sa.Integer):
+        return int(value)
+    if isinstance(kind, sa.String):
+        return str(value)
+    parsed = datetime.fromisoformat(value)  # UtcDateTime
+    if parsed.tzinfo is None:
+        raise ValueError("naive datetime")
+    return parsed
+
+
+def _after_cursor(
+    cursor: str, sort: str, columns: list[sa.ColumnElement[Any]], desc: bool, nullable: bool
+) -> sa.ColumnElement[bool]:
+    """Rows after the cursor's row in the list's order (keyset paging: as fast on page 1,000 as on page 1)."""
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if data["s"] != sort:
+            raise Invalid("the cursor belongs to another sort; start again without it", code="invalid_cursor")
+        keys = [_typed(c, v) for c, v in zip(columns, data["k"], strict=True)]
+        last_id = str(data["id"])
+    except (ValueError, TypeError, KeyError, binascii.Error) as exc:
+        raise Invalid("malformed cursor; start again without it", code="invalid_cursor") from exc
+    ids = orders.c.id
+    if nullable and keys[0] is None:  # inside the NULLs: the rest of them, then (going down) every non-NULL
+        rest = sa.and_(columns[0].is_(None), ids < last_id if desc else ids > last_id)
+        return sa.or_(rest, columns[0].is_not(None)) if desc else rest
+    row = sa.tuple_(*columns, ids)
+    bound = sa.tuple_(*(sa.bindparam(None, v, type_=c.type) for c, v in zip(columns, keys, strict=True)), last_id)
+    after = row < bound if desc else row > bound
+    return sa.or_(after, columns[0].is_(None)) if nullable and not desc else after

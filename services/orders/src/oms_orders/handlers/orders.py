@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -51,7 +53,26 @@ async def lines_of(conn: AsyncConnection, order_id: str) -> list[sa.Row[Any]]:
     )
 
 
-def line_json(line: sa.Row[Any]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class WrittenLine:
+    """An order line as just inserted; reads like a row of ``order_lines`` (saves reading it back)."""
+
+    id: str
+    order_id: str
+    position: int
+    sku: str
+    name: str
+    unit: str
+    warehouse_id: str | None
+    quantity: Decimal
+    price: Decimal
+    vat_rate: Decimal
+    additional: bool = False
+    reserved: Decimal = Decimal(0)
+    shortage: Decimal = Decimal(0)
+
+
+def line_json(line: Any) -> dict[str, Any]:
     return {
         "line_id": line.id,
         "sku": line.sku,
@@ -68,19 +89,27 @@ def line_json(line: sa.Row[Any]) -> dict[str, Any]:
     }
 
 
-async def order_json(conn: AsyncConnection, row: sa.Row[Any], principal: Principal | None = None) -> dict[str, Any]:
-    lines = await lines_of(conn, row.id)
-    history = (
-        await conn.execute(
-            sa.select(order_history).where(order_history.c.order_id == row.id).order_by(order_history.c.id)
-        )
-    ).all()
-    part_ids = [
-        r.id
-        for r in await conn.execute(
-            sa.select(orders.c.id).where(orders.c.parent_order_id == row.id).order_by(orders.c.number)
-        )
-    ]
+def history_json(h: Any) -> dict[str, Any]:
+    return {
+        "from": h.from_status,
+        "to": h.to_status,
+        "by_user_id": h.by_user_id,
+        "by_side": h.by_side,
+        "at": iso(h.at),
+        "comment": h.comment,
+    }
+
+
+def order_body(
+    row: sa.Row[Any],
+    *,
+    supplier_name: str | None,
+    lines: Sequence[Any],
+    history: list[dict[str, Any]],
+    part_ids: list[str],
+    principal: Principal | None = None,
+) -> dict[str, Any]:
+    """The order as the API shows it, from rows already at hand (no I/O)."""
     status = domain.Status(row.status)
     body: dict[str, Any] = {
         "order_id": row.id,
@@ -88,7 +117,7 @@ async def order_json(conn: AsyncConnection, row: sa.Row[Any], principal: Princip
         "status": row.status,
         "version": row.version,
         "supplier_id": row.supplier_id,
-        "supplier_name": await conn.scalar(sa.select(accounts.c.name).where(accounts.c.id == row.supplier_id)),
+        "supplier_name": supplier_name,
         "buyer_id": row.buyer_id,
         "buyer_account_id": row.buyer_account_id,
         "buyer_name": row.buyer_name,
@@ -110,21 +139,35 @@ async def order_json(conn: AsyncConnection, row: sa.Row[Any], principal: Princip
         "reserve_status": row.reserve_status,
         "parent_order_id": row.parent_order_id,
         "part_ids": part_ids,
-        "history": [
-            {
-                "from": h.from_status,
-                "to": h.to_status,
-                "by_user_id": h.by_user_id,
-                "by_side": h.by_side,
-                "at": iso(h.at),
-                "comment": h.comment,
-            }
-            for h in history
-        ],
+        "history": history,
     }
     if principal is not None:
         body["next_statuses"] = [s.value for s in domain.next_statuses(status, side_of(principal))]
     return body
+
+
+async def order_json(conn: AsyncConnection, row: sa.Row[Any], principal: Principal | None = None) -> dict[str, Any]:
+    lines = await lines_of(conn, row.id)
+    history = (
+        await conn.execute(
+            sa.select(order_history).where(order_history.c.order_id == row.id).order_by(order_history.c.id)
+        )
+    ).all()
+    part_ids = [
+        r.id
+        for r in await conn.execute(
+            sa.select(orders.c.id).where(orders.c.parent_order_id == row.id).order_by(orders.c.number)
+        )
+    ]
+    supplier_name = await conn.scalar(sa.select(accounts.c.name).where(accounts.c.id == row.supplier_id))
+    return order_body(
+        row,
+        supplier_name=supplier_name,
+        lines=lines,
+        history=[history_json(h) for h in history],
+        part_ids=part_ids,
+        principal=principal,
+    )
 
 
 async def get_order(db: Database, principal: Principal, order_id: uuid.UUID) -> dict[str, Any]:
@@ -136,7 +179,7 @@ async def get_order(db: Database, principal: Principal, order_id: uuid.UUID) -> 
 # ---------------------------------------------------------------- events
 
 
-def contract_lines(lines: list[sa.Row[Any]]) -> list[OrderLine]:
+def contract_lines(lines: Sequence[Any]) -> list[OrderLine]:
     return [
         OrderLine(
             line_id=uuid.UUID(line.id),
@@ -157,8 +200,11 @@ def _uuid(value: str | None) -> uuid.UUID | None:
     return uuid.UUID(value) if value else None
 
 
-async def publish_placed(tx: Tx, row: sa.Row[Any], by_user_id: str | None, by_side: domain.Side) -> None:
-    lines = await lines_of(tx.conn, row.id)
+async def publish_placed(
+    tx: Tx, row: sa.Row[Any], by_user_id: str | None, by_side: domain.Side, lines: Sequence[Any] | None = None
+) -> None:
+    if lines is None:
+        lines = await lines_of(tx.conn, row.id)
     data = OrderPlacedData(
         order_id=uuid.UUID(row.id),
         number=row.number,
@@ -307,7 +353,7 @@ async def insert_order(
     desired_shipment_date: Any = None,
     comment: str = "",
     one_shipment: bool = False,
-) -> sa.Row[Any]:
+) -> tuple[sa.Row[Any], list[WrittenLine]]:
     """Create an order with its lines, its first history row and ``order.placed``."""
     counter = await next_number(tx.conn, supplier_id)
     order_id = str(uuid.uuid4())
@@ -338,24 +384,22 @@ async def insert_order(
             placed_by_side=by_side.value,
         )
     )
-    await tx.conn.execute(
-        order_lines.insert(),
-        [
-            {
-                "id": str(uuid.uuid4()),
-                "order_id": order_id,
-                "position": n,
-                "sku": line.sku,
-                "name": line.name,
-                "unit": line.unit,
-                "warehouse_id": line.warehouse_id,
-                "quantity": line.quantity,
-                "price": line.price,
-                "vat_rate": line.vat_rate,
-            }
-            for n, line in enumerate(lines)
-        ],
-    )
+    written = [
+        WrittenLine(
+            id=str(uuid.uuid4()),
+            order_id=order_id,
+            position=n,
+            sku=line.sku,
+            name=line.name,
+            unit=line.unit,
+            warehouse_id=line.warehouse_id,
+            quantity=line.quantity,
+            price=line.price,
+            vat_rate=line.vat_rate,
+        )
+        for n, line in enumerate(lines)
+    ]
+    await tx.conn.execute(order_lines.insert(), [asdict(line) for line in written])
     await tx.conn.execute(
         order_history.insert().values(
             order_id=order_id,
@@ -368,18 +412,23 @@ async def insert_order(
         )
     )
     row = await reload(tx.conn, order_id)
-    await publish_placed(tx, row, by_user_id, by_side)
-    return row
+    await publish_placed(tx, row, by_user_id, by_side, written)
+    return row, written
 
 
-async def place_order(db: Database, principal: Principal, cmd: schemas.OrderIn) -> str:
-    """R-IN-1: a buyer orders from a price list open to it; R-ST-3 auto-confirms when the list says so."""
+async def place_order(db: Database, principal: Principal, cmd: schemas.OrderIn) -> dict[str, Any]:
+    """R-IN-1: a buyer orders from a price list open to it; R-ST-3 auto-confirms when the list says so.
+
+    Answers the order as written, from what this transaction wrote (no second read).
+    """
     principal.require_buyer()
     async with db.transaction() as tx:
         price_list = await price_list_for(tx.conn, principal, cmd.price_list_id)
         buyer = (
             await tx.conn.execute(
-                sa.select(buyers).where(
+                sa.select(buyers, accounts.c.name.label("supplier_name"))
+                .join(accounts, accounts.c.id == buyers.c.supplier_id)
+                .where(
                     buyers.c.supplier_id == price_list.supplier_id,
                     buyers.c.buyer_account_id == str(principal.account_id),
                     buyers.c.deleted.is_(False),
@@ -394,29 +443,54 @@ async def place_order(db: Database, principal: Principal, cmd: schemas.OrderIn) 
             items,
             set(load_ids(price_list.warehouse_ids)),
         )
-        row = await insert_order(
+        by_user_id = str(principal.user_id)
+        row, written = await insert_order(
             tx,
             supplier_id=price_list.supplier_id,
             buyer=buyer,
             price_list=price_list,
             lines=lines,
             status=domain.Status.NEW,
-            by_user_id=str(principal.user_id),
+            by_user_id=by_user_id,
             by_side=domain.Side.BUYER,
             desired_shipment_date=cmd.desired_shipment_date,
             comment=cmd.comment,
             one_shipment=cmd.one_shipment,
         )
+        history = [
+            {
+                "from": None,
+                "to": row.status,
+                "by_user_id": by_user_id,
+                "by_side": domain.Side.BUYER.value,
+                "at": iso(row.status_changed_at),
+                "comment": "",
+            }
+        ]
         if price_list.auto_confirm:
-            await change_status(
-                tx,
-                row,
-                domain.Status.CONFIRMED,
-                by_user_id=None,
-                by_side=domain.Side.SYSTEM,
-                comment="confirmed automatically by the price list",
+            comment = "confirmed automatically by the price list"
+            placed_status = row.status
+            row = await change_status(
+                tx, row, domain.Status.CONFIRMED, by_user_id=None, by_side=domain.Side.SYSTEM, comment=comment
             )
-        return str(row.id)
+            history.append(
+                {
+                    "from": placed_status,
+                    "to": row.status,
+                    "by_user_id": None,
+                    "by_side": domain.Side.SYSTEM.value,
+                    "at": iso(row.status_changed_at),
+                    "comment": comment,
+                }
+            )
+        return order_body(
+            row,
+            supplier_name=buyer.supplier_name,
+            lines=written,
+            history=history,
+            part_ids=[],
+            principal=principal,
+        )
 
 
 # ---------------------------------------------------------------- transitions
