@@ -15,6 +15,7 @@ from oms_notifications.settings import Settings
 from oms_shared.contracts import (
     AccountUpdatedV1,
     BuyerUpdatedV1,
+    NotificationDeliveredV1,
     OrderChangedV1,
     OrderPlacedV1,
     OrderStatusChangedV1,
@@ -35,6 +36,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     runtime.consumer.on(OrderPlacedV1, notifier.order_placed)
     runtime.consumer.on(OrderStatusChangedV1, notifier.status_changed)
     runtime.consumer.on(OrderChangedV1, notifier.order_changed)
+    runtime.produces.append(NotificationDeliveredV1)
     runtime.background.append(sender.run)
     runtime.routers.append(build_router(runtime.db, sender.wake))
     return runtime.build_app()

@@ -21,7 +21,19 @@ from oms_orders.handlers.reserves import apply_reserve
 from oms_orders.settings import Settings
 from oms_orders.storage import LocalFileStorage
 from oms_shared.auth import generate_keypair
-from oms_shared.contracts import ErpOrderChangedV1, ReserveUpdatedV1, StockUpdatedV1, WarehouseUpdatedV1
+from oms_shared.contracts import (
+    AccountUpdatedV1,
+    BuyerUpdatedV1,
+    ErpOrderChangedV1,
+    OrderChangedV1,
+    OrderDeletedV1,
+    OrderPlacedV1,
+    OrderStatusChangedV1,
+    PriceListUpdatedV1,
+    ReserveUpdatedV1,
+    StockUpdatedV1,
+    WarehouseUpdatedV1,
+)
 from oms_shared.http import error_body
 from oms_shared.service import ServiceRuntime
 
@@ -60,6 +72,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     runtime.consumer.on(WarehouseUpdatedV1, apply_warehouse)
     runtime.consumer.on(StockUpdatedV1, apply_stock)
     runtime.consumer.on(ErpOrderChangedV1, apply_erp_change)
+    runtime.produces += [
+        AccountUpdatedV1,
+        BuyerUpdatedV1,
+        PriceListUpdatedV1,
+        OrderPlacedV1,
+        OrderStatusChangedV1,
+        OrderChangedV1,
+        OrderDeletedV1,
+    ]
     deps = Deps(
         runtime.db,
         private_pem,
