@@ -11,7 +11,15 @@ from oms_inventory.api import build_router
 from oms_inventory.db import metadata
 from oms_inventory.handlers import Inventory, InventoryMetrics
 from oms_inventory.settings import Settings
-from oms_shared.contracts import ErpStockImportedV1, OrderChangedV1, OrderStatusChangedV1, PriceListUpdatedV1
+from oms_shared.contracts import (
+    ErpStockImportedV1,
+    OrderChangedV1,
+    OrderStatusChangedV1,
+    PriceListUpdatedV1,
+    ReserveUpdatedV1,
+    StockUpdatedV1,
+    WarehouseUpdatedV1,
+)
 from oms_shared.service import ServiceRuntime
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -33,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await asyncio.sleep(settings.reconcile_interval_s)
 
     runtime.background.append(reconciler)
+    runtime.produces += [ReserveUpdatedV1, StockUpdatedV1, WarehouseUpdatedV1]
     app = runtime.build_app()
     app.state.inventory = inventory
     return app

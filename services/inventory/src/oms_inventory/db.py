@@ -133,4 +133,6 @@ price_list_items = sa.Table(
     sa.Column("position", sa.Integer(), nullable=False),
     sa.Column("name", sa.String(300), nullable=False),
     sa.Column("unit", sa.String(30), nullable=False),
+    # Availability reads a list in its order, a page at a time.
+    sa.Index("ix_price_list_items_position", "price_list_id", "position", "sku"),
 )

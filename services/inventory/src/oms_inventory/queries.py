@@ -234,63 +234,85 @@ async def list_incoming(
 async def availability(
     conn: AsyncConnection, tenant: str, price_list_id: str, *, limit: int | None, offset: int
 ) -> str:
-    """Per price-list line: availability on each linked warehouse and the total (R-STK-2), as JSON text."""
+    """Per price-list line: availability on each linked warehouse and the total (R-STK-2), as JSON text.
+
+    Two set-based statements whatever the list's length: its lines in list order (paged in SQL, on the
+    list-order index) and the stock of the linked warehouses (a page asks only for its SKUs); they are
+    joined here. A single SQL join of the lines with one stock alias per warehouse was tried and refused:
+    with statistics not yet gathered (right after a bulk load) PostgreSQL nested-looped it for 15 s.
+    """
     pl = (await conn.execute(sa.select(price_lists).where(price_lists.c.price_list_id == price_list_id))).first()
     if pl is None or pl.deleted:
         raise NotFound(f"no price list {price_list_id}", code="price_list_not_found")
     if pl.tenant_id != tenant:
         raise Forbidden("this belongs to another account", code="foreign_tenant")
     wh_ids: list[str] = json.loads(pl.warehouse_ids)
-    total = await conn.scalar(sa.select(sa.func.count()).where(price_list_items.c.price_list_id == price_list_id))
+    items = price_list_items
+    # The product's name only for lines without one (CASE evaluates the subquery only then).
+    product_name = (
+        sa.select(products.c.name)
+        .where(products.c.tenant_id == tenant, products.c.sku == items.c.sku)
+        .scalar_subquery()
+    )
     items_stmt = (
-        sa.select(price_list_items.c.sku, price_list_items.c.name, price_list_items.c.position)
-        .where(price_list_items.c.price_list_id == price_list_id)
-        .order_by(price_list_items.c.position)
+        sa.select(items.c.sku, sa.case((items.c.name == "", product_name), else_=items.c.name))
+        .where(items.c.price_list_id == price_list_id)
+        .order_by(items.c.position, items.c.sku)
         .offset(offset)
     )
     if limit is not None:
         items_stmt = items_stmt.limit(limit)
-    item_rows = list(await conn.execute(items_stmt))
-    by_wh: dict[str, dict[str, tuple[int, int]]] = {wh: {} for wh in wh_ids}
+    item_rows = (await conn.execute(items_stmt)).all()
+    if limit is None and (item_rows or offset == 0):
+        total = offset + len(item_rows)
+    else:
+        total = int(await conn.scalar(sa.select(sa.func.count()).where(items.c.price_list_id == price_list_id)) or 0)
+    n = len(wh_ids)
+    figures: dict[str, list[int]] = {}  # sku -> [on_hand, reserved] per linked warehouse, in link order
     if wh_ids and item_rows:
+        column = {wh: 2 * i for i, wh in enumerate(wh_ids)}
         sel = sa.select(stock.c.warehouse_id, stock.c.sku, stock.c.on_hand, stock.c.reserved).where(
             stock.c.tenant_id == tenant, stock.c.warehouse_id.in_(wh_ids)
         )
-        if limit is not None:  # a page: ask only for its SKUs; the whole list: one scan of the warehouses
+        if limit is not None:  # a page: only its SKUs; the whole list: one range scan of the warehouses
             sel = sel.where(stock.c.sku.in_([r[0] for r in item_rows]))
-        for wh, sku, on_hand, reserved in await conn.execute(sel):
-            by_wh[wh][sku] = (on_hand, reserved)
-    names = await _product_names(conn, tenant, [r[0] for r in item_rows if not r[1]])
-    # The hot loop of a 10,000-line answer writes JSON text directly: building dicts and encoding them
-    # afterwards took most of the time. Warehouse cells repeat a lot, so each distinct one is written once.
+        for wh, sku, on_hand, reserved in (await conn.execute(sel)).all():
+            row = figures.get(sku)
+            if row is None:
+                row = figures[sku] = [0] * (2 * n)
+            i = column[wh]
+            row[i] = on_hand
+            row[i + 1] = reserved
+    # The hot loop of a 10,000-line answer writes JSON text directly. Lines with the same stock figures
+    # share the text of their warehouses array and total, so each distinct combination is written once.
     f = _fmt_cached
     wh_q = [quote(w) for w in wh_ids]
-    cells: dict[tuple[int, int, int], str] = {}
+    none = (0,) * (2 * n)
+    tails: dict[tuple[int, ...], str] = {}
     parts = []
-    for sku, name, _pos in item_rows:
-        row_cells = []
-        total_avail = 0
-        for i, wh in enumerate(wh_ids):
-            on_hand, reserved = by_wh[wh].get(sku, (0, 0))
-            total_avail += on_hand - reserved
-            cell = cells.get((i, on_hand, reserved))
-            if cell is None:
-                cell = (
+    for sku, name in item_rows:
+        found = figures.get(sku)
+        key = tuple(found) if found is not None else none
+        tail = tails.get(key)
+        if tail is None:
+            cells = []
+            total_avail = 0
+            for i in range(n):
+                on_hand, reserved = key[2 * i], key[2 * i + 1]
+                total_avail += on_hand - reserved
+                cells.append(
                     f'{{"warehouse_id":{wh_q[i]},"on_hand":"{f(on_hand)}","reserved":"{f(reserved)}",'
                     f'"available":"{f(on_hand - reserved)}"}}'
                 )
-                cells[(i, on_hand, reserved)] = cell
-            row_cells.append(cell)
-        parts.append(
-            f'{{"sku":{quote(sku)},"name":{quote(name or names.get(sku, ""))},"warehouses":[{",".join(row_cells)}],'
-            f'"total_available":"{f(total_avail)}"}}'
-        )
+            tail = f'"warehouses":[{",".join(cells)}],"total_available":"{f(total_avail)}"}}'
+            tails[key] = tail
+        parts.append(f'{{"sku":{quote(sku)},"name":{quote(name or "")},{tail}')
     head = json.dumps(
         {
             "price_list_id": price_list_id,
             "name": pl.name,
             "warehouse_ids": wh_ids,
-            "total": int(total or 0),
+            "total": total,
             "limit": limit,
             "offset": offset,
         },
@@ -298,15 +320,6 @@ async def availability(
         separators=(",", ":"),
     )
     return head[:-1] + ',"items":[' + ",".join(parts) + "]}"
-
-
-async def _product_names(conn: AsyncConnection, tenant: str, skus: list[str]) -> dict[str, str]:
-    if not skus:
-        return {}
-    rows = await conn.execute(
-        sa.select(products.c.sku, products.c.name).where(products.c.tenant_id == tenant, products.c.sku.in_(skus))
-    )
-    return {r.sku: r.name for r in rows}
 
 
 async def order_reserves(conn: AsyncConnection, tenant: str, order_id: str) -> dict[str, Any]:

@@ -48,6 +48,9 @@ class Effects:
     items: set[tuple[str, str]] = field(default_factory=set)
     orders: dict[str, str] = field(default_factory=dict)
     freed: set[tuple[str, str]] = field(default_factory=set)
+    # Ledger rows wait here and go in with one executemany (``flush_ledger``, run by ``publish_effects``):
+    # nothing reads the ledger inside the transaction that writes it.
+    ledger: list[dict[str, Any]] = field(default_factory=list)
     _seq: int = 0
 
     def key(self, *parts: object) -> str:
@@ -88,16 +91,27 @@ async def available(conn: AsyncConnection, tenant: str, wh: str, sku: str) -> in
     return int(value or 0)
 
 
-async def grab(conn: AsyncConnection, tenant: str, wh: str, sku: str, want: int, *, exact: bool = False) -> int:
+async def grab(
+    conn: AsyncConnection,
+    tenant: str,
+    wh: str,
+    sku: str,
+    want: int,
+    *,
+    exact: bool = False,
+    avail_hint: int | None = None,
+) -> int:
     """Reserve up to ``want`` (all of it or nothing when ``exact``) by a guarded update; returns what was got.
 
     ``reserved + q`` is written only ``WHERE on_hand - reserved >= q``: two processes racing for
     the last units cannot both succeed (PostgreSQL re-checks the condition after the row lock).
+    ``avail_hint`` (availability read earlier in this transaction, e.g. by ``read_available``) saves
+    the first read; a stale hint only costs a retry, because the guard still decides.
     """
     if want <= 0:
         return 0
-    for _ in range(MAX_GUARD_RETRIES):
-        avail = await available(conn, tenant, wh, sku)
+    for attempt in range(MAX_GUARD_RETRIES):
+        avail = avail_hint if attempt == 0 and avail_hint is not None else await available(conn, tenant, wh, sku)
         q = want if exact else reservable(want, avail)
         if q <= 0 or (exact and avail < want):
             return 0
@@ -138,24 +152,55 @@ async def append_ledger(
 ) -> None:
     if quantity == 0:
         return
-    await conn.execute(
-        reserve_ledger.insert().values(
-            tenant_id=eff.tenant_id,
-            warehouse_id=wh,
-            sku=sku,
-            kind=kind,
-            order_id=order_id,
-            line_id=line_id,
-            quantity=quantity,
-            reason=reason,
-            idempotency_key=eff.key(kind, reason, line_id or f"{wh}/{sku}"),
-            by_user_id=eff.by_user_id,
-            created_at=utcnow(),
-        )
+    eff.ledger.append(
+        {
+            "tenant_id": eff.tenant_id,
+            "warehouse_id": wh,
+            "sku": sku,
+            "kind": kind,
+            "order_id": order_id,
+            "line_id": line_id,
+            "quantity": quantity,
+            "reason": reason,
+            "idempotency_key": eff.key(kind, reason, line_id or f"{wh}/{sku}"),
+            "by_user_id": eff.by_user_id,
+            "created_at": utcnow(),
+        }
     )
     eff.items.add((wh, sku))
     if quantity < 0:
         eff.freed.add((wh, sku))
+
+
+async def flush_ledger(conn: AsyncConnection, eff: Effects) -> None:
+    """Write the buffered ledger rows (one executemany; ids keep the order they were appended in)."""
+    if eff.ledger:
+        rows, eff.ledger = eff.ledger, []
+        await conn.execute(reserve_ledger.insert(), rows)
+
+
+async def read_available(
+    conn: AsyncConnection, tenant: str, items: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], int]:
+    """Availability of many warehouse items in one statement per chunk (missing items are absent)."""
+    out: dict[tuple[str, str], int] = {}
+    for chunk in _chunks(sorted(set(items))):
+        rows = await conn.execute(
+            sa.select(stock.c.warehouse_id, stock.c.sku, stock.c.on_hand - stock.c.reserved).where(
+                stock.c.tenant_id == tenant, sa.tuple_(stock.c.warehouse_id, stock.c.sku).in_(chunk)
+            )
+        )
+        out.update({(wh, sku): int(avail) for wh, sku, avail in rows.all()})
+    return out
+
+
+# Row-value IN lists stay well under SQLite's bound-parameter limit.
+CHUNK = 400
+
+
+def _chunks(items: list[tuple[str, str]]) -> Iterable[list[tuple[str, str]]]:
+    for start in range(0, len(items), CHUNK):
+        yield items[start : start + CHUNK]
 
 
 # --- order reserves -------------------------------------------------------------------------
@@ -202,22 +247,24 @@ async def apply_order_lines(
     """Make the order's reserves match its lines: reserve what is missing (as much as is available),
     give back what is no longer asked for, drop lines that left the order (unless moved to another part)."""
     tenant = eff.tenant_id
-    held = [r for r in await _order_rows(conn, tenant, order_id) if r.state == "active"]
-    plan = plan_order_lines(targets, [r.line_id for r in held], kept_line_ids=kept_line_ids)
+    wanted = list(targets)
+    ids = [t.line_id for t in wanted]
+    # One read for the order's own lines and for lines arriving from another part of the order.
+    where = order_lines.c.order_id == order_id
+    if ids:
+        where = sa.or_(where, order_lines.c.line_id.in_(ids))
+    rows = list(await conn.execute(sa.select(order_lines).where(order_lines.c.tenant_id == tenant, where)))
+    held = [r for r in rows if r.order_id == order_id and r.state == "active"]
+    known = {r.line_id: r for r in rows if r.line_id in set(ids)}
+    plan = plan_order_lines(wanted, [r.line_id for r in held], kept_line_ids=kept_line_ids)
     for lid in plan.dropped:
         row = next(r for r in held if r.line_id == lid)
         await _release_line(conn, eff, row, "released", "line_removed")
-    ids = [t.line_id for t in plan.targets]
-    known = {
-        r.line_id: r
-        for r in (
-            await conn.execute(
-                sa.select(order_lines).where(order_lines.c.tenant_id == tenant, order_lines.c.line_id.in_(ids))
-            )
-            if ids
-            else []
-        )
-    }
+    # Availability of every item the order asks for, in one read; an item this loop touches is forgotten.
+    asked = [(t.warehouse_id, t.sku) for t in plan.targets if t.warehouse_id]
+    avail = dict.fromkeys(asked, 0)  # no stock row: nothing to reserve
+    avail.update(await read_available(conn, tenant, asked))
+    inserts: list[dict[str, Any]] = []
     outcome: list[tuple[int, int]] = []
     for t in plan.targets:
         existing = known.get(t.line_id)
@@ -225,6 +272,7 @@ async def apply_order_lines(
         if existing is not None and existing.state == "active":
             if existing.warehouse_id != t.warehouse_id or existing.sku != t.sku:
                 await _release_line(conn, eff, existing, "released", "line_moved")
+                avail.pop((existing.warehouse_id, existing.sku), None)
             else:
                 current = existing.reserved
             if existing.order_id != order_id:  # moved here from another part of the order
@@ -232,6 +280,7 @@ async def apply_order_lines(
         new = current
         if t.warehouse_id and current > t.requested:
             await give_back(conn, tenant, t.warehouse_id, t.sku, current - t.requested)
+            avail.pop((t.warehouse_id, t.sku), None)
             await append_ledger(
                 conn,
                 eff,
@@ -245,7 +294,10 @@ async def apply_order_lines(
             )
             new = t.requested
         elif t.warehouse_id and current < t.requested:
-            got = await grab(conn, tenant, t.warehouse_id, t.sku, t.requested - current)
+            item = (t.warehouse_id, t.sku)
+            hint = avail.pop(item, None)
+            # Used once: a second line on the same item re-reads (grab may have retried past the hint).
+            got = await grab(conn, tenant, t.warehouse_id, t.sku, t.requested - current, avail_hint=hint)
             await append_ledger(
                 conn,
                 eff,
@@ -268,9 +320,7 @@ async def apply_order_lines(
             "updated_at": utcnow(),
         }
         if existing is None:
-            await conn.execute(
-                order_lines.insert().values(tenant_id=tenant, line_id=t.line_id, confirmed_at=confirmed_at, **values)
-            )
+            inserts.append({"tenant_id": tenant, "line_id": t.line_id, "confirmed_at": confirmed_at, **values})
         else:
             await conn.execute(
                 order_lines.update()
@@ -278,6 +328,8 @@ async def apply_order_lines(
                 .values(**values)
             )
         outcome.append((t.requested, new))
+    if inserts:
+        await conn.execute(order_lines.insert(), inserts)
     eff.order(order_id, reason)
     return outcome
 
@@ -456,29 +508,51 @@ async def shrink_order_reserves(conn: AsyncConnection, eff: Effects, wh: str, sk
 # --- events ---------------------------------------------------------------------------------
 
 
-async def stock_snapshot(conn: AsyncConnection, tenant: str, wh: str, sku: str) -> StockUpdatedData:
-    incoming = (
-        sa.select(sa.func.coalesce(sa.func.sum(incoming_stock.c.quantity), 0))
-        .where(
-            incoming_stock.c.tenant_id == tenant,
-            incoming_stock.c.warehouse_id == wh,
-            incoming_stock.c.sku == sku,
-            incoming_stock.c.status == "expected",
-        )
-        .scalar_subquery()
-    )
-    row = (
-        await conn.execute(sa.select(stock.c.on_hand, stock.c.reserved, incoming).where(_item(tenant, wh, sku)))
-    ).first()
-    on_hand, reserved, incoming_units = (row[0], row[1], row[2]) if row else (0, 0, 0)
+def _snapshot(wh: str, sku: str, on_hand: int, reserved: int, incoming: int) -> StockUpdatedData:
     return StockUpdatedData(
         warehouse_id=uuid.UUID(wh),
         sku=sku,
         on_hand=from_units(on_hand),
         reserved=from_units(reserved),
         available=from_units(on_hand - reserved),
-        incoming=from_units(int(incoming_units or 0)),
+        incoming=from_units(incoming),
     )
+
+
+async def stock_snapshots(
+    conn: AsyncConnection, tenant: str, items: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], StockUpdatedData]:
+    """On hand, reserved, available and incoming of many items, one statement per chunk of items."""
+    out: dict[tuple[str, str], StockUpdatedData] = {}
+    for chunk in _chunks(sorted(set(items))):
+        incoming = (
+            sa.select(
+                incoming_stock.c.warehouse_id,
+                incoming_stock.c.sku,
+                sa.func.sum(incoming_stock.c.quantity).label("units"),
+            )
+            .where(
+                incoming_stock.c.tenant_id == tenant,
+                incoming_stock.c.status == "expected",
+                sa.tuple_(incoming_stock.c.warehouse_id, incoming_stock.c.sku).in_(chunk),
+            )
+            .group_by(incoming_stock.c.warehouse_id, incoming_stock.c.sku)
+            .subquery()
+        )
+        rows = await conn.execute(
+            sa.select(stock.c.warehouse_id, stock.c.sku, stock.c.on_hand, stock.c.reserved, incoming.c.units)
+            .select_from(
+                stock.outerjoin(
+                    incoming, sa.and_(incoming.c.warehouse_id == stock.c.warehouse_id, incoming.c.sku == stock.c.sku)
+                )
+            )
+            .where(stock.c.tenant_id == tenant, sa.tuple_(stock.c.warehouse_id, stock.c.sku).in_(chunk))
+        )
+        found = {(wh, sku): (on_hand, reserved, int(units or 0)) for wh, sku, on_hand, reserved, units in rows.all()}
+        for wh, sku in chunk:
+            # An item without a stock row reports zeros, as it always has.
+            out[(wh, sku)] = _snapshot(wh, sku, *found.get((wh, sku), (0, 0, 0)))
+    return out
 
 
 async def order_reserve_lines(conn: AsyncConnection, tenant: str, order_id: str) -> list[ReserveLine]:
@@ -499,6 +573,7 @@ async def order_reserve_lines(conn: AsyncConnection, tenant: str, order_id: str)
 
 async def publish_effects(tx: Tx, eff: Effects, *, causation_id: str = "") -> None:
     """``reserve.updated`` for every order whose reserves moved, ``stock.updated`` for every touched item."""
+    await flush_ledger(tx.conn, eff)
     tenant = uuid.UUID(eff.tenant_id)
     for order_id, reason in eff.orders.items():
         lines = await order_reserve_lines(tx.conn, eff.tenant_id, order_id)
@@ -518,8 +593,8 @@ async def publish_effects(tx: Tx, eff: Effects, *, causation_id: str = "") -> No
                 producer=PRODUCER,
             )
         )
-    for wh, sku in sorted(eff.items):
-        data_s = await stock_snapshot(tx.conn, eff.tenant_id, wh, sku)
+    snapshots = await stock_snapshots(tx.conn, eff.tenant_id, eff.items)
+    for (wh, sku), data_s in sorted(snapshots.items()):
         await tx.publish(
             make_event(
                 StockUpdatedV1,

@@ -1,0 +1,86 @@
+"""Availability of a price list across its warehouses, in list order and by pages; stock events after a reserve."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from oms_inventory.app import create_app
+from oms_inventory.settings import Settings
+from oms_shared.contracts import OrderStatus, PriceListItem
+from oms_shared.topics import STOCK_UPDATED
+from tests.integration.inventory.helpers import (
+    TopicReader,
+    a_line,
+    price_list_event,
+    send,
+    setup_catalogue,
+    status_event,
+)
+from tests.support.services import bearer, eventually, running_service, token_for
+
+
+async def test_availability_lists_every_line_per_warehouse_in_list_order_and_pages(
+    kafka: str, database_url: str, service_env: dict[str, Any], keys: tuple[Path, Path]
+) -> None:
+    """R-STK-2: each price-list line shows on hand, reserved and available on every linked warehouse and
+    the total, in the list's own order; an item a warehouse does not stock shows zeros; a line without a
+    name shows the product's; ``limit``/``offset`` return a page with the full total; a reserve lowers
+    availability and its ``stock.updated`` carries the expected incoming quantity."""
+    tenant = uuid.uuid4()
+    token = token_for(keys[0], account_id=tenant)
+    app = create_app(Settings(database_url=database_url, **service_env))
+    async with running_service(app) as client, TopicReader(kafka, STOCK_UPDATED) as stock_events:
+        main = await setup_catalogue(client, token, {"Z-9": "7", "A-1": "10", "M-5": "2.5"})
+        second = await setup_catalogue(client, token, {"A-1": "4"}, code="SECOND")
+        pl = price_list_event(tenant, [main, second], ["Z-9", "A-1", "M-5"])
+        pl.data.items[2] = PriceListItem(sku="M-5", name="", price=Decimal("1"))  # no name in the list
+        await send(kafka, pl)
+        url = f"/api/v1/price-lists/{pl.data.price_list_id}/availability"
+
+        async def listed(**params: int) -> dict[str, Any]:
+            r = await client.get(url, params=params, headers=bearer(token))
+            assert r.status_code == 200, r.text
+            return dict(r.json())
+
+        body = await eventually(listed, timeout=15)
+        assert body["total"] == 3 and body["warehouse_ids"] == [main, second]
+        assert [i["sku"] for i in body["items"]] == ["Z-9", "A-1", "M-5"]
+        z9, a1, m5 = body["items"]
+        assert z9["warehouses"][1] == {"warehouse_id": second, "on_hand": "0", "reserved": "0", "available": "0"}
+        assert z9["total_available"] == "7"
+        assert [w["available"] for w in a1["warehouses"]] == ["10", "4"] and a1["total_available"] == "14"
+        assert m5["name"] == "Product M-5" and m5["total_available"] == "2.5"
+
+        page = await listed(limit=2, offset=1)
+        assert [i["sku"] for i in page["items"]] == ["A-1", "M-5"]
+        assert (page["total"], page["limit"], page["offset"]) == (3, 2, 1)
+        assert (await listed(offset=5))["items"] == [] and (await listed(offset=5))["total"] == 3
+        r = await client.get(url, params={"limit": 0}, headers=bearer(token))
+        assert r.status_code == 422
+
+        r = await client.post(
+            "/api/v1/incoming",
+            json={"items": [{"warehouse_id": main, "sku": "A-1", "quantity": "5"}]},
+            headers=bearer(token),
+        )
+        assert r.status_code == 201, r.text
+        await send(kafka, status_event(tenant, uuid.uuid4(), OrderStatus.CONFIRMED, [a_line("A-1", main, "4")]))
+
+        async def reserved() -> None:
+            assert (await listed(limit=1, offset=1))["items"][0]["total_available"] == "10"
+
+        await eventually(reserved, timeout=15)
+
+        async def announced() -> None:
+            seen = [
+                b["data"]
+                for b, _ in await stock_events.poll()
+                if b["data"]["sku"] == "A-1" and b["data"]["warehouse_id"] == main
+            ]
+            assert seen and Decimal(seen[-1]["reserved"]) == 4 and Decimal(seen[-1]["incoming"]) == 5, seen
+            assert Decimal(seen[-1]["available"]) == 6
+
+        await eventually(announced, timeout=15)
