@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from oms_erp_bridge.handlers import pending_orders
 from oms_shared.auth import CurrentPrincipal
 from oms_shared.db import Database
-
-from oms_erp_bridge.handlers import pending_orders
 
 
 def build_router(db: Database) -> APIRouter:

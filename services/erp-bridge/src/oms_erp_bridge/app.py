@@ -6,13 +6,12 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from oms_shared.contracts import OrderStatusChangedV1
-from oms_shared.service import ServiceRuntime
-
 from oms_erp_bridge.api import build_router
 from oms_erp_bridge.db import metadata
 from oms_erp_bridge.handlers import queue_order_for_erp
 from oms_erp_bridge.settings import Settings
+from oms_shared.contracts import OrderStatusChangedV1
+from oms_shared.service import ServiceRuntime
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

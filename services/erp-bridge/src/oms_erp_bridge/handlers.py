@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from oms_erp_bridge.db import order_queue
 from oms_shared.contracts import OrderStatus, OrderStatusChangedV1
 from oms_shared.db import Tx, utcnow
-
-from oms_erp_bridge.db import order_queue
 
 EXPORTED_STATUSES = {OrderStatus.CONFIRMED, OrderStatus.SHIPPED, OrderStatus.REJECTED, OrderStatus.CANCELLED}
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from oms_shared.service import serve
-
 from oms_erp_bridge.app import create_app
 from oms_erp_bridge.settings import Settings
+from oms_shared.service import serve
 
 
 def main() -> None:
