@@ -224,7 +224,7 @@ def _insert_ignoring_conflict(dialect: str, table: sa.Table) -> Any:
         return postgresql.insert(table).on_conflict_do_nothing()
     if dialect == "sqlite":
         return sqlite.insert(table).on_conflict_do_nothing()
-    raise NotImplementedError(f"Idempotency-Key on {dialect}")
+    raise RuntimeError(f"Idempotency-Key storage supports SQLite and PostgreSQL, not {dialect}")
 
 
 async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
