@@ -106,6 +106,25 @@ def _sign_up(story: Story, kind: str, company: str, person: str) -> Actor:
     return actor
 
 
+def _register_buyer(story: Story, supplier: Actor, buyer: Actor, name: str, inn: str, kpp: str = "") -> dict[str, Any]:
+    """The supplier adds a signed-up buyer company as its buyer, managed by the supplier's owner."""
+    record: dict[str, Any] = story.call(
+        "POST",
+        "orders",
+        "/api/v1/buyers",
+        actor=supplier,
+        json={
+            "name": name,
+            "inn": inn,
+            "kpp": kpp,
+            "buyer_account_id": buyer.account_id,
+            "manager_user_ids": [supplier.user_id],
+        },
+        expect=201,
+    ).json()
+    return record
+
+
 def chapter_thin_slice(story: Story) -> None:
     """Issue 2: a buyer orders two lines, the supplier confirms, stock is reserved, people are told."""
     story.step("The supplier signs up, and so does a buyer company")
@@ -140,20 +159,7 @@ def chapter_thin_slice(story: Story) -> None:
     story.note("on hand: BOLT-M8 100, NUT-M8 40, WASHER-M8 0 at MSK")
 
     story.step("The supplier registers the buyer and opens a price list to it (orders)")
-    buyer_rec = story.call(
-        "POST",
-        "orders",
-        "/api/v1/buyers",
-        actor=supplier,
-        json={
-            "name": "ООО «Покупатель»",
-            "inn": "7700000001",
-            "kpp": "770001001",
-            "buyer_account_id": buyer.account_id,
-            "manager_user_ids": [supplier.user_id],
-        },
-        expect=201,
-    ).json()
+    buyer_rec = _register_buyer(story, supplier, buyer, "ООО «Покупатель»", "7700000001", "770001001")
     price_list = story.call(
         "POST",
         "orders",
@@ -497,20 +503,7 @@ def chapter_scarce_stock(story: Story) -> None:
 
     story.step("A second buyer joins; a scarce product (10 gears) is opened to both buyers")
     second_buyer = _sign_up(story, "buyer", "ИП Сидоров", "Сергей Сидоров")
-    second = story.call(
-        "POST",
-        "orders",
-        "/api/v1/buyers",
-        actor=supplier,
-        json={
-            "name": "ИП Сидоров",
-            "inn": "500100732259",
-            "kpp": "",
-            "buyer_account_id": second_buyer.account_id,
-            "manager_user_ids": [supplier.user_id],
-        },
-        expect=201,
-    ).json()
+    second = _register_buyer(story, supplier, second_buyer, "ИП Сидоров", "500100732259")
     story.call(
         "POST",
         "inventory",
