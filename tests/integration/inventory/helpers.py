@@ -89,8 +89,15 @@ class TopicReader:
         return self.messages
 
 
-def price_list_event(tenant: uuid.UUID, warehouse_ids: list[str], skus: list[str]) -> PriceListUpdatedV1:
-    pid = uuid.uuid4()
+def price_list_event(
+    tenant: uuid.UUID,
+    warehouse_ids: list[str],
+    skus: list[str],
+    *,
+    price_list_id: uuid.UUID | None = None,
+    buyer_account_ids: list[uuid.UUID] | None = None,
+) -> PriceListUpdatedV1:
+    pid = price_list_id or uuid.uuid4()
     return make_event(
         PriceListUpdatedV1,
         tenant_id=tenant,
@@ -101,6 +108,7 @@ def price_list_event(tenant: uuid.UUID, warehouse_ids: list[str], skus: list[str
             name="Main",
             warehouse_ids=[uuid.UUID(w) for w in warehouse_ids],
             items=[PriceListItem(sku=s, name=f"Product {s}", price=Decimal("10")) for s in skus],
+            buyer_account_ids=buyer_account_ids or [],
         ),
     )
 

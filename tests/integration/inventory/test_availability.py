@@ -84,3 +84,48 @@ async def test_availability_lists_every_line_per_warehouse_in_list_order_and_pag
             assert Decimal(seen[-1]["available"]) == 6
 
         await eventually(announced, timeout=15)
+
+
+async def test_buyers_read_availability_of_the_price_lists_open_to_them(
+    kafka: str, database_url: str, service_env: dict[str, Any], keys: tuple[Path, Path]
+) -> None:
+    """R-STK-2: a buyer account the price list is open to (``pricelist.updated`` names it) reads the list's
+    availability per warehouse and in total — what it can order, without the supplier's on-hand and reserve
+    figures; a buyer it is not open to, and another supplier, get 403; a newer snapshot that no longer names
+    the buyer closes the list to it."""
+    tenant, buyer, stranger = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    token = token_for(keys[0], account_id=tenant)
+    buyer_token = token_for(keys[0], account_id=buyer, kind="buyer")
+    stranger_token = token_for(keys[0], account_id=stranger, kind="buyer")
+    other_supplier = token_for(keys[0], account_id=uuid.uuid4())
+    app = create_app(Settings(database_url=database_url, **service_env))
+    async with running_service(app) as client:
+        main = await setup_catalogue(client, token, {"A-1": "10", "B-2": "3"})
+        pl = price_list_event(tenant, [main], ["A-1", "B-2"], buyer_account_ids=[buyer])
+        await send(kafka, pl)
+        url = f"/api/v1/price-lists/{pl.data.price_list_id}/availability"
+
+        async def as_buyer() -> dict[str, Any]:
+            r = await client.get(url, headers=bearer(buyer_token))
+            assert r.status_code == 200, r.text
+            return dict(r.json())
+
+        body = await eventually(as_buyer, timeout=15)
+        assert [(i["sku"], i["total_available"]) for i in body["items"]] == [("A-1", "10"), ("B-2", "3")]
+        assert body["items"][0]["warehouses"] == [{"warehouse_id": main, "available": "10"}]
+        page = (await client.get(url, params={"limit": 1, "offset": 1}, headers=bearer(buyer_token))).json()
+        assert [i["sku"] for i in page["items"]] == ["B-2"] and page["total"] == 2
+
+        for other in (stranger_token, other_supplier):
+            r = await client.get(url, headers=bearer(other))
+            assert r.status_code == 403 and r.json()["error"]["code"] == "foreign_tenant", r.text
+
+        await send(kafka, price_list_event(tenant, [main], ["A-1", "B-2"], price_list_id=pl.data.price_list_id))
+
+        async def shut() -> None:
+            r = await client.get(url, headers=bearer(buyer_token))
+            assert r.status_code == 403, r.text
+
+        await eventually(shut, timeout=15)
+        r = await client.get(url, headers=bearer(token))
+        assert r.status_code == 200 and r.json()["items"][0]["warehouses"][0]["on_hand"] == "10"

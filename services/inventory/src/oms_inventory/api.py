@@ -203,7 +203,10 @@ def build_router(db: Database, inventory: Inventory) -> APIRouter:
     async def receive_incoming(incoming_id: uuid.UUID, principal: CurrentPrincipal) -> dict[str, Any]:
         return await inventory.receive_incoming(_writer(principal), str(principal.user_id), str(incoming_id))
 
-    @router.get("/price-lists/{price_list_id}/availability", summary="Availability of every price-list line (R-STK-2)")
+    @router.get(
+        "/price-lists/{price_list_id}/availability",
+        summary="Availability of every price-list line (R-STK-2); for the supplier, and for buyers it is open to",
+    )
     async def availability(
         price_list_id: uuid.UUID,
         principal: CurrentPrincipal,
@@ -211,7 +214,7 @@ def build_router(db: Database, inventory: Inventory) -> APIRouter:
         offset: Offset = 0,
     ) -> Response:
         async with db.read() as conn:
-            body = await queries.availability(conn, _reader(principal), str(price_list_id), limit=limit, offset=offset)
+            body = await queries.availability(conn, principal, str(price_list_id), limit=limit, offset=offset)
         return Response(body, media_type="application/json")
 
     @router.get("/orders/{order_id}/reserves", summary="What is reserved for an order, per line")

@@ -123,6 +123,8 @@ price_lists = sa.Table(
     sa.Column("warehouse_ids", sa.Text(), nullable=False),
     sa.Column("deleted", sa.Boolean(), nullable=False),
     sa.Column("updated_at", UtcDateTime(), nullable=False),
+    # 0003: buyer accounts the list is open to (JSON array); they may read its availability
+    sa.Column("buyer_account_ids", sa.Text(), nullable=False, server_default="[]"),
 )
 
 price_list_items = sa.Table(

@@ -23,6 +23,7 @@ from oms_inventory.db import (
     warehouses,
 )
 from oms_inventory.domain import fmt
+from oms_shared.auth import Principal
 from oms_shared.errors import Forbidden, Invalid, NotFound
 
 # Formatting is cached: a 10,000-line availability answer has few distinct quantities.
@@ -232,9 +233,12 @@ async def list_incoming(
 
 
 async def availability(
-    conn: AsyncConnection, tenant: str, price_list_id: str, *, limit: int | None, offset: int
+    conn: AsyncConnection, caller: Principal, price_list_id: str, *, limit: int | None, offset: int
 ) -> str:
     """Per price-list line: availability on each linked warehouse and the total (R-STK-2), as JSON text.
+
+    The supplier's users see on hand, reserved and available per warehouse; a buyer account the list is open
+    to (``pricelist.updated`` names them) sees what it can order: available per warehouse and the total.
 
     Two set-based statements whatever the list's length: its lines in list order (paged in SQL, on the
     list-order index) and the stock of the linked warehouses (a page asks only for its SKUs); they are
@@ -244,8 +248,12 @@ async def availability(
     pl = (await conn.execute(sa.select(price_lists).where(price_lists.c.price_list_id == price_list_id))).first()
     if pl is None or pl.deleted:
         raise NotFound(f"no price list {price_list_id}", code="price_list_not_found")
-    if pl.tenant_id != tenant:
+    supplier_view = caller.is_supplier
+    if supplier_view and pl.tenant_id != str(caller.account_id):
         raise Forbidden("this belongs to another account", code="foreign_tenant")
+    if not supplier_view and str(caller.account_id) not in json.loads(pl.buyer_account_ids):
+        raise Forbidden("this price list is not open to your account", code="foreign_tenant")
+    tenant = pl.tenant_id
     wh_ids: list[str] = json.loads(pl.warehouse_ids)
     items = price_list_items
     # The product's name only for lines without one (CASE evaluates the subquery only then).
@@ -300,10 +308,13 @@ async def availability(
             for i in range(n):
                 on_hand, reserved = key[2 * i], key[2 * i + 1]
                 total_avail += on_hand - reserved
-                cells.append(
-                    f'{{"warehouse_id":{wh_q[i]},"on_hand":"{f(on_hand)}","reserved":"{f(reserved)}",'
-                    f'"available":"{f(on_hand - reserved)}"}}'
-                )
+                if supplier_view:
+                    cells.append(
+                        f'{{"warehouse_id":{wh_q[i]},"on_hand":"{f(on_hand)}","reserved":"{f(reserved)}",'
+                        f'"available":"{f(on_hand - reserved)}"}}'
+                    )
+                else:
+                    cells.append(f'{{"warehouse_id":{wh_q[i]},"available":"{f(on_hand - reserved)}"}}')
             tail = f'"warehouses":[{",".join(cells)}],"total_available":"{f(total_avail)}"}}'
             tails[key] = tail
         parts.append(f'{{"sku":{quote(sku)},"name":{quote(name or "")},{tail}')

@@ -75,6 +75,8 @@ price_lists = sa.Table(
     sa.Column("auto_confirm", sa.Boolean(), nullable=False, server_default=sa.false()),
     sa.Column("link_token", sa.String(64), nullable=True, unique=True),
     sa.Column("segments", sa.Text(), nullable=False, server_default="[]"),  # 0003: buyer segments it is open to
+    # 0005: the buyer accounts it was last published as open to (pricelist.updated carries them to inventory)
+    sa.Column("buyer_account_ids", sa.Text(), nullable=False, server_default="[]"),
     sa.Column("deleted", sa.Boolean(), nullable=False, server_default=sa.false()),
     sa.Column("version", sa.Integer(), nullable=False, server_default="1"),
     sa.Column("created_at", UtcDateTime(), nullable=False),

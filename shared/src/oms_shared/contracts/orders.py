@@ -174,6 +174,13 @@ class PriceListUpdatedData(ContractModel):
     items: list[PriceListItem]
     auto_confirm: bool = False
     deleted: bool = False
+    buyer_account_ids: list[uuid.UUID] = Field(
+        default_factory=list,
+        description=(
+            "Buyer accounts the list is open to (by buyer record or segment). A snapshot too: when a buyer's access"
+            " changes, the list is published again."
+        ),
+    )
 
 
 @register

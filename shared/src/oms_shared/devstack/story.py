@@ -180,10 +180,10 @@ def chapter_thin_slice(story: Story) -> None:
     ).json()
     pl = price_list["price_list_id"]
 
-    def availability() -> dict[str, Decimal]:
+    def availability(actor: Actor = supplier) -> dict[str, Decimal]:
         # 404 until inventory's replica of the price list has the pricelist.updated event.
         answer = story.call(
-            "GET", "inventory", f"/api/v1/price-lists/{pl}/availability", actor=supplier, expect=(200, 404)
+            "GET", "inventory", f"/api/v1/price-lists/{pl}/availability", actor=actor, expect=(200, 404)
         )
         if answer.status_code == 404:
             return {}
@@ -195,10 +195,16 @@ def chapter_thin_slice(story: Story) -> None:
     if before != {"BOLT-M8": Decimal(100), "NUT-M8": Decimal(40), "WASHER-M8": Decimal(0)}:
         raise DemoFailed(f"unexpected availability before ordering: {before}")
 
-    story.step("The buyer sees the price list and places an order of two lines")
+    story.step("The buyer sees the price list with its availability, and places an order of two lines")
     visible = story.call("GET", "orders", "/api/v1/price-lists", actor=buyer).json()
     if pl not in {p["price_list_id"] for p in visible["items"]}:
         raise DemoFailed("the buyer does not see the price list opened to it")
+    # The buyer reads availability from inventory too; the supplier's on-hand and reserve figures stay hidden.
+    as_buyer = story.call("GET", "inventory", f"/api/v1/price-lists/{pl}/availability", actor=buyer).json()
+    seen_by_buyer = {i["sku"]: Decimal(str(i["total_available"])) for i in as_buyer["items"]}
+    if seen_by_buyer != before or any("on_hand" in w for i in as_buyer["items"] for w in i["warehouses"]):
+        raise DemoFailed(f"the buyer's view of availability is wrong: {as_buyer['items']}")
+    story.note(f"the buyer sees availability: {dict((k, str(v)) for k, v in seen_by_buyer.items())}")
     order = story.call(
         "POST",
         "orders",
@@ -240,6 +246,8 @@ def chapter_thin_slice(story: Story) -> None:
 
     after = story.wait_for("availability to drop by the ordered quantities", dropped)
     story.note(f"availability now: {dict((k, str(v)) for k, v in after.items())}")
+    if availability(buyer) != expected_after:
+        raise DemoFailed("the buyer's price list does not show the reserve")
 
     story.step("The order shows its reserve")
 

@@ -114,6 +114,7 @@ class EventHandlers:
             "warehouse_ids": json.dumps([str(w) for w in data.warehouse_ids]),
             "deleted": data.deleted,
             "updated_at": event.occurred_at,
+            "buyer_account_ids": json.dumps(sorted({str(a) for a in data.buyer_account_ids})),
         }
         if row is None:
             await tx.conn.execute(price_lists.insert().values(price_list_id=pid, **values))

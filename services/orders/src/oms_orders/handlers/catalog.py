@@ -64,6 +64,7 @@ async def _publish_buyer(tx: Tx, buyer_id: str) -> dict[str, Any]:
             BuyerUpdatedV1, tenant_id=uuid.UUID(row.supplier_id), aggregate_id=row.id, data=data, producer=PRODUCER
         )
     )
+    await _sync_price_list_access(tx, row.supplier_id)
     return buyer_json(row)
 
 
@@ -269,16 +270,69 @@ async def _write_price_list(tx: Tx, price_list_id: str, cmd: schemas.PriceListIn
             price_list_buyers.insert(),
             [{"price_list_id": price_list_id, "buyer_id": str(b)} for b in sorted({str(b) for b in cmd.buyer_ids})],
         )
+    await _publish_price_list(tx, price_list_id)
+
+
+async def _open_accounts(conn: AsyncConnection, supplier_id: str, price_list_ids: list[str]) -> dict[str, list[str]]:
+    """The buyer accounts each price list is open to: buyers listed on it, and buyers of a segment it is open to.
+
+    The same rule as ``_buyer_access`` (what a buyer may read here), turned around: per list, which accounts.
+    """
+    open_to: dict[str, set[str]] = {pid: set() for pid in price_list_ids}
+    if not price_list_ids:
+        return {}
+    live = sa.and_(buyers.c.deleted.is_(False), buyers.c.buyer_account_id.is_not(None))
+    explicit = await conn.execute(
+        sa.select(price_list_buyers.c.price_list_id, buyers.c.buyer_account_id)
+        .join(buyers, buyers.c.id == price_list_buyers.c.buyer_id)
+        .where(price_list_buyers.c.price_list_id.in_(price_list_ids), live)
+    )
+    for pid, account in explicit:
+        open_to[pid].add(account)
+    segments = {
+        r.id: set(load_ids(r.segments))
+        for r in await conn.execute(
+            sa.select(price_lists.c.id, price_lists.c.segments).where(price_lists.c.id.in_(price_list_ids))
+        )
+    }
+    if any(segments.values()):
+        by_segment = await conn.execute(
+            sa.select(buyers.c.segment, buyers.c.buyer_account_id).where(
+                buyers.c.supplier_id == supplier_id, buyers.c.segment != "", live
+            )
+        )
+        for segment, account in by_segment:
+            for pid, wanted in segments.items():
+                if segment in wanted:
+                    open_to[pid].add(account)
+    return {pid: sorted(accounts_) for pid, accounts_ in open_to.items()}
+
+
+async def _publish_price_list(tx: Tx, price_list_id: str, *, bump: bool = False) -> None:
+    """Publish the list's full snapshot (lines from the table), with the buyer accounts it is open to now."""
     row = (await tx.conn.execute(sa.select(price_lists).where(price_lists.c.id == price_list_id))).one()
+    open_to = (await _open_accounts(tx.conn, row.supplier_id, [price_list_id]))[price_list_id]
+    version = row.version + 1 if bump else row.version
+    await tx.conn.execute(
+        price_lists.update()
+        .where(price_lists.c.id == price_list_id)
+        .values(buyer_account_ids=json.dumps(open_to), version=version)
+    )
+    items = (
+        await tx.conn.execute(
+            sa.select(price_list_items)
+            .where(price_list_items.c.price_list_id == price_list_id)
+            .order_by(price_list_items.c.position)
+        )
+    ).all()
     data = PriceListUpdatedData(
         price_list_id=uuid.UUID(price_list_id),
         name=row.name,
         warehouse_ids=[uuid.UUID(w) for w in load_ids(row.warehouse_ids)],
-        items=[
-            PriceListItem(sku=i.sku, name=i.name, unit=i.unit, price=i.price, vat_rate=i.vat_rate) for i in cmd.items
-        ],
+        items=[PriceListItem(sku=i.sku, name=i.name, unit=i.unit, price=i.price, vat_rate=i.vat_rate) for i in items],
         auto_confirm=row.auto_confirm,
         deleted=row.deleted,
+        buyer_account_ids=[uuid.UUID(a) for a in open_to],
     )
     await tx.publish(
         make_event(
@@ -286,10 +340,26 @@ async def _write_price_list(tx: Tx, price_list_id: str, cmd: schemas.PriceListIn
             tenant_id=uuid.UUID(row.supplier_id),
             aggregate_id=price_list_id,
             data=data,
-            sequence=row.version,
+            sequence=version,
             producer=PRODUCER,
         )
     )
+
+
+async def _sync_price_list_access(tx: Tx, supplier_id: str) -> None:
+    """After a buyer changed (account, segment, deletion, a link joined): publish again each list whose set of
+    open buyer accounts is no longer the one last published, so that inventory's replica follows."""
+    rows = (
+        await tx.conn.execute(
+            sa.select(price_lists.c.id, price_lists.c.buyer_account_ids).where(
+                price_lists.c.supplier_id == supplier_id, price_lists.c.deleted.is_(False)
+            )
+        )
+    ).all()
+    now_open = await _open_accounts(tx.conn, supplier_id, [r.id for r in rows])
+    for r in rows:
+        if now_open[r.id] != load_ids(r.buyer_account_ids):
+            await _publish_price_list(tx, r.id, bump=True)
 
 
 async def create_price_list(db: Database, principal: Principal, cmd: schemas.PriceListIn) -> dict[str, Any]:

@@ -1,0 +1,23 @@
+"""The buyer accounts a price list was last published as open to (inventory lets them read its availability).
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-11-26
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0005"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column("price_lists", sa.Column("buyer_account_ids", sa.Text(), server_default="[]", nullable=False))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("price_lists") as batch:
+        batch.drop_column("buyer_account_ids")
