@@ -283,7 +283,7 @@ def order_events(n_events: int) -> list[tuple[str, bytes, bytes, list[tuple[str,
 
 
 async def rebuild_bench(n_events: int) -> tuple[int, float, float, int]:
-    broker = TansuBroker()
+    broker = TansuBroker(die_with_parent=True)
     broker.start()
     try:
         await ensure_topics(broker.bootstrap, all_topics_with_dlq())

@@ -206,7 +206,7 @@ async def drop_postgres(base: str, name: str) -> None:
 
 async def on_fresh_broker(label: str, url: str, orders: int, staff: int, workdir: Path) -> dict[str, object]:
     """Each run gets its own broker: a new consumer group reads from the start and must not see another run's events."""
-    broker = TansuBroker()
+    broker = TansuBroker(die_with_parent=True)
     broker.start()
     try:
         await ensure_topics(broker.bootstrap, all_topics_with_dlq())

@@ -83,7 +83,7 @@ async def relay_rate(bootstrap: str, url: str, batch: list[StockUpdatedV1]) -> t
 
 
 async def main(n: int) -> None:
-    broker = TansuBroker()
+    broker = TansuBroker(die_with_parent=True)
     broker.start()
     try:
         await ensure_topics(broker.bootstrap, [STOCK_UPDATED])

@@ -33,7 +33,7 @@ def kafka() -> Iterator[str]:
     if external:
         yield external
         return
-    broker = TansuBroker()
+    broker = TansuBroker(die_with_parent=True)
     broker.start()
     try:
         asyncio.run(ensure_topics(broker.bootstrap, all_topics_with_dlq()))

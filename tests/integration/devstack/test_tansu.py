@@ -105,3 +105,31 @@ def test_start_on_an_explicit_port_uses_it() -> None:
         assert tansu.bootstrap == f"127.0.0.1:{port}"
     finally:
         tansu.stop()
+
+
+def test_a_broker_started_to_die_with_its_parent_goes_when_the_parent_is_killed(tmp_path: Path) -> None:
+    """A benchmark or test run killed with SIGKILL leaves no broker behind (``die_with_parent``)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = (
+        "import sys, time\n"
+        "from oms_shared.devstack.tansu import TansuBroker\n"
+        "b = TansuBroker(die_with_parent=True)\n"
+        "b.start()\n"
+        "print(b.pid, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    child = int(parent.stdout.readline())
+    assert pid_alive(child)
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while pid_alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not pid_alive(child), "the broker outlived the process that started it"

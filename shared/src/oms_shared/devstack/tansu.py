@@ -7,8 +7,10 @@ import contextlib
 import importlib.resources
 import logging
 import os
+import signal
 import stat
 import subprocess
+import sys
 import time
 from pathlib import Path
 from types import TracebackType
@@ -58,6 +60,13 @@ def tansu_binary() -> Path:
     return path
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: ask the kernel for SIGTERM when the parent goes (prctl PR_SET_PDEATHSIG)."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+
+
 class TansuBroker:
     """One in-memory Tansu broker on loopback; ``start()`` returns once it answers Kafka requests."""
 
@@ -68,7 +77,11 @@ class TansuBroker:
         binary: Path | str | None = None,
         storage_engine: str = "memory://tansu/",
         start_timeout_s: float = START_TIMEOUT_S,
+        die_with_parent: bool = False,
     ) -> None:
+        """``die_with_parent``: on Linux the kernel stops the broker when the thread that started it ends,
+        even if this process is killed with SIGKILL (benchmarks, tests). Start it from the main thread then."""
+        self.die_with_parent = die_with_parent
         self.log_file = Path(log_file) if log_file is not None else None
         self.binary = Path(binary) if binary is not None else None
         self.storage_engine = storage_engine
@@ -148,7 +161,12 @@ class TansuBroker:
         try:
             # Its own session, so a terminal Ctrl-C reaches only the supervisor, which stops it in order.
             self._proc = subprocess.Popen(
-                cmd, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_die_with_parent if self.die_with_parent and sys.platform == "linux" else None,
             )
         finally:
             if not isinstance(output, int):
