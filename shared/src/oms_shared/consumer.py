@@ -6,24 +6,35 @@ with the inbox row, so a redelivered event is applied once. A handler that keeps
 retried ``max_attempts`` times, then dead-lettered; the consumer moves on. The offset is
 committed only after that (AckPolicy.NACK_ON_ERROR: if even the DLQ publish fails, the message
 is redelivered instead of being lost).
+
+Kafka orders events within a partition, not across topics: an ``order.changed`` may arrive before the
+``account.updated`` it needs. A handler says so by raising ``NotYet``; the event is then *parked* in the
+service's ``parked_events`` table (the offset moves on, nothing is lost) and fed to the handler again with
+backoff by ``run_parked`` until it applies, or dead-lettered after ``park_deadline_s``. A parked event is
+applied after events of its aggregate that arrived later; handlers here keep versions per field, so that
+only changes the order of notifications, never the state.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import traceback
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any, TypeVar
 
+import sqlalchemy as sa
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from oms_shared.contracts import ContractError, Event, parse_event
-from oms_shared.db import Database, Tx
-from oms_shared.errors import PermanentError
+from oms_shared.db import Database, Tx, utcnow
+from oms_shared.errors import NotYet, PermanentError
 from oms_shared.logs import reset_correlation_id, set_correlation_id
 from oms_shared.topics import dlq
 
@@ -43,6 +54,9 @@ class ConsumerMetrics:
         )
         self._dlq = Counter(
             "oms_dlq_messages_total", "Messages sent to a dead-letter topic", ["service", "topic"], registry=registry
+        )
+        self.parked = Gauge(
+            "oms_parked_events", "Events waiting for a fact they depend on (NotYet)", ["service"], registry=registry
         )
         self.service = service
 
@@ -64,12 +78,16 @@ class EventConsumer:
         metrics: ConsumerMetrics,
         max_attempts: int = 3,
         retry_backoff_s: float = 0.2,
+        park_backoff_s: float = 0.5,
+        park_deadline_s: float = 900.0,
     ) -> None:
         self.service = service
         self.db = db
         self.metrics = metrics
         self.max_attempts = max_attempts
         self.retry_backoff_s = retry_backoff_s
+        self.park_backoff_s = park_backoff_s
+        self.park_deadline_s = park_deadline_s
         self._handlers: dict[str, Handler] = {}
         self.handled_events: list[type[Event]] = []
         self._topics: set[str] = set()
@@ -161,6 +179,9 @@ class EventConsumer:
                 return
             except asyncio.CancelledError:
                 raise
+            except NotYet as exc:
+                await self._park(event, topic, body, headers, key, str(exc), record)
+                return
             except PermanentError as exc:
                 log.warning("event %s refused: %s", event.event_id, exc)
                 self.metrics.event(event.event_type, "dead_lettered")
@@ -195,3 +216,126 @@ class EventConsumer:
         log.error("dead-lettering message from %s: %s", topic, error)
         await self._broker.publish(body, topic=dlq(topic), key=key, headers=dlq_headers)
         self.metrics.dead_lettered(topic)
+
+    # ------------------------------------------------------------------ parked events (NotYet)
+
+    def _park_delay(self, attempts: int) -> timedelta:
+        return timedelta(seconds=min(self.park_backoff_s * 2 ** (attempts - 1), 60.0))
+
+    async def _park(
+        self,
+        event: Event,
+        topic: str,
+        body: bytes,
+        headers: dict[str, str],
+        key: bytes | None,
+        reason: str,
+        record: Any,
+    ) -> None:
+        """Keep the event to try again later; a redelivered message that is parked already stays as it is."""
+        parked = self.db.parked
+        stored = dict(headers)
+        stored["oms_source_partition"] = str(getattr(record, "partition", ""))
+        stored["oms_source_offset"] = str(getattr(record, "offset", ""))
+        now = utcnow()
+        async with self.db.transaction() as tx:
+            if await tx.conn.scalar(
+                sa.select(parked.c.id).where(
+                    parked.c.consumer == self.service, parked.c.event_id == str(event.event_id)
+                )
+            ):
+                return
+            await tx.conn.execute(
+                parked.insert().values(
+                    consumer=self.service,
+                    event_id=str(event.event_id),
+                    topic=topic,
+                    key=key,
+                    body=body,
+                    headers=json.dumps(stored),
+                    reason=reason[:4000],
+                    attempts=1,
+                    parked_at=now,
+                    next_attempt_at=now + self._park_delay(1),
+                )
+            )
+        self.metrics.event(event.event_type, "parked")
+        log.info("event %s (%s) parked: %s", event.event_id, event.event_type, reason)
+
+    async def retry_parked(self, *, now: datetime | None = None, limit: int = 100) -> int:
+        """Feed the parked events that are due to their handlers again; returns how many were due."""
+        parked = self.db.parked
+        now = now or utcnow()
+        async with self.db.read() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(parked)
+                    .where(parked.c.consumer == self.service, parked.c.next_attempt_at <= now)
+                    .order_by(parked.c.id)
+                    .limit(limit)
+                )
+            ).all()
+        for row in rows:
+            await self._retry_one(row, now)
+        async with self.db.read() as conn:
+            waiting = await conn.scalar(
+                sa.select(sa.func.count()).select_from(parked).where(parked.c.consumer == self.service)
+            )
+        self.metrics.parked.labels(self.service).set(waiting or 0)
+        return len(rows)
+
+    async def _retry_one(self, row: Any, now: datetime) -> None:
+        parked = self.db.parked
+        headers: dict[str, str] = json.loads(row.headers)
+        source = SimpleNamespace(
+            partition=headers.pop("oms_source_partition", ""), offset=headers.pop("oms_source_offset", "")
+        )
+        event = parse_event(row.body, headers)  # it parsed when it was parked
+        handler = self._handlers.get(event.event_type)
+        token = set_correlation_id(event.correlation_id or str(event.event_id))
+        try:
+            if handler is None:
+                raise PermanentError(f"no handler for {event.event_type} any more")
+            async with self.db.transaction() as tx:
+                taken = await tx.conn.execute(parked.delete().where(parked.c.id == row.id))
+                if not taken.rowcount:  # another process of this service took it
+                    return
+                if await tx.claim(self.service, event):
+                    await handler(event, tx)
+            self.metrics.event(event.event_type, "unparked")
+            log.info("parked event %s applied after %d attempts", event.event_id, row.attempts)
+            return
+        except asyncio.CancelledError:
+            raise
+        except PermanentError as exc:
+            reason, final = f"refused: {exc}", True
+        except Exception as exc:
+            detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            reason = str(exc) if isinstance(exc, NotYet) else f"failed: {detail}"
+            final = now - row.parked_at >= timedelta(seconds=self.park_deadline_s)
+        finally:
+            reset_correlation_id(token)
+        if final:
+            self.metrics.event(event.event_type, "dead_lettered")
+            await self._dead_letter(
+                row.topic, row.body, headers, row.key, f"parked {row.attempts}x, gave up: {reason}", source
+            )
+            async with self.db.transaction() as tx:
+                await tx.conn.execute(parked.delete().where(parked.c.id == row.id))
+            return
+        async with self.db.transaction() as tx:
+            await tx.conn.execute(
+                parked.update()
+                .where(parked.c.id == row.id)
+                .values(
+                    attempts=row.attempts + 1,
+                    reason=reason[:4000],
+                    next_attempt_at=now + self._park_delay(row.attempts + 1),
+                )
+            )
+
+    async def run_parked(self, poll_interval_s: float = 0.5) -> None:
+        """Background loop: retry parked events as they fall due."""
+        while True:
+            if not await self.retry_parked():
+                await asyncio.sleep(poll_interval_s)

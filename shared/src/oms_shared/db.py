@@ -82,7 +82,7 @@ def is_sqlite(engine: AsyncEngine) -> bool:
 
 
 def messaging_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table, sa.Table]:
-    """Add the outbox, inbox and idempotency tables to a service's metadata."""
+    """Add the outbox, inbox, idempotency and parked-events tables to a service's metadata."""
     outbox = sa.Table(
         "outbox",
         metadata,
@@ -112,6 +112,24 @@ def messaging_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table, sa.Tabl
         sa.Column("response_body", sa.LargeBinary(), nullable=True),
         sa.Column("response_headers", sa.Text(), nullable=True),
         sa.Column("created_at", UtcDateTime(), nullable=False),
+    )
+    # Events that arrived before a fact they depend on (the handler raised NotYet): re-fed later.
+    sa.Table(
+        "parked_events",
+        metadata,
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
+        sa.Column("consumer", sa.String(100), nullable=False),
+        sa.Column("event_id", sa.String(36), nullable=False),
+        sa.Column("topic", sa.String(200), nullable=False),
+        sa.Column("key", sa.LargeBinary(), nullable=True),
+        sa.Column("body", sa.LargeBinary(), nullable=False),
+        sa.Column("headers", sa.Text(), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("parked_at", UtcDateTime(), nullable=False),
+        sa.Column("next_attempt_at", UtcDateTime(), nullable=False),
+        sa.UniqueConstraint("consumer", "event_id", name="uq_parked_events_event"),
+        sa.Index("ix_parked_events_due", "next_attempt_at"),
     )
     return outbox, inbox, idempotency
 
@@ -179,6 +197,7 @@ class Database:
         self.outbox = metadata.tables["outbox"]
         self.inbox = metadata.tables["inbox"]
         self.idempotency = metadata.tables["idempotency_keys"]
+        self.parked = metadata.tables["parked_events"]
         self._listeners: list[Callable[[], None]] = []
         # SQLite allows one writer; queue writers in-process instead of spinning on the file lock.
         self._write_lock: asyncio.Lock | None = asyncio.Lock() if is_sqlite(engine) else None

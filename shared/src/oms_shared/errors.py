@@ -51,3 +51,9 @@ class Invalid(OmsError):
 
 class PermanentError(Exception):
     """Raised by an event handler when retrying cannot help: the message goes to the DLQ at once."""
+
+
+class NotYet(Exception):
+    """Raised by an event handler when a fact the event depends on has not arrived yet (an event of another
+    topic, which Kafka does not order against this one). The consumer parks the event and feeds it to the
+    handler again later, with backoff, until ``consumer_park_deadline_s``; then it is dead-lettered."""

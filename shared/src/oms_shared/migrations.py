@@ -82,3 +82,28 @@ def create_messaging_tables() -> None:
         sa.Column("response_headers", sa.Text(), nullable=True),
         sa.Column("created_at", UtcDateTime(), nullable=False),
     )
+
+
+def create_parked_events_table() -> None:
+    """Create the parked-events table (events whose handler said "not yet"); call from a service migration."""
+    op.create_table(
+        "parked_events",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
+        sa.Column("consumer", sa.String(100), nullable=False),
+        sa.Column("event_id", sa.String(36), nullable=False),
+        sa.Column("topic", sa.String(200), nullable=False),
+        sa.Column("key", sa.LargeBinary(), nullable=True),
+        sa.Column("body", sa.LargeBinary(), nullable=False),
+        sa.Column("headers", sa.Text(), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("parked_at", UtcDateTime(), nullable=False),
+        sa.Column("next_attempt_at", UtcDateTime(), nullable=False),
+        sa.UniqueConstraint("consumer", "event_id", name="uq_parked_events_event"),
+    )
+    op.create_index("ix_parked_events_due", "parked_events", ["next_attempt_at"])
+
+
+def drop_parked_events_table() -> None:
+    op.drop_index("ix_parked_events_due", table_name="parked_events")
+    op.drop_table("parked_events")

@@ -89,6 +89,8 @@ class ServiceRuntime:
             metrics=ConsumerMetrics(self.registry, settings.service_name),
             max_attempts=settings.consumer_max_attempts,
             retry_backoff_s=settings.consumer_retry_backoff_s,
+            park_backoff_s=settings.consumer_park_backoff_s,
+            park_deadline_s=settings.consumer_park_deadline_s,
         )
         self._outbox_metrics = OutboxMetrics(self.registry, settings.service_name)
         # aiokafka clients must be created inside the running loop: made in start().
@@ -142,6 +144,8 @@ class ServiceRuntime:
         await self.broker.start()
         for hook in self.on_started:
             await hook()
+        if s.start_consumers and self.consumer.topics:
+            self._tasks.append(asyncio.create_task(self._guard(self.consumer.run_parked), name="parked-events"))
         for task in self.background:
             self._tasks.append(asyncio.create_task(self._guard(task), name=getattr(task, "__name__", "task")))
         # Everything alive after start-up (modules, metadata, compiled statements) lives as long as the

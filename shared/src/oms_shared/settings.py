@@ -36,6 +36,10 @@ class ServiceSettings(BaseSettings):
     consumer_group: str = ""
     consumer_max_attempts: int = 3
     consumer_retry_backoff_s: float = 0.2
+    # Events whose handler said "not yet" (NotYet): first retry after this, doubling up to 60 s ...
+    consumer_park_backoff_s: float = 0.5
+    # ... and dead-lettered when still not applicable this long after they were parked.
+    consumer_park_deadline_s: float = 900.0
     session_timeout_ms: int = 6000
     heartbeat_interval_ms: int = 2000
     outbox_poll_interval_s: float = 0.5

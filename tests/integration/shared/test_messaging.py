@@ -11,12 +11,12 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, generate_latest
 
 from oms_shared.consumer import ConsumerMetrics, EventConsumer
 from oms_shared.contracts import StockUpdatedV1, make_event
 from oms_shared.db import Database, Tx, create_engine, messaging_tables
-from oms_shared.errors import PermanentError
+from oms_shared.errors import NotYet, PermanentError
 from oms_shared.outbox import OutboxMetrics, OutboxRelay, make_producer
 from oms_shared.service import make_broker
 from oms_shared.settings import ServiceSettings
@@ -205,3 +205,65 @@ async def test_malformed_unknown_and_failing_messages_go_to_the_dead_letter_topi
     assert attempts["BROKEN"] == 3 and attempts["REFUSED"] == 1
     assert all(r.headers["dlq_source_topic"] == STOCK_UPDATED for r in dead)
     assert await count_applied(h, "BROKEN") == 0
+
+
+async def test_an_event_that_arrives_before_what_it_needs_waits_for_it_and_is_applied_once(
+    harness: Harness, kafka: str
+) -> None:
+    """Kafka orders a partition, not topics: a handler that says ``NotYet`` (a fact it needs has not arrived)
+    has its event parked, not dead-lettered, and the consumer goes on; once the fact is there the event is
+    applied exactly once, even if it is redelivered meanwhile. One that never becomes applicable is
+    dead-lettered after the deadline, with its reason."""
+    h = harness
+    h.consumer.park_backoff_s = 0.05
+    h.consumer.park_deadline_s = 1.5
+    known: set[str] = set()
+
+    async def apply(event: StockUpdatedV1, tx: Tx) -> None:
+        if event.data.sku.startswith("LATE") and "LATE" not in known:
+            raise NotYet(f"{event.data.sku}: its product is not known yet")
+        if event.data.sku == "PRODUCT":
+            known.add("LATE")
+        if event.data.sku == "NEVER":
+            raise NotYet("NEVER: its product will never come")
+        await _apply_stock(h, event, tx)
+
+    h.consumer.on(StockUpdatedV1, apply)
+    broker = await _start_broker(h, kafka)
+    run = asyncio.create_task(h.consumer.run_parked(poll_interval_s=0.05))
+    producer = await started_producer(kafka)
+    try:
+        late = stock_event("LATE-1", 4)
+        await send_event(producer, late)
+        await send_event(producer, late)  # redelivered while parked
+        await send_event(producer, stock_event("NEVER", 1))
+        await send_event(producer, stock_event("OTHER", 2))
+
+        async def others_go_on() -> None:
+            assert await count_applied(h, "OTHER") == 1
+
+        await eventually(others_go_on)
+        assert await count_applied(h, "LATE-1") == 0
+        async with h.db.read() as conn:
+            waiting = {r.event_id for r in await conn.execute(sa.select(h.db.parked))}
+        assert str(late.event_id) in waiting
+        await send_event(producer, stock_event("PRODUCT", 1))
+
+        async def late_applied() -> None:
+            assert await count_applied(h, "LATE-1") == 1
+
+        await eventually(late_applied)
+        dead = await read_topic(kafka, dlq(STOCK_UPDATED), expect=1, timeout=15)
+        await asyncio.sleep(0.3)
+        assert await count_applied(h, "LATE-1") == 1
+        async with h.db.read() as conn:
+            assert (await conn.execute(sa.select(h.db.parked))).all() == []
+    finally:
+        run.cancel()
+        await producer.stop()
+        await broker.stop()  # type: ignore[attr-defined]
+    assert len(dead) == 1 and json.loads(dead[0].value)["data"]["sku"] == "NEVER"
+    assert "gave up: NEVER: its product will never come" in dead[0].headers["dlq_error"]
+    assert dead[0].headers["dlq_source_topic"] == STOCK_UPDATED and dead[0].headers["dlq_source_offset"] != ""
+    metrics = generate_latest(h.registry).decode()
+    assert 'outcome="parked"' in metrics and 'outcome="unparked"' in metrics

@@ -36,11 +36,12 @@ from oms_shared.contracts import (
     OrderStatusChangedV1,
 )
 from oms_shared.db import Tx, utcnow
-from oms_shared.errors import PermanentError
+from oms_shared.errors import NotYet
 
 
-class UnknownReplica(PermanentError):
-    """An order event names an account, user or order this service has never heard of."""
+class UnknownReplica(NotYet):
+    """An order event names an account, user or order this service has not heard of (yet: the event that
+    tells travels on another topic). The consumer parks the event and tries again, then dead-letters it."""
 
 
 @dataclass(frozen=True)
