@@ -6,6 +6,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -267,3 +268,61 @@ async def test_an_event_that_arrives_before_what_it_needs_waits_for_it_and_is_ap
     assert dead[0].headers["dlq_source_topic"] == STOCK_UPDATED and dead[0].headers["dlq_source_offset"] != ""
     metrics = generate_latest(h.registry).decode()
     assert 'outcome="parked"' in metrics and 'outcome="unparked"' in metrics
+
+
+async def test_dead_letters_are_listed_and_replayed_once_the_cause_is_fixed(
+    harness: Harness, kafka: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Nothing lost: ``oms dlq list`` shows what a consumer gave up on and why; after the fix, ``oms dlq replay``
+    sends it to its source topic again and it is applied — once, however often it is replayed (inbox)."""
+    from oms_shared import dlq
+    from oms_shared.devstack import cli
+
+    h = harness
+    fixed = False
+
+    async def apply(event: StockUpdatedV1, tx: Tx) -> None:
+        if event.data.sku == "BUGGY" and not fixed:
+            raise RuntimeError("handler bug")
+        await _apply_stock(h, event, tx)
+
+    h.consumer.on(StockUpdatedV1, apply)
+    broker = await _start_broker(h, kafka)
+    producer = await started_producer(kafka)
+    try:
+        await send_event(producer, stock_event("BUGGY", 3))
+        await producer.send_and_wait(STOCK_UPDATED, b"{not json", key=b"k")
+        await read_topic(kafka, dlq.dlq(STOCK_UPDATED), expect=2)
+        assert await cli_main(cli, ["dlq", "list", "--bootstrap", kafka, "--json"]) == 0
+        listed = json.loads(capsys.readouterr().out)
+        assert [(d["consumer"], d["event_type"], d["source_topic"]) for d in listed] == [
+            ("test", "stock.updated", STOCK_UPDATED)
+        ]  # the malformed one is listed only on request
+        assert "handler bug" in listed[0]["error"]
+        assert await cli_main(cli, ["dlq", "list", "--bootstrap", kafka, "--json", "--include-malformed"]) == 0
+        assert len(json.loads(capsys.readouterr().out)) == 2
+
+        fixed = True
+        for _ in range(2):  # replayed twice: applied once
+            assert await cli_main(cli, ["dlq", "replay", "--bootstrap", kafka, "--consumer", "test"]) == 0
+        assert "replayed 1 of 2 dead letters" in capsys.readouterr().out
+
+        async def applied() -> None:
+            assert await count_applied(h, "BUGGY") == 1
+
+        await eventually(applied)
+        await send_event(producer, stock_event("LAST", 1))  # everything before it has been consumed when it is
+
+        async def last() -> None:
+            assert await count_applied(h, "LAST") == 1
+
+        await eventually(last)
+        assert await count_applied(h, "BUGGY") == 1
+    finally:
+        await producer.stop()
+        await broker.stop()  # type: ignore[attr-defined]
+
+
+async def cli_main(cli: Any, argv: list[str]) -> int:
+    """The ``oms`` command runs its own event loop: call it from a thread."""
+    return int(await asyncio.to_thread(cli.main, argv))

@@ -163,6 +163,47 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(demo_urls(args))
 
 
+def _bootstrap(args: argparse.Namespace) -> str:
+    """The broker: ``--bootstrap``, else ``OMS_KAFKA_BOOTSTRAP``, else the running local stack's, else :9092."""
+    state = read_state(default_var_dir()) or {}
+    recorded = state.get("kafka_bootstrap") if isinstance(state.get("kafka_bootstrap"), str) else None
+    return str(args.bootstrap or os.environ.get("OMS_KAFKA_BOOTSTRAP") or recorded or "127.0.0.1:9092")
+
+
+def cmd_dlq(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from oms_shared import dlq
+
+    bootstrap = _bootstrap(args)
+    topics = args.topic or None
+    try:
+        letters = asyncio.run(dlq.read_dead_letters(bootstrap, topics))
+    except Exception as exc:  # an unreachable broker, a refused connection: say so, no traceback
+        _echo(f"cannot read the dead-letter topics from {bootstrap}: {type(exc).__name__}: {exc}")
+        return 2
+    chosen = dlq.select(
+        letters, consumer=args.consumer or "", event_ids=args.event_id or (), include_malformed=args.include_malformed
+    )
+    if args.action == "list":
+        if args.json:
+            print(json.dumps([d.summary() for d in chosen], indent=2, ensure_ascii=False))
+        else:
+            rows = [
+                (f"{d.dlq_topic}:{d.partition}:{d.offset}", d.consumer, d.event_type or "?", d.error[:80])
+                for d in chosen
+            ]
+            print(format_table(("letter", "consumer", "event", "error"), rows))
+            print(f"\n{len(chosen)} of {len(letters)} dead letters on {bootstrap}")
+        return 0
+    if args.dry_run:
+        _echo(f"would replay {len(chosen)} of {len(letters)} dead letters")
+        return 0
+    count = asyncio.run(dlq.replay(bootstrap, chosen))
+    _echo(f"replayed {count} of {len(letters)} dead letters to their source topics")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="oms", description="OMS local stack and demo.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -187,6 +228,21 @@ def build_parser() -> argparse.ArgumentParser:
             f"--base-url-{spec.name}", metavar="URL", default=None, help=f"{spec.name} base URL"
         )
     demo.set_defaults(func=cmd_demo)
+
+    dead = commands.add_parser(
+        "dlq", help="list dead letters, or replay them to their source topics once the cause is fixed"
+    )
+    dead.add_argument("action", choices=("list", "replay"))
+    dead.add_argument("--bootstrap", default=None, help="Kafka bootstrap (default: OMS_KAFKA_BOOTSTRAP or the stack)")
+    dead.add_argument("--topic", action="append", help="source topic, e.g. order.placed (repeatable; default all)")
+    dead.add_argument("--consumer", default=None, help="only letters this service gave up on (e.g. notifications)")
+    dead.add_argument("--event-id", action="append", help="only these events (repeatable)")
+    dead.add_argument(
+        "--include-malformed", action="store_true", help="also messages that never parsed as an event"
+    )
+    dead.add_argument("--dry-run", action="store_true", help="replay: only count what would be replayed")
+    dead.add_argument("--json", action="store_true", help="list: print JSON")
+    dead.set_defaults(func=cmd_dlq)
     return parser
 
 
