@@ -6,9 +6,9 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
