@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
-import os
 import uuid
 from typing import Any
 
@@ -18,26 +15,9 @@ from oms_shared.auth import Principal, issue_token
 from oms_shared.contracts import AccessLevel, AccountUpdatedData, AccountUpdatedV1, UserInfo, make_event
 from oms_shared.db import Database, Tx, utcnow
 from oms_shared.errors import Conflict, Forbidden, NotFound, Unauthorized
+from oms_shared.passwords import check_password, hash_password
 
 PRODUCER = "orders"
-_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
-
-
-def hash_password(password: str) -> str:
-    salt = os.urandom(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **_SCRYPT)
-    return f"scrypt${_SCRYPT['n']}${_SCRYPT['r']}${_SCRYPT['p']}${salt.hex()}${digest.hex()}"
-
-
-def check_password(password: str, stored: str) -> bool:
-    try:
-        _, n, r, p, salt, digest = stored.split("$")
-        candidate = hashlib.scrypt(
-            password.encode(), salt=bytes.fromhex(salt), dklen=len(digest) // 2, n=int(n), r=int(r), p=int(p)
-        )
-    except ValueError:
-        return False
-    return hmac.compare_digest(candidate.hex(), digest)
 
 
 def normalize_email(email: str) -> str:

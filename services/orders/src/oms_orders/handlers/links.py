@@ -13,10 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from oms_orders import schemas
 from oms_orders.db import accounts, buyers, price_list_buyers, price_lists, users
 from oms_orders.handlers.catalog import _publish_buyer, price_list_json
-from oms_orders.handlers.identity import _email_free, hash_password, normalize_email, publish_account
+from oms_orders.handlers.identity import _email_free, normalize_email, publish_account
 from oms_shared.auth import Principal
 from oms_shared.db import Database, Tx, utcnow
 from oms_shared.errors import NotFound
+from oms_shared.passwords import hash_password
 
 
 async def create_link(db: Database, principal: Principal, price_list_id: uuid.UUID) -> dict[str, str]:
