@@ -152,3 +152,14 @@ async def test_uploads_are_validated_per_row_and_the_erp_sets_stock_and_integrat
         drift = (await client.get("/api/v1/reserves/drift", headers=h)).json()
         assert [(d["sku"], d["reserved"], d["ledger"]) for d in drift["items"]] == [("A", "4", "5")]
         assert "oms_inventory_reserve_drift_items 1.0" in (await client.get("/metrics")).text
+
+        # Stock from an ERP that does not report reserves (1C's offers) leaves the Integration reserve alone.
+        async def b_is(on_hand: str, reserved: str) -> None:
+            item = await stock_of(client, token, wid, "B")
+            assert (item["on_hand"], item["reserved"]) == (on_hand, reserved), item
+
+        item = ErpStockItem(warehouse_id=uuid.UUID(wid), sku="B", on_hand=Decimal(4), integration_reserved=Decimal(2))
+        await send(kafka, erp_event(tenant, "changes", [item]))
+        await eventually(lambda: b_is("4", "2"), timeout=15)
+        await send(kafka, erp_event(tenant, "changes", [ErpStockItem(warehouse_id=uuid.UUID(wid), sku="B", on_hand=6)]))
+        await eventually(lambda: b_is("6", "2"), timeout=15)

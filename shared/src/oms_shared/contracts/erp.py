@@ -50,7 +50,10 @@ class ErpStockItem(ContractModel):
     name: str = ""
     unit: str = ""
     on_hand: Quantity
-    integration_reserved: Quantity = Quantity(0)
+    integration_reserved: Quantity | None = Field(
+        default=None,
+        description="Reserves made in the ERP (Integration); omitted (null): the Integration reserve stays as it is.",
+    )
     price: Money | None = None
 
 

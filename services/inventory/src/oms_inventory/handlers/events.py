@@ -158,7 +158,10 @@ class EventHandlers:
                 continue
             try:
                 on_hand = to_units(parse_quantity(item.on_hand))
-                integ = to_units(parse_quantity(item.integration_reserved))
+                if item.integration_reserved is None:  # not reported: the Integration reserve stays
+                    integ = await hold_quantity(conn, tenant, wh, item.sku, "integration")
+                else:
+                    integ = to_units(parse_quantity(item.integration_reserved))
             except QuantityError as exc:
                 log.warning("erp stock row %s/%s skipped: %s", wh, item.sku, exc.message)
                 continue
