@@ -47,7 +47,16 @@ EXPECTED = {
         },
         set(),
     ),
-    "erp-bridge": ({topics.ORDER_STATUS_CHANGED}, set()),
+    "erp-bridge": (
+        {
+            topics.ORDER_PLACED,
+            topics.ORDER_STATUS_CHANGED,
+            topics.ORDER_CHANGED,
+            topics.BUYER_UPDATED,
+            topics.WAREHOUSE_UPDATED,
+        },
+        {topics.ERP_ORDER_CHANGED, topics.ERP_STOCK_IMPORTED},
+    ),
 }
 
 

@@ -1,4 +1,4 @@
-"""Composition root of the ERP bridge."""
+"""Composition root of the ERP bridge: replicas from events, the 1C endpoint, the JSON ERP API."""
 
 from __future__ import annotations
 
@@ -6,11 +6,20 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from oms_erp_bridge import catalog_api, replicas, sale_api
 from oms_erp_bridge.api import build_router
 from oms_erp_bridge.db import metadata
-from oms_erp_bridge.handlers import queue_order_for_erp
+from oms_erp_bridge.exchange import build_exchange_router
 from oms_erp_bridge.settings import Settings
-from oms_shared.contracts import OrderStatusChangedV1
+from oms_shared.contracts import (
+    BuyerUpdatedV1,
+    ErpOrderChangedV1,
+    ErpStockImportedV1,
+    OrderChangedV1,
+    OrderPlacedV1,
+    OrderStatusChangedV1,
+    WarehouseUpdatedV1,
+)
 from oms_shared.service import ServiceRuntime
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -19,6 +28,14 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     runtime = ServiceRuntime(settings, metadata, MIGRATIONS, title="OMS ERP bridge")
-    runtime.consumer.on(OrderStatusChangedV1, queue_order_for_erp)
+    runtime.consumer.on(OrderPlacedV1, replicas.on_order_placed)
+    runtime.consumer.on(OrderStatusChangedV1, replicas.on_order_status_changed)
+    runtime.consumer.on(OrderChangedV1, replicas.on_order_changed)
+    runtime.consumer.on(BuyerUpdatedV1, replicas.on_buyer_updated)
+    runtime.consumer.on(WarehouseUpdatedV1, replicas.on_warehouse_updated)
+    runtime.produces += [ErpOrderChangedV1, ErpStockImportedV1]
+    runtime.routers.append(build_exchange_router(runtime.db, settings))
     runtime.routers.append(build_router(runtime.db))
+    runtime.routers.append(sale_api.build_router(runtime.db))
+    runtime.routers.append(catalog_api.build_router(runtime.db))
     return runtime.build_app()

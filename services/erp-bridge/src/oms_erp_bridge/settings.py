@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from oms_shared.settings import ServiceSettings
+from oms_shared.settings import ServiceSettings, var_dir
 
 
 class Settings(ServiceSettings):
@@ -12,3 +13,14 @@ class Settings(ServiceSettings):
 
     service_name: str = "erp-bridge"
     http_port: int = 8104
+    # Where the files of each exchange session are kept (one directory per session).
+    files_dir: str = Field(default_factory=lambda: str(var_dir() / "erp-exchange"))
+    # The largest piece 1C may send in one `mode=file` call (told in `mode=init`); bigger files come in pieces.
+    file_limit_bytes: int = 8 * 1024 * 1024
+    # The most one session may upload in all (a catalog with its pieces), and the largest file imported.
+    max_session_bytes: int = 512 * 1024 * 1024
+    max_file_bytes: int = 200 * 1024 * 1024
+    # An import handles at most this many items per call and answers `progress` until done.
+    import_batch: int = 2000
+    # An idle exchange session is forgotten after this long (1C starts a new one with checkauth).
+    session_ttl_s: int = 3600

@@ -1,0 +1,251 @@
+"""The 1C "exchange with a website" endpoint (CommerceML 2): one URL, the mode in the query string (R-ERP-1).
+
+1C calls ``/exchange/1c?type=catalog|sale&mode=…`` and reads plain-text answers whose first line is
+``success``, ``progress`` or ``failure`` (further lines are shown to the 1C user), so every refusal is an
+HTTP 200 with ``failure`` and a reason, never a bare 4xx/5xx. ``checkauth`` takes HTTP Basic credentials
+(the supplier's ERP connection) and opens a session named by a cookie; every file of a session is kept in
+its own directory, so two 1C nodes or a repeated ``init`` never clobber each other. Files arrive in pieces
+of at most ``file_limit`` bytes and are appended. What to do with them is the channels' business:
+``catalog_exchange`` (products, prices, stock) and ``sale_exchange`` (orders both ways). Every call is
+logged with its outcome (R-ERP-6); credentials never are.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+import secrets
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from oms_erp_bridge import catalog_exchange, sale_exchange
+from oms_erp_bridge.db import connections, files, sessions
+from oms_erp_bridge.protocol import Answer, Context, ExchangeFailure, log_call, safe_name
+from oms_erp_bridge.settings import Settings
+from oms_shared.db import Database, utcnow
+from oms_shared.passwords import check_password
+
+log = logging.getLogger(__name__)
+
+COOKIE = "oms_exchange"
+CHANNELS = ("catalog", "sale")
+
+
+def _text(answer: str) -> Response:
+    return Response(answer, media_type="text/plain; charset=utf-8")
+
+
+def _basic_credentials(request: Request) -> tuple[str, str] | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic" or not value:
+        return None
+    try:
+        raw = base64.b64decode(value.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    # 1C sends the login in the Windows code page when it is not ASCII.
+    text = raw.decode("utf-8") if _is_utf8(raw) else raw.decode("cp1251")
+    login, sep, password = text.partition(":")
+    return (login, password) if sep else None
+
+
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+async def _checkauth(db: Database, settings: Settings, request: Request, channel: str) -> str:
+    credentials = _basic_credentials(request)
+    if credentials is None:
+        raise ExchangeFailure("no credentials: set the exchange login and password in 1C")
+    login, password = credentials
+    async with db.read() as conn:
+        row = (await conn.execute(sa.select(connections).where(connections.c.login == login))).first()
+    if row is None or not await asyncio.to_thread(check_password, password, row.password_hash):
+        raise ExchangeFailure("wrong exchange login or password")
+    if not row.enabled:
+        raise ExchangeFailure("the exchange is switched off for this account")
+    session_id = secrets.token_urlsafe(32)
+    now = utcnow()
+    async with db.transaction() as tx:
+        await tx.conn.execute(
+            sessions.insert().values(
+                id=session_id, tenant_id=row.tenant_id, channel=channel, created_at=now, last_seen_at=now
+            )
+        )
+    (Path(settings.files_dir) / session_id).mkdir(parents=True, exist_ok=True)
+    await log_call(db, tenant_id=row.tenant_id, kind=f"{channel}.checkauth", outcome="success", detail=f"login {login}",
+               session_id=session_id)  # fmt: skip
+    return session_id
+
+
+async def _context(db: Database, settings: Settings, request: Request) -> Context:
+    session_id = request.cookies.get(COOKIE) or request.query_params.get("sessid") or ""
+    now = utcnow()
+    async with db.read() as conn:
+        query = sa.select(sessions).where(sessions.c.id == session_id)
+        session = (await conn.execute(query)).first() if session_id else None
+        if session is None or now - session.last_seen_at > timedelta(seconds=settings.session_ttl_s):
+            raise ExchangeFailure("no exchange session: 1C must call mode=checkauth first")
+        connection = (
+            await conn.execute(sa.select(connections).where(connections.c.tenant_id == session.tenant_id))
+        ).one()
+    if not connection.enabled:
+        raise ExchangeFailure("the exchange is switched off for this account")
+    async with db.transaction() as tx:
+        await tx.conn.execute(sessions.update().where(sessions.c.id == session_id).values(last_seen_at=now))
+    return Context(
+        db=db,
+        settings=settings,
+        tenant_id=session.tenant_id,
+        session_id=session_id,
+        connection=connection,
+        directory=Path(settings.files_dir) / session_id,
+    )
+
+
+async def _receive_file(ctx: Context, filename: str, body: bytes) -> Any:
+    """Append a piece to the session's file (pieces of one file share its name), within the limits."""
+    name = safe_name(filename)
+    if len(body) > ctx.settings.file_limit_bytes:
+        raise ExchangeFailure(f"a piece of {len(body)} bytes is more than file_limit={ctx.settings.file_limit_bytes}")
+    async with ctx.db.transaction() as tx:
+        used = await tx.conn.scalar(
+            sa.select(sa.func.coalesce(sa.func.sum(files.c.size), 0)).where(files.c.session_id == ctx.session_id)
+        )
+        if int(used or 0) + len(body) > ctx.settings.max_session_bytes:
+            raise ExchangeFailure(f"this exchange sent more than {ctx.settings.max_session_bytes} bytes in all")
+        row = (
+            await tx.conn.execute(
+                sa.select(files).where(files.c.session_id == ctx.session_id, files.c.filename == name)
+            )
+        ).first()
+        if row is not None and row.size + len(body) > ctx.settings.max_file_bytes:
+            raise ExchangeFailure(f"{name} is larger than {ctx.settings.max_file_bytes} bytes")
+        path = ctx.path_of(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("ab") as fh:  # pitfall 2: pieces are appended, never overwritten
+            fh.write(body)
+        if row is None:
+            await tx.conn.execute(
+                files.insert().values(
+                    session_id=ctx.session_id,
+                    tenant_id=ctx.tenant_id,
+                    filename=name,
+                    size=len(body),
+                    received_at=utcnow(),
+                    cursor=0,
+                    outcome=None,
+                    detail="",
+                )
+            )
+        else:
+            await tx.conn.execute(files.update().where(files.c.id == row.id).values(size=row.size + len(body)))
+        return (
+            await tx.conn.execute(
+                sa.select(files).where(files.c.session_id == ctx.session_id, files.c.filename == name)
+            )
+        ).one()
+
+
+async def _file_row(ctx: Context, filename: str) -> Any:
+    name = safe_name(filename)
+    async with ctx.db.read() as conn:
+        row = (
+            await conn.execute(sa.select(files).where(files.c.session_id == ctx.session_id, files.c.filename == name))
+        ).first()
+    if row is None:
+        raise ExchangeFailure(f"{name} was not received in this exchange session")
+    return row
+
+
+async def handle(db: Database, settings: Settings, request: Request) -> Response:
+    """One call of the protocol; the answer is always plain text, a failure included."""
+    params = request.query_params
+    channel = params.get("type", "")
+    mode = params.get("mode", "")
+    filename = params.get("filename") or None
+    kind = f"{channel}.{mode}"
+    tenant = ""
+    session_id: str | None = None
+    try:
+        if channel not in CHANNELS:
+            raise ExchangeFailure(f"unknown type {channel!r}: catalog or sale expected")
+        if mode == "checkauth":
+            sid = await _checkauth(db, settings, request, channel)
+            return _text(f"success\n{COOKIE}\n{sid}\nsessid={sid}")
+        ctx = await _context(db, settings, request)
+        tenant, session_id = ctx.tenant_id, ctx.session_id
+        answer = await _dispatch(ctx, request, channel, mode, filename)
+    except ExchangeFailure as exc:
+        answer = Answer("failure", str(exc))
+    except Exception as exc:  # never a bare 500 to 1C: it shows the reason, and the call can be repeated
+        log.exception("exchange call %s failed", kind)
+        answer = Answer("failure", f"internal error ({type(exc).__name__}); the exchange can be repeated")
+    if isinstance(answer, Response):
+        return answer
+    if tenant:
+        await log_call(db, tenant_id=tenant, kind=kind, outcome=answer.status, detail=answer.text,
+                   session_id=session_id, filename=filename)  # fmt: skip
+    else:
+        log.info("exchange call %s refused before authentication: %s", kind, answer.text)
+    return _text(answer.body())
+
+
+async def _dispatch(ctx: Context, request: Request, channel: str, mode: str, filename: str | None) -> Answer | Response:
+    if mode == "init":
+        # No zip: 1C then sends the XML files themselves, in pieces of at most file_limit bytes.
+        text = f"zip=no\nfile_limit={ctx.settings.file_limit_bytes}"
+        if request.query_params.get("version"):
+            text += f"\nsessid={ctx.session_id}\nversion={request.query_params['version']}"
+        await log_call(ctx.db, tenant_id=ctx.tenant_id, kind=f"{channel}.init", outcome="success", detail=text,
+                   session_id=ctx.session_id)  # fmt: skip
+        return _text(text)
+    if mode == "file":
+        if not filename:
+            raise ExchangeFailure("mode=file needs filename=")
+        row = await _receive_file(ctx, filename, await request.body())
+        if channel == "sale":
+            return await sale_exchange.file_received(ctx, row)
+        return Answer("success", f"{row.filename}: {row.size} bytes")
+    if mode == "import":
+        if not filename:
+            raise ExchangeFailure("mode=import needs filename=")
+        row = await _file_row(ctx, filename)
+        if channel == "sale":
+            return await sale_exchange.import_file(ctx, row)
+        return await catalog_exchange.import_step(ctx, row)
+    if channel == "sale" and mode == "query":
+        return await sale_exchange.query(ctx)
+    if channel == "sale" and mode == "success":
+        return await sale_exchange.success(ctx)
+    if channel == "catalog" and mode == "complete":
+        return Answer("success")
+    raise ExchangeFailure(f"unknown mode {mode!r} for type={channel}")
+
+
+def build_exchange_router(db: Database, settings: Settings) -> APIRouter:
+    router = APIRouter(tags=["1c-exchange"])
+
+    summary = "1C exchange with a website (CommerceML 2): checkauth, init, file, import, query, success"
+
+    @router.get("/exchange/1c", summary=summary, response_class=Response, operation_id="exchange_1c_get")
+    async def exchange_get(request: Request) -> Response:
+        return await handle(db, settings, request)
+
+    @router.post("/exchange/1c", summary=summary, response_class=Response, operation_id="exchange_1c_post")
+    async def exchange_post(request: Request) -> Response:
+        return await handle(db, settings, request)
+
+    return router
