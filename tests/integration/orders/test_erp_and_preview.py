@@ -12,12 +12,14 @@ from oms_shared.contracts import (
     ErpLineChange,
     ErpOrderChangedData,
     ErpOrderChangedV1,
+    OrderChangedV1,
     OrderStatus,
     StockUpdatedData,
     StockUpdatedV1,
     make_event,
 )
-from tests.integration.orders.helpers import a_world, if_match, orders_app, place, publish
+from oms_shared.topics import ORDER_CHANGED
+from tests.integration.orders.helpers import a_world, if_match, orders_app, place, publish, read_events
 from tests.support.services import eventually, running_service
 
 
@@ -25,7 +27,8 @@ async def test_split_preview_and_erp_changes(
     database_url: str, service_env: dict[str, object], keys: tuple[Path, Path], kafka: str
 ) -> None:
     """R-SPL-1 (preview), issue 3 item 9: the ERP's quantities, prices, payment and status win; a forbidden move is
-    reported as a conflict and changes no status."""
+    reported as a conflict and changes no status; when both sides changed the order (R-ERP-3), the ERP's change is
+    applied and what it overrode is recorded as a conflict."""
     app = orders_app(database_url, service_env, keys)
     async with running_service(app) as client:
         w = await a_world(client)
@@ -124,6 +127,37 @@ async def test_split_preview_and_erp_changes(
             assert now["status"] == "confirmed"
 
         await eventually(conflict_seen, timeout=15)
+
+        # Both sides changed the order since the ERP last took it (R-ERP-3): the ERP's payment wins, and what it
+        # overrode is recorded as a conflict the responsible people are told about.
+        await publish(
+            kafka,
+            make_event(
+                ErpOrderChangedV1,
+                tenant_id=tenant,
+                aggregate_id=oid,
+                data=ErpOrderChangedData(
+                    order_id=uuid.UUID(oid),
+                    erp_document_id="ЗК-0001",
+                    paid_amount=Decimal("7"),
+                    conflict="OMS version 6 (1C took 4) overridden by 1C document ЗК-0001",
+                ),
+            ),
+        )
+
+        async def overridden() -> None:
+            assert (await client.get(f"/api/v1/orders/{oid}", headers=w.sup)).json()["paid_amount"] == "7"
+
+        await eventually(overridden, timeout=15)
+        conflicts = await read_events(
+            kafka,
+            ORDER_CHANGED,
+            2,
+            where=lambda e: e.aggregate_id == oid and isinstance(e, OrderChangedV1) and e.data.kind == "erp_conflict",
+        )
+        assert [c.data.attributes.get("reason") for c in conflicts if isinstance(c, OrderChangedV1)][-1] == (
+            "OMS version 6 (1C took 4) overridden by 1C document ЗК-0001"
+        )
         confirmed = (await client.get(f"/api/v1/orders/{oid}", headers=w.sup)).json()
         r = await client.post(
             f"/api/v1/orders/{oid}/transitions", headers={**w.sup, **if_match(confirmed)}, json={"to": "shipped"}

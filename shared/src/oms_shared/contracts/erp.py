@@ -31,6 +31,11 @@ class ErpOrderChangedData(ContractModel):
     shipment_date: date | None = None
     paid_amount: Money | None = None
     comment: str = ""
+    conflict: str = Field(
+        default="",
+        description="Set when both sides changed the order since the ERP last took it: what the ERP's document "
+        "overrides in OMS (R-ERP-3). Orders records it and the responsible people are told.",
+    )
 
 
 @register

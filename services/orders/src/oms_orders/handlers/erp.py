@@ -123,3 +123,14 @@ async def apply_erp_change(event: ErpOrderChangedV1, tx: Tx) -> None:
                     "erp_document_id": data.erp_document_id,
                 },
             )
+    if data.conflict:
+        # Both sides had changed the order: the ERP's document won (above); say what it overrode (R-ERP-3).
+        row = await bump(tx.conn, await reload(tx.conn, row.id))
+        await publish_changed(
+            tx,
+            row,
+            "erp_conflict",
+            by_user_id=None,
+            by_side=ERP,
+            attributes={"reason": data.conflict, "erp_document_id": data.erp_document_id},
+        )
