@@ -108,7 +108,8 @@ async def test_a_full_1c_session_takes_the_confirmed_order_and_sends_back_shipme
         data = event["data"]
         assert event["aggregate_id"] == str(confirmed.order_id) and event["tenant_id"] == str(tenant)
         assert (data["status"], data["erp_document_id"]) == ("shipped", "ТДЦУ-000042")
-        assert "wins over changes made in OMS" in data["comment"]
+        # R-ERP-3: both sides changed it; orders records the conflict and the responsible people are told.
+        assert "1C document ТДЦУ-000042 wins over the changes made in OMS" in data["conflict"]
         cancelled = {x["sku"]: (x["line_id"], x["cancelled_quantity"]) for x in data["lines"]}
         assert cancelled == {
             "NUT-M8": (str(confirmed.line("NUT-M8").line_id), "3"),

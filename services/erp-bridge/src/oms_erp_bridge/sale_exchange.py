@@ -5,21 +5,19 @@ and remembers, in the session, which version of each was sent; only ``mode=succe
 taken, so an exchange that breaks off sends them again next time, and a change made after the query stays
 pending. 1C then uploads its own orders document (``mode=file``, in pieces, then ``mode=import`` — or nothing
 more in the old protocol, so a file that is complete is imported at once). Each of its order documents is
-matched to ours by ``Ид`` (our order id) or ``Номер`` (our number), compared with what we know, and turned into
-one ``erp.order_changed`` event: the ERP wins (R-ERP-3). Documents whose ``НомерВерсии`` was applied already
-change nothing, so a repeated exchange publishes nothing twice.
+matched to ours by ``Ид`` (our order id) or ``Номер`` (our number), compared with what we know (``sale_diff``)
+and turned into one ``erp.order_changed`` event: the ERP wins (R-ERP-3). Documents whose ``НомерВерсии`` was
+applied already change nothing, so a repeated exchange publishes nothing twice.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,21 +25,19 @@ from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from oms_erp_bridge import cml, orders_out
-from oms_erp_bridge.cml import CmlError, CmlOrder, CmlOrderLine
+from oms_erp_bridge.cml import CmlError, CmlOrder
 from oms_erp_bridge.cml.loader import ROOT
 from oms_erp_bridge.db import files, orders, sessions
 from oms_erp_bridge.protocol import Answer, Context, ExchangeFailure, log_call
-from oms_shared.contracts import ErpLineChange, ErpOrderChangedData, ErpOrderChangedV1, OrderStatus, make_event
+from oms_erp_bridge.sale_diff import changes_nothing, order_change, parse_status_map, version_key
+from oms_shared.contracts import ErpOrderChangedV1, OrderStatus, make_event
 from oms_shared.db import Tx, utcnow
 
-CENT = Decimal("0.01")
 ENCODINGS: dict[str, cml.Encoding] = {"utf-8": "utf-8", "windows-1251": "windows-1251"}
 # A whole document ends with the root's closing tag (maybe prefixed), in UTF-8 or in windows-1251.
 WHOLE = [
     re.compile(rb"</(?:[^<>/:\s]+:)?" + re.escape(ROOT.encode(code)) + rb"\s*>\s*\Z") for code in ("utf-8", "cp1251")
 ]
-LINE_CANCELLED = ("Отменено", "Отменена", "Отменен")  # a line marked cancelled in 1C (the guide's "Отклонен")
-CLOSED = {OrderStatus.REJECTED.value, OrderStatus.CANCELLED.value}
 TAIL = 400  # bytes read after each piece to see whether the document is complete
 MAX_NOTES = 60  # lines of detail shown to the 1C user per answer
 
@@ -120,7 +116,7 @@ async def import_file(ctx: Context, row: Any) -> Answer:
         sku_of = await orders_out.skus_of(
             conn, ctx.tenant_id, [line.product_erp_id for doc in documents[start:end] for line in doc.lines]
         )
-    status_map = _status_map(ctx.connection.status_map)
+    status_map = parse_status_map(ctx.connection.status_map)
     report = _Report()
     try:
         async with ctx.db.transaction() as tx:
@@ -251,7 +247,7 @@ async def _apply(
         .where(orders.c.order_id == ours.order_id, orders.c.erp_version != key)
         .values(erp_number=data.erp_document_id[:100], erp_version=key)
     )
-    if not stored.rowcount or _changes_nothing(data):
+    if not stored.rowcount or changes_nothing(data):
         report.unchanged += 1
         if stored.rowcount and notes:
             report.notes.append(f"order {ours.number}: " + "; ".join(notes))
@@ -260,7 +256,8 @@ async def _apply(
         # Both sides changed the order since 1C last took it: the ERP wins (R-ERP-3); OMS's version stays pending.
         taken = f"version {ours.version}, 1C took {ours.exported_version}"
         notes.insert(0, f"changed in OMS too ({taken}): 1C's document wins")
-        data = data.model_copy(update={"comment": f"1C document {data.erp_document_id} wins over changes made in OMS"})
+        conflict = f"OMS {taken}: 1C document {data.erp_document_id} wins over the changes made in OMS"
+        data = data.model_copy(update={"conflict": conflict})
     await tx.publish(
         make_event(
             ErpOrderChangedV1,
@@ -290,230 +287,6 @@ async def _find(conn: AsyncConnection, tenant_id: str, document: CmlOrder) -> An
         )
         return (await conn.execute(query)).first()
     return None
-
-
-def version_key(document: CmlOrder) -> str:
-    """``НомерВерсии``, or a fingerprint of the document when 1C sends none (so a repeat is still recognised)."""
-    if document.version:
-        return document.version[:100]
-    return "sha256:" + hashlib.sha256(repr(document).encode("utf-8")).hexdigest()[:48]
-
-
-def _status_map(raw: str | None) -> dict[str, OrderStatus]:
-    table: dict[str, OrderStatus] = {}
-    for text, status in (json.loads(raw) if raw else {}).items():
-        try:
-            table[str(text).strip().casefold()] = OrderStatus(status)
-        except ValueError:
-            continue
-    return table
-
-
-def _status(
-    document: CmlOrder, ours_status: str, status_map: Mapping[str, OrderStatus]
-) -> tuple[OrderStatus | None, str]:
-    """The state from 1C's flags first; free-text statuses only through the connection's table."""
-    if document.deletion_mark or document.cancelled:
-        if ours_status in CLOSED:  # cancelled by the buyer or rejected already: nothing to move
-            return None, ""
-        return OrderStatus.REJECTED, "cancelled in 1C"
-    if document.shipped:
-        return OrderStatus.SHIPPED, "shipped in 1C"
-    for text in (document.status_text, document.status_id):
-        status = status_map.get(text.strip().casefold()) if text else None
-        if status is not None:
-            return status, f"1C status {text!r}"
-    if document.status_text:
-        return None, f"1C status {document.status_text!r} is not in the status map: status unchanged"
-    return None, ""
-
-
-def order_change(
-    document: CmlOrder, ours: Any, status_map: Mapping[str, OrderStatus], sku_of: Mapping[str, str]
-) -> tuple[ErpOrderChangedData, list[str]]:
-    """What 1C's document changes in our order (a row of ``erp_orders``), and the same in words."""
-    notes: list[str] = []
-    status, said = _status(document, ours.status, status_map)
-    if status is not None and status.value == ours.status:
-        status = None
-    elif status is not None:
-        notes.append(f"status {ours.status} → {status.value} ({said})")
-    elif said:
-        notes.append(said)
-    lines: list[ErpLineChange] = []
-    if document.has_lines:
-        snapshot = json.loads(ours.snapshot)
-        lines, line_notes = diff_lines(_our_lines(snapshot.get("lines", [])), _their_lines(document.lines, sku_of))
-        notes.extend(line_notes)
-    paid = document.total if document.paid and document.total is not None else None
-    if paid is not None:
-        notes.append(f"paid {orders_out.dec(paid)}")
-    shipment_date = document.shipment_date.date() if document.shipment_date is not None else None
-    if shipment_date is not None:
-        notes.append(f"shipment date {shipment_date.isoformat()}")
-    data = ErpOrderChangedData(
-        order_id=uuid.UUID(ours.order_id),
-        erp_document_id=(document.number_1c or document.erp_id).strip(),
-        status=status,
-        lines=lines,
-        shipment_date=shipment_date,
-        paid_amount=paid,
-        comment=f"1C: {document.status_text}" if status is not None and document.status_text else "",
-    )
-    return data, notes
-
-
-def _changes_nothing(data: ErpOrderChangedData) -> bool:
-    """Nothing for orders to apply (the 1C number alone is kept here, in ``erp_orders``)."""
-    return data.status is None and not data.lines and data.shipment_date is None and data.paid_amount is None
-
-
-# --- lines ------------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class OurLine:
-    line_id: str
-    sku: str
-    quantity: Decimal
-    price: Decimal
-    vat_rate: Decimal
-
-
-@dataclass
-class TheirLine:
-    """1C's lines of one SKU, summed: quantity in base units, and the amount with VAT of the priced quantity."""
-
-    sku: str
-    quantity: Decimal = Decimal(0)
-    gross: Decimal = Decimal(0)
-    priced_quantity: Decimal = Decimal(0)
-    vat_rate: Decimal | None = None
-
-    @property
-    def price(self) -> Decimal | None:
-        """Per base unit, VAT included, after 1C's discounts (from the amounts, not the list price)."""
-        if not self.priced_quantity:
-            return None
-        return (self.gross / self.priced_quantity).quantize(CENT, rounding=ROUND_HALF_UP)
-
-
-def _our_lines(raw: Sequence[Mapping[str, Any]]) -> list[OurLine]:
-    return [
-        OurLine(
-            line_id=str(item.get("line_id", "")),
-            sku=str(item.get("sku", "")),
-            quantity=orders_out.as_decimal(item.get("quantity"), Decimal(0)) or Decimal(0),
-            price=orders_out.as_decimal(item.get("price"), Decimal(0)) or Decimal(0),
-            vat_rate=orders_out.as_decimal(item.get("vat_rate"), Decimal(0)) or Decimal(0),
-        )
-        for item in raw
-    ]
-
-
-def _cancelled(line: CmlOrderLine) -> bool:
-    for name in LINE_CANCELLED:
-        try:
-            if cml.parse_bool(line.requisites.get(name)):
-                return True
-        except CmlError:
-            continue
-    return False
-
-
-def _gross(line: CmlOrderLine) -> Decimal:
-    """The line's amount with VAT: 1C adds the VAT on top when ``УчтеноВСумме`` is false."""
-    if line.vat_included is not False:
-        return line.amount
-    if line.vat_amount is not None:
-        return line.amount + line.vat_amount
-    return line.amount * (1 + (line.vat_rate or Decimal(0)) / 100)
-
-
-def _their_lines(lines: Sequence[CmlOrderLine], sku_of: Mapping[str, str]) -> dict[str, TheirLine]:
-    """1C's goods lines by our SKU (1C product id → SKU, else ``Артикул``, else the product id); services skipped."""
-    found: dict[str, TheirLine] = {}
-    for line in lines:
-        if line.is_service:
-            continue
-        sku = sku_of.get(line.product_erp_id) or line.sku or line.product_erp_id
-        if not sku:
-            continue
-        item = found.setdefault(sku, TheirLine(sku))
-        quantity = Decimal(0) if _cancelled(line) else line.quantity * (line.unit_factor or Decimal(1))
-        item.quantity += quantity
-        if quantity > 0:
-            item.gross += _gross(line)
-            item.priced_quantity += quantity
-        if item.vat_rate is None:
-            item.vat_rate = line.vat_rate
-    return found
-
-
-def diff_lines(ours: Sequence[OurLine], theirs: Mapping[str, TheirLine]) -> tuple[list[ErpLineChange], list[str]]:
-    """1C sends its whole current line list: a missing line or a smaller quantity is cancelled (R-ERP-5), a larger
-    quantity, another price or VAT rate is taken, a line we do not have is added."""
-    by_sku: dict[str, list[OurLine]] = {}
-    for line in ours:
-        by_sku.setdefault(line.sku, []).append(line)
-    changes: list[ErpLineChange] = []
-    notes: list[str] = []
-    for sku, lines in by_sku.items():
-        their = theirs.get(sku)
-        fields: dict[str, dict[str, Decimal]] = {line.line_id: {} for line in lines}
-        have = sum((line.quantity for line in lines), Decimal(0))
-        want = their.quantity if their is not None else Decimal(0)
-        if want < have:
-            notes.append(f"{sku}: {orders_out.dec(have - want)} cancelled" + ("" if their else " (line removed)"))
-            remaining = have - want
-            for line in reversed(lines):  # the last lines give up their quantity first
-                cut = min(line.quantity, remaining)
-                if cut > 0:
-                    fields[line.line_id]["cancelled_quantity"] = cut
-                    remaining -= cut
-        elif want > have:
-            notes.append(f"{sku}: quantity {orders_out.dec(have)} → {orders_out.dec(want)}")
-            fields[lines[0].line_id]["quantity"] = lines[0].quantity + want - have
-        price = their.price if their is not None else None
-        rate = their.vat_rate if their is not None else None
-        said: set[str] = set()
-        for line in lines:
-            if price is not None and abs(price - line.price) >= CENT:
-                fields[line.line_id]["price"] = price
-                said.add(f"{sku}: price {orders_out.dec(line.price)} → {orders_out.dec(price)}")
-            if rate is not None and rate != line.vat_rate:
-                fields[line.line_id]["vat_rate"] = rate
-                said.add(f"{sku}: VAT {orders_out.dec(line.vat_rate)}% → {orders_out.dec(rate)}%")
-        notes.extend(sorted(said))
-        for line in lines:
-            change = fields[line.line_id]
-            if change:
-                changes.append(
-                    ErpLineChange(
-                        line_id=_uuid(line.line_id),
-                        sku=sku,
-                        quantity=change.get("quantity"),
-                        price=change.get("price"),
-                        vat_rate=change.get("vat_rate"),
-                        cancelled_quantity=change.get("cancelled_quantity"),
-                    )
-                )
-    for sku, their in theirs.items():
-        if sku not in by_sku and their.quantity > 0:
-            changes.append(
-                ErpLineChange(
-                    line_id=None, sku=sku, quantity=their.quantity, price=their.price, vat_rate=their.vat_rate
-                )
-            )
-            notes.append(f"{sku}: added, {orders_out.dec(their.quantity)}")
-    return changes, notes
-
-
-def _uuid(value: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        return None  # orders then matches the line by SKU
 
 
 async def _log(ctx: Context, kind: str, outcome: str, detail: str, *, filename: str | None = None) -> None:
