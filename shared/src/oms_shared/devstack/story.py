@@ -716,6 +716,102 @@ def chapter_analytics(story: Story) -> None:
     story.facts["analytics_files"] = sorted(str(p) for p in out_dir.glob("summary-*"))
 
 
+def _one_c(story: Story, mode: str, cookie: str, *, content: bytes | None = None, filename: str = "") -> httpx.Response:
+    """A call as 1C makes it: one URL, the mode in the query string, the session cookie from checkauth."""
+    params = {"type": "sale", "mode": mode, **({"filename": filename} if filename else {})}
+    answer = story.call(
+        "POST" if content is not None else "GET",
+        "erp-bridge",
+        "/exchange/1c",
+        params=params,
+        content=content,
+        headers={"Cookie": f"oms_exchange={cookie}"},
+        expect=200,
+    )
+    if answer.text.startswith("failure"):
+        raise DemoFailed(f"1C's {mode} failed: {answer.text}")
+    return answer
+
+
+def chapter_erp(story: Story) -> None:
+    """The ERP: 1C takes the confirmed order over CommerceML, ships it, and OMS shows it shipped."""
+    supplier: Actor = story.facts["supplier"]
+    order_id, number = story.facts["order_id"], story.facts["number"]
+
+    story.step("The supplier connects its 1C: the login and password 1C will use for the exchange")
+    login, password = f"1c-{uuid.uuid4().hex[:8]}", f"exchange-{uuid.uuid4().hex[:8]}"
+    story.call(
+        "PUT",
+        "erp-bridge",
+        "/api/v1/erp/connection",
+        actor=supplier,
+        json={"login": login, "password": password, "status_map": {"Отгружен": "shipped"}},
+        expect=200,
+    )
+
+    story.step("1C logs in (checkauth, init) and asks for new and changed orders (query)")
+    answer = story.call(
+        "GET", "erp-bridge", "/exchange/1c", params={"type": "sale", "mode": "checkauth"}, auth=(login, password)
+    )
+    status, _name, cookie, *_ = [*answer.text.split("\n"), "", "", ""]
+    if status != "success":
+        raise DemoFailed(f"1C could not log in: {answer.text}")
+    story.note(f"init: {_one_c(story, 'init', cookie).text.replace(chr(10), ', ')}")
+
+    def exported() -> httpx.Response | None:
+        xml = _one_c(story, "query", cookie)
+        return xml if f"<Номер>{number}</Номер>".encode() in xml.content else None
+
+    xml = story.wait_for(f"order {number} in 1C's query", exported)
+    story.note(f"{xml.headers['content-type']}, {len(xml.content):,} bytes, {xml.text.count('<Документ>')} orders")
+    _one_c(story, "success", cookie)
+    story.note("1C confirmed it took them (mode=success): they are not sent again until they change")
+
+    story.step("In 1C the order is shipped; 1C sends its document back (mode=file)")
+    today = date.today().isoformat()
+    requisites = "".join(
+        f"\n      <ЗначениеРеквизита><Наименование>{name}</Наименование>"
+        f"<Значение>{value}</Значение></ЗначениеРеквизита>"
+        for name, value in (
+            ("Проведен", "true"),
+            ("Отгружен", "true"),
+            ("Номер отгрузки по 1С", "РТ-0001"),
+            ("Дата отгрузки по 1С", today),
+        )
+    )
+    document = f"""<?xml version="1.0" encoding="UTF-8"?>
+<КоммерческаяИнформация ВерсияСхемы="2.08" ДатаФормирования="{today}T12:00:00">
+  <Документ>
+    <Ид>{order_id}</Ид>
+    <Номер>{number}</Номер>
+    <Номер1С>УТ-00{number}   </Номер1С>
+    <Дата1С>{today}</Дата1С>
+    <НомерВерсии>demo-1</НомерВерсии>
+    <ХозОперация>Заказ товара</ХозОперация>
+    <Роль>Продавец</Роль>
+    <ЗначенияРеквизитов>{requisites}
+    </ЗначенияРеквизитов>
+  </Документ>
+</КоммерческаяИнформация>
+""".encode()
+    story.note(_one_c(story, "file", cookie, content=document, filename="documents.xml").text.replace("\n", " | "))
+
+    story.step(f"OMS shows order {number} shipped, by the ERP")
+
+    def shipped() -> dict[str, Any] | None:
+        body: dict[str, Any] = story.call("GET", "orders", f"/api/v1/orders/{order_id}", actor=supplier).json()
+        return body if body["status"] == "shipped" else None
+
+    body = story.wait_for(f"order {number} to be shipped", shipped)
+    last = body["history"][-1]
+    if last["by_side"] != "erp":
+        raise DemoFailed(f"order {number} was shipped by {last['by_side']}, expected the ERP")
+    story.note(f"order {number}: '{body['status']}' (by {last['by_side']})")
+    log = story.call("GET", "erp-bridge", "/api/v1/erp/exchanges", actor=supplier, params={"limit": 20}).json()
+    story.note(f"exchange log: {[(i['kind'], i['outcome']) for i in reversed(log['items'])]}")
+    story.facts["erp_shipped_order_id"] = order_id
+
+
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 CHAPTERS: list[Callable[[Story], None]] = [
@@ -725,6 +821,7 @@ CHAPTERS: list[Callable[[Story], None]] = [
     chapter_scarce_stock,
     chapter_notifications,
     chapter_analytics,
+    chapter_erp,
 ]
 
 
