@@ -12,13 +12,14 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from oms_erp_bridge.cml import CmlCounterparty, OrderLineOut, OrderOut, RequisiteValue
+from oms_erp_bridge.common import CLOSED, as_decimal, dec
 from oms_erp_bridge.db import buyers, orders, products
 from oms_shared.contracts import OrderStatus
 
@@ -36,7 +37,6 @@ STATUS_TEXT = {
     OrderStatus.REJECTED.value: "Отклонен",
     OrderStatus.CANCELLED.value: "Отменен",
 }
-CLOSED = {OrderStatus.REJECTED.value, OrderStatus.CANCELLED.value}
 
 # OKEI codes of the units suppliers use; anything else goes as a piece (796) with its own name.
 UNITS = {
@@ -188,25 +188,12 @@ class ExportOrder:
         }
 
 
-def dec(value: Decimal) -> str:
-    """A Decimal as a plain string without exponent or trailing zeros ("10", "2.5")."""
-    if value == value.to_integral_value():
-        return str(value.quantize(Decimal(1)))
-    return format(value.normalize(), "f")
 
 
 def iso(value: date | datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def as_decimal(value: Any, default: Decimal | None = None) -> Decimal | None:
-    """A snapshot value as a Decimal; missing or unreadable → ``default``."""
-    if value is None or value == "" or value == "None":
-        return default
-    try:
-        return Decimal(str(value))
-    except InvalidOperation:
-        return default
 
 
 def as_date(value: Any) -> date | None:

@@ -25,15 +25,15 @@ import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from oms_erp_bridge.cml import CmlError, CmlOrder, CmlOrderLine, parse_bool
+from oms_erp_bridge.common import CLOSED, as_decimal, dec
 from oms_shared.contracts import ErpLineChange, ErpOrderChangedData, OrderStatus
 
 CENT = Decimal("0.01")
 LINE_CANCELLED = ("Отменено", "Отменена", "Отменен")  # a line marked cancelled in 1C (the guide's "Отклонен")
-CLOSED = {OrderStatus.REJECTED.value, OrderStatus.CANCELLED.value}
 
 
 def version_key(document: CmlOrder) -> str:
@@ -92,7 +92,7 @@ def order_change(
         notes.extend(line_notes)
     paid = document.total if document.paid and document.total is not None else None
     if paid is not None:
-        notes.append(f"paid {_dec(paid)}")
+        notes.append(f"paid {dec(paid)}")
     shipment_date = document.shipment_date.date() if document.shipment_date is not None else None
     if shipment_date is not None:
         notes.append(f"shipment date {shipment_date.isoformat()}")
@@ -148,9 +148,9 @@ def _our_lines(raw: Sequence[Mapping[str, Any]]) -> list[OurLine]:
         OurLine(
             line_id=str(item.get("line_id", "")),
             sku=str(item.get("sku", "")),
-            quantity=_as_decimal(item.get("quantity"), Decimal(0)) or Decimal(0),
-            price=_as_decimal(item.get("price"), Decimal(0)) or Decimal(0),
-            vat_rate=_as_decimal(item.get("vat_rate"), Decimal(0)) or Decimal(0),
+            quantity=as_decimal(item.get("quantity"), Decimal(0)) or Decimal(0),
+            price=as_decimal(item.get("price"), Decimal(0)) or Decimal(0),
+            vat_rate=as_decimal(item.get("vat_rate"), Decimal(0)) or Decimal(0),
         )
         for item in raw
     ]
@@ -209,7 +209,7 @@ def diff_lines(ours: Sequence[OurLine], theirs: Mapping[str, TheirLine]) -> tupl
         have = sum((line.quantity for line in lines), Decimal(0))
         want = their.quantity if their is not None else Decimal(0)
         if want < have:
-            notes.append(f"{sku}: {_dec(have - want)} cancelled" + ("" if their else " (line removed)"))
+            notes.append(f"{sku}: {dec(have - want)} cancelled" + ("" if their else " (line removed)"))
             remaining = have - want
             for line in reversed(lines):  # the last lines give up their quantity first
                 cut = min(line.quantity, remaining)
@@ -217,7 +217,7 @@ def diff_lines(ours: Sequence[OurLine], theirs: Mapping[str, TheirLine]) -> tupl
                     fields[line.line_id]["cancelled_quantity"] = cut
                     remaining -= cut
         elif want > have:
-            notes.append(f"{sku}: quantity {_dec(have)} → {_dec(want)}")
+            notes.append(f"{sku}: quantity {dec(have)} → {dec(want)}")
             fields[lines[0].line_id]["quantity"] = lines[0].quantity + want - have
         price = their.price if their is not None else None
         rate = their.vat_rate if their is not None else None
@@ -225,10 +225,10 @@ def diff_lines(ours: Sequence[OurLine], theirs: Mapping[str, TheirLine]) -> tupl
         for line in lines:
             if price is not None and abs(price - line.price) >= CENT:
                 fields[line.line_id]["price"] = price
-                said.add(f"{sku}: price {_dec(line.price)} → {_dec(price)}")
+                said.add(f"{sku}: price {dec(line.price)} → {dec(price)}")
             if rate is not None and rate != line.vat_rate:
                 fields[line.line_id]["vat_rate"] = rate
-                said.add(f"{sku}: VAT {_dec(line.vat_rate)}% → {_dec(rate)}%")
+                said.add(f"{sku}: VAT {dec(line.vat_rate)}% → {dec(rate)}%")
         notes.extend(sorted(said))
         for line in lines:
             change = fields[line.line_id]
@@ -250,7 +250,7 @@ def diff_lines(ours: Sequence[OurLine], theirs: Mapping[str, TheirLine]) -> tupl
                     line_id=None, sku=sku, quantity=their.quantity, price=their.price, vat_rate=their.vat_rate
                 )
             )
-            notes.append(f"{sku}: added, {_dec(their.quantity)}")
+            notes.append(f"{sku}: added, {dec(their.quantity)}")
     return changes, notes
 
 
@@ -262,20 +262,3 @@ def _uuid(value: str) -> uuid.UUID | None:
 
 
 # The same as ``orders_out.dec`` / ``orders_out.as_decimal``, here so that this module imports no database code.
-
-
-def _dec(value: Decimal) -> str:
-    """A Decimal as a plain string without exponent or trailing zeros ("10", "2.5")."""
-    if value == value.to_integral_value():
-        return str(value.quantize(Decimal(1)))
-    return format(value.normalize(), "f")
-
-
-def _as_decimal(value: Any, default: Decimal | None = None) -> Decimal | None:
-    """A snapshot value as a Decimal; missing or unreadable → ``default``."""
-    if value is None or value == "" or value == "None":
-        return default
-    try:
-        return Decimal(str(value))
-    except InvalidOperation:
-        return default
