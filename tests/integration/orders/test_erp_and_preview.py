@@ -158,6 +158,27 @@ async def test_split_preview_and_erp_changes(
         assert [c.data.attributes.get("reason") for c in conflicts if isinstance(c, OrderChangedV1)][-1] == (
             "OMS version 6 (1C took 4) overridden by 1C document ЗК-0001"
         )
+        # R-ERP-5: a line cut in the ERP carries the quantity it was cut from, so the same cut arriving twice
+        # (a lagging replica in the bridge) leaves the line at the ERP's quantity, not cut twice.
+        cut = ErpOrderChangedData(
+            order_id=uuid.UUID(oid),
+            erp_document_id="ЗК-0001",
+            lines=[
+                ErpLineChange(
+                    line_id=uuid.UUID(a1["line_id"]), sku="A-1", quantity=Decimal(2), cancelled_quantity=Decimal(1)
+                )
+            ],
+        )
+        for _ in range(2):
+            await publish(kafka, make_event(ErpOrderChangedV1, tenant_id=tenant, aggregate_id=oid, data=cut))
+
+        async def cut_once() -> None:
+            now = (await client.get(f"/api/v1/orders/{oid}", headers=w.sup)).json()
+            assert [(x["sku"], x["quantity"]) for x in now["lines"]] == [("A-1", "1")], now["lines"]
+            changes = (await client.get(f"/api/v1/orders/{oid}/changes", headers=w.sup)).json()["items"]
+            assert sum(1 for c in changes if c["field"] == "cancelled") == 2  # both arrived; the quantity is right
+
+        await eventually(cut_once, timeout=15)
         confirmed = (await client.get(f"/api/v1/orders/{oid}", headers=w.sup)).json()
         r = await client.post(
             f"/api/v1/orders/{oid}/transitions", headers={**w.sup, **if_match(confirmed)}, json={"to": "shipped"}

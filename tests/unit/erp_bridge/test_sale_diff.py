@@ -139,27 +139,28 @@ def test_an_unchanged_document_changes_nothing() -> None:
 def test_a_line_missing_in_1c_is_cancelled_whole() -> None:
     """R-ERP-5: 1C sends its whole line list, so a line it no longer has is cancelled for its whole quantity."""
     data, notes = change(document(goods("A", "2", "240")), ours(*TWO_LINES))
-    assert data.lines == [ErpLineChange(line_id=LINE_2, sku="B", cancelled_quantity=Decimal(1))]
+    assert data.lines == [ErpLineChange(line_id=LINE_2, sku="B", quantity=Decimal(1), cancelled_quantity=Decimal(1))]
     assert notes == ["B: 1 cancelled (line removed)"]
     assert not changes_nothing(data)
 
 
 def test_a_smaller_quantity_cancels_the_difference() -> None:
-    """R-ERP-5: 5 ordered, 3 left in 1C: 2 are cancelled (the quantity stays, shown as cancelled)."""
+    """R-ERP-5: 5 ordered, 3 left in 1C: 2 are cancelled (shown as cancelled). The quantity they were cut from
+    travels with them, so a document applied twice against a lagging replica cannot cut the line twice."""
     data, notes = change(document(goods("A", "3", "360")), ours((LINE_1, "A", "5", "120")))
-    assert data.lines == [ErpLineChange(line_id=LINE_1, sku="A", cancelled_quantity=Decimal(2))]
+    assert data.lines == [ErpLineChange(line_id=LINE_1, sku="A", quantity=Decimal(5), cancelled_quantity=Decimal(2))]
     assert notes == ["A: 2 cancelled"]
 
 
 @pytest.mark.parametrize(
     ("left", "expected"),
     [
-        ("4", [ErpLineChange(line_id=LINE_2, sku="A", cancelled_quantity=Decimal(1))]),
+        ("4", [ErpLineChange(line_id=LINE_2, sku="A", quantity=Decimal(2), cancelled_quantity=Decimal(1))]),
         (
             "2",
             [
-                ErpLineChange(line_id=LINE_1, sku="A", cancelled_quantity=Decimal(1)),
-                ErpLineChange(line_id=LINE_2, sku="A", cancelled_quantity=Decimal(2)),
+                ErpLineChange(line_id=LINE_1, sku="A", quantity=Decimal(3), cancelled_quantity=Decimal(1)),
+                ErpLineChange(line_id=LINE_2, sku="A", quantity=Decimal(2), cancelled_quantity=Decimal(2)),
             ],
         ),
     ],
@@ -244,7 +245,7 @@ def test_a_line_marked_cancelled_in_1c_counts_as_zero() -> None:
     """R-ERP-5: a line whose requisite `Отменено` is true is cancelled for its whole quantity."""
     lines = item_xml("p-a", "2", "240", sku="A", requisites=requisite("Отменено", "true"))
     data, notes = change(from_xml(order_xml(lines=lines)), ours((LINE_1, "A", "2", "120")))
-    assert data.lines == [ErpLineChange(line_id=LINE_1, sku="A", cancelled_quantity=Decimal(2))]
+    assert data.lines == [ErpLineChange(line_id=LINE_1, sku="A", quantity=Decimal(2), cancelled_quantity=Decimal(2))]
     assert notes == ["A: 2 cancelled"]
 
 
@@ -257,7 +258,7 @@ def test_a_document_without_goods_says_nothing_about_lines() -> None:
 def test_a_line_id_that_is_not_a_uuid_is_sent_as_none() -> None:
     """Orders then matches the line by its SKU."""
     data, _ = change(document(), ours(("legacy-7", "A", "1", "120")))
-    assert data.lines == [ErpLineChange(line_id=None, sku="A", cancelled_quantity=Decimal(1))]
+    assert data.lines == [ErpLineChange(line_id=None, sku="A", quantity=Decimal(1), cancelled_quantity=Decimal(1))]
 
 
 # --- status (R-ERP-5), payment, shipment date ---------------------------------------------------------------------

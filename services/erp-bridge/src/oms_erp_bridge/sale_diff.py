@@ -214,6 +214,9 @@ def diff_lines(ours: Sequence[OurLine], theirs: Mapping[str, TheirLine]) -> tupl
             for line in reversed(lines):  # the last lines give up their quantity first
                 cut = min(line.quantity, remaining)
                 if cut > 0:
+                    # With the quantity it was cut from, the result is absolute: a document applied against a
+                    # line that already took an earlier cut (replica lagging) cannot cut it twice.
+                    fields[line.line_id]["quantity"] = line.quantity
                     fields[line.line_id]["cancelled_quantity"] = cut
                     remaining -= cut
         elif want > have:
