@@ -141,7 +141,7 @@ def an_order(tenant: str, number: int, buyers: list[str], managers: list[str], r
 
 
 async def load_orders(url: str, n: int, tenant: str, buyers: list[str], managers: list[str]) -> None:
-    """COPY the orders and their daily rollups (computed by the service's own domain code)."""
+    """COPY the orders and their daily, per-buyer and per-manager rollups (computed by the service's own code)."""
     rng = random.Random(42)
     raw = url.replace("postgresql+asyncpg://", "postgresql://")
     conn = await asyncpg.connect(raw)
@@ -175,6 +175,9 @@ async def load_orders(url: str, n: int, tenant: str, buyers: list[str], managers
             records=[(tenant, *k, v) for k, v in hours_rows.items()],
             columns=["tenant_id", "day", "metric", "bin", "n"],
         )
+        buyer_rows, manager_rows = delta.nonzero_groups()
+        for table, rows in (("an_daily_buyers", buyer_rows), ("an_daily_managers", manager_rows)):
+            await conn.copy_records_to_table(table, records=[(tenant, *k, *v) for k, v in rows.items()])
         # The restricted manager of the bench has 40 buyers.
         mine = rng.sample(buyers, 40)
         await conn.copy_records_to_table("an_buyer_managers", records=[(tenant, b, managers[0]) for b in mine])
@@ -340,11 +343,12 @@ async def main() -> int:
     rows += [[label, f"{p50:.0f}", f"{p95:.0f}", f"{mx:.0f}"] for label, p50, p95, mx in results]
     print()
     print(table(rows))
-    # The target of issue 6 is the summary itself; grouped summaries still read every order of the range.
+    # The target of issue 6 is the summary itself; grouped summaries read the per-day per-buyer and
+    # per-manager rollups (as many rows as buyer-days: with many small buyers, nearly one per order).
     worst = max(p95 for label, _, p95, _ in results if not label.startswith("by "))
     print(f"\nsummary worst p95 {worst:.0f} ms (target < 300 ms): {'OK' if worst < 300 else 'OVER'}")
     grouped = max(p95 for label, _, p95, _ in results if label.startswith("by "))
-    print(f"grouped (by buyer / by manager) worst p95 {grouped:.0f} ms: no rollup yet, reads every order of the range")
+    print(f"grouped (by buyer / by manager) worst p95 {grouped:.0f} ms: from the per-day group rollups")
     if not args.skip_rebuild:
         read, seconds, rate, orders_rows = await rebuild_bench(args.events)
         print()

@@ -1,4 +1,4 @@
-"""Tables of the analytics service: the order read model and the names of buyers and managers."""
+"""Tables of the analytics service: the order read model, its rollups and the names of buyers and managers."""
 
 from __future__ import annotations
 
@@ -95,4 +95,27 @@ daily_hours = sa.Table(
     sa.Column("n", sa.BigInteger(), nullable=False),
 )
 
-READ_MODEL_TABLES = (orders, buyers, buyer_managers, users, daily, daily_hours)
+
+def _group_rollup(name: str, key: str) -> sa.Table:
+    """Per-day rollups of one grouping (buyer, responsible manager): grouped summaries read these."""
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column("tenant_id", sa.String(36), primary_key=True),
+        sa.Column("day", sa.Date(), primary_key=True),
+        # NO_GROUP ("") stands for an order without one: a primary key column cannot be NULL.
+        sa.Column(key, sa.String(36), primary_key=True),
+        sa.Column("status", sa.String(30), primary_key=True),
+        sa.Column("confirmed", sa.Boolean(), primary_key=True),
+        sa.Column("shipped", sa.Boolean(), primary_key=True),
+        sa.Column("overdue", sa.Boolean(), primary_key=True),
+        sa.Column("orders", sa.BigInteger(), nullable=False),
+        sa.Column("total_minor", sa.BigInteger(), nullable=False),
+        sa.Column("paid_minor", sa.BigInteger(), nullable=False),
+    )
+
+
+daily_buyers = _group_rollup("an_daily_buyers", "buyer_id")
+daily_managers = _group_rollup("an_daily_managers", "responsible_user_id")
+
+READ_MODEL_TABLES = (orders, buyers, buyer_managers, users, daily, daily_hours, daily_buyers, daily_managers)

@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import TypeVar
 
 STATUSES = (
     "new",
@@ -209,6 +210,9 @@ def first_present(attributes: dict[str, object], *names: str) -> tuple[bool, obj
 # Summaries over a year of a big supplier read these rollups instead of every order: per day and
 # status the count and sums, and histograms of the hours to confirm and to ship for the medians.
 DailyKey = tuple[date, str, bool, bool, bool]  # day, status, reached confirmed, reached shipped, overdue
+# The same per buyer and per responsible manager, so grouped summaries read rollups too.
+GroupKey = tuple[date, str, str, bool, bool, bool]  # day, buyer or manager id (NO_GROUP), status, flags as above
+NO_GROUP = ""  # the key of orders without a responsible manager (a primary key column cannot be NULL)
 HoursKey = tuple[date, str, int]  # day, "confirm" | "ship", bin
 HOURS_BIN_RATIO = 1.05  # bins 5 % wide: a histogram median is within 2.5 % of the exact one
 
@@ -223,22 +227,39 @@ def bin_hours(bin_: int) -> float:
     return max(math.pow(HOURS_BIN_RATIO, bin_ + 0.5) - 1, 0.0) / 60
 
 
+K = TypeVar("K", DailyKey, GroupKey)
+
+
+def _count(rows: dict[K, list[int]], key: K, facts: OrderFacts, sign: int) -> None:
+    slot = rows.setdefault(key, [0, 0, 0])
+    slot[0] += sign
+    slot[1] += sign * facts.total_minor
+    slot[2] += sign * facts.paid_minor
+
+
 @dataclass
 class RollupDelta:
-    """What one batch of order changes adds to (or takes from) the daily rollups."""
+    """What one batch of order changes adds to (or takes from) the daily, per-buyer and per-manager rollups.
+
+    A change is the old facts taken away and the new ones added, so an order whose buyer or responsible
+    manager changes leaves its old group and joins the new one.
+    """
 
     daily: dict[DailyKey, list[int]] = field(default_factory=dict)  # [orders, total_minor, paid_minor]
     hours: dict[HoursKey, int] = field(default_factory=dict)
+    by_buyer: dict[GroupKey, list[int]] = field(default_factory=dict)
+    by_manager: dict[GroupKey, list[int]] = field(default_factory=dict)
 
     def add(self, facts: OrderFacts | None, sign: int) -> None:
         if facts is None or facts.placed_day is None:
             return  # an order seen only through later events until its order.placed arrives
         day = facts.placed_day
-        key: DailyKey = (day, facts.status, facts.confirmed_at is not None, facts.shipped_at is not None, facts.overdue)
-        slot = self.daily.setdefault(key, [0, 0, 0])
-        slot[0] += sign
-        slot[1] += sign * facts.total_minor
-        slot[2] += sign * facts.paid_minor
+        status, confirmed, shipped = facts.status, facts.confirmed_at is not None, facts.shipped_at is not None
+        _count(self.daily, (day, status, confirmed, shipped, facts.overdue), facts, sign)
+        buyer = facts.buyer_id or NO_GROUP
+        _count(self.by_buyer, (day, buyer, status, confirmed, shipped, facts.overdue), facts, sign)
+        manager = facts.responsible_user_id or NO_GROUP
+        _count(self.by_manager, (day, manager, status, confirmed, shipped, facts.overdue), facts, sign)
         for metric, hours in (("confirm", facts.hours_to_confirm), ("ship", facts.hours_to_ship)):
             if hours is not None:
                 hkey: HoursKey = (day, metric, hours_bin(hours))
@@ -252,6 +273,12 @@ class RollupDelta:
         daily = {k: v for k, v in self.daily.items() if any(v)}
         hours = {k: v for k, v in self.hours.items() if v}
         return daily, hours
+
+    def nonzero_groups(self) -> tuple[dict[GroupKey, list[int]], dict[GroupKey, list[int]]]:
+        """The per-buyer and per-manager rows that change."""
+        by_buyer = {k: v for k, v in self.by_buyer.items() if any(v)}
+        by_manager = {k: v for k, v in self.by_manager.items() if any(v)}
+        return by_buyer, by_manager
 
 
 def histogram_median(bins: dict[int, int]) -> float | None:

@@ -141,5 +141,6 @@ def groups(
         entry: dict[str, Any] = {"key": key, "name": names.get(key) or ("—" if key is None else key)}
         entry.update(figures(rows, medians.get(key, Medians())))
         out.append(entry)
-    out.sort(key=lambda g: (-Decimal(g["orders_sum"]), -g["orders_count"], g["name"]))
+    # The key last: groups alike in sum, count and name keep one order whichever query built the buckets.
+    out.sort(key=lambda g: (-Decimal(g["orders_sum"]), -g["orders_count"], g["name"], g["key"] or ""))
     return out

@@ -13,7 +13,16 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from oms_analytics.db import buyer_managers, buyers, daily, daily_hours, orders, users
+from oms_analytics.db import (
+    buyer_managers,
+    buyers,
+    daily,
+    daily_buyers,
+    daily_hours,
+    daily_managers,
+    orders,
+    users,
+)
 from oms_analytics.domain import (
     OrderChange,
     OrderFacts,
@@ -245,37 +254,44 @@ def _upsert(conn: AsyncConnection, table: sa.Table) -> Any:
     return pg_insert(table) if conn.dialect.name == "postgresql" else sqlite_insert(table)
 
 
+_COUNT_KEYS = ("status", "confirmed", "shipped", "overdue")
+_SUMS = ("orders", "total_minor", "paid_minor")
+
+
+async def _add_counts(conn: AsyncConnection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """Add order counts and sums to rollup rows, creating the missing ones (atomic increments)."""
+    stmt = _upsert(conn, table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[c.name for c in table.primary_key.columns],
+        set_={
+            "orders": table.c.orders + stmt.excluded.orders,
+            "total_minor": table.c.total_minor + stmt.excluded.total_minor,
+            "paid_minor": table.c.paid_minor + stmt.excluded.paid_minor,
+        },
+    )
+    await conn.execute(stmt, rows)
+
+
+def _count_rows(tenant_id: str, key_names: tuple[str, ...], rows: dict[Any, list[int]]) -> list[dict[str, Any]]:
+    # Sorted keys: concurrent transactions lock rollup rows in the same order and cannot deadlock.
+    return [
+        {"tenant_id": tenant_id, **dict(zip(key_names, k, strict=True)), **dict(zip(_SUMS, v, strict=True))}
+        for k, v in sorted(rows.items())
+    ]
+
+
 async def apply_rollups(conn: AsyncConnection, tenant_id: str, delta: RollupDelta) -> None:
-    """Add a delta to the daily rollups with atomic increments (safe with several consumers at once)."""
+    """Add a delta to the daily, per-buyer and per-manager rollups (safe with several consumers at once)."""
     daily_rows, hours_rows = delta.nonzero()
-    if daily_rows:
-        stmt = _upsert(conn, daily)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[c.name for c in daily.primary_key.columns],
-            set_={
-                "orders": daily.c.orders + stmt.excluded.orders,
-                "total_minor": daily.c.total_minor + stmt.excluded.total_minor,
-                "paid_minor": daily.c.paid_minor + stmt.excluded.paid_minor,
-            },
-        )
-        # Sorted keys: concurrent transactions lock rollup rows in the same order and cannot deadlock.
-        await conn.execute(
-            stmt,
-            [
-                {
-                    "tenant_id": tenant_id,
-                    "day": k[0],
-                    "status": k[1],
-                    "confirmed": k[2],
-                    "shipped": k[3],
-                    "overdue": k[4],
-                    "orders": v[0],
-                    "total_minor": v[1],
-                    "paid_minor": v[2],
-                }
-                for k, v in sorted(daily_rows.items())
-            ],
-        )
+    buyer_rows, manager_rows = delta.nonzero_groups()
+    # Tables in a fixed order too, for the same reason as the sorted keys.
+    for table, key_names, rows in (
+        (daily, ("day", *_COUNT_KEYS), daily_rows),
+        (daily_buyers, ("day", "buyer_id", *_COUNT_KEYS), buyer_rows),
+        (daily_managers, ("day", "responsible_user_id", *_COUNT_KEYS), manager_rows),
+    ):
+        if rows:
+            await _add_counts(conn, table, _count_rows(tenant_id, key_names, rows))
     if hours_rows:
         hstmt = _upsert(conn, daily_hours)
         hstmt = hstmt.on_conflict_do_update(

@@ -8,8 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from oms_analytics.db import buyer_managers, buyers, daily, daily_hours, orders, users
-from oms_analytics.domain import DetailsQuery, ReportQuery, histogram_median, money
+from oms_analytics.db import buyer_managers, buyers, daily, daily_buyers, daily_hours, daily_managers, orders, users
+from oms_analytics.domain import NO_GROUP, DetailsQuery, ReportQuery, histogram_median, money
 from oms_analytics.figures import Bucket, Medians, median, summary
 from oms_shared.auth import Principal
 from oms_shared.errors import Forbidden, NotFound
@@ -37,11 +37,15 @@ def _conditions(scope: Scope, query: ReportQuery) -> list[sa.ColumnElement[bool]
         orders.c.placed_day <= query.date_to,
     ]
     if scope.restricted_user_id is not None:
-        own_buyers = sa.select(buyer_managers.c.buyer_id).where(
-            buyer_managers.c.tenant_id == scope.tenant_id, buyer_managers.c.user_id == scope.restricted_user_id
-        )
-        conds.append(orders.c.buyer_id.in_(own_buyers))
+        conds.append(orders.c.buyer_id.in_(_own_buyers(scope)))
     return conds
+
+
+def _own_buyers(scope: Scope) -> sa.Select[tuple[str]]:
+    """The buyers a restricted manager is assigned to: the only ones whose orders they see (R-ACC-3)."""
+    return sa.select(buyer_managers.c.buyer_id).where(
+        buyer_managers.c.tenant_id == scope.tenant_id, buyer_managers.c.user_id == scope.restricted_user_id
+    )
 
 
 # Up to this many orders the medians are exact; above, they come from the hour histograms (within 2.5 %).
@@ -168,6 +172,70 @@ async def _rollup_buckets(conn: AsyncConnection, tenant_id: str, query: ReportQu
     ]
 
 
+# The per-day rollup of each grouping and its group column.
+_GROUP_ROLLUPS: dict[str, tuple[sa.Table, str]] = {
+    "buyer": (daily_buyers, "buyer_id"),
+    "manager": (daily_managers, "responsible_user_id"),
+}
+
+
+def group_rollups_answer(scope: Scope, group_by: str) -> bool:
+    """Whether the per-day group rollups give this caller's grouped figures, as the scan would.
+
+    The whole tenant: always. A restricted manager sees their own buyers' orders only: the per-buyer
+    rollup can be cut to those buyers, the per-manager one cannot (it does not say whose buyer an order is).
+    """
+    return scope.restricted_user_id is None or group_by == "buyer"
+
+
+async def _rollup_group_buckets(conn: AsyncConnection, scope: Scope, query: ReportQuery) -> list[Bucket]:
+    """Group buckets from the per-day rollups of the range: the same buckets as the scan, fewer rows read."""
+    table, column = _GROUP_ROLLUPS[query.group_by]
+    key = table.c[column]
+    conds = [
+        table.c.tenant_id == scope.tenant_id,
+        table.c.day >= query.date_from,
+        table.c.day <= query.date_to,
+        table.c.orders != 0,
+    ]
+    if scope.restricted_user_id is not None:
+        conds.append(key.in_(_own_buyers(scope)))
+    flags = (table.c.status, table.c.confirmed, table.c.shipped, table.c.overdue)
+    stmt = (
+        sa.select(
+            key.label("k"),
+            *flags,
+            sa.func.sum(table.c.orders).label("n"),
+            sa.func.sum(table.c.total_minor).label("total"),
+            sa.func.sum(table.c.paid_minor).label("paid"),
+        )
+        .where(*conds)
+        .group_by(key, *flags)
+    )
+    return [
+        Bucket(
+            status=r.status,
+            confirmed=bool(r.confirmed),
+            shipped=bool(r.shipped),
+            overdue=bool(r.overdue),
+            count=int(r.n),
+            total_minor=int(r.total),
+            paid_minor=int(r.paid),
+            key=None if r.k == NO_GROUP else r.k,
+        )
+        for r in await conn.execute(stmt)
+    ]
+
+
+async def _group_buckets(
+    conn: AsyncConnection, scope: Scope, query: ReportQuery, conds: list[sa.ColumnElement[bool]]
+) -> list[Bucket]:
+    if group_rollups_answer(scope, query.group_by):
+        return await _rollup_group_buckets(conn, scope, query)
+    # A restricted manager by manager: scan the orders of their buyers (found by the buyer index).
+    return await _buckets(conn, conds, _group_column(query.group_by))
+
+
 async def _rollup_medians(conn: AsyncConnection, tenant_id: str, query: ReportQuery) -> Medians:
     rows = await conn.execute(
         sa.select(daily_hours.c.metric, daily_hours.c.bin, sa.func.sum(daily_hours.c.n).label("n"))
@@ -200,7 +268,7 @@ async def load_summary(conn: AsyncConnection, scope: Scope, query: ReportQuery) 
     if query.group_by == "none":
         return summary(query, day_buckets, medians)
     key = _group_column(query.group_by)
-    group_buckets = await _buckets(conn, conds, key)
+    group_buckets = await _group_buckets(conn, scope, query, conds)
     big = sum(b.count for b in day_buckets) > EXACT_MEDIAN_LIMIT
     # A median per group means sorting every order of the range by group: seconds over a million orders.
     # Above the limit the groups go without their medians (the summary's own medians stay).
