@@ -39,3 +39,23 @@ def test_every_service_is_wired_to_kafka_postgres_and_its_own_database() -> None
         assert f"{name}:{settings.http_port}" in targets
     assert databases == set(services["postgres"]["environment"]["POSTGRES_MULTIPLE_DATABASES"].split(","))
     assert services["orders"]["environment"]["OMS_ORDERS_JWT_PRIVATE_KEY_FILE"] == "/keys/jwt-private.pem"
+
+
+def test_alert_rules_load_and_name_only_metrics_the_services_export() -> None:
+    """SREs watching Prometheus: every alert is wired into Prometheus and watches a metric that exists."""
+    import re
+
+    root = ROOT
+    compose = yaml.safe_load((root / "docker-compose.yml").read_text())
+    mounted = " ".join(compose["services"]["prometheus"]["volumes"])
+    assert "alerts.yml:/etc/prometheus/alerts.yml" in mounted
+    assert "/etc/prometheus/alerts.yml" in yaml.safe_load((root / "deploy/prometheus/prometheus.yml").read_text())[
+        "rule_files"
+    ]
+    rules = yaml.safe_load((root / "deploy/prometheus/alerts.yml").read_text())["groups"][0]["rules"]
+    assert len(rules) >= 5 and all(r["alert"] and r["expr"] and r["annotations"]["summary"] for r in rules)
+    exported = set()
+    for path in [*(root / "services").rglob("*.py"), *(root / "shared" / "src").rglob("*.py")]:
+        exported |= set(re.findall(r'"(oms_[a-z_]+)"', path.read_text(encoding="utf-8")))
+    named = {m for r in rules for m in re.findall(r"\b(oms_[a-z_]+)\b", r["expr"])}
+    assert named and named <= exported, named - exported
