@@ -45,11 +45,22 @@ def sale_app(database_url: str, tmp_path: Path, service_env: dict[str, object], 
 
 
 async def sale_connect(
-    client: httpx.AsyncClient, token: str, *, encoding: str = "utf-8", status_map: dict[str, str] | None = None
+    client: httpx.AsyncClient,
+    token: str,
+    *,
+    encoding: str = "utf-8",
+    status_map: dict[str, str] | None = None,
+    timezone: str = "Europe/Moscow",
 ) -> str:
     """The supplier sets the login and password 1C will use; returns the (unique) login."""
     login = f"onec-{uuid.uuid4().hex[:8]}"
-    body = {"login": login, "password": SALE_PASSWORD, "encoding": encoding, "status_map": status_map or {}}
+    body = {
+        "login": login,
+        "password": SALE_PASSWORD,
+        "encoding": encoding,
+        "status_map": status_map or {},
+        "timezone": timezone,
+    }
     r = await client.put("/api/v1/erp/connection", json=body, headers=bearer(token))
     assert r.status_code == 200, r.text
     return login

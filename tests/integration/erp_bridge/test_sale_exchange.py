@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from oms_erp_bridge.cml import load, parse_orders
 from oms_shared.contracts import OrderStatus
@@ -25,7 +27,7 @@ from tests.integration.erp_bridge.support import (
     sale_wait_pending,
     sale_wait_version,
 )
-from tests.support.services import running_service, token_for
+from tests.support.services import bearer, running_service, token_for
 
 BOM = b"\xef\xbb\xbf"
 
@@ -143,7 +145,12 @@ async def test_bad_calls_and_files_are_refused_with_a_reason_and_change_nothing(
     buyer = uuid.uuid4()
     order = sale_order(tenant, "77", buyer, ("ГВОЗДЬ-100", "3", "9.90"))
     async with running_service(sale_app(database_url, tmp_path, service_env, import_batch=1)) as client:
-        login = await sale_connect(client, token, encoding="windows-1251", status_map={"В резерве": "confirmed"})
+        bad_zone = {"login": "x-zone", "password": "long-enough", "timezone": "Mars/Olympus"}
+        r = await client.put("/api/v1/erp/connection", json=bad_zone, headers=bearer(token))
+        assert r.status_code == 422 and "unknown time zone" in r.text, r.text
+        login = await sale_connect(
+            client, token, encoding="windows-1251", status_map={"В резерве": "confirmed"}, timezone="Asia/Yekaterinburg"
+        )
         await sale_publish(
             kafka,
             sale_buyer_updated(tenant, buyer, "АО «Лютик»", "7809876543"),
@@ -201,6 +208,10 @@ async def test_bad_calls_and_files_are_refused_with_a_reason_and_change_nothing(
         assert "АО «Лютик»".encode("cp1251") in reply.content and "ГВОЗДЬ-100".encode("cp1251") in reply.content
         (document,) = parse_orders(load(reply.content))
         assert document.buyer is not None and document.buyer.name == "АО «Лютик»"
+        # Dates and times are the supplier's local ones (UTC+5 here), as 1C reads them.
+        listed = (await client.get("/api/v1/erp/orders", headers=bearer(token))).json()["items"][0]
+        created = datetime.fromisoformat(listed["created_at"]).astimezone(ZoneInfo("Asia/Yekaterinburg"))
+        assert document.date == created.replace(tzinfo=None, microsecond=0), (document.date, created)
 
         assert await sale_changes(kafka, expect=1, timeout=3) == []
         log = await sale_log(client, token)

@@ -9,10 +9,11 @@ from __future__ import annotations
 import asyncio
 import json
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from oms_erp_bridge.db import connections, exchange_log
 from oms_shared.auth import CurrentPrincipal, Principal
@@ -36,10 +37,25 @@ class ConnectionIn(BaseModel):
     encoding: Literal["utf-8", "windows-1251"] = Field(
         default="utf-8", description="Of the orders XML sent to 1C; UTF-8 is sent with a BOM (some 1C builds need it)."
     )
+    timezone: str = Field(
+        default="Europe/Moscow",
+        max_length=64,
+        description="IANA time zone of the supplier: dates and times in the orders XML are written in it.",
+    )
     status_map: dict[StatusText, OrderStatus] = Field(
         default_factory=dict,
         description="1C status texts (`Статус заказа`) and the OMS status each means, e.g. {'Отгружен': 'shipped'}.",
     )
+
+
+    @field_validator("timezone")
+    @classmethod
+    def known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}: an IANA name such as Europe/Moscow is expected") from None
+        return value
 
 
 def admin(principal: Principal) -> str:
@@ -54,6 +70,7 @@ def connection_json(row: Any) -> dict[str, Any]:
         "login": row.login,
         "enabled": row.enabled,
         "encoding": row.encoding,
+        "timezone": row.timezone,
         "status_map": json.loads(row.status_map),
         "updated_at": row.updated_at.isoformat(),
         "exchange_path": "/exchange/1c",
@@ -82,6 +99,7 @@ def build_router(db: Database) -> APIRouter:
             "password_hash": password_hash,
             "enabled": body.enabled,
             "encoding": body.encoding,
+            "timezone": body.timezone,
             "status_map": json.dumps({k: v.value for k, v in body.status_map.items()}, ensure_ascii=False),
             "updated_at": now,
         }

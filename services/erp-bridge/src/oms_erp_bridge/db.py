@@ -23,6 +23,8 @@ connections = sa.Table(
     sa.Column("enabled", sa.Boolean(), nullable=False),
     sa.Column("encoding", sa.String(20), nullable=False),  # of the XML we send: utf-8 (with BOM) or windows-1251
     sa.Column("status_map", sa.Text(), nullable=False),  # JSON {1C status text: OMS status}
+    # 0004: the supplier's time zone: 1C reads the dates and times of the orders XML as local time
+    sa.Column("timezone", sa.String(64), nullable=False, server_default="Europe/Moscow"),
     sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.Column("updated_at", UtcDateTime(), nullable=False),
 )

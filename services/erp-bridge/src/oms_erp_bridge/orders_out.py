@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -134,11 +134,12 @@ class ExportOrder:
             pairs.append(("Сумма оплаты", self.paid_amount))
         return pairs
 
-    def to_cml(self) -> OrderOut:
+    def to_cml(self, zone: tzinfo = UTC) -> OrderOut:
+        """The order for the XML; its date and time in the supplier's zone (1C reads them as local)."""
         return OrderOut(
             order_id=self.order_id,
             number=self.number,
-            created_at=self.created_at,
+            created_at=self.created_at.astimezone(zone),
             buyer=self.buyer,
             lines=[line.to_cml() for line in self.lines],
             total=self.total,

@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from fastapi.responses import Response
@@ -51,7 +52,9 @@ async def query(ctx: Context) -> Answer | Response:
     async with ctx.db.read() as conn:
         found = await orders_out.load_orders(conn, ctx.tenant_id, pending_only=True)
     try:
-        body = cml.write_orders([order.to_cml() for order in found], encoding=encoding, generated_at=utcnow())
+        zone = ZoneInfo(str(ctx.connection.timezone))
+        orders_xml = [order.to_cml(zone) for order in found]
+        body = cml.write_orders(orders_xml, encoding=encoding, generated_at=utcnow().astimezone(zone))
     except CmlError as exc:
         reason = f"the orders document cannot be built: {exc}"
         await _log(ctx, "sale.query", "failure", reason)
