@@ -164,3 +164,30 @@ async def test_a_supplier_maps_its_own_warehouses_to_1c_and_nobody_else_can(
     assert listed_by_other.json()["total"] == 0
     assert [r.status_code for r in moved] == [200, 200]
     assert (moved[0].json()["erp_id"], moved[1].json()["erp_id"]) == (None, "1c-main")
+
+
+async def test_a_full_snapshot_larger_than_a_part_goes_out_in_parts_of_one_snapshot(
+    database_url: str, kafka: str, keys: tuple[Path, Path], service_env: dict[str, object], tmp_path: Path
+) -> None:
+    """R-ERP-2, R-ERP-7: a warehouse's full snapshot of 5 items with parts of at most 2 items is published as
+    parts 1..3 of 3 sharing one snapshot id, keyed by the warehouse, together listing all 5 items."""
+    tenant = uuid.uuid4()
+    token = token_for(keys[0], account_id=tenant)
+    app = catalog_app(database_url, tmp_path, service_env, snapshot_part_items=2)
+    async with running_service(app) as client:
+        (main,) = await add_warehouses(kafka, tenant, ("MAIN", "Main"))
+        await wait_warehouses(client, token, 1)
+        rows = [{"warehouse_id": main, "sku": f"S-{n}", "on_hand": n} for n in range(1, 6)]
+        accepted = await client.post("/api/v1/erp/stock", json={"mode": "full", "items": rows}, headers=bearer(token))
+        events = await stock_events(kafka, expect=3)
+
+    assert accepted.status_code == 202, accepted.text
+    assert (accepted.json()["items"], accepted.json()["events"]) == (5, 3)
+    assert len(events) == 3
+    parts = sorted((e["data"] for e in events), key=lambda data: data["part"])
+    assert len({data["snapshot_id"] for data in parts}) == 1 and parts[0]["snapshot_id"]
+    assert [(data["mode"], data["part"], data["parts"]) for data in parts] == [("full", n, 3) for n in (1, 2, 3)]
+    assert all(len(data["items"]) <= 2 for data in parts)
+    assert {e["aggregate_id"] for e in events} == {main}
+    items = items_of(events)
+    assert {sku: Decimal(item["on_hand"]) for (_, sku), item in items.items()} == {f"S-{n}": n for n in range(1, 6)}

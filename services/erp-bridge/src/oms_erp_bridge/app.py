@@ -37,5 +37,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     runtime.routers.append(build_exchange_router(runtime.db, settings))
     runtime.routers.append(build_router(runtime.db))
     runtime.routers.append(sale_api.build_router(runtime.db))
-    runtime.routers.append(catalog_api.build_router(runtime.db))
+    runtime.routers.append(catalog_api.build_router(runtime.db, settings))
     return runtime.build_app()

@@ -3,7 +3,8 @@
 ``GET/PUT /warehouses`` show and set which 1C warehouse (``Ид``) feeds which OMS warehouse; ``GET /products``
 is the 1C product ↔ SKU map the catalog exchange keeps; ``POST /stock`` is stock for ERPs other than 1C
 (R-ERP-7), with the reserves made in the ERP (R-ERP-4). Every row of a stock request is checked and one bad row
-refuses the whole request with a reason per row; a full snapshot is one event per warehouse, as from 1C.
+refuses the whole request with a reason per row; a full snapshot of a warehouse is one event or several parts
+sharing a snapshot id, as from 1C.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from oms_erp_bridge.catalog_exchange import (
 )
 from oms_erp_bridge.db import products, warehouses
 from oms_erp_bridge.protocol import log_call
+from oms_erp_bridge.settings import Settings
 from oms_shared.auth import CurrentPrincipal, Principal
 from oms_shared.contracts import ErpStockItem
 from oms_shared.db import Database
@@ -248,7 +250,7 @@ async def _index(db: Database, tenant: str, rows: Sequence[Any]) -> WarehouseInd
 # --- routes ---------------------------------------------------------------------------------------------------------
 
 
-def build_router(db: Database) -> APIRouter:
+def build_router(db: Database, settings: Settings) -> APIRouter:
     router = APIRouter(prefix="/api/v1/erp", tags=["erp"])
 
     @router.get("/warehouses", summary="Your warehouses and the 1C warehouse (Ид) mapped to each")
@@ -333,7 +335,7 @@ def build_router(db: Database) -> APIRouter:
                 details=[e.as_dict() for e in errors],
             )
         try:
-            events = stock_events(tenant, body.mode, items, CHANGES_BATCH)
+            events = stock_events(tenant, body.mode, items, CHANGES_BATCH, settings.snapshot_part_items)
         except EventTooLarge as exc:
             await log_call(db, tenant_id=tenant, kind="api.stock", outcome="failure", detail=str(exc))
             raise Invalid(str(exc), code="too_large", details={"max_event_bytes": MAX_EVENT_BYTES}) from None

@@ -10,9 +10,10 @@ What a file is comes from its content (``cml.kind_of``), never from its name (``
   (``erp_warehouses.erp_id``). An unmapped 1C warehouse is matched automatically when exactly one unmapped OMS
   warehouse has its ``Ид`` as code or the same name; one that carries stock and stays unmapped fails the whole
   file, so that 1C can repeat the exchange after the mapping (R-ERP-6). A full snapshot
-  (``СодержитТолькоИзменения="false"``) is ONE event per warehouse, because inventory zeroes what a full event
-  omits in the warehouses it lists; changes come in batches. Every event of a file is written with the file's
-  outcome in one transaction: all or nothing.
+  (``СодержитТолькоИзменения="false"``) of a warehouse is one event, or several parts of at most
+  ``snapshot_part_items`` items sharing a ``snapshot_id``: inventory zeroes what a full snapshot omits in the
+  warehouses it lists, once every part has arrived; changes come in batches. Every event of a file is written
+  with the file's outcome in one transaction: all or nothing.
 
 Decisions the 1C user sees in the answer: the price is the one of the FIRST price type of the file's
 ``ТипыЦен`` (as 1C gives it; whether it includes VAT is that type's ``УчтеноВСумме``), else the offer's first
@@ -53,7 +54,7 @@ PRODUCER = "erp-bridge"
 
 
 class EventTooLarge(ValueError):
-    """A stock event bigger than the broker takes (one warehouse's full snapshot cannot be split)."""
+    """A stock event bigger than the broker takes."""
 
 
 class _Busy(Exception):
@@ -64,38 +65,51 @@ class _Busy(Exception):
 
 
 def stock_events(
-    tenant_id: str, mode: StockMode, items: Sequence[ErpStockItem], batch: int
+    tenant_id: str, mode: StockMode, items: Sequence[ErpStockItem], batch: int, part_items: int
 ) -> list[ErpStockImportedV1]:
-    """Events for ``items``, each about one warehouse (its id is the aggregate): a full snapshot is one event per
-    warehouse; changes are cut into events of at most ``batch`` items. Raises ``EventTooLarge``."""
+    """Events for ``items``, each about one warehouse (its id is the aggregate, so a warehouse's events share a
+    partition): a warehouse's full snapshot is one event, or parts of at most ``part_items`` items; changes are
+    cut into events of at most ``batch`` items. Raises ``EventTooLarge``."""
     by_warehouse: dict[uuid.UUID, list[ErpStockItem]] = {}
     for item in items:
         by_warehouse.setdefault(item.warehouse_id, []).append(item)
     events: list[ErpStockImportedV1] = []
     for warehouse_id in sorted(by_warehouse, key=str):
         rows = sorted(by_warehouse[warehouse_id], key=lambda item: item.sku)
-        step = len(rows) if mode == "full" else max(1, batch)
-        for start in range(0, len(rows), step):
+        if mode == "full":
+            contents = snapshot_parts(rows, part_items)
+        else:
+            step = max(1, batch)
+            contents = [ErpStockImportedData(mode=mode, items=rows[i : i + step]) for i in range(0, len(rows), step)]
+        for data in contents:
             event = make_event(
                 ErpStockImportedV1,
                 tenant_id=uuid.UUID(tenant_id),
                 aggregate_id=str(warehouse_id),
-                data=ErpStockImportedData(mode=mode, items=rows[start : start + step]),
+                data=data,
                 producer=PRODUCER,
             )
             size = len(event.to_json())
             if size > MAX_EVENT_BYTES:
                 raise EventTooLarge(
-                    f"the stock of warehouse {warehouse_id} ({len(rows)} items) makes an event of {size} bytes, "
+                    f"{len(data.items)} items of warehouse {warehouse_id} make an event of {size} bytes, "
                     f"more than the {MAX_EVENT_BYTES} bytes the broker takes"
-                    + (
-                        "; a full snapshot of one warehouse cannot be split: send changes only"
-                        if mode == "full"
-                        else ""
-                    )
+                    + ("; lower snapshot_part_items" if mode == "full" else "")
                 )
             events.append(event)
     return events
+
+
+def snapshot_parts(rows: Sequence[ErpStockItem], part_items: int) -> list[ErpStockImportedData]:
+    """One warehouse's full snapshot as parts of at most ``part_items`` items under one new ``snapshot_id``;
+    inventory zeroes what the snapshot omits once every part has arrived."""
+    step = max(1, part_items)
+    chunks = [list(rows[i : i + step]) for i in range(0, len(rows), step)]
+    snapshot_id = uuid.uuid4().hex
+    return [
+        ErpStockImportedData(mode="full", items=chunk, snapshot_id=snapshot_id, part=n, parts=len(chunks))
+        for n, chunk in enumerate(chunks, start=1)
+    ]
 
 
 def summary_of(mode: StockMode, items: Sequence[ErpStockItem]) -> str:
@@ -443,7 +457,9 @@ async def _import_stock(ctx: Context, row: Any, kind: str, offers: cml.CmlOffers
         return await _fail(ctx, row, kind, "nothing imported:\n" + "\n".join(plan.errors))
     mode: StockMode = "changes" if offers.only_changes else "full"
     try:
-        events = stock_events(ctx.tenant_id, mode, plan.items, ctx.settings.import_batch)
+        events = stock_events(
+            ctx.tenant_id, mode, plan.items, ctx.settings.import_batch, ctx.settings.snapshot_part_items
+        )
     except EventTooLarge as exc:
         return await _fail(ctx, row, kind, f"nothing imported: {exc}")
     detail = "\n".join([summary_of(mode, plan.items), *plan.notes])

@@ -22,5 +22,8 @@ class Settings(ServiceSettings):
     max_file_bytes: int = 200 * 1024 * 1024
     # An import handles at most this many items per call and answers `progress` until done.
     import_batch: int = 2000
+    # A full stock snapshot of a warehouse goes out in events (parts) of at most this many items: one event must
+    # fit the producer's 5 MB request; inventory zeroes what the snapshot omits once every part has arrived.
+    snapshot_part_items: int = Field(default=5000, ge=1)
     # An idle exchange session is forgotten after this long (1C starts a new one with checkauth).
     session_ttl_s: int = 3600

@@ -1,4 +1,5 @@
-"""Tables of the inventory service: catalogue, stock projection, reserve ledger, holds, price list replica."""
+"""Tables of the inventory service: catalogue, stock projection, reserve ledger, holds, price list replica, ERP
+snapshots in parts."""
 
 from __future__ import annotations
 
@@ -137,4 +138,25 @@ price_list_items = sa.Table(
     sa.Column("unit", sa.String(30), nullable=False),
     # Availability reads a list in its order, a page at a time.
     sa.Index("ix_price_list_items_position", "price_list_id", "position", "sku"),
+)
+
+# 0005: a full ERP snapshot in parts (erp.stock_imported with parts > 1): what each part listed and which parts
+# arrived; once all have, the snapshot's warehouses lose what no part listed and these rows go.
+erp_snapshot_parts = sa.Table(
+    "erp_snapshot_parts",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("snapshot_id", sa.String(100), primary_key=True),
+    sa.Column("part", sa.Integer(), primary_key=True),
+    sa.Column("parts", sa.Integer(), nullable=False),
+    sa.Column("received_at", UtcDateTime(), nullable=False),
+)
+
+erp_snapshot_items = sa.Table(
+    "erp_snapshot_items",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("snapshot_id", sa.String(100), primary_key=True),
+    sa.Column("warehouse_id", sa.String(36), primary_key=True),
+    sa.Column("sku", sa.String(100), primary_key=True),
 )

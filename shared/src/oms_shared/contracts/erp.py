@@ -6,7 +6,7 @@ import uuid
 from datetime import date
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from oms_shared import topics
 from oms_shared.contracts.envelope import ContractModel, Event, Money, Quantity, register
@@ -63,13 +63,41 @@ class ErpStockItem(ContractModel):
 
 
 class ErpStockImportedData(ContractModel):
-    mode: Literal["full", "changes"]
+    """Stock of some warehouses. A full snapshot too big for one message comes in ``parts`` events sharing one
+    ``snapshot_id``: each part's items apply as they arrive, and what the snapshot omits in the warehouses it
+    lists is zeroed only once every part has arrived."""
+
+    mode: Literal["full", "changes"] = Field(
+        description="full: what the snapshot does not list in the warehouses it lists has no stock (for a snapshot "
+        "in parts: once every part has arrived); changes: only the listed items change."
+    )
     items: list[ErpStockItem]
+    snapshot_id: str = Field(
+        default="",
+        max_length=100,
+        description="The full snapshot this event is (a part of): every part of one snapshot carries the same id. "
+        "Required when parts > 1; may be empty for a snapshot in one event, and is for changes.",
+    )
+    part: int = Field(default=1, ge=1, description="Which part of the snapshot this is, 1..parts.")
+    parts: int = Field(
+        default=1,
+        ge=1,
+        description="How many parts the full snapshot has; what it omits is zeroed only once every part has "
+        "arrived (parts may arrive in any order). 1: the event is the whole snapshot.",
+    )
+
+    @model_validator(mode="after")
+    def _part_of_parts(self) -> ErpStockImportedData:
+        if self.part > self.parts:
+            raise ValueError(f"part {self.part} of {self.parts}: a part cannot exceed the number of parts")
+        if self.parts > 1 and not self.snapshot_id:
+            raise ValueError("a snapshot in several parts needs a snapshot_id")
+        return self
 
 
 @register
 class ErpStockImportedV1(Event):
-    """Products, prices and stock from the ERP (a full snapshot or only the changes)."""
+    """Products, prices and stock from the ERP (a full snapshot, in one event or in parts, or only the changes)."""
 
     TOPIC: ClassVar[str] = topics.ERP_STOCK_IMPORTED
     EVENT_TYPE: ClassVar[str] = "erp.stock_imported"

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import logging
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from oms_inventory.db import price_list_items, price_lists, stock, warehouses
-from oms_inventory.domain import QuantityError, parse_quantity, to_units
+from oms_inventory.db import price_list_items, price_lists
+from oms_inventory.handlers.erp_stock import apply_erp_stock
 from oms_inventory.handlers.support import (
     HOLDING_STATUSES,
     MAX_SKU,
@@ -17,19 +15,14 @@ from oms_inventory.handlers.support import (
     holds_any,
     holds_lines,
     line_targets,
-    upsert_product,
 )
 from oms_inventory.reserves import (
     Effects,
     apply_order_lines,
     consume_order,
-    ensure_stock_row,
     fill_freed,
-    hold_quantity,
     publish_effects,
     release_order,
-    set_hold,
-    shrink_order_reserves,
 )
 from oms_shared.contracts import (
     ErpStockImportedV1,
@@ -38,9 +31,7 @@ from oms_shared.contracts import (
     OrderStatusChangedV1,
     PriceListUpdatedV1,
 )
-from oms_shared.db import Tx, utcnow
-
-log = logging.getLogger(__name__)
+from oms_shared.db import Tx
 
 
 class EventHandlers:
@@ -140,84 +131,9 @@ class EventHandlers:
             await tx.conn.execute(price_list_items.insert(), rows)
 
     async def on_erp_stock_imported(self, event: ErpStockImportedV1, tx: Tx) -> None:
-        """Stock and Integration reserves from the ERP (the ERP wins); a full snapshot zeroes what it omits."""
-        tenant = str(event.tenant_id)
-        conn = tx.conn
-        eff = Effects(tenant_id=tenant, cause=str(event.event_id))
-        own = set(
-            (await conn.execute(sa.select(warehouses.c.warehouse_id).where(warehouses.c.tenant_id == tenant))).scalars()
-        )
-        wanted: dict[tuple[str, str], tuple[int, int]] = {}
-        for item in event.data.items:
-            wh = str(item.warehouse_id)
-            if not item.sku or len(item.sku) > MAX_SKU:
-                log.warning("erp stock row with unusable SKU %r skipped", item.sku[:200])
-                continue
-            if wh not in own:
-                log.warning("erp stock for unknown warehouse %s (sku %s) skipped", wh, item.sku)
-                continue
-            try:
-                on_hand = to_units(parse_quantity(item.on_hand))
-                if item.integration_reserved is None:  # not reported: the Integration reserve stays
-                    integ = await hold_quantity(conn, tenant, wh, item.sku, "integration")
-                else:
-                    integ = to_units(parse_quantity(item.integration_reserved))
-            except QuantityError as exc:
-                log.warning("erp stock row %s/%s skipped: %s", wh, item.sku, exc.message)
-                continue
-            wanted[(wh, item.sku)] = (on_hand, min(integ, on_hand))
-            await upsert_product(conn, tenant, item.sku, item.name or None, item.unit or None)
-        covered = sorted({wh for wh, _ in wanted})
-        if event.data.mode == "full" and covered:
-            # A full snapshot speaks for the warehouses it lists: what it omits there is gone. Warehouses
-            # the ERP does not report (kept by hand) are left alone.
-            existing = await conn.execute(
-                sa.select(stock.c.warehouse_id, stock.c.sku).where(
-                    stock.c.tenant_id == tenant, stock.c.warehouse_id.in_(covered)
-                )
-            )
-            for wh, sku in existing:
-                wanted.setdefault((wh, sku), (0, 0))
-        for (wh, sku), (on_hand, integ) in sorted(wanted.items()):
-            await apply_erp_item(conn, eff, wh, sku, on_hand, integ)
-        await fill_freed(conn, eff)
+        """Stock and Integration reserves from the ERP (the ERP wins); a full snapshot zeroes what it omits,
+        one in several parts once every part has arrived (``erp_stock``)."""
+        eff = Effects(tenant_id=str(event.tenant_id), cause=str(event.event_id))
+        await apply_erp_stock(tx.conn, eff, event.data)
+        await fill_freed(tx.conn, eff)
         await publish_effects(tx, eff, causation_id=str(event.event_id))
-
-
-async def apply_erp_item(conn: AsyncConnection, eff: Effects, wh: str, sku: str, on_hand: int, integ: int) -> None:
-    """Set on hand and the Integration reserve of one item; when stock shrank below the reserves,
-    the newest order reserves give way, then manual ones (the ERP is the source of truth for stock)."""
-    tenant = eff.tenant_id
-    await ensure_stock_row(conn, tenant, wh, sku)
-    cur = (
-        await conn.execute(
-            sa.select(stock.c.on_hand, stock.c.reserved).where(
-                stock.c.tenant_id == tenant, stock.c.warehouse_id == wh, stock.c.sku == sku
-            )
-        )
-    ).one()
-    cur_integ = await hold_quantity(conn, tenant, wh, sku, "integration")
-    if integ < cur_integ:
-        await set_hold(conn, eff, wh, sku, "integration", integ, "erp")
-        cur_integ = integ
-    reserved_now = await conn.scalar(
-        sa.select(stock.c.reserved).where(stock.c.tenant_id == tenant, stock.c.warehouse_id == wh, stock.c.sku == sku)
-    )
-    others = int(reserved_now or 0) - cur_integ
-    excess = others - (on_hand - integ)
-    if excess > 0:
-        excess -= await shrink_order_reserves(conn, eff, wh, sku, excess)
-    if excess > 0:
-        manual = await hold_quantity(conn, tenant, wh, sku, "manual")
-        await set_hold(conn, eff, wh, sku, "manual", max(0, manual - excess), "reduced: ERP reported less stock")
-    if on_hand != cur.on_hand:
-        await conn.execute(
-            stock.update()
-            .where(stock.c.tenant_id == tenant, stock.c.warehouse_id == wh, stock.c.sku == sku)
-            .values(on_hand=on_hand, updated_at=utcnow())
-        )
-        eff.items.add((wh, sku))
-        if on_hand > cur.on_hand:
-            eff.freed.add((wh, sku))
-    if integ > cur_integ and not await set_hold(conn, eff, wh, sku, "integration", integ, "erp"):
-        raise RuntimeError(f"integration reserve of {wh}:{sku} does not fit after shrinking")
