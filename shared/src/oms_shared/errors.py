@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -57,3 +58,16 @@ class NotYet(Exception):
     """Raised by an event handler when a fact the event depends on has not arrived yet (an event of another
     topic, which Kafka does not order against this one). The consumer parks the event and feeds it to the
     handler again later, with backoff, until ``consumer_park_deadline_s``; then it is dead-lettered."""
+
+
+@dataclass(frozen=True)
+class RowError:
+    """Why one row of an upload (CSV, .xlsx, JSON rows) was refused: the whole upload applies nothing."""
+
+    row: int
+    field: str
+    code: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"row": self.row, "field": self.field, "code": self.code, "message": self.message}

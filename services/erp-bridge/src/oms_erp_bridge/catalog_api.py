@@ -35,7 +35,7 @@ from oms_erp_bridge.settings import Settings
 from oms_shared.auth import CurrentPrincipal, Principal
 from oms_shared.contracts import ErpStockItem
 from oms_shared.db import Database
-from oms_shared.errors import Conflict, Forbidden, Invalid, NotFound
+from oms_shared.errors import Conflict, Forbidden, Invalid, NotFound, RowError
 
 ErpId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size.")]
@@ -94,17 +94,6 @@ def warehouse_json(row: Any) -> dict[str, Any]:
 
 
 # --- validating stock rows (pure) -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RowError:
-    row: int
-    field: str
-    code: str
-    message: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"row": self.row, "field": self.field, "code": self.code, "message": self.message}
 
 
 @dataclass(frozen=True)

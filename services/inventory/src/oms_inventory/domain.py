@@ -1,5 +1,4 @@
 """Pure inventory rules: quantities, stock row validation, reservation and FIFO backorder allocation."""
-
 from __future__ import annotations
 
 import csv
@@ -10,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
+
+from oms_shared.errors import RowError
 
 # Quantities are stored as integers in thousandths of a unit: exact arithmetic in the guarded
 # SQL update on SQLite (no native decimal) and PostgreSQL alike.
@@ -68,17 +69,6 @@ def fmt(units: int) -> str:
     if frac == 0:
         return f"{sign}{whole}"
     return f"{sign}{whole}.{frac:03d}".rstrip("0")
-
-
-@dataclass(frozen=True)
-class RowError:
-    row: int
-    field: str
-    code: str
-    message: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"row": self.row, "field": self.field, "code": self.code, "message": self.message}
 
 
 @dataclass(frozen=True)

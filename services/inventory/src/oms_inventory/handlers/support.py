@@ -13,11 +13,11 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from oms_inventory.db import order_lines, products, warehouses
-from oms_inventory.domain import LineTarget, RowError, WarehouseIndex, read_csv_rows, to_units
+from oms_inventory.domain import LineTarget, WarehouseIndex, read_csv_rows, to_units
 from oms_inventory.reserves import insert_ignore
 from oms_shared.contracts import OrderLine, OrderStatus
 from oms_shared.db import utcnow
-from oms_shared.errors import Forbidden, Invalid, NotFound
+from oms_shared.errors import Forbidden, Invalid, NotFound, RowError
 
 log = logging.getLogger(__name__)
 
