@@ -132,3 +132,38 @@ async def test_the_inventory_migrations_build_the_tables_of_db_py(
             diff = await conn.run_sync(lambda c: compare_metadata(MigrationContext.configure(c), metadata))
     # PostgreSQL reports server-default spellings differently; tables, columns and indexes must match.
     assert [d for d in diff if not (isinstance(d, list) and d and d[0][0] == "modify_default")] == []
+
+
+async def test_a_snapshot_whose_parts_never_all_arrive_is_forgotten_and_zeroes_nothing(
+    kafka: str, database_url: str, service_env: dict[str, Any], keys: tuple[Path, Path]
+) -> None:
+    """R-ERP-6: when the ERP sends part 1 of 2 and never part 2, what part 1 listed applies, nothing is zeroed,
+    and after the waiting time the snapshot's bookkeeping is forgotten (logged and counted), leaving no rows."""
+    from datetime import timedelta
+
+    from oms_shared.db import utcnow
+
+    tenant = uuid.uuid4()
+    token = token_for(keys[0], account_id=tenant)
+    app = create_app(Settings(database_url=database_url, **service_env))
+    async with running_service(app) as client:
+        spb = await setup_catalogue(client, token, {"A": "5", "B": "4"}, code="SPB")
+        first = ErpStockImportedData(
+            mode="full", items=[an_item(spb, "A", "9")], snapshot_id=uuid.uuid4().hex, part=1, parts=2
+        )
+        await send(kafka, a_stock_event(tenant, spb, first))
+
+        async def a_applied() -> None:
+            assert (await stock_of(client, token, spb, "A"))["on_hand"] == "9"
+
+        await eventually(a_applied, timeout=15)
+        inventory = app.state.inventory
+        assert await inventory.expire_erp_snapshots(utcnow() - timedelta(hours=1)) == []  # still waiting
+        expired = await inventory.expire_erp_snapshots(utcnow() + timedelta(seconds=1))
+        assert [(e["received"], e["parts"]) for e in expired] == [(1, 2)]
+        assert (await stock_of(client, token, spb, "B"))["on_hand"] == "4"  # nothing was zeroed
+        async with app.state.runtime.db.read() as conn:
+            for table in (erp_snapshot_parts, erp_snapshot_items):
+                assert (await conn.execute(sa.select(sa.func.count()).select_from(table))).scalar() == 0
+        metrics = (await client.get("/metrics")).text
+        assert "oms_inventory_erp_snapshots_expired_total 1.0" in metrics

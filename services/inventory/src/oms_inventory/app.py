@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -20,6 +21,7 @@ from oms_shared.contracts import (
     StockUpdatedV1,
     WarehouseUpdatedV1,
 )
+from oms_shared.db import utcnow
 from oms_shared.service import ServiceRuntime
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -38,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def reconciler() -> None:
         while True:
             await inventory.reconcile()
+            await inventory.expire_erp_snapshots(utcnow() - timedelta(seconds=settings.erp_snapshot_ttl_s))
             await asyncio.sleep(settings.reconcile_interval_s)
 
     runtime.background.append(reconciler)

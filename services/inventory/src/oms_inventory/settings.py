@@ -13,3 +13,5 @@ class Settings(ServiceSettings):
     service_name: str = "inventory"
     http_port: int = 8102
     reconcile_interval_s: float = 30.0
+    # An ERP stock snapshot in parts whose parts did not all arrive within this is forgotten (nothing zeroed).
+    erp_snapshot_ttl_s: float = 24 * 3600.0

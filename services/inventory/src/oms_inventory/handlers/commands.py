@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,6 +22,7 @@ from oms_inventory.domain import (
     to_units,
     validate_stock_rows,
 )
+from oms_inventory.handlers.erp_stock import expire_snapshots
 from oms_inventory.handlers.support import (
     MAX_SKU,
     InventoryMetrics,
@@ -261,6 +262,13 @@ class Commands:
             await fill_freed(tx.conn, eff)
             await publish_effects(tx, eff)
             return await queries.incoming_row(tx.conn, tenant, incoming_id)
+
+    async def expire_erp_snapshots(self, older_than: datetime) -> list[dict[str, Any]]:
+        """Forget ERP snapshots in parts that never completed (their bookkeeping only; stock stays)."""
+        async with self.db.transaction() as tx:
+            expired = await expire_snapshots(tx.conn, older_than)
+        self.metrics.snapshots_expired.inc(len(expired))
+        return expired
 
     async def reconcile(self) -> list[dict[str, Any]]:
         """Compare the reserved projection with the sum of the ledger; export and log the drift."""

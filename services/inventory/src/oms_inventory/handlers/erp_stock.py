@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -187,3 +188,39 @@ async def _omitted(conn: AsyncConnection, tenant: str, snapshot_id: str) -> list
         )
     )
     return [(wh, sku) for wh, sku in rows]
+
+
+async def expire_snapshots(conn: AsyncConnection, older_than: datetime) -> list[dict[str, Any]]:
+    """Forget snapshots whose parts did not all arrive before ``older_than`` (the ERP gave up or lost them).
+
+    What their parts applied stays; nothing is zeroed for them, so no stock is lost to a snapshot that never
+    completed. Returns the snapshots forgotten (tenant, snapshot id, parts received of parts), for the log.
+    """
+    stale = (
+        await conn.execute(
+            sa.select(
+                erp_snapshot_parts.c.tenant_id,
+                erp_snapshot_parts.c.snapshot_id,
+                erp_snapshot_parts.c.parts,
+                sa.func.count().label("received"),
+            )
+            .group_by(erp_snapshot_parts.c.tenant_id, erp_snapshot_parts.c.snapshot_id, erp_snapshot_parts.c.parts)
+            .having(sa.func.max(erp_snapshot_parts.c.received_at) < older_than)
+        )
+    ).all()
+    for row in stale:
+        for table in (erp_snapshot_items, erp_snapshot_parts):
+            await conn.execute(
+                table.delete().where(table.c.tenant_id == row.tenant_id, table.c.snapshot_id == row.snapshot_id)
+            )
+        log.warning(
+            "erp snapshot %s (tenant %s) forgotten: %d of %d parts arrived; nothing it omitted was zeroed",
+            row.snapshot_id,
+            row.tenant_id,
+            row.received,
+            row.parts,
+        )
+    return [
+        {"tenant_id": r.tenant_id, "snapshot_id": r.snapshot_id, "received": r.received, "parts": r.parts}
+        for r in stale
+    ]

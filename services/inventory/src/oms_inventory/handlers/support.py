@@ -53,6 +53,11 @@ class InventoryMetrics:
             registry=registry,
         )
         self.reconcile_runs = Counter("oms_inventory_reconcile_runs_total", "Reconciler passes", registry=registry)
+        self.snapshots_expired = Counter(
+            "oms_inventory_erp_snapshots_expired_total",
+            "ERP stock snapshots in parts forgotten because not every part arrived in time",
+            registry=registry,
+        )
 
 
 def line_targets(lines: Sequence[OrderLine]) -> list[LineTarget]:
