@@ -338,19 +338,23 @@ async def mark_taken(conn: AsyncConnection, tenant_id: str, sent: Mapping[str, i
 
     A change made after the ERP was sent the order raised its version above the one taken, so it stays pending.
     """
-    touched = 0
+    by_version: dict[int, list[str]] = {}
     for order_id, version in sent.items():
-        done = await conn.execute(
-            orders.update()
-            .where(orders.c.order_id == order_id, orders.c.tenant_id == tenant_id)
-            .values(
-                exported_version=sa.case(
-                    (orders.c.exported_version < int(version), int(version)), else_=orders.c.exported_version
-                ),
-                exported_at=now,
+        by_version.setdefault(int(version), []).append(order_id)
+    touched = 0
+    for version, ids in sorted(by_version.items()):  # one statement per version and chunk, not per order
+        for start in range(0, len(ids), CHUNK):
+            done = await conn.execute(
+                orders.update()
+                .where(orders.c.order_id.in_(ids[start : start + CHUNK]), orders.c.tenant_id == tenant_id)
+                .values(
+                    exported_version=sa.case(
+                        (orders.c.exported_version < version, version), else_=orders.c.exported_version
+                    ),
+                    exported_at=now,
+                )
             )
-        )
-        touched += done.rowcount or 0
+            touched += done.rowcount or 0
     return touched
 
 
