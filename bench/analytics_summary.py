@@ -280,7 +280,7 @@ def order_events(n_events: int) -> list[tuple[str, bytes, bytes, list[tuple[str,
             ),
         )
         for e in (placed, confirmed):
-            headers = [(k, v.encode()) for k, v in e.kafka_headers().items()]
+            headers = e.kafka_header_list()
             out.append((e.TOPIC, e.partition_key().encode(), e.to_json(), headers))
     return out
 

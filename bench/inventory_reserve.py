@@ -190,7 +190,7 @@ async def run_service(bootstrap: str, database_url: str, keys: tuple[Path, Path]
                 pl.TOPIC,
                 pl.to_json(),
                 key=pl.partition_key().encode(),
-                headers=[(k, v.encode()) for k, v in pl.kafka_headers().items()],
+                headers=pl.kafka_header_list(),
             )
             await producer.stop()
             url = f"/api/v1/price-lists/{pid}/availability"
@@ -220,7 +220,7 @@ async def run_service(bootstrap: str, database_url: str, keys: tuple[Path, Path]
                             e.TOPIC,
                             e.to_json(),
                             key=e.partition_key().encode(),
-                            headers=[(k, v.encode()) for k, v in e.kafka_headers().items()],
+                            headers=e.kafka_header_list(),
                         )
                     )
                 await asyncio.gather(*futures)
@@ -244,7 +244,7 @@ async def run_service(bootstrap: str, database_url: str, keys: tuple[Path, Path]
                         e.TOPIC,
                         e.to_json(),
                         key=e.partition_key().encode(),
-                        headers=[(k, v.encode()) for k, v in e.kafka_headers().items()],
+                        headers=e.kafka_header_list(),
                     )
                     while time.perf_counter() - t < 30:
                         batch = await reader.getmany(timeout_ms=20)

@@ -120,7 +120,7 @@ async def publish(bootstrap: str, events: list[Event]) -> None:
                 e.TOPIC,
                 e.to_json(),
                 key=e.partition_key().encode(),
-                headers=[(k, v.encode()) for k, v in e.kafka_headers().items()],
+                headers=e.kafka_header_list(),
             )
             for e in events
         ]

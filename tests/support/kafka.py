@@ -53,7 +53,7 @@ async def send_event(producer: AIOKafkaProducer, event: Event) -> None:
         event.TOPIC,
         event.to_json(),
         key=event.partition_key().encode(),
-        headers=[(k, v.encode()) for k, v in event.kafka_headers().items()],
+        headers=event.kafka_header_list(),
     )
 
 

@@ -49,7 +49,7 @@ class Publisher:
                 event.TOPIC,
                 event.to_json(),
                 key=event.partition_key().encode(),
-                headers=[(k, v.encode()) for k, v in event.kafka_headers().items()],
+                headers=event.kafka_header_list(),
             )
 
 

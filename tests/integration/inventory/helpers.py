@@ -37,7 +37,7 @@ async def send(bootstrap: str, *events: Event) -> None:
                 event.TOPIC,
                 event.to_json(),
                 key=event.partition_key().encode(),
-                headers=[(k, v.encode()) for k, v in event.kafka_headers().items()],
+                headers=event.kafka_header_list(),
             )
     finally:
         await producer.stop()

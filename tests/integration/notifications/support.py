@@ -52,7 +52,7 @@ async def publisher(kafka: str) -> AsyncIterator[Send]:
             event.TOPIC,
             event.to_json(),
             key=event.partition_key().encode(),
-            headers=[(k, v.encode()) for k, v in event.kafka_headers().items()],
+            headers=event.kafka_header_list(),
         )
 
     try:

@@ -55,6 +55,10 @@ class Event(ContractModel):
             "correlation_id": self.correlation_id,
         }
 
+    def kafka_header_list(self) -> list[tuple[str, bytes]]:
+        """The same headers as aiokafka's producer takes them."""
+        return [(k, v.encode()) for k, v in self.kafka_headers().items()]
+
 
 E = TypeVar("E", bound=Event)
 
