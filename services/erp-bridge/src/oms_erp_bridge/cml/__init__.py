@@ -1,4 +1,4 @@
-"""CommerceML 2 codec for the 1C "exchange with a website" protocol (see /work/shared/erp/COMMERCEML.md).
+"""CommerceML 2 codec for the 1C "exchange with a website" protocol (see docs/erp/COMMERCEML.md).
 
 Pure functions, no I/O: `load` untrusted bytes → root element; `kind_of` the root; `parse_orders`,
 `parse_catalog`, `parse_offers` into frozen dataclasses; `write_orders` our orders as bytes for 1C's
