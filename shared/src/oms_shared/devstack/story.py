@@ -1,7 +1,7 @@
 """The demo story, played through the public HTTP APIs of a running stack.
 
 Each step prints what it does and what it saw; any unexpected answer stops the story with the
-response, so ``oms demo`` fails loudly. Later issues add chapters to ``CHAPTERS``.
+response, so ``oms demo`` fails loudly. Each chapter of ``CHAPTERS`` is a part of the product tour.
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ def _register_buyer(story: Story, supplier: Actor, buyer: Actor, name: str, inn:
 
 
 def chapter_thin_slice(story: Story) -> None:
-    """Issue 2: a buyer orders two lines, the supplier confirms, stock is reserved, people are told."""
+    """First order: a buyer orders two lines, the supplier confirms, stock is reserved, people are told."""
     story.step("The supplier signs up, and so does a buyer company")
     supplier = _sign_up(story, "supplier", "ООО «Поставщик»", "Анна Петрова")
     buyer = _sign_up(story, "buyer", "ООО «Покупатель»", "Борис Иванов")
@@ -319,7 +319,7 @@ def _transition(story: Story, actor: Actor, order_id: str, to: str, comment: str
 
 
 def chapter_order_lifecycle(story: Story) -> None:
-    """Issue 3: the manager edits an order, the buyer agrees, it is confirmed, split into parts and shipped."""
+    """An order's life: the manager edits an order, the buyer agrees, it is confirmed, split into parts and shipped."""
     supplier: Actor = story.facts["supplier"]
     buyer: Actor = story.facts["buyer"]
     wh, pl = story.facts["warehouse_id"], story.facts["price_list_id"]
@@ -442,7 +442,7 @@ def _import_file(story: Story) -> bytes:
 
 
 def chapter_excel_import(story: Story) -> None:
-    """Issue 3: a manager creates an order for the buyer from an Excel file; the buyer agrees."""
+    """Orders from Excel: a manager creates an order for the buyer from an Excel file; the buyer agrees."""
     supplier: Actor = story.facts["supplier"]
     buyer: Actor = story.facts["buyer"]
 
@@ -504,7 +504,7 @@ def chapter_excel_import(story: Story) -> None:
 
 
 def chapter_scarce_stock(story: Story) -> None:
-    """Issue 4: two buyers compete for scarce stock; one order is split; rejecting the other frees stock."""
+    """Scarce stock: two buyers compete for scarce stock; one order is split; rejecting the other frees stock."""
     supplier: Actor = story.facts["supplier"]
     first_buyer: Actor = story.facts["buyer"]
     wh = story.facts["warehouse_id"]
@@ -625,7 +625,7 @@ def chapter_scarce_stock(story: Story) -> None:
 
 
 def chapter_notifications(story: Story) -> None:
-    """Issue 5: each side's in-app inbox, unread markers per order, and the e-mails that went out."""
+    """Notifications: each side's in-app inbox, unread markers per order, and the e-mails that went out."""
     supplier: Actor = story.facts["supplier"]
     buyer: Actor = story.facts["buyer"]
 
@@ -666,7 +666,7 @@ def chapter_notifications(story: Story) -> None:
 
 
 def chapter_analytics(story: Story) -> None:
-    """Issue 6: the manager reads summaries by period, buyer and manager, with a chart and an Excel file."""
+    """Analytics: the manager reads summaries by period, buyer and manager, with a chart and an Excel file."""
     supplier: Actor = story.facts["supplier"]
     today = date.today()
     since = (today - timedelta(days=30)).isoformat()
