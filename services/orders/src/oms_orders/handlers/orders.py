@@ -70,6 +70,7 @@ class WrittenLine:
     additional: bool = False
     reserved: Decimal = Decimal(0)
     shortage: Decimal = Decimal(0)
+    shipped_quantity: Decimal = Decimal(0)
 
 
 def line_json(line: Any) -> dict[str, Any]:
@@ -86,6 +87,7 @@ def line_json(line: Any) -> dict[str, Any]:
         "additional": line.additional,
         "reserved": dec(line.reserved),
         "shortage": dec(line.shortage),
+        "shipped": dec(line.shipped_quantity),  # what the ERP has shipped of the line so far (R-ERP-5)
     }
 
 
@@ -191,6 +193,7 @@ def contract_lines(lines: Sequence[Any]) -> list[OrderLine]:
             price=d(line.price),
             vat_rate=d(line.vat_rate),
             additional=line.additional,
+            shipped_quantity=d(line.shipped_quantity),
         )
         for line in lines
     ]
