@@ -12,7 +12,14 @@ from decimal import Decimal
 import pytest
 
 from oms_erp_bridge.cml import CmlOrder, CmlOrderLine, load, parse_orders
-from oms_erp_bridge.sale_diff import changes_nothing, order_change, parse_status_map, version_key
+from oms_erp_bridge.sale_diff import (
+    RelatedIndex,
+    changes_nothing,
+    order_change,
+    parse_status_map,
+    related_documents,
+    version_key,
+)
 from oms_shared.contracts import ErpLineChange, ErpOrderChangedData, OrderStatus
 from tests.unit.erp_bridge.helpers import cml, order_xml, requisite, sample_path
 
@@ -385,15 +392,15 @@ def test_a_fingerprint_survives_a_parser_that_learns_a_field_or_orders_its_field
 # --- payments and shipments that come with the order (R-ERP-5) -----------------------------------------------------
 
 
-def payment(total: str, *, doc_id: str = "P-1", refund: bool = False, **changes: object) -> CmlOrder:
+def payment(
+    total: str, *, doc_id: str = "P-1", refund: bool = False, basis: str = str(ORDER_ID), **changes: object
+) -> CmlOrder:
     operation = "Возврат безналичных денег" if refund else "Выплата безналичных денег"
-    return document(
-        has_lines=False, erp_id=doc_id, operation=operation, total=Decimal(total), basis=str(ORDER_ID), **changes
-    )
+    return document(has_lines=False, erp_id=doc_id, operation=operation, total=Decimal(total), basis=basis, **changes)
 
 
-def shipment(*lines: CmlOrderLine, doc_id: str = "S-1", **changes: object) -> CmlOrder:
-    return document(*lines, erp_id=doc_id, operation="Отпуск товара", basis=str(ORDER_ID), **changes)
+def shipment(*lines: CmlOrderLine, doc_id: str = "S-1", basis: str = str(ORDER_ID), **changes: object) -> CmlOrder:
+    return document(*lines, erp_id=doc_id, operation="Отпуск товара", basis=basis, **changes)
 
 
 def test_payments_are_summed_into_the_paid_amount_whatever_the_flags_say() -> None:
@@ -472,3 +479,16 @@ def test_the_comment_is_what_1c_said_once_and_never_a_flag() -> None:
     assert data.comment == "" and changes_nothing(data)
     data, _ = change(document(has_lines=False, status_text="Отгружается"), row)
     assert data.comment == "1C: Отгружается"
+
+
+def test_payments_and_shipments_are_found_by_the_order_id_number_or_1c_number_once_each_in_file_order() -> None:
+    """R-ERP-5: `Основание` may name the order by its `Ид`, our `Номер` or 1C's number; other orders' documents and
+    documents that are neither payments nor shipments are not the order's."""
+    by_number = payment("10", doc_id="P-1", basis="A-1")
+    by_id = payment("20", doc_id="P-2")
+    by_1c = shipment(doc_id="S-1", basis="ТД-000001")
+    foreign = payment("30", doc_id="P-3", basis="A-2")
+    invoice = document(erp_id="I-1", operation="Счет на оплату", basis=str(ORDER_ID))
+    everything = [document(), by_number, foreign, by_1c, invoice, by_id]
+    assert related_documents(document(), everything) == [by_number, by_1c, by_id]
+    assert related_documents(document(), RelatedIndex.of(everything)) == [by_number, by_1c, by_id]

@@ -105,15 +105,28 @@ def version_key(document: CmlOrder, related: Sequence[CmlOrder] = ()) -> str:
     return f"{own[:50]}+{mixed}"
 
 
-def related_documents(document: CmlOrder, everything: Sequence[CmlOrder]) -> list[CmlOrder]:
-    """The payments, refunds and shipments of ``everything`` that belong to this order document (its ``Контейнер``
-    or ``Основание`` = its ``Ид``, ``Номер`` or ``Номер1С``)."""
-    names = {name for name in (document.erp_id.strip(), document.number.strip(), document.number_1c.strip()) if name}
-    return [
-        item
-        for item in everything
-        if not item.is_order and (item.is_payment or item.is_refund or item.is_shipment) and item.basis in names
-    ]
+def related_documents(document: CmlOrder, everything: Sequence[CmlOrder] | RelatedIndex) -> list[CmlOrder]:
+    """The payments, refunds and shipments that belong to this order document (its ``Контейнер``, or ``Основание``
+    = its ``Ид``, ``Номер`` or ``Номер1С``), in file order; ``everything`` is the file's documents or their index."""
+    index = everything if isinstance(everything, RelatedIndex) else RelatedIndex.of(everything)
+    names = {name.strip() for name in (document.erp_id, document.number, document.number_1c)} - {""}
+    found = {position: item for name in names for position, item in index.by_basis.get(name, [])}
+    return [found[position] for position in sorted(found)]
+
+
+@dataclass(frozen=True)
+class RelatedIndex:
+    """A file's payments, refunds and shipments by the order they name (one pass over the file)."""
+
+    by_basis: dict[str, list[tuple[int, CmlOrder]]]
+
+    @classmethod
+    def of(cls, documents: Sequence[CmlOrder]) -> RelatedIndex:
+        by_basis: dict[str, list[tuple[int, CmlOrder]]] = {}
+        for position, item in enumerate(documents):
+            if not item.is_order and item.basis and (item.is_payment or item.is_refund or item.is_shipment):
+                by_basis.setdefault(item.basis, []).append((position, item))
+        return cls(by_basis)
 
 
 def parse_status_map(raw: str | None) -> dict[str, OrderStatus]:

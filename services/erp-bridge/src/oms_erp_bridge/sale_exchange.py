@@ -31,6 +31,7 @@ from oms_erp_bridge.cml.loader import ROOT
 from oms_erp_bridge.db import files, orders, sessions
 from oms_erp_bridge.protocol import Answer, Context, ExchangeFailure, log_call
 from oms_erp_bridge.sale_diff import (
+    RelatedIndex,
     changes_nothing,
     order_change,
     parse_status_map,
@@ -121,8 +122,9 @@ async def import_file(ctx: Context, row: Any) -> Answer:
         return Answer("failure", reason)
     start = min(row.cursor, len(documents))
     end = min(start + max(ctx.settings.import_batch, 1), len(documents))
+    by_basis = RelatedIndex.of(documents)
     related = {
-        index: related_documents(document, documents)
+        index: related_documents(document, by_basis)
         for index, document in enumerate(documents[start:end], start)
         if document.is_order
     }
