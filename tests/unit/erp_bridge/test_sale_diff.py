@@ -454,6 +454,10 @@ def test_the_shipped_flag_ships_every_line_whole() -> None:
     data, _ = change(document(goods("A", "2", "240"), goods("B", "1", "60"), shipped_flag=True), ours(*TWO_LINES))
     assert data.status is OrderStatus.SHIPPED
     assert [(c.line_id, c.shipped_quantity) for c in data.lines] == [(LINE_1, Decimal(2)), (LINE_2, Decimal(1))]
+    # Shipped in OMS already: no status to move, the lines still learn what left.
+    data, _ = change(document(shipped_flag=True, has_lines=False), ours(*TWO_LINES, status="shipped"))
+    assert data.status is None
+    assert [(c.line_id, c.shipped_quantity) for c in data.lines] == [(LINE_1, Decimal(2)), (LINE_2, Decimal(1))]
 
 
 def test_a_new_payment_makes_a_new_version_of_an_unchanged_order_document() -> None:

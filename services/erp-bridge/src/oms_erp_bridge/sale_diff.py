@@ -190,7 +190,7 @@ def order_change(
         notes.append(f"status {ours.status} → {status.value} ({said})")
     elif said:
         notes.append(said)
-    if status is OrderStatus.SHIPPED and document.shipped_flag:
+    if document.shipped_flag and not (document.deletion_mark or document.cancelled):
         shipped = {line.line_id: line.quantity for line in after}  # 1C says the whole order left the warehouse
     elif document.shipped and not shipments and not document.shipped_flag:
         name = document.shipment_number.strip() or "with its date only"

@@ -309,6 +309,10 @@ async def change_status(
     row = await bump(
         tx.conn, row, status=target.value, status_changed_at=now, updated_at=now, overdue=False, overdue_since=None
     )
+    if target is domain.Status.SHIPPED:  # a shipped order has shipped every line whole, however it got there
+        await tx.conn.execute(
+            order_lines.update().where(order_lines.c.order_id == row.id).values(shipped_quantity=order_lines.c.quantity)
+        )
     await tx.conn.execute(
         order_history.insert().values(
             order_id=row.id,
