@@ -6,8 +6,11 @@ taken, so an exchange that breaks off sends them again next time, and a change m
 pending. 1C then uploads its own orders document (``mode=file``, in pieces, then ``mode=import`` — or nothing
 more in the old protocol, so a file that is complete is imported at once). Each of its order documents is
 matched to ours by ``Ид`` (our order id) or ``Номер`` (our number), compared with what we know (``sale_diff``)
-and turned into one ``erp.order_changed`` event: the ERP wins (R-ERP-3). Documents whose ``НомерВерсии`` was
-applied already change nothing, so a repeated exchange publishes nothing twice.
+and turned into one ``erp.order_changed`` event: the ERP wins (R-ERP-3). Payment and shipment documents are read
+with the order they belong to (its ``Контейнер``, or ``Основание``): paid amount and shipped quantities per line;
+one that came without its order is reported and skipped. Documents whose version (``НомерВерсии``, else a
+fingerprint, together with their payments' and shipments') was applied already change nothing, so a repeated
+exchange publishes nothing twice.
 """
 
 from __future__ import annotations
