@@ -827,6 +827,14 @@ def chapter_erp(story: Story) -> None:
     order = story.call("GET", "orders", f"/api/v1/orders/{order_id}", actor=supplier).json()
     lines = [(ln["sku"], ln["quantity"], ln["price"]) for ln in order["lines"]]
     first, rest = lines[:1], lines[1:]
+    wh = story.facts["warehouse_id"]
+
+    def stock_of(sku: str) -> dict[str, Any]:
+        body = story.call("GET", "inventory", f"/api/v1/stock?warehouse_id={wh}&sku={sku}", actor=supplier).json()
+        rows: list[dict[str, Any]] = body["items"] if isinstance(body, dict) else body
+        return rows[0]
+
+    before = stock_of(first[0][0])
     story.step(f"In 1C part of order {number} is shipped ({first[0][0]}); 1C sends the order with its shipment")
     shipments = [_shipment("РТ-0001", first)]
     document = _documents_file(order_id, number, "demo-1", "Отгружается частями", shipments)
@@ -848,6 +856,17 @@ def chapter_erp(story: Story) -> None:
     )
     story.note(f"history: {body['history'][-1]['comment']!r} (by {body['history'][-1]['by_side']})")
     story.facts["erp_partly_shipped"] = {ln["sku"]: ln["shipped"] for ln in body["lines"]}
+    left = Decimal(str(before["on_hand"])) - Decimal(first[0][1])
+
+    def consumed() -> dict[str, Any] | None:
+        row = stock_of(first[0][0])
+        return row if Decimal(str(row["on_hand"])) == left else None
+
+    after = story.wait_for(f"{first[0][1]} {first[0][0]} to leave the warehouse", consumed)
+    story.note(
+        f"{first[0][0]} on hand {before['on_hand']} → {after['on_hand']}, "
+        f"reserved {before['reserved']} → {after['reserved']}"
+    )
 
     story.step("In 1C the rest is shipped; 1C sends the order again with both shipments")
     shipments.append(_shipment("РТ-0002", rest))
