@@ -58,7 +58,9 @@ def test_the_whole_story_through_five_processes_a_real_broker_and_a_real_smtp_se
     manual reserve counts in availability. Notifications (R-NT-1..4): both inboxes, read per order, no
     failed e-mail, the catcher holds them. Analytics (R-AN-1/2): summaries by period, buyer and manager, a chart and an
     Excel file. ERP (R-ERP-1, R-ERP-5, R-ERP-6): 1C logs in over the CommerceML exchange, takes the confirmed
-    order, confirms it took it, and sends back its document: the order is shipped, by the ERP."""
+    orders (the split part too), confirms it took them, and sends back the order with a shipment of its first
+    line: the order stays confirmed and shows what was shipped per line; with the second shipment it is shipped,
+    by the ERP."""
     stack = LocalStack.on_free_ports(tmp_path / "var", env=stack_env)
     stack.start()
     pids = [c.pid for c in stack.components() if c.pid]
@@ -85,6 +87,7 @@ def test_the_whole_story_through_five_processes_a_real_broker_and_a_real_smtp_se
         ]
         assert (tmp_path / "demo" / "summary-chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert any("refused:" in line and "'row': 4" in line for line in lines), "\n".join(lines)
+        assert story.facts["erp_partly_shipped"] == {"BOLT-M8": "10", "NUT-M8": "0"}
         assert story.facts["erp_shipped_order_id"] == story.facts["order_id"]
         assert any("('sale.query', 'success')" in line and "('sale.success', 'success')" in line for line in lines)
         mails = [email.message_from_bytes(p.read_bytes(), policy=policy.default) for p in stack.mail_dir.glob("*.eml")]

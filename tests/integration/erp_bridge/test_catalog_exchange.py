@@ -109,6 +109,8 @@ async def test_a_1c_catalog_session_maps_products_and_publishes_stock_per_wareho
         assert r.status_code == 200 and r.json()["erp_id"] == NOVOSIBIRSK, r.text
         done = await onec.call("import", filename="offers0_1.xml")
         assert done[0] == "success" and done[1] == "full snapshot: 3 warehouses, 132 items (44 SKUs)", done
+        # R-ERP-4: 1C's offers report stock, not reserves: the reserves made in 1C are left as they are, and said so.
+        assert done[-1] == "Integration reserves unchanged: 1C's offers report stock, not reserves", done
         assert await onec.call("import", filename="offers0_1.xml") == done  # repeated: the same answer, no events
 
         # Sample 10 (rests, changes only): its four warehouses with stock match OMS warehouses by code.
@@ -138,6 +140,7 @@ async def test_a_1c_catalog_session_maps_products_and_publishes_stock_per_wareho
     assert (len(offers), len(rest), len(characteristics)) == (3, 4, 2)
     assert {e["aggregate_id"] for e in offers} == {moscow, vladivostok, novosibirsk}
     assert all(e["data"]["mode"] == "full" and len(e["data"]["items"]) == 44 for e in offers)
+    assert all(item["integration_reserved"] is None for e in events for item in e["data"]["items"])
     where = {"Москва": moscow, "Владивосток": vladivostok, "Новосибирск": novosibirsk}
     assert quantities(offers, "PM-421-WP", where) == {"Москва": 376, "Владивосток": 1, "Новосибирск": 0}
     assert quantities(offers, "PM-421-LE", where) == {"Москва": 5, "Владивосток": 1, "Новосибирск": 5}

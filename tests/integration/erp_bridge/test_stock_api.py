@@ -115,6 +115,11 @@ async def test_a_full_stock_snapshot_is_one_event_per_warehouse_and_one_bad_row_
     assert items[(main, "A-2")]["integration_reserved"] is None and items[(main, "A-2")]["price"] is None
     outcomes = [(i["outcome"], i["detail"].split(":")[0]) for i in reversed(log.json()["items"])]
     assert outcomes == [("failure", "13 errors, nothing applied"), ("success", "full snapshot")]
+    # R-ERP-4: reserves made in the ERP arrive only this way; the exchange log says what was reserved, where.
+    assert log.json()["items"][0]["detail"] == (
+        "full snapshot: 2 warehouses, 3 items (2 SKUs); reserved in the ERP (2 items): MAIN A-1 3, SPB A-1 2.5"
+    )
+    assert accepted.json()["summary"] == log.json()["items"][0]["detail"]
 
 
 async def test_a_supplier_maps_its_own_warehouses_to_1c_and_nobody_else_can(

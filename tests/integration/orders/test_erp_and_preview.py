@@ -184,3 +184,5 @@ async def test_split_preview_and_erp_changes(
             f"/api/v1/orders/{oid}/transitions", headers={**w.sup, **if_match(confirmed)}, json={"to": "shipped"}
         )
         assert r.status_code == 200
+        # R-ERP-5: a shipped order, however it got there, shows every line shipped whole.
+        assert [(x["quantity"], x["shipped"]) for x in r.json()["lines"]] == [("1", "1")]

@@ -257,6 +257,26 @@ def test_documents_that_are_not_orders_are_parsed_but_keep_their_operation() -> 
     ]
 
 
+def test_a_payment_or_shipment_belongs_to_the_order_of_its_container_else_to_its_basis() -> None:
+    """R-ERP-5: CML 3.1 puts an order's payments and shipments in its `Контейнер`; elsewhere `Основание` (or the
+    requisite `Номер заказа`) names the order. Only 1C's own `Отгружен` / `Оплачен` booleans are the flags."""
+    shipment = order_xml(doc_id="S-1").replace("Заказ товара", "Отпуск товара")
+    payment = order_xml("<Основание>B-7</Основание>", doc_id="P-1").replace("Заказ товара", "Выплата наличных денег")
+    refund = order_xml(doc_id="R-1", requisites=requisite("Номер заказа", "B-7")).replace(
+        "Заказ товара", "Возврат наличных денег"
+    )
+    body = f"<Контейнер>{order_xml()}{shipment}</Контейнер>{payment}{refund}"
+    orders = {order.erp_id: order for order in parse_orders(load(cml(body)))}
+    assert orders["S-1"].is_shipment and orders["S-1"].basis == "A-1"
+    assert orders["P-1"].is_payment and orders["P-1"].basis == "B-7"
+    assert orders["R-1"].is_refund and orders["R-1"].basis == "B-7"
+    assert orders["A-1"].basis == "" and not orders["A-1"].shipped_flag
+    flagged = one_order(order_xml(requisites=requisite("Отгружен", "true") + requisite("Заказ оплачен", "Да")))
+    assert flagged.shipped_flag and flagged.paid_flag
+    named = one_order(order_xml(requisites=requisite("Номер отгрузки по 1С", "РТУ-1")))
+    assert named.shipped and not named.shipped_flag
+
+
 def test_flags_come_from_elements_or_requisites_with_da_net_booleans() -> None:
     """R-ERP-1, R-ERP-5: `ПометкаУдаления` as an element or a requisite, `Отменен`=Да, `Оплачен`, `Отгружен`."""
     order = one_order(

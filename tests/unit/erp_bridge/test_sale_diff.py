@@ -12,7 +12,14 @@ from decimal import Decimal
 import pytest
 
 from oms_erp_bridge.cml import CmlOrder, CmlOrderLine, load, parse_orders
-from oms_erp_bridge.sale_diff import changes_nothing, order_change, parse_status_map, version_key
+from oms_erp_bridge.sale_diff import (
+    RelatedIndex,
+    changes_nothing,
+    order_change,
+    parse_status_map,
+    related_documents,
+    version_key,
+)
 from oms_shared.contracts import ErpLineChange, ErpOrderChangedData, OrderStatus
 from tests.unit.erp_bridge.helpers import cml, order_xml, requisite, sample_path
 
@@ -30,6 +37,7 @@ class OrderRow:
     order_id: str
     status: str
     snapshot: str
+    erp_status_text: str = ""
 
 
 def ours(*lines: tuple[uuid.UUID | str, str, str, str], status: str = "confirmed", vat: str = "20") -> OrderRow:
@@ -273,10 +281,10 @@ SHIPPED = "status confirmed → shipped (shipped in 1C)"
     [
         ({"deletion_mark": True}, OrderStatus.REJECTED, REJECTED),
         ({"cancelled": True}, OrderStatus.REJECTED, REJECTED),
-        ({"shipped": True}, OrderStatus.SHIPPED, SHIPPED),
-        ({"deletion_mark": True, "shipped": True}, OrderStatus.REJECTED, REJECTED),
+        ({"shipped_flag": True, "shipped": True}, OrderStatus.SHIPPED, SHIPPED),
+        ({"deletion_mark": True, "shipped_flag": True}, OrderStatus.REJECTED, REJECTED),
         ({"cancelled": True, "status_text": "Собран"}, OrderStatus.REJECTED, REJECTED),
-        ({"shipped": True, "status_text": "Собран"}, OrderStatus.SHIPPED, SHIPPED),
+        ({"shipped_flag": True, "status_text": "Собран"}, OrderStatus.SHIPPED, SHIPPED),
     ],
 )
 def test_1c_flags_decide_the_status_before_the_status_map(
@@ -316,23 +324,24 @@ def test_a_status_text_changes_the_status_only_through_the_status_map() -> None:
 def test_a_status_text_not_in_the_map_changes_nothing_and_says_so() -> None:
     """R-ERP-1: statuses are never guessed from free text."""
     data, notes = change(document(has_lines=False, status_text="В работе"), ours(), '{"Собран": "agreed"}')
-    assert data.status is None and data.comment == ""
+    assert data.status is None and data.comment == "1C: В работе"
     assert notes == ["1C status 'В работе' is not in the status map: status unchanged"]
-    assert changes_nothing(data)
 
 
-def test_paid_sets_the_paid_amount_to_the_document_total() -> None:
-    """R-ERP-1: payment in 1C: paid_amount = the document's `Сумма`; unpaid or without a total: none."""
-    data, notes = change(document(has_lines=False, paid=True, total=Decimal("8186.84")), ours())
-    assert data.paid_amount == Decimal("8186.84") and notes == ["paid 8186.84"]
+def test_an_order_marked_paid_without_payment_documents_is_paid_its_total() -> None:
+    """R-ERP-1: `Оплачен` in 1C and no payment document: paid_amount = the document's `Сумма`; unpaid or without a
+    total: none."""
+    paid = {"paid": True, "paid_flag": True}
+    data, notes = change(document(has_lines=False, total=Decimal("8186.84"), **paid), ours())
+    assert data.paid_amount == Decimal("8186.84") and notes == ["paid 8186.84 (the order is marked paid in 1C)"]
     assert not changes_nothing(data)
-    assert change(document(has_lines=False, paid=True), ours())[0].paid_amount is None
+    assert change(document(has_lines=False, **paid), ours())[0].paid_amount is None
     assert change(document(has_lines=False, total=Decimal(10)), ours())[0].paid_amount is None
 
 
 def test_the_shipment_date_is_taken_as_a_date() -> None:
     """R-ERP-5: `Дата отгрузки по 1С` (a date-time) becomes the order's shipment date."""
-    doc = document(has_lines=False, shipped=True, shipment_date=datetime(2015, 6, 29, 17, 32, 27))
+    doc = document(has_lines=False, shipped_flag=True, shipment_date=datetime(2015, 6, 29, 17, 32, 27))
     data, notes = change(doc, ours())
     assert (data.status, data.shipment_date) == (OrderStatus.SHIPPED, date(2015, 6, 29))
     assert notes == ["status confirmed → shipped (shipped in 1C)", "shipment date 2015-06-29"]
@@ -354,7 +363,136 @@ def test_version_key_is_the_version_number_else_a_fingerprint_of_the_document() 
 
     unversioned = document(goods("A", "2", "240"), version="")
     key = version_key(unversioned)
-    assert key.startswith("sha256:") and len(key) == len("sha256:") + 48
+    assert key.startswith("fp1:") and len(key) == len("fp1:") + 48
     assert version_key(document(goods("A", "2", "240"), version="")) == key
     assert version_key(document(goods("A", "3", "360"), version="")) != key
     assert version_key(dataclasses.replace(unversioned, shipped=True)) != key
+
+
+def test_a_fingerprint_survives_a_parser_that_learns_a_field_or_orders_its_fields_differently() -> None:
+    """R-ERP-6: an unversioned document is fingerprinted from a fixed, canonical list of its fields, so a parser
+    with one more field, or with its fields in another order, still recognises a document it applied before."""
+
+    @dataclasses.dataclass(frozen=True)
+    class NewerCmlOrder(CmlOrder):
+        delivery_method: str = "Самовывоз"  # a field a later parser reads too
+
+    fields = {f.name: getattr(BASE, f.name) for f in dataclasses.fields(CmlOrder)}
+    fields.update(version="", lines=[goods("A", "2", "240"), goods("B", "1", "60")], total=Decimal("300.00"))
+    applied = version_key(CmlOrder(**fields))  # type: ignore[arg-type]
+    reordered = dict(reversed(list(fields.items())))
+    assert version_key(NewerCmlOrder(**reordered)) == applied  # type: ignore[arg-type]
+    # The same values spelled otherwise (trailing zeros, lines in another order, padded strings) are the same.
+    same = dict(fields, total=Decimal("300"), lines=[goods("B", "1", "60.00"), goods("A", "2", "240")], number=" A-1 ")
+    assert version_key(CmlOrder(**same)) == applied  # type: ignore[arg-type]
+    # What 1C changed is a new version.
+    assert version_key(CmlOrder(**dict(fields, total=Decimal(301)))) != applied  # type: ignore[arg-type]
+
+
+# --- payments and shipments that come with the order (R-ERP-5) -----------------------------------------------------
+
+
+def payment(
+    total: str, *, doc_id: str = "P-1", refund: bool = False, basis: str = str(ORDER_ID), **changes: object
+) -> CmlOrder:
+    operation = "Возврат безналичных денег" if refund else "Выплата безналичных денег"
+    return document(has_lines=False, erp_id=doc_id, operation=operation, total=Decimal(total), basis=basis, **changes)
+
+
+def shipment(*lines: CmlOrderLine, doc_id: str = "S-1", basis: str = str(ORDER_ID), **changes: object) -> CmlOrder:
+    return document(*lines, erp_id=doc_id, operation="Отпуск товара", basis=basis, **changes)
+
+
+def test_payments_are_summed_into_the_paid_amount_whatever_the_flags_say() -> None:
+    """R-ERP-1: two payments of 100 and 50.50 and a refund of 20 are 130.50 paid, not the order's total; a payment
+    marked for deletion does not count; a payment number alone changes nothing."""
+    order = document(has_lines=False, total=Decimal(1000), paid=True, payment_number="ТД-1")
+    related = [payment("100"), payment("50.50", doc_id="P-2"), payment("20", doc_id="R-1", refund=True)]
+    related.append(payment("999", doc_id="P-3", deletion_mark=True))
+    data, notes = order_change(order, ours(), {}, {}, related)
+    assert data.paid_amount == Decimal("130.50")
+    assert notes == ["paid 130.5 (3 payment documents)"]
+    data, notes = change(order, ours())
+    assert data.paid_amount is None and notes == ["1C names payment ТД-1 without its sum: paid amount unchanged"]
+
+
+def test_a_partial_shipment_is_shipped_quantities_per_line_and_the_order_stays_confirmed() -> None:
+    """R-ERP-5: 1C shipped 2 of A (of 2) and nothing of B: A's line is shipped whole, B's not at all, and the
+    order is not shipped; the second shipment with B ships the order."""
+    order = document(goods("A", "2", "240"), goods("B", "1", "60"), shipped=True, shipment_number="РТУ-1")
+    first = shipment(goods("A", "2", "240"))
+    data, notes = order_change(order, ours(*TWO_LINES), {}, {}, [first])
+    assert data.status is None
+    assert [(c.line_id, c.shipped_quantity) for c in data.lines] == [(LINE_1, Decimal(2)), (LINE_2, Decimal(0))]
+    assert notes == ["A: shipped 2"]
+    second = shipment(goods("B", "1", "60"), doc_id="S-2")
+    data, notes = order_change(order, ours(*TWO_LINES), {}, {}, [first, second])
+    assert data.status is OrderStatus.SHIPPED
+    assert [(c.line_id, c.shipped_quantity) for c in data.lines] == [(LINE_1, Decimal(2)), (LINE_2, Decimal(1))]
+    assert notes == ["status confirmed → shipped (every line shipped in 1C)", "A: shipped 2", "B: shipped 1"]
+
+
+def test_a_shipment_of_part_of_a_quantity_fills_the_first_line_of_the_sku_first() -> None:
+    """R-ERP-5: 3 of SKU A shipped over our two lines of A (2 + 2): the first line 2, the second 1."""
+    row = ours((LINE_1, "A", "2", "120"), (LINE_2, "A", "2", "120"))
+    data, notes = order_change(document(goods("A", "4", "480")), row, {}, {}, [shipment(goods("A", "3", "360"))])
+    assert data.status is None
+    assert [(c.line_id, c.shipped_quantity) for c in data.lines] == [(LINE_1, Decimal(2)), (LINE_2, Decimal(1))]
+    assert notes == ["A: shipped 3 of 4"]
+
+
+def test_a_shipment_number_or_date_alone_ships_nothing() -> None:
+    """R-ERP-5: sample 01 names its shipment without lines and without `Отгружен`: how much left is unknown."""
+    order = document(has_lines=False, shipped=True, shipment_number="ТДЦУ-000003")
+    data, notes = change(order, ours())
+    assert data.status is None and data.lines == []
+    assert notes == ["1C names shipment ТДЦУ-000003 without its lines: nothing read as shipped"]
+
+
+def test_the_shipped_flag_ships_every_line_whole() -> None:
+    """R-ERP-5: `Отгружен` means the whole order left: every line's shipped quantity is its quantity."""
+    data, _ = change(document(goods("A", "2", "240"), goods("B", "1", "60"), shipped_flag=True), ours(*TWO_LINES))
+    assert data.status is OrderStatus.SHIPPED
+    assert [(c.line_id, c.shipped_quantity) for c in data.lines] == [(LINE_1, Decimal(2)), (LINE_2, Decimal(1))]
+    # Shipped in OMS already: no status to move, the lines still learn what left.
+    data, _ = change(document(shipped_flag=True, has_lines=False), ours(*TWO_LINES, status="shipped"))
+    assert data.status is None
+    assert [(c.line_id, c.shipped_quantity) for c in data.lines] == [(LINE_1, Decimal(2)), (LINE_2, Decimal(1))]
+
+
+def test_a_new_payment_makes_a_new_version_of_an_unchanged_order_document() -> None:
+    """R-ERP-6: 1C need not change the order's НомерВерсии when a payment is posted: the payment is still read."""
+    order = document()
+    assert version_key(order, [payment("100")]) != version_key(order)
+    assert version_key(order, [payment("100")]) != version_key(order, [payment("100"), payment("5", doc_id="P-2")])
+    assert version_key(order, [payment("100")]) == version_key(order, [payment("100")])
+
+
+# --- comments ----------------------------------------------------------------------------------------------------
+
+
+def test_the_comment_is_what_1c_said_once_and_never_a_flag() -> None:
+    """R-ERP-1: "1C: <status text>" only when 1C sent a status text, and not again for the same text; a status
+    that came from a flag gets no "1C: …" comment."""
+    data, _ = change(document(has_lines=False, shipped_flag=True), ours())
+    assert (data.status, data.comment) == (OrderStatus.SHIPPED, "")
+    data, _ = change(document(has_lines=False, status_text="Закрыт"), ours())
+    assert data.comment == "1C: Закрыт"
+    row = dataclasses.replace(ours(), erp_status_text="Закрыт")
+    data, _ = change(document(has_lines=False, status_text="Закрыт"), row)
+    assert data.comment == "" and changes_nothing(data)
+    data, _ = change(document(has_lines=False, status_text="Отгружается"), row)
+    assert data.comment == "1C: Отгружается"
+
+
+def test_payments_and_shipments_are_found_by_the_order_id_number_or_1c_number_once_each_in_file_order() -> None:
+    """R-ERP-5: `Основание` may name the order by its `Ид`, our `Номер` or 1C's number; other orders' documents and
+    documents that are neither payments nor shipments are not the order's."""
+    by_number = payment("10", doc_id="P-1", basis="A-1")
+    by_id = payment("20", doc_id="P-2")
+    by_1c = shipment(doc_id="S-1", basis="ТД-000001")
+    foreign = payment("30", doc_id="P-3", basis="A-2")
+    invoice = document(erp_id="I-1", operation="Счет на оплату", basis=str(ORDER_ID))
+    everything = [document(), by_number, foreign, by_1c, invoice, by_id]
+    assert related_documents(document(), everything) == [by_number, by_1c, by_id]
+    assert related_documents(document(), RelatedIndex.of(everything)) == [by_number, by_1c, by_id]

@@ -313,7 +313,8 @@ def build_router(db: Database, settings: Settings) -> APIRouter:
     )
     async def post_stock(body: StockIn, principal: CurrentPrincipal) -> dict[str, Any]:
         tenant = writer(principal)
-        items, errors = validate_stock_rows(body.items, await _index(db, tenant, body.items))
+        index = await _index(db, tenant, body.items)
+        items, errors = validate_stock_rows(body.items, index)
         if errors:
             reasons = "; ".join(f"row {e.row} {e.field}: {e.code}" for e in errors[:20])
             detail = f"{len(errors)} errors, nothing applied: {reasons}"
@@ -331,7 +332,7 @@ def build_router(db: Database, settings: Settings) -> APIRouter:
         async with db.transaction() as tx:
             for event in events:
                 await tx.publish(event)
-        summary = summary_of(body.mode, items)
+        summary = summary_of(body.mode, items, {wid: row.code for wid, row in index.own.items()})
         await log_call(db, tenant_id=tenant, kind="api.stock", outcome="success", detail=summary)
         return {
             "mode": body.mode,

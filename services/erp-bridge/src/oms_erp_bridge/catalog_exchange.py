@@ -15,6 +15,11 @@ What a file is comes from its content (``cml.kind_of``), never from its name (``
   warehouses it lists, once every part has arrived; changes come in batches. Every event of a file is written
   with the file's outcome in one transaction: all or nothing.
 
+Reserves made in 1C (R-ERP-4) do not come this way: offers and rests files carry stock per warehouse, not reserves,
+so their events leave the Integration reserve as inventory has it (``integration_reserved`` null) and the answer
+says so. An ERP's own reserves arrive only through ``POST /api/v1/erp/stock`` (``catalog_api``), whose exchange log
+entry lists every reserved quantity.
+
 Decisions the 1C user sees in the answer: the price is the one of the FIRST price type of the file's
 ``ТипыЦен`` (as 1C gives it; whether it includes VAT is that type's ``УчтеноВСумме``), else the offer's first
 price; negative stock counts as 0; quantities are rounded to 0.001; offers of several characteristics of one
@@ -27,7 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -36,6 +41,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 
 from oms_erp_bridge import cml
+from oms_erp_bridge.common import dec
 from oms_erp_bridge.db import files, products, warehouses
 from oms_erp_bridge.protocol import Answer, Context, ExchangeFailure
 from oms_shared.contracts import ErpStockImportedData, ErpStockImportedV1, ErpStockItem, make_event
@@ -112,11 +118,29 @@ def snapshot_parts(rows: Sequence[ErpStockItem], part_items: int) -> list[ErpSto
     ]
 
 
-def summary_of(mode: StockMode, items: Sequence[ErpStockItem]) -> str:
+MAX_RESERVES_LISTED = 50  # reserved quantities listed one by one in an exchange log entry
+# Where the ERP's own reserves (the Integration reserve, R-ERP-4) come from: 1C's offers and rests files carry stock
+# per warehouse (`КоличествоНаСкладе`, `Остатки`) and no reserves, so only ``POST /api/v1/erp/stock`` brings them.
+NO_RESERVES_FROM_1C = "Integration reserves unchanged: 1C's offers report stock, not reserves"
+
+
+def summary_of(mode: StockMode, items: Sequence[ErpStockItem], codes: Mapping[str, str] | None = None) -> str:
+    """What a stock import brought, and every reserve made in the ERP it sets (warehouse code, SKU, quantity)."""
     kind = "full snapshot" if mode == "full" else "changes"
     count = len({item.warehouse_id for item in items})
     skus = len({item.sku for item in items})
-    return f"{kind}: {count} warehouses, {len(items)} items ({skus} SKUs)"
+    text = f"{kind}: {count} warehouses, {len(items)} items ({skus} SKUs)"
+    reserved = [item for item in items if item.integration_reserved is not None]
+    if reserved:
+        names = codes or {}
+        listed = [
+            f"{names.get(str(item.warehouse_id), str(item.warehouse_id))} {item.sku} {dec(item.integration_reserved)}"
+            for item in reserved[:MAX_RESERVES_LISTED]
+            if item.integration_reserved is not None
+        ]
+        more = f", … {len(reserved) - MAX_RESERVES_LISTED} more" if len(reserved) > MAX_RESERVES_LISTED else ""
+        text += f"; reserved in the ERP ({len(reserved)} items): " + ", ".join(listed) + more
+    return text
 
 
 # --- the channel ----------------------------------------------------------------------------------------------------
@@ -462,7 +486,7 @@ async def _import_stock(ctx: Context, row: Any, kind: str, offers: cml.CmlOffers
         )
     except EventTooLarge as exc:
         return await _fail(ctx, row, kind, f"nothing imported: {exc}")
-    detail = "\n".join([summary_of(mode, plan.items), *plan.notes])
+    detail = "\n".join([summary_of(mode, plan.items), *plan.notes, NO_RESERVES_FROM_1C])
     async with ctx.db.transaction() as tx:
         for warehouse_id, erp_id in plan.auto_mapped.items():
             await tx.conn.execute(

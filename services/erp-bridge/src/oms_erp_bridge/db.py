@@ -94,6 +94,8 @@ orders = sa.Table(
     sa.Column("exported_at", UtcDateTime(), nullable=True),
     sa.Column("erp_number", sa.String(100), nullable=False),  # Номер1С, once the ERP sent it
     sa.Column("erp_version", sa.String(100), nullable=False),  # НомерВерсии of the last document applied
+    # The last `Статус заказа` text 1C sent: the order gets the comment "1C: <text>" once per new text.
+    sa.Column("erp_status_text", sa.String(200), nullable=False, server_default=""),
     sa.Column("sequence", sa.Integer(), nullable=False),  # the newest order event applied (per-order sequence)
     sa.Index("ix_erp_orders_pending", "tenant_id", "exportable", "exported_version", "version"),
 )

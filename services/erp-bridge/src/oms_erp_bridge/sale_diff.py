@@ -4,8 +4,10 @@
 ``snapshot`` with its lines) and returns the ``ErpOrderChangedData`` to publish, with the same in words:
 
 - status: 1C's booleans first — a deletion mark or ``Отменен`` rejects the order (unless it is closed already),
-  ``Отгружен`` (or a shipment number or date) ships it; otherwise the free-text ``Статус заказа`` (or its id) only
-  through the supplier's explicit status map; a text that is not in the map changes nothing and says so;
+  ``Отгружен`` ships it, and so do shipment documents that cover every line; otherwise the free-text
+  ``Статус заказа`` (or its id) only through the supplier's explicit status map; a text that is not in the map
+  changes nothing and says so. A shipment number or date alone says nothing about how much was shipped: it ships
+  nothing;
 - lines, only when the document has ``Товары``: 1C's goods lines are summed per SKU (1C product id → our SKU, else
   ``Артикул``, else the product id) and matched with ours per SKU. 1C sends its whole current list, so a missing
   SKU or a smaller quantity is a cancelled quantity, taken from the last of our lines of that SKU first; a larger
@@ -13,18 +15,29 @@
   on top by 1C, ``УчтеноВСумме=false``, is converted to VAT-included), and the VAT rate is compared too. A SKU we do
   not have becomes a new line (``line_id`` None); service lines (delivery) are skipped; lines 1C marks cancelled
   count as quantity 0;
-- paid: ``paid_amount`` = the document's total; the shipment date is taken as it is.
+- shipped quantities (R-ERP-5), from the shipment documents (``Отпуск товара``) that came with the order: their
+  goods summed per SKU and given to our lines of that SKU, first line first, each up to its quantity; every
+  line's shipped quantity is sent as it stands (absolute, so a repeat cannot ship twice);
+- paid: the sum of the payment documents that came with the order (refunds subtracted); without any, 1C's
+  ``Оплачен`` flag means the document's total; a payment number or date alone changes nothing;
+- comment: ``1C: <status text>`` when 1C sent a status text it had not sent before for this order.
 
-``version_key`` names the document's version (``НомерВерсии``, else a fingerprint), so a repeat changes nothing.
+Payment and shipment documents belong to an order by their ``Контейнер`` (CML 3.1) or by ``Основание`` naming
+the order's ``Ид`` or ``Номер`` (``related``). The shipment date is taken as it is.
+
+``version_key`` names the document's version (``НомерВерсии``, else a fingerprint of a fixed, canonical list of
+its fields) together with the versions of its payments and shipments, so a repeat changes nothing.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -36,11 +49,84 @@ CENT = Decimal("0.01")
 LINE_CANCELLED = ("Отменено", "Отменена", "Отменен")  # a line marked cancelled in 1C (the guide's "Отклонен")
 
 
-def version_key(document: CmlOrder) -> str:
-    """``НомерВерсии``, or a fingerprint of the document when 1C sends none (so a repeat is still recognised)."""
-    if document.version:
-        return document.version[:100]
-    return "sha256:" + hashlib.sha256(repr(document).encode("utf-8")).hexdigest()[:48]
+FINGERPRINT_VERSION = 1  # bump only when the list of fields below changes: every unversioned document re-applies
+DOCUMENT_FIELDS = (
+    "erp_id", "number", "number_1c", "date_1c", "version", "operation", "date", "currency", "rate", "total",
+    "posted", "cancelled", "deletion_mark", "shipped", "paid", "payment_number", "payment_date", "shipment_number",
+    "shipment_date", "status_text", "status_id", "comment", "has_lines", "vat_included", "vat_amount", "basis",
+)  # fmt: skip
+LINE_FIELDS = (
+    "erp_id", "sku", "name", "unit_code", "price", "quantity", "amount", "vat_rate", "vat_included", "vat_amount",
+    "discount_amount", "is_service", "unit_factor",
+)  # fmt: skip
+
+
+def _canonical(value: Any) -> Any:
+    """One spelling per value: decimals without exponent or trailing zeros, dates in ISO, strings stripped."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, Decimal):
+        return dec(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return sorted((str(k).strip(), _canonical(v)) for k, v in value.items())
+    return str(value).strip()
+
+
+def fingerprint(document: CmlOrder) -> str:
+    """A fingerprint of the fields that matter, in a fixed order and spelling: it does not change when the parser
+    learns a new field or lists its fields in another order, only when 1C's document does."""
+    canonical = {
+        "v": FINGERPRINT_VERSION,
+        "document": [[name, _canonical(getattr(document, name, None))] for name in DOCUMENT_FIELDS],
+        "requisites": _canonical(document.requisites),
+        "lines": sorted(
+            json.dumps(
+                [[name, _canonical(getattr(line, name, None))] for name in LINE_FIELDS]
+                + [["requisites", _canonical(line.requisites)]],
+                ensure_ascii=False,
+            )
+            for line in document.lines
+        ),
+    }
+    raw = json.dumps(canonical, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return f"fp{FINGERPRINT_VERSION}:" + hashlib.sha256(raw.encode("utf-8")).hexdigest()[:48]
+
+
+def version_key(document: CmlOrder, related: Sequence[CmlOrder] = ()) -> str:
+    """``НомерВерсии``, or a fingerprint of the document when 1C sends none (so a repeat is still recognised); with
+    the versions of the payments and shipments that came with it, since a new payment need not change the order."""
+    own = document.version[:100] if document.version else fingerprint(document)
+    if not related:
+        return own
+    others = sorted(item.version or fingerprint(item) for item in related)
+    mixed = hashlib.sha256(json.dumps([own, others], ensure_ascii=False).encode("utf-8")).hexdigest()[:40]
+    return f"{own[:50]}+{mixed}"
+
+
+def related_documents(document: CmlOrder, everything: Sequence[CmlOrder] | RelatedIndex) -> list[CmlOrder]:
+    """The payments, refunds and shipments that belong to this order document (its ``Контейнер``, or ``Основание``
+    = its ``Ид``, ``Номер`` or ``Номер1С``), in file order; ``everything`` is the file's documents or their index."""
+    index = everything if isinstance(everything, RelatedIndex) else RelatedIndex.of(everything)
+    names = {name.strip() for name in (document.erp_id, document.number, document.number_1c)} - {""}
+    found = {position: item for name in names for position, item in index.by_basis.get(name, [])}
+    return [found[position] for position in sorted(found)]
+
+
+@dataclass(frozen=True)
+class RelatedIndex:
+    """A file's payments, refunds and shipments by the order they name (one pass over the file)."""
+
+    by_basis: dict[str, list[tuple[int, CmlOrder]]]
+
+    @classmethod
+    def of(cls, documents: Sequence[CmlOrder]) -> RelatedIndex:
+        by_basis: dict[str, list[tuple[int, CmlOrder]]] = {}
+        for position, item in enumerate(documents):
+            if not item.is_order and item.basis and (item.is_payment or item.is_refund or item.is_shipment):
+                by_basis.setdefault(item.basis, []).append((position, item))
+        return cls(by_basis)
 
 
 def parse_status_map(raw: str | None) -> dict[str, OrderStatus]:
@@ -55,15 +141,17 @@ def parse_status_map(raw: str | None) -> dict[str, OrderStatus]:
 
 
 def _status(
-    document: CmlOrder, ours_status: str, status_map: Mapping[str, OrderStatus]
+    document: CmlOrder, ours_status: str, status_map: Mapping[str, OrderStatus], all_shipped: bool
 ) -> tuple[OrderStatus | None, str]:
     """The state from 1C's flags first; free-text statuses only through the connection's table."""
     if document.deletion_mark or document.cancelled:
         if ours_status in CLOSED:  # cancelled by the buyer or rejected already: nothing to move
             return None, ""
         return OrderStatus.REJECTED, "cancelled in 1C"
-    if document.shipped:
+    if document.shipped_flag:
         return OrderStatus.SHIPPED, "shipped in 1C"
+    if all_shipped:
+        return OrderStatus.SHIPPED, "every line shipped in 1C"
     for text in (document.status_text, document.status_id):
         status = status_map.get(text.strip().casefold()) if text else None
         if status is not None:
@@ -74,43 +162,155 @@ def _status(
 
 
 def order_change(
-    document: CmlOrder, ours: Any, status_map: Mapping[str, OrderStatus], sku_of: Mapping[str, str]
+    document: CmlOrder,
+    ours: Any,
+    status_map: Mapping[str, OrderStatus],
+    sku_of: Mapping[str, str],
+    related: Sequence[CmlOrder] = (),
 ) -> tuple[ErpOrderChangedData, list[str]]:
-    """What 1C's document changes in our order (a row of ``erp_orders``), and the same in words."""
+    """What 1C's document (with its payments and shipments, ``related``) changes in our order (a row of
+    ``erp_orders``), and the same in words."""
     notes: list[str] = []
-    status, said = _status(document, ours.status, status_map)
+    our_lines = _our_lines(json.loads(ours.snapshot).get("lines", []))
+    changes: list[ErpLineChange] = []
+    line_notes: list[str] = []
+    if document.has_lines:
+        changes, line_notes = diff_lines(our_lines, _their_lines(document.lines, sku_of))
+    shipments = [item for item in related if item.is_shipment and item.in_force]
+    shipped: dict[str, Decimal] = {}
+    ship_notes: list[str] = []
+    if shipments:
+        shipped, ship_notes = shipped_per_line(_after(our_lines, changes), shipments, sku_of)
+    after = _after(our_lines, changes)
+    all_shipped = bool(shipped) and all(shipped.get(line.line_id, 0) >= line.quantity for line in after)
+    status, said = _status(document, ours.status, status_map, all_shipped)
     if status is not None and status.value == ours.status:
         status = None
     elif status is not None:
         notes.append(f"status {ours.status} → {status.value} ({said})")
     elif said:
         notes.append(said)
-    lines: list[ErpLineChange] = []
-    if document.has_lines:
-        snapshot = json.loads(ours.snapshot)
-        lines, line_notes = diff_lines(_our_lines(snapshot.get("lines", [])), _their_lines(document.lines, sku_of))
-        notes.extend(line_notes)
-    paid = document.total if document.paid and document.total is not None else None
-    if paid is not None:
-        notes.append(f"paid {dec(paid)}")
+    if document.shipped_flag and not (document.deletion_mark or document.cancelled):
+        shipped = {line.line_id: line.quantity for line in after}  # 1C says the whole order left the warehouse
+    elif document.shipped and not shipments and not document.shipped_flag:
+        name = document.shipment_number.strip() or "with its date only"
+        notes.append(f"1C names shipment {name} without its lines: nothing read as shipped")
+    notes.extend(line_notes)
+    notes.extend(ship_notes)
+    changes = _with_shipped(changes, after, shipped)
+    paid, paid_note = _paid(document, related)
+    if paid_note:
+        notes.append(paid_note)
     shipment_date = document.shipment_date.date() if document.shipment_date is not None else None
     if shipment_date is not None:
         notes.append(f"shipment date {shipment_date.isoformat()}")
+    text = document.status_text.strip()
+    comment = f"1C: {text}" if text and text != (getattr(ours, "erp_status_text", "") or "") else ""
     data = ErpOrderChangedData(
         order_id=uuid.UUID(ours.order_id),
         erp_document_id=(document.number_1c or document.erp_id).strip(),
         status=status,
-        lines=lines,
+        lines=changes,
         shipment_date=shipment_date,
         paid_amount=paid,
-        comment=f"1C: {document.status_text}" if status is not None and document.status_text else "",
+        comment=comment,
     )
     return data, notes
 
 
 def changes_nothing(data: ErpOrderChangedData) -> bool:
     """Nothing for orders to apply (the 1C number alone is kept here, in ``erp_orders``)."""
-    return data.status is None and not data.lines and data.shipment_date is None and data.paid_amount is None
+    return (
+        data.status is None
+        and not data.lines
+        and data.shipment_date is None
+        and data.paid_amount is None
+        and not data.comment
+    )
+
+
+# --- payments and shipments -----------------------------------------------------------------------------------
+
+
+def _paid(document: CmlOrder, related: Sequence[CmlOrder]) -> tuple[Decimal | None, str]:
+    """The sum of the payments (refunds subtracted); else the total when 1C flags the order paid; else nothing."""
+    payments = [item for item in related if (item.is_payment or item.is_refund) and item.in_force]
+    if payments:
+        paid = sum(((item.total or Decimal(0)) * (-1 if item.is_refund else 1) for item in payments), Decimal(0))
+        paid = max(paid, Decimal(0))
+        count = len(payments)
+        return paid, f"paid {dec(paid)} ({count} payment document{'s' if count > 1 else ''})"
+    if document.paid_flag and document.total is not None:
+        return document.total, f"paid {dec(document.total)} (the order is marked paid in 1C)"
+    if document.paid:
+        name = document.payment_number.strip() or "with its date only"
+        return None, f"1C names payment {name} without its sum: paid amount unchanged"
+    return None, ""
+
+
+def shipped_per_line(
+    ours: Sequence[OurLine], shipments: Sequence[CmlOrder], sku_of: Mapping[str, str]
+) -> tuple[dict[str, Decimal], list[str]]:
+    """Shipped quantity per line id: the shipments' goods summed per SKU, given to our lines of that SKU first line
+    first, each up to its quantity; what finds no line is said, not invented."""
+    per_sku: dict[str, Decimal] = {}
+    for shipment in shipments:
+        for sku, their in _their_lines(shipment.lines, sku_of).items():
+            per_sku[sku] = per_sku.get(sku, Decimal(0)) + their.quantity
+    shipped: dict[str, Decimal] = {line.line_id: Decimal(0) for line in ours}
+    notes: list[str] = []
+    for sku, quantity in per_sku.items():
+        left = quantity
+        lines = [line for line in ours if line.sku == sku]
+        for line in lines:
+            take = min(line.quantity, left)
+            shipped[line.line_id] = take
+            left -= take
+        ordered = sum((line.quantity for line in lines), Decimal(0))
+        if left > 0:
+            notes.append(f"{sku}: 1C shipped {dec(quantity)}, more than the {dec(ordered)} ordered")
+        elif quantity < ordered:
+            notes.append(f"{sku}: shipped {dec(quantity)} of {dec(ordered)}")
+        else:
+            notes.append(f"{sku}: shipped {dec(quantity)}")
+    return shipped, notes
+
+
+def _after(ours: Sequence[OurLine], changes: Sequence[ErpLineChange]) -> list[OurLine]:
+    """Our lines with 1C's quantity changes applied (new lines are not ours yet: they have no id to ship to)."""
+    by_id = {str(change.line_id): change for change in changes if change.line_id is not None}
+    after: list[OurLine] = []
+    for line in ours:
+        change = by_id.get(line.line_id)
+        quantity = line.quantity
+        if change is not None:
+            quantity = change.quantity if change.quantity is not None else quantity
+            quantity = max(quantity - (change.cancelled_quantity or Decimal(0)), Decimal(0))
+        if quantity > 0:
+            after.append(dataclasses.replace(line, quantity=quantity))
+    return after
+
+
+def _with_shipped(
+    changes: list[ErpLineChange], after: Sequence[OurLine], shipped: Mapping[str, Decimal]
+) -> list[ErpLineChange]:
+    """Each line's shipped quantity on its change (a line 1C changed nothing else on gets a change of its own)."""
+    if not shipped:
+        return changes
+    result: list[ErpLineChange] = []
+    done: set[str] = set()
+    for change in changes:
+        key = str(change.line_id) if change.line_id is not None else ""
+        if key in shipped:
+            change = change.model_copy(update={"shipped_quantity": shipped[key]})
+            done.add(key)
+        result.append(change)
+    for line in after:
+        if line.line_id not in done and line.line_id in shipped:
+            result.append(
+                ErpLineChange(line_id=_uuid(line.line_id), sku=line.sku, shipped_quantity=shipped[line.line_id])
+            )
+    return result
 
 
 # --- lines ------------------------------------------------------------------------------------------------------

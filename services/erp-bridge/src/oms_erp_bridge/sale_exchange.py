@@ -6,8 +6,11 @@ taken, so an exchange that breaks off sends them again next time, and a change m
 pending. 1C then uploads its own orders document (``mode=file``, in pieces, then ``mode=import`` — or nothing
 more in the old protocol, so a file that is complete is imported at once). Each of its order documents is
 matched to ours by ``Ид`` (our order id) or ``Номер`` (our number), compared with what we know (``sale_diff``)
-and turned into one ``erp.order_changed`` event: the ERP wins (R-ERP-3). Documents whose ``НомерВерсии`` was
-applied already change nothing, so a repeated exchange publishes nothing twice.
+and turned into one ``erp.order_changed`` event: the ERP wins (R-ERP-3). Payment and shipment documents are read
+with the order they belong to (its ``Контейнер``, or ``Основание``): paid amount and shipped quantities per line;
+one that came without its order is reported and skipped. Documents whose version (``НомерВерсии``, else a
+fingerprint, together with their payments' and shipments') was applied already change nothing, so a repeated
+exchange publishes nothing twice.
 """
 
 from __future__ import annotations
@@ -30,7 +33,14 @@ from oms_erp_bridge.cml import CmlError, CmlOrder
 from oms_erp_bridge.cml.loader import ROOT
 from oms_erp_bridge.db import files, orders, sessions
 from oms_erp_bridge.protocol import Answer, Context, ExchangeFailure, log_call
-from oms_erp_bridge.sale_diff import changes_nothing, order_change, parse_status_map, version_key
+from oms_erp_bridge.sale_diff import (
+    RelatedIndex,
+    changes_nothing,
+    order_change,
+    parse_status_map,
+    related_documents,
+    version_key,
+)
 from oms_shared.contracts import ErpOrderChangedV1, OrderStatus, make_event
 from oms_shared.db import Tx, utcnow
 
@@ -115,16 +125,28 @@ async def import_file(ctx: Context, row: Any) -> Answer:
         return Answer("failure", reason)
     start = min(row.cursor, len(documents))
     end = min(start + max(ctx.settings.import_batch, 1), len(documents))
+    by_basis = RelatedIndex.of(documents)
+    related = {
+        index: related_documents(document, by_basis)
+        for index, document in enumerate(documents[start:end], start)
+        if document.is_order
+    }
+    product_ids = [line.product_erp_id for doc in documents[start:end] for line in doc.lines]
+    product_ids += [line.product_erp_id for docs in related.values() for doc in docs for line in doc.lines]
     async with ctx.db.read() as conn:
-        sku_of = await orders_out.skus_of(
-            conn, ctx.tenant_id, [line.product_erp_id for doc in documents[start:end] for line in doc.lines]
-        )
+        sku_of = await orders_out.skus_of(conn, ctx.tenant_id, product_ids)
     status_map = parse_status_map(ctx.connection.status_map)
+    order_names = {
+        name.strip() for doc in documents if doc.is_order for name in (doc.erp_id, doc.number, doc.number_1c)
+    } - {""}
     report = _Report()
     try:
         async with ctx.db.transaction() as tx:
-            for document in documents[start:end]:
-                await _apply(tx, ctx.tenant_id, document, status_map, sku_of, report)
+            for index, document in enumerate(documents[start:end], start):
+                if document.is_order:
+                    await _apply(tx, ctx.tenant_id, document, status_map, sku_of, report, related[index])
+                else:
+                    _skip(document, order_names, report)
             done = end >= len(documents)
             text = report.text(row.filename, start, end, len(documents))
             await _finish(tx, row, start, end, len(documents), done, text)
@@ -222,6 +244,20 @@ class _Report:
         return "\n".join([head, *self.notes[:MAX_NOTES], *more])
 
 
+def _skip(document: CmlOrder, order_names: set[str], report: _Report) -> None:
+    """A document that is not an order: a payment or shipment is read with its order, anything else is skipped."""
+    name = f"Номер {document.number!r} (Ид {document.erp_id!r})"
+    if document.is_payment or document.is_refund or document.is_shipment:
+        if document.basis in order_names:
+            return  # read with its order document
+        report.skipped += 1
+        basis = f" (Основание {document.basis!r})" if document.basis else ""
+        report.notes.append(f"{name}: {document.operation} came without its order document{basis}, skipped")
+        return
+    report.skipped += 1
+    report.notes.append(f"{name}: {document.operation or 'no ХозОперация'} is not an order, skipped")
+
+
 async def _apply(
     tx: Tx,
     tenant_id: str,
@@ -229,26 +265,27 @@ async def _apply(
     status_map: Mapping[str, OrderStatus],
     sku_of: Mapping[str, str],
     report: _Report,
+    related: list[CmlOrder],
 ) -> None:
     name = f"Номер {document.number!r} (Ид {document.erp_id!r})"
-    if not document.is_order:
-        report.skipped += 1
-        report.notes.append(f"{name}: {document.operation or 'no ХозОперация'} is not an order, skipped")
-        return
     ours = await _find(tx.conn, tenant_id, document)
     if ours is None:
         report.unknown += 1
         report.notes.append(f"{name}: no such order in OMS, skipped")
         return
-    key = version_key(document)
+    key = version_key(document, related)
     if ours.erp_version == key:
         report.unchanged += 1
         return
-    data, notes = order_change(document, ours, status_map, sku_of)
+    data, notes = order_change(document, ours, status_map, sku_of, related)
     stored = await tx.conn.execute(
         orders.update()
         .where(orders.c.order_id == ours.order_id, orders.c.erp_version != key)
-        .values(erp_number=data.erp_document_id[:100], erp_version=key)
+        .values(
+            erp_number=data.erp_document_id[:100],
+            erp_version=key,
+            erp_status_text=document.status_text.strip()[:200] or ours.erp_status_text,
+        )
     )
     if not stored.rowcount or changes_nothing(data):
         report.unchanged += 1

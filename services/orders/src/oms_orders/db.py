@@ -165,6 +165,8 @@ order_lines = sa.Table(
     sa.Column("additional", sa.Boolean(), nullable=False, server_default=sa.false()),
     sa.Column("reserved", money(), nullable=False, server_default="0"),
     sa.Column("shortage", money(), nullable=False, server_default="0"),
+    # How much of the line the ERP has shipped so far (R-ERP-5); the order is shipped once every line is whole.
+    sa.Column("shipped_quantity", money(), nullable=False, server_default="0"),
 )
 
 order_history = sa.Table(

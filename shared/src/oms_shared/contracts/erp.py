@@ -21,6 +21,11 @@ class ErpLineChange(ContractModel):
     vat_rate: Money | None = None
     cancelled_quantity: Quantity | None = None
     deleted: bool = False
+    shipped_quantity: Quantity | None = Field(
+        default=None,
+        description="How much of the line the ERP has shipped so far, in all (not this shipment alone); None: "
+        "unchanged. The order is shipped once every line is shipped whole (R-ERP-5).",
+    )
 
 
 class ErpOrderChangedData(ContractModel):

@@ -43,6 +43,10 @@ class OrderLine(ContractModel):
     price: Money = Field(default=Money(0), description="Price per unit, VAT included.")
     vat_rate: Money = Field(default=Money(0), description="VAT rate in percent.")
     additional: bool = Field(default=False, description="Added by the supplier after placing.")
+    shipped_quantity: Quantity = Field(
+        default=Quantity(0),
+        description="How much of the line the ERP has shipped so far; what is left to hold is quantity - this.",
+    )
 
 
 class OrderPlacedData(ContractModel):

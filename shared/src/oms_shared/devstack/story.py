@@ -733,8 +733,54 @@ def _one_c(story: Story, mode: str, cookie: str, *, content: bytes | None = None
     return answer
 
 
+def _requisites(*pairs: tuple[str, str]) -> str:
+    return "".join(
+        f"<ЗначениеРеквизита><Наименование>{name}</Наименование><Значение>{value}</Значение></ЗначениеРеквизита>"
+        for name, value in pairs
+    )
+
+
+def _goods(lines: list[tuple[str, str, str]]) -> str:
+    """1C's goods lines (SKU as `Артикул`, quantity, price with VAT) of a shipment document."""
+    return "".join(
+        f"<Товар><Ид>{sku}</Ид><Артикул>{sku}</Артикул><Наименование>{sku}</Наименование>"
+        f"<ЦенаЗаЕдиницу>{price}</ЦенаЗаЕдиницу><Количество>{quantity}</Количество>"
+        f"<Сумма>{Decimal(price) * Decimal(quantity)}</Сумма></Товар>"
+        for sku, quantity, price in lines
+    )
+
+
+def _documents_file(order_id: str, number: str, version: str, status: str, shipments: list[str]) -> bytes:
+    """1C's documents file: in one `Контейнер`, the order (status only, no lines) and its shipment documents."""
+    today = date.today().isoformat()
+    order = (
+        f"<Документ><Ид>{order_id}</Ид><Номер>{number}</Номер><Номер1С>УТ-00{number}   </Номер1С>"
+        f"<Дата1С>{today}</Дата1С><НомерВерсии>{version}</НомерВерсии><ХозОперация>Заказ товара</ХозОперация>"
+        f"<Роль>Продавец</Роль><ЗначенияРеквизитов>"
+        + _requisites(("Проведен", "true"), ("Статус заказа", status))
+        + "</ЗначенияРеквизитов></Документ>"
+    )
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<КоммерческаяИнформация ВерсияСхемы="3.1" '
+        f'ДатаФормирования="{today}T12:00:00"><Контейнер>{order}{"".join(shipments)}</Контейнер>'
+        f"</КоммерческаяИнформация>\n"
+    ).encode()
+
+
+def _shipment(number: str, lines: list[tuple[str, str, str]]) -> str:
+    """`Отпуск товара`: the goods 1C shipped, posted."""
+    today = date.today().isoformat()
+    return (
+        f"<Документ><Ид>ship-{number}</Ид><Номер>{number}</Номер><Дата>{today}</Дата>"
+        f"<ХозОперация>Отпуск товара</ХозОперация><Роль>Продавец</Роль><Товары>{_goods(lines)}</Товары>"
+        f"<ЗначенияРеквизитов>{_requisites(('Проведен', 'true'), ('Дата отгрузки по 1С', today))}"
+        f"</ЗначенияРеквизитов></Документ>"
+    )
+
+
 def chapter_erp(story: Story) -> None:
-    """The ERP: 1C takes the confirmed order over CommerceML, ships it, and OMS shows it shipped."""
+    """The ERP: 1C takes the confirmed orders (a split part too) over CommerceML, ships one in two shipments, and
+    OMS shows what was shipped per line, then the order shipped."""
     supplier: Actor = story.facts["supplier"]
     order_id, number = story.facts["order_id"], story.facts["number"]
 
@@ -757,44 +803,75 @@ def chapter_erp(story: Story) -> None:
     if status != "success":
         raise DemoFailed(f"1C could not log in: {answer.text}")
     story.note(f"init: {_one_c(story, 'init', cookie).text.replace(chr(10), ', ')}")
+    parts = [
+        story.call("GET", "orders", f"/api/v1/orders/{p}", actor=supplier).json()
+        for p in story.facts.get("lifecycle_parts", [])
+    ]
+    wanted = [number, *(part["number"] for part in parts)]
 
     def exported() -> httpx.Response | None:
         xml = _one_c(story, "query", cookie)
-        return xml if f"<Номер>{number}</Номер>".encode() in xml.content else None
+        return xml if all(f"<Номер>{n}</Номер>".encode() in xml.content for n in wanted) else None
 
-    xml = story.wait_for(f"order {number} in 1C's query", exported)
+    xml = story.wait_for(f"orders {', '.join(wanted)} in 1C's query", exported)
     story.note(f"{xml.headers['content-type']}, {len(xml.content):,} bytes, {xml.text.count('<Документ>')} orders")
+    for part in parts:
+        story.note(
+            f"split part {part['number']} goes to 1C as its own document: "
+            + ", ".join(f"{ln['sku']} {ln['quantity']}" for ln in part["lines"])
+            + f", total {part['total']}"
+        )
     _one_c(story, "success", cookie)
     story.note("1C confirmed it took them (mode=success): they are not sent again until they change")
 
-    story.step("In 1C the order is shipped; 1C sends its document back (mode=file)")
-    today = date.today().isoformat()
-    requisites = "".join(
-        f"\n      <ЗначениеРеквизита><Наименование>{name}</Наименование>"
-        f"<Значение>{value}</Значение></ЗначениеРеквизита>"
-        for name, value in (
-            ("Проведен", "true"),
-            ("Отгружен", "true"),
-            ("Номер отгрузки по 1С", "РТ-0001"),
-            ("Дата отгрузки по 1С", today),
-        )
-    )
-    document = f"""<?xml version="1.0" encoding="UTF-8"?>
-<КоммерческаяИнформация ВерсияСхемы="2.08" ДатаФормирования="{today}T12:00:00">
-  <Документ>
-    <Ид>{order_id}</Ид>
-    <Номер>{number}</Номер>
-    <Номер1С>УТ-00{number}   </Номер1С>
-    <Дата1С>{today}</Дата1С>
-    <НомерВерсии>demo-1</НомерВерсии>
-    <ХозОперация>Заказ товара</ХозОперация>
-    <Роль>Продавец</Роль>
-    <ЗначенияРеквизитов>{requisites}
-    </ЗначенияРеквизитов>
-  </Документ>
-</КоммерческаяИнформация>
-""".encode()
+    order = story.call("GET", "orders", f"/api/v1/orders/{order_id}", actor=supplier).json()
+    lines = [(ln["sku"], ln["quantity"], ln["price"]) for ln in order["lines"]]
+    first, rest = lines[:1], lines[1:]
+    wh = story.facts["warehouse_id"]
+
+    def stock_of(sku: str) -> dict[str, Any]:
+        body = story.call("GET", "inventory", f"/api/v1/stock?warehouse_id={wh}&sku={sku}", actor=supplier).json()
+        rows: list[dict[str, Any]] = body["items"] if isinstance(body, dict) else body
+        return rows[0]
+
+    before = stock_of(first[0][0])
+    story.step(f"In 1C part of order {number} is shipped ({first[0][0]}); 1C sends the order with its shipment")
+    shipments = [_shipment("РТ-0001", first)]
+    document = _documents_file(order_id, number, "demo-1", "Отгружается частями", shipments)
     story.note(_one_c(story, "file", cookie, content=document, filename="documents.xml").text.replace("\n", " | "))
+
+    story.step(f"OMS shows what left per line; order {number} stays confirmed; inventory holds only the rest")
+
+    def partly_shipped() -> dict[str, Any] | None:
+        body: dict[str, Any] = story.call("GET", "orders", f"/api/v1/orders/{order_id}", actor=supplier).json()
+        shipped = [Decimal(str(ln.get("shipped", "0"))) for ln in body["lines"]]
+        return body if shipped and shipped[0] > 0 else None
+
+    body = story.wait_for(f"order {number} to show its shipped quantities", partly_shipped)
+    if body["status"] != "confirmed":
+        raise DemoFailed(f"a partly shipped order should stay confirmed, not {body['status']}")
+    story.note(
+        f"order {number} ({body['status']}): "
+        + ", ".join(f"{ln['sku']} shipped {ln['shipped']} of {ln['quantity']}" for ln in body["lines"])
+    )
+    story.note(f"history: {body['history'][-1]['comment']!r} (by {body['history'][-1]['by_side']})")
+    story.facts["erp_partly_shipped"] = {ln["sku"]: ln["shipped"] for ln in body["lines"]}
+    left = Decimal(str(before["on_hand"])) - Decimal(first[0][1])
+
+    def consumed() -> dict[str, Any] | None:
+        row = stock_of(first[0][0])
+        return row if Decimal(str(row["on_hand"])) == left else None
+
+    after = story.wait_for(f"{first[0][1]} {first[0][0]} to leave the warehouse", consumed)
+    story.note(
+        f"{first[0][0]} on hand {before['on_hand']} → {after['on_hand']}, "
+        f"reserved {before['reserved']} → {after['reserved']}"
+    )
+
+    story.step("In 1C the rest is shipped; 1C sends the order again with both shipments")
+    shipments.append(_shipment("РТ-0002", rest))
+    document = _documents_file(order_id, number, "demo-1", "Отгружается частями", shipments)
+    story.note(_one_c(story, "file", cookie, content=document, filename="documents-2.xml").text.replace("\n", " | "))
 
     story.step(f"OMS shows order {number} shipped, by the ERP")
 
@@ -806,7 +883,10 @@ def chapter_erp(story: Story) -> None:
     last = body["history"][-1]
     if last["by_side"] != "erp":
         raise DemoFailed(f"order {number} was shipped by {last['by_side']}, expected the ERP")
-    story.note(f"order {number}: '{body['status']}' (by {last['by_side']})")
+    story.note(
+        f"order {number}: '{body['status']}' (by {last['by_side']}): "
+        + ", ".join(f"{ln['sku']} shipped {ln['shipped']} of {ln['quantity']}" for ln in body["lines"])
+    )
     log = story.call("GET", "erp-bridge", "/api/v1/erp/exchanges", actor=supplier, params={"limit": 20}).json()
     story.note(f"exchange log: {[(i['kind'], i['outcome']) for i in reversed(log['items'])]}")
     story.facts["erp_shipped_order_id"] = order_id

@@ -7,14 +7,13 @@ payment/shipment requisites exactly as 1C wrote them, and free-text statuses are
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from xml.etree.ElementTree import Element
 
 from oms_erp_bridge.cml.errors import CmlError
-from oms_erp_bridge.cml.loader import documents
-from oms_erp_bridge.cml.tree import child, descend, requisites, text, unit_of, vat_rate_of
+from oms_erp_bridge.cml.tree import child, children, descend, local_name, requisites, text, unit_of, vat_rate_of
 from oms_erp_bridge.cml.values import parse_bool, parse_datetime, parse_decimal, parse_vat_rate
 
 ORDER_OPERATION = "Заказ товара"
@@ -22,6 +21,13 @@ BUYER_ROLE = "Покупатель"
 SELLER_ROLE = "Продавец"
 DELIVERY_ID = "ORDER_DELIVERY"
 SERVICE_TYPE = "Услуга"
+# Documents 1C sends with an order (CML 2 `ХозОперацияТип`): payments add to what was paid, refunds subtract,
+# a shipment (`Отпуск товара`) lists the goods it shipped.
+PAYMENT_OPERATIONS = ("Выплата безналичных денег", "Выплата наличных денег")
+REFUND_OPERATIONS = ("Возврат безналичных денег", "Возврат наличных денег")
+SHIPMENT_OPERATIONS = ("Отпуск товара",)
+# Where a payment or shipment names its order, when it is not in the order's `Контейнер`.
+BASIS_NAMES = ("Основание", "Номер заказа", "Заказ")
 
 
 @dataclass(frozen=True)
@@ -104,11 +110,38 @@ class CmlOrder:
     has_lines: bool
     vat_included: bool | None
     vat_amount: Decimal | None
+    # `shipped` / `paid` above are also set by a shipment or payment number or date, which says nothing about how
+    # much; these two are 1C's own booleans only (`Отгружен`; `Оплачен` or `Заказ оплачен`).
+    shipped_flag: bool = False
+    paid_flag: bool = False
+    # For a payment or shipment document: the order it belongs to — the `Ид` of the order document in the same
+    # `Контейнер` (CML 3.1), else `Основание` / `Номер заказа` (our order's `Ид` or `Номер`) as 1C wrote it.
+    basis: str = ""
 
     @property
     def is_order(self) -> bool:
         """True for `ХозОперация` = `Заказ товара` (the only operation OMS imports as an order)."""
         return self.operation.casefold() == ORDER_OPERATION.casefold()
+
+    @property
+    def is_payment(self) -> bool:
+        """A payment to the seller (cash or bank transfer)."""
+        return self.operation.casefold() in {name.casefold() for name in PAYMENT_OPERATIONS}
+
+    @property
+    def is_refund(self) -> bool:
+        """Money returned to the buyer: it takes away from what was paid."""
+        return self.operation.casefold() in {name.casefold() for name in REFUND_OPERATIONS}
+
+    @property
+    def is_shipment(self) -> bool:
+        """Goods shipped to the buyer (`Отпуск товара`), with the lines shipped."""
+        return self.operation.casefold() in {name.casefold() for name in SHIPMENT_OPERATIONS}
+
+    @property
+    def in_force(self) -> bool:
+        """Neither marked for deletion nor cancelled, nor sent as explicitly not posted (`Проведен=false`)."""
+        return not (self.deletion_mark or self.cancelled) and (self.posted or "Проведен" not in self.requisites)
 
     @property
     def vat_added_on_top(self) -> bool:
@@ -261,6 +294,9 @@ def parse_order(document: Element) -> CmlOrder:
         has_lines=child(document, "Товары") is not None,
         vat_included=vat_included,
         vat_amount=vat_amount,
+        shipped_flag=_flag(document, values, "Отгружен"),
+        paid_flag=_flag(document, values, "Оплачен", "Заказ оплачен"),
+        basis=(text(document, "Основание") or _first(values, *BASIS_NAMES)).strip(),
     )
 
 
@@ -271,9 +307,29 @@ def parse_orders(root: Element) -> list[CmlOrder]:
     (and 1C told why) rather than half-imported.
     """
     orders: list[CmlOrder] = []
-    for document in documents(root):
-        try:
-            orders.append(parse_order(document))
-        except CmlError as exc:
-            raise CmlError(f"document Ид={text(document, 'Ид')!r}: {exc}") from exc
+    for group in _groups(root):
+        parsed: list[CmlOrder] = []
+        for document in group:
+            try:
+                parsed.append(parse_order(document))
+            except CmlError as exc:
+                raise CmlError(f"document Ид={text(document, 'Ид')!r}: {exc}") from exc
+        # CML 3.1 puts an order's payments and shipments in its `Контейнер`: that is their order.
+        order = next((item for item in parsed if item.is_order), None)
+        for item in parsed:
+            if order is not None and not item.is_order and not item.basis:
+                item = replace(item, basis=order.erp_id.strip())
+            orders.append(item)
     return orders
+
+
+def _groups(root: Element) -> list[list[Element]]:
+    """The documents of each `Контейнер` together; a document directly under the root is a group of its own."""
+    groups: list[list[Element]] = []
+    for item in root:
+        name = local_name(item.tag)
+        if name == "Документ":
+            groups.append([item])
+        elif name == "Контейнер":
+            groups.append(children(item, "Документ"))
+    return groups

@@ -24,6 +24,7 @@ from oms_inventory.reserves import (
     publish_effects,
     release_order,
 )
+from oms_inventory.shipments import consume_shipped, shipped_now
 from oms_shared.contracts import (
     ErpStockImportedV1,
     OrderChangedV1,
@@ -85,6 +86,8 @@ class EventHandlers:
         ):
             return
         eff = Effects(tenant_id=tenant, cause=str(event.event_id))
+        # A part shipped by the ERP leaves the warehouse first; the lines then hold only what is left to ship.
+        await consume_shipped(tx.conn, eff, order_id, shipped_now(data.line_changes))
         kept = [str(c.line_id) for c in data.line_changes if c.field in ("moved", "split")]
         await apply_order_lines(
             tx.conn, eff, order_id, targets, confirmed_at=data.changed_at, reason="adjusted", kept_line_ids=kept

@@ -66,7 +66,8 @@ def line_targets(lines: Sequence[OrderLine]) -> list[LineTarget]:
             line_id=str(line.line_id),
             sku=line.sku,
             warehouse_id=str(line.warehouse_id) if line.warehouse_id else None,
-            requested=max(0, to_units(line.quantity)),
+            # What the ERP shipped of a line is no longer held (R-ERP-5): only the rest is.
+            requested=max(0, to_units(line.quantity) - to_units(line.shipped_quantity)),
         )
         for line in lines
     ]

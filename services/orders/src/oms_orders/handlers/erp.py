@@ -5,16 +5,17 @@ from __future__ import annotations
 import logging
 import uuid
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 
 from oms_orders import domain
-from oms_orders.db import order_lines, orders, price_list_items
+from oms_orders.db import order_history, order_lines, orders, price_list_items
 from oms_orders.handlers.changes import Change, publish_changed
 from oms_orders.handlers.common import d, dec
 from oms_orders.handlers.orders import bump, change_status, lines_of, recompute, reload
-from oms_shared.contracts import ErpOrderChangedV1
-from oms_shared.db import Tx
+from oms_shared.contracts import ErpOrderChangedV1, OrderStatus
+from oms_shared.db import Tx, utcnow
 from oms_shared.errors import PermanentError
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,13 @@ async def apply_erp_change(event: ErpOrderChangedV1, tx: Tx) -> None:
             if new is not None and d(new) != d(getattr(line, field)):
                 values[field] = new
                 changes.append((line.id, line.sku, field, dec(getattr(line, field)), dec(new)))
+        if change.shipped_quantity is not None:
+            # What the ERP has shipped of the line in all, never more than the line holds (R-ERP-5).
+            ordered = d(values.get("quantity", line.quantity))
+            shipped = min(max(d(change.shipped_quantity), Decimal(0)), ordered)
+            if shipped != d(line.shipped_quantity):
+                values["shipped_quantity"] = shipped
+                changes.append((line.id, line.sku, "shipped", dec(line.shipped_quantity), dec(shipped)))
         if values:
             await tx.conn.execute(order_lines.update().where(order_lines.c.id == line.id).values(**values))
     profile: dict[str, object] = {}
@@ -85,6 +93,10 @@ async def apply_erp_change(event: ErpOrderChangedV1, tx: Tx) -> None:
         profile["shipment_date"] = data.shipment_date
     if data.paid_amount is not None and d(data.paid_amount) != d(row.paid_amount):
         profile["paid_amount"] = data.paid_amount
+    wanted = data.status
+    if wanted is None and any(change[2] == "shipped" for change in changes):
+        wanted = await _shipped_whole(tx, row)
+    moves = wanted is not None and wanted.value != row.status
     if changes or profile:
         total, reserve = await recompute(tx.conn, row.id)
         row = await bump(tx.conn, row, total=total, reserve_status=reserve, **profile)
@@ -98,8 +110,8 @@ async def apply_erp_change(event: ErpOrderChangedV1, tx: Tx) -> None:
             with_lines=bool(changes),
             attributes={"erp_document_id": data.erp_document_id, **{k: str(v) for k, v in profile.items()}},
         )
-    if data.status is not None and data.status.value != row.status:
-        target = domain.Status(data.status.value)
+    if wanted is not None and moves:
+        target = domain.Status(wanted.value)
         try:
             await change_status(
                 tx,
@@ -123,6 +135,19 @@ async def apply_erp_change(event: ErpOrderChangedV1, tx: Tx) -> None:
                     "erp_document_id": data.erp_document_id,
                 },
             )
+    elif data.comment:
+        # What 1C said (once per new text, the bridge sees to that) while the status stays: on the order's history.
+        await tx.conn.execute(
+            order_history.insert().values(
+                order_id=row.id,
+                from_status=row.status,
+                to_status=row.status,
+                by_user_id=None,
+                by_side=ERP.value,
+                at=utcnow(),
+                comment=data.comment,
+            )
+        )
     if data.conflict:
         # Both sides had changed the order: the ERP's document won (above); say what it overrode (R-ERP-3).
         row = await bump(tx.conn, await reload(tx.conn, row.id))
@@ -134,3 +159,12 @@ async def apply_erp_change(event: ErpOrderChangedV1, tx: Tx) -> None:
             by_side=ERP,
             attributes={"reason": data.conflict, "erp_document_id": data.erp_document_id},
         )
+
+
+async def _shipped_whole(tx: Tx, row: Any) -> OrderStatus | None:
+    """Shipped once every line with a quantity is shipped whole (R-ERP-5); a part shipped changes no status."""
+    lines = [line for line in await lines_of(tx.conn, row.id) if d(line.quantity) > 0]
+    if row.status == domain.Status.CONFIRMED.value and lines:
+        if all(d(line.shipped_quantity) >= d(line.quantity) for line in lines):
+            return OrderStatus.SHIPPED
+    return None

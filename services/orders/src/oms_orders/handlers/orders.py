@@ -70,6 +70,7 @@ class WrittenLine:
     additional: bool = False
     reserved: Decimal = Decimal(0)
     shortage: Decimal = Decimal(0)
+    shipped_quantity: Decimal = Decimal(0)
 
 
 def line_json(line: Any) -> dict[str, Any]:
@@ -86,6 +87,7 @@ def line_json(line: Any) -> dict[str, Any]:
         "additional": line.additional,
         "reserved": dec(line.reserved),
         "shortage": dec(line.shortage),
+        "shipped": dec(line.shipped_quantity),  # what the ERP has shipped of the line so far (R-ERP-5)
     }
 
 
@@ -191,6 +193,7 @@ def contract_lines(lines: Sequence[Any]) -> list[OrderLine]:
             price=d(line.price),
             vat_rate=d(line.vat_rate),
             additional=line.additional,
+            shipped_quantity=d(line.shipped_quantity),
         )
         for line in lines
     ]
@@ -306,6 +309,10 @@ async def change_status(
     row = await bump(
         tx.conn, row, status=target.value, status_changed_at=now, updated_at=now, overdue=False, overdue_since=None
     )
+    if target is domain.Status.SHIPPED:  # a shipped order has shipped every line whole, however it got there
+        await tx.conn.execute(
+            order_lines.update().where(order_lines.c.order_id == row.id).values(shipped_quantity=order_lines.c.quantity)
+        )
     await tx.conn.execute(
         order_history.insert().values(
             order_id=row.id,
