@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +15,9 @@ from alembic.script import ScriptDirectory
 from oms_orders.app import MIGRATIONS
 from oms_shared.db import create_engine
 from oms_shared.migrations import _config, upgrade_to_head
+from tests.integration.orders.helpers import orders_app, register
 from tests.support.databases import POSTGRES_URL, fresh_postgres_databases
+from tests.support.services import running_service
 
 pytestmark = pytest.mark.skipif(not POSTGRES_URL, reason="needs OMS_TEST_POSTGRES_URL")
 
@@ -114,3 +117,29 @@ async def test_a_build_left_invalid_by_an_interrupted_start_is_built_again() -> 
             assert "(supplier_id, total, id)" in definition
         finally:
             await engine.dispose()
+
+
+async def test_two_orders_services_starting_at_once_on_a_fresh_database_both_come_up(
+    service_env: dict[str, object], keys: tuple[Path, Path], kafka: str
+) -> None:
+    """Two whole orders services (migrate → topics → consumer → ready) start together on one fresh PostgreSQL
+    database: both answer /ready, the schema is at head once, and each can write."""
+    from contextlib import AsyncExitStack
+
+    async with fresh_postgres_databases(1) as (url,), AsyncExitStack() as stack:
+        apps = [orders_app(url, {**service_env, "consumer_group": "orders-both"}, keys) for _ in range(2)]
+        clients = await asyncio.wait_for(
+            asyncio.gather(*(stack.enter_async_context(running_service(app)) for app in apps)), timeout=120
+        )
+        for n, client in enumerate(clients):
+            assert (await client.get("/ready")).status_code == 200
+            await register(client, "supplier", f"Supplier {n}")
+        engine = create_engine(url)
+        try:
+            async with engine.connect() as conn:
+                versions = (await conn.execute(sa.text("SELECT version_num FROM alembic_version"))).scalars().all()
+        finally:
+            await engine.dispose()
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        assert versions == [ScriptDirectory.from_config(cfg).get_current_head()]
