@@ -105,6 +105,8 @@ async def test_events_consumed_while_the_database_is_down_wait_and_are_applied_o
                     assert answer.status_code == 503, answer.text
                     assert answer.json()["database"] == "unavailable"
                     assert runtime.consumer.database_unavailable, "the consumer holds the event it is on"
+                    kafka_consumer = runtime.consumer._kafka_consumer()
+                    assert kafka_consumer.paused(), "nothing is fetched ahead meanwhile"
 
                 await eventually(held_and_not_ready, timeout=30)
                 while asyncio.get_running_loop().time() - outage_started < OUTAGE_S:
@@ -122,6 +124,7 @@ async def test_events_consumed_while_the_database_is_down_wait_and_are_applied_o
 
                 await eventually(ready_again, timeout=30)
                 assert not runtime.consumer.database_unavailable
+                assert not runtime.consumer._kafka_consumer().paused()
             rows = await admin.fetch("SELECT sku, times FROM applied")
             assert {r["sku"] for r in rows} == {e.data.sku for e in before + during}
             assert all(r["times"] == 1 for r in rows), [tuple(r) for r in rows if r["times"] != 1]
