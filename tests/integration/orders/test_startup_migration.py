@@ -17,7 +17,7 @@ from oms_shared.db import create_engine
 from oms_shared.migrations import _config, upgrade_to_head
 from tests.integration.orders.helpers import orders_app, register
 from tests.support.databases import POSTGRES_URL, fresh_postgres_databases
-from tests.support.services import running_service
+from tests.support.services import eventually, running_service
 
 pytestmark = pytest.mark.skipif(not POSTGRES_URL, reason="needs OMS_TEST_POSTGRES_URL")
 
@@ -143,3 +143,48 @@ async def test_two_orders_services_starting_at_once_on_a_fresh_database_both_com
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS))
         assert versions == [ScriptDirectory.from_config(cfg).get_current_head()]
+
+
+async def test_orders_stay_writable_while_a_later_migration_of_the_same_start_waits() -> None:
+    """The list indexes take no write lock that outlives their build: while the start-up migration is held up
+    by a later revision (it waits for a lock on ``price_lists``), a writer still gets ``orders``' write lock at
+    once. Before, the 14 indexes were built in the start-up transaction, whose lock on ``orders`` blocked every
+    write until the whole migration run committed."""
+    async with fresh_postgres_databases(1) as (url,):
+        engine = create_engine(url)
+        holder = create_engine(url)
+        try:
+            async with engine.connect() as conn:
+                await conn.run_sync(lambda c: command.upgrade(_config(MIGRATIONS, c), "0003"))
+                await conn.commit()
+            async with holder.connect() as blocker:
+                await blocker.execute(sa.text("LOCK TABLE price_lists IN ACCESS SHARE MODE"))  # held until commit
+                migrating = asyncio.create_task(upgrade_to_head(engine, MIGRATIONS))
+                try:
+
+                    async def waiting_on_price_lists() -> bool:
+                        async with holder.connect() as probe:
+                            waiting = await probe.scalar(
+                                sa.text(
+                                    "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                                    "WHERE c.relname = 'price_lists' AND NOT l.granted"
+                                )
+                            )
+                        return bool(waiting)
+
+                    await eventually(waiting_on_price_lists, timeout=60)
+                    async with holder.connect() as writer:
+                        # What INSERT/UPDATE/DELETE take; NOWAIT fails at once if the migration holds orders.
+                        await writer.execute(sa.text("LOCK TABLE orders IN ROW EXCLUSIVE MODE NOWAIT"))
+                        await writer.rollback()
+                finally:
+                    await blocker.commit()
+                    await asyncio.wait_for(migrating, timeout=60)
+            async with engine.connect() as conn:
+                version = await conn.scalar(sa.text("SELECT version_num FROM alembic_version"))
+            cfg = Config()
+            cfg.set_main_option("script_location", str(MIGRATIONS))
+            assert version == ScriptDirectory.from_config(cfg).get_current_head()
+        finally:
+            await engine.dispose()
+            await holder.dispose()
