@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
 import sqlalchemy as sa
-from prometheus_client import generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 
 from oms_erp_bridge.app import MIGRATIONS
 from oms_erp_bridge.db import metadata
@@ -136,3 +137,75 @@ async def test_events_consumed_while_the_database_is_down_wait_and_are_applied_o
             await producer.stop()
             await admin.close()
             await proxy.stop()
+
+
+async def test_serialization_failures_and_deadlocks_are_retried_past_the_attempt_limit_not_dead_lettered(
+    kafka: str,
+) -> None:
+    """A handler that loses a race five times in a row (PostgreSQL answers 40001, then 40P01 — more failures
+    than ``max_attempts``) is tried again until it goes through: applied once, nothing dead-lettered; a bug in
+    the same handler still goes to the dead-letter topic after the bounded attempts."""
+    from oms_shared.consumer import ConsumerMetrics, EventConsumer
+    from oms_shared.db import Database, create_engine, messaging_tables
+    from oms_shared.service import make_broker
+    from oms_shared.settings import ServiceSettings
+
+    async with fresh_postgres_databases(1) as (url,):
+        meta = sa.MetaData()
+        messaging_tables(meta)
+        engine = create_engine(url)
+        async with engine.begin() as conn:
+            await conn.run_sync(meta.create_all)
+            await conn.execute(sa.text("CREATE TABLE applied (sku TEXT PRIMARY KEY, times INT NOT NULL)"))
+        db = Database(engine, meta)
+        registry = CollectorRegistry()
+        consumer = EventConsumer(
+            service="race",
+            db=db,
+            metrics=ConsumerMetrics(registry, "race"),
+            max_attempts=3,
+            retry_backoff_s=0.01,
+            transient_backoff_s=0.01,
+        )
+        tries: dict[str, int] = {}
+
+        async def apply(event: StockUpdatedV1, tx: Tx) -> None:
+            sku = event.data.sku
+            tries[sku] = tries.get(sku, 0) + 1
+            if sku == "RACY" and tries[sku] <= 5:
+                code = "40001" if tries[sku] % 2 else "40P01"
+                await tx.conn.execute(
+                    sa.text(f"DO $$ BEGIN RAISE EXCEPTION 'lost a race' USING ERRCODE = '{code}'; END $$")
+                )
+            if sku == "BUGGY":
+                raise RuntimeError("handler bug")
+            await tx.conn.execute(
+                sa.text(
+                    "INSERT INTO applied (sku, times) VALUES (:sku, 1) "
+                    "ON CONFLICT (sku) DO UPDATE SET times = applied.times + 1"
+                ),
+                {"sku": sku},
+            )
+
+        consumer.on(StockUpdatedV1, apply)
+        broker = make_broker(ServiceSettings(service_name="race", kafka_bootstrap=kafka), registry)
+        consumer.attach(broker, group_id=f"race-{uuid.uuid4().hex[:6]}")
+        await broker.start()
+        producer = await started_producer(kafka)
+        try:
+            for sku in ("RACY", "BUGGY", "AFTER"):
+                await send_event(producer, stock_event(sku))
+
+            async def after_applied() -> None:
+                async with db.read() as conn:
+                    rows = {r.sku: r.times for r in await conn.execute(sa.text("SELECT sku, times FROM applied"))}
+                assert rows == {"RACY": 1, "AFTER": 1}
+
+            await eventually(after_applied)
+            dead = await read_topic(kafka, dlq(STOCK_UPDATED), expect=2, timeout=5)
+        finally:
+            await producer.stop()
+            await broker.stop()
+            await db.dispose()
+    assert tries["RACY"] == 6 and tries["BUGGY"] == 3
+    assert [json.loads(r.value)["data"]["sku"] for r in dead] == ["BUGGY"]
