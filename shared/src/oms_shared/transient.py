@@ -66,6 +66,8 @@ def _one(exc: BaseException) -> Kind | None:
     if isinstance(state, str) and state:
         if state.startswith("08") or state in _UNAVAILABLE_SQLSTATES:
             return UNAVAILABLE
+        if state == "55000" and "not currently accepting connections" in str(exc):
+            return UNAVAILABLE  # ALTER DATABASE ... ALLOW_CONNECTIONS false, for maintenance
         if state in _CONTENTION_SQLSTATES:
             return CONTENTION
     if isinstance(exc, sqlite3.OperationalError) and any(m in str(exc).lower() for m in _SQLITE_BUSY):

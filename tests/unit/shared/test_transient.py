@@ -34,6 +34,10 @@ def wrapped(orig: BaseException, *, invalidated: bool = False) -> sa.exc.DBAPIEr
         (wrapped(_AdaptedError("57P01")), UNAVAILABLE),  # admin_shutdown: the primary is going away
         (wrapped(_AdaptedError("25006")), UNAVAILABLE),  # read-only: a former primary after a failover
         (wrapped(RuntimeError("connection was closed"), invalidated=True), UNAVAILABLE),
+        (
+            asyncpg.exceptions.ObjectNotInPrerequisiteStateError('database "x" is not currently accepting connections'),
+            UNAVAILABLE,
+        ),
         (asyncpg.exceptions.ConnectionDoesNotExistError("closed in the middle of operation"), UNAVAILABLE),
         (sa.exc.TimeoutError("QueuePool limit reached, connection timed out"), UNAVAILABLE),
         (wrapped(_AdaptedError("40001")), CONTENTION),  # serialization_failure
@@ -53,6 +57,7 @@ def test_transient_database_errors_are_recognised(error: BaseException, kind: st
         FileNotFoundError(2, "No such file or directory"),
         wrapped(_AdaptedError("23505")),  # unique_violation: the same again next time
         wrapped(_AdaptedError("42P01")),  # undefined_table
+        asyncpg.exceptions.ObjectNotInPrerequisiteStateError("cannot refresh materialized view concurrently"),
         wrapped(sqlite3.OperationalError("no such table: orders")),
         ValueError("bad value"),
     ],
