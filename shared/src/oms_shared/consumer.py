@@ -3,7 +3,12 @@
 Each message is parsed against the contracts; a malformed or unknown one goes to
 ``<topic>.dlq`` with the error. A known event runs its handler inside one transaction together
 with the inbox row, so a redelivered event is applied once. A handler that keeps failing is
-retried ``max_attempts`` times, then dead-lettered; the consumer moves on. The offset is
+retried ``max_attempts`` times, then dead-lettered; the consumer moves on. A *transient* database error
+(unreachable, failover, serialization failure, deadlock, lock timeout, SQLite busy; see ``oms_shared.transient``)
+is not such a failure: the event is tried again in place with backoff up to ``transient_backoff_max_s``, for as
+long as the error lasts, the subscription's partitions are paused meanwhile (nothing is fetched ahead) and the
+service reports not ready while the database is unreachable; it would only fail the same way on every event
+behind it, so dead-lettering it would empty the topic into ``.dlq`` during a 30 s failover. The offset is
 committed only after that (AckPolicy.NACK_ON_ERROR: if even the DLQ publish fails, the message
 is redelivered instead of being lost).
 
@@ -37,6 +42,7 @@ from oms_shared.db import Database, Tx, utcnow
 from oms_shared.errors import NotYet, PermanentError
 from oms_shared.logs import reset_correlation_id, set_correlation_id
 from oms_shared.topics import dlq
+from oms_shared.transient import UNAVAILABLE, transient_kind
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +61,18 @@ class ConsumerMetrics:
         self._dlq = Counter(
             "oms_dlq_messages_total", "Messages sent to a dead-letter topic", ["service", "topic"], registry=registry
         )
+        self._transient = Counter(
+            "oms_consumer_transient_retries_total",
+            "Tries of an event that failed on a transient database error and were repeated in place",
+            ["service", "kind"],
+            registry=registry,
+        )
+        self.waiting_for_database = Gauge(
+            "oms_consumer_waiting_for_database",
+            "1 while the consumer holds an event because its database is unreachable",
+            ["service"],
+            registry=registry,
+        )
         self.parked = Gauge(
             "oms_parked_events", "Events waiting for a fact they depend on (NotYet)", ["service"], registry=registry
         )
@@ -65,6 +83,9 @@ class ConsumerMetrics:
 
     def dead_lettered(self, topic: str) -> None:
         self._dlq.labels(self.service, topic).inc()
+
+    def transient_retry(self, kind: str) -> None:
+        self._transient.labels(self.service, kind).inc()
 
 
 class EventConsumer:
@@ -80,6 +101,8 @@ class EventConsumer:
         retry_backoff_s: float = 0.2,
         park_backoff_s: float = 0.5,
         park_deadline_s: float = 900.0,
+        transient_backoff_s: float = 0.5,
+        transient_backoff_max_s: float = 30.0,
     ) -> None:
         self.service = service
         self.db = db
@@ -88,6 +111,11 @@ class EventConsumer:
         self.retry_backoff_s = retry_backoff_s
         self.park_backoff_s = park_backoff_s
         self.park_deadline_s = park_deadline_s
+        self.transient_backoff_s = transient_backoff_s
+        self.transient_backoff_max_s = transient_backoff_max_s
+        # Set while an event waits for an unreachable database; the service is not ready meanwhile.
+        self.database_unavailable = False
+        self._subscriber: Any = None
         self._handlers: dict[str, Handler] = {}
         self.handled_events: list[type[Event]] = []
         self._topics: set[str] = set()
@@ -128,6 +156,7 @@ class EventConsumer:
             title=f"{self.service}-events",
         )
         subscriber(self._on_message)
+        self._subscriber = subscriber
 
     async def _on_message(self, msg: KafkaMessage) -> None:
         record = msg.raw_message
@@ -166,37 +195,101 @@ class EventConsumer:
         key: bytes | None,
         record: Any,
     ) -> None:
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                async with self.db.transaction() as tx:
-                    if not await tx.claim(self.service, event):
-                        self.metrics.event(event.event_type, "duplicate")
+        attempt = 0  # failures that may happen again: bounded by max_attempts
+        outage = 0  # consecutive transient failures: retried in place for as long as they last
+        try:
+            while True:
+                try:
+                    try:
+                        async with self.db.transaction() as tx:
+                            if not await tx.claim(self.service, event):
+                                self.metrics.event(event.event_type, "duplicate")
+                                return
+                            await handler(event, tx)
+                        self.metrics.event(event.event_type, "processed")
                         return
-                    await handler(event, tx)
-                self.metrics.event(event.event_type, "processed")
-                return
-            except asyncio.CancelledError:
-                raise
-            except NotYet as exc:
-                await self._park(event, topic, body, headers, key, str(exc), record)
-                return
-            except PermanentError as exc:
-                log.warning("event %s refused: %s", event.event_id, exc)
-                self.metrics.event(event.event_type, "dead_lettered")
-                await self._dead_letter(topic, body, headers, key, f"refused: {exc}", record)
-                return
-            except Exception as exc:
-                if attempt >= self.max_attempts:
-                    log.exception("event %s failed %d times; dead-lettering", event.event_id, attempt)
+                    except NotYet as exc:
+                        await self._park(event, topic, body, headers, key, str(exc), record)
+                        return
+                except asyncio.CancelledError:
+                    raise
+                except PermanentError as exc:
+                    log.warning("event %s refused: %s", event.event_id, exc)
                     self.metrics.event(event.event_type, "dead_lettered")
-                    detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-                    await self._dead_letter(topic, body, headers, key, f"failed {attempt}x: {detail}", record)
+                    await self._dead_letter(topic, body, headers, key, f"refused: {exc}", record)
                     return
-                self.metrics.event(event.event_type, "retried")
-                log.warning("event %s failed (attempt %d): %r", event.event_id, attempt, exc)
-                await asyncio.sleep(self.retry_backoff_s * (2 ** (attempt - 1)))
+                except Exception as exc:
+                    kind = transient_kind(exc)
+                    if kind is not None:
+                        outage += 1
+                        await self._wait_out(event, kind, exc, outage)
+                        continue
+                    attempt += 1
+                    if attempt >= self.max_attempts:
+                        log.exception("event %s failed %d times; dead-lettering", event.event_id, attempt)
+                        self.metrics.event(event.event_type, "dead_lettered")
+                        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+                        await self._dead_letter(topic, body, headers, key, f"failed {attempt}x: {detail}", record)
+                        return
+                    self.metrics.event(event.event_type, "retried")
+                    log.warning("event %s failed (attempt %d): %r", event.event_id, attempt, exc)
+                    await asyncio.sleep(self.retry_backoff_s * (2 ** (attempt - 1)))
+        finally:
+            if outage:
+                self._recovered(event, outage)
+
+    def transient_delay(self, outage: int) -> float:
+        """Seconds before try ``outage + 1`` of an event held by a transient error: doubling, capped."""
+        return float(min(self.transient_backoff_s * 2.0 ** min(outage - 1, 30), self.transient_backoff_max_s))
+
+    async def _wait_out(self, event: Event, kind: str, exc: Exception, outage: int) -> None:
+        """Hold the event (and the partitions behind it) while a transient error lasts."""
+        delay = self.transient_delay(outage)
+        self.metrics.transient_retry(kind)
+        if outage == 1:
+            self._pause()
+        if kind == UNAVAILABLE and not self.database_unavailable:
+            self.database_unavailable = True
+            self.metrics.waiting_for_database.labels(self.service).set(1)
+        log.warning(
+            "event %s (%s): transient database error (%s, try %d), trying again in %.1f s: %r",
+            event.event_id,
+            event.event_type,
+            kind,
+            outage,
+            delay,
+            exc,
+        )
+        await asyncio.sleep(delay)
+
+    def _recovered(self, event: Event, outage: int) -> None:
+        if self.database_unavailable:
+            self.database_unavailable = False
+            self.metrics.waiting_for_database.labels(self.service).set(0)
+        self._resume()
+        log.info("event %s went through after %d transient failures", event.event_id, outage)
+
+    def _kafka_consumer(self) -> Any:
+        return getattr(self._subscriber, "consumer", None) if self._subscriber is not None else None
+
+    def _pause(self) -> None:
+        """Stop fetching ahead while the current event waits (the offsets behind it stay uncommitted)."""
+        consumer = self._kafka_consumer()
+        if consumer is None:
+            return
+        try:
+            consumer.pause(*consumer.assignment())
+        except Exception as exc:  # a rebalance in between: nothing to pause, fetching is harmless then
+            log.debug("could not pause the subscription: %r", exc)
+
+    def _resume(self) -> None:
+        consumer = self._kafka_consumer()
+        if consumer is None:
+            return
+        try:
+            consumer.resume(*consumer.paused())
+        except Exception as exc:
+            log.debug("could not resume the subscription: %r", exc)
 
     async def _dead_letter(
         self, topic: str, body: bytes, headers: dict[str, str], key: bytes | None, error: str, record: Any
@@ -310,6 +403,10 @@ class EventConsumer:
         except PermanentError as exc:
             reason, final = f"refused: {exc}", True
         except Exception as exc:
+            if transient_kind(exc) is not None:
+                # The database, not the event: try it again later, however long the outage lasted.
+                log.warning("parked event %s: transient database error, retried later: %r", event.event_id, exc)
+                return
             detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
             reason = str(exc) if isinstance(exc, NotYet) else f"failed: {detail}"
             final = now - row.parked_at >= timedelta(seconds=self.park_deadline_s)

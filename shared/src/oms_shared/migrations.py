@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 import zlib
 from pathlib import Path
 from typing import Any
@@ -13,6 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from oms_shared.db import UtcDateTime
 
+log = logging.getLogger(__name__)
+
+# How often a replica waiting for another's migration tries the lock again.
+MIGRATION_LOCK_POLL_S = 0.5
+
 
 def _config(script_location: Path, connection: Any) -> Config:
     cfg = Config()
@@ -21,26 +29,52 @@ def _config(script_location: Path, connection: Any) -> Config:
     return cfg
 
 
-async def upgrade_to_head(engine: AsyncEngine, script_location: Path) -> None:
-    """Apply every pending migration; replicas on PostgreSQL take turns under an advisory lock."""
+def migration_lock_key(script_location: Path) -> int:
+    """The advisory-lock key of one service's migrations: the same for every replica, wherever it is installed."""
+    name = f"{script_location.parent.name}/{script_location.name}"  # e.g. oms_orders/migrations
+    return zlib.crc32(f"oms-migrate-{name}".encode()) & 0x7FFFFFFF
+
+
+async def upgrade_to_head(
+    engine: AsyncEngine, script_location: Path, *, lock_poll_s: float = MIGRATION_LOCK_POLL_S
+) -> None:
+    """Apply every pending migration; on PostgreSQL one replica at a time, under an advisory lock.
+
+    The others wait for the lock, then find the database at head and go on. They wait by trying the lock
+    (``pg_try_advisory_lock``) in autocommit, not by blocking on it: a blocked ``pg_advisory_lock`` is a
+    statement with an open snapshot, and ``CREATE INDEX CONCURRENTLY`` in the migration waits for every older
+    snapshot of the database to end, so the two would wait for each other.
+    """
 
     def _upgrade(sync_conn: Any) -> None:
         command.upgrade(_config(script_location, sync_conn), "head")
 
-    async with engine.connect() as conn:
-        if engine.dialect.name == "postgresql":
-            key = zlib.crc32(f"oms-migrate-{script_location}".encode()) & 0x7FFFFFFF
-            await conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": key})
-            await conn.commit()
-            try:
-                await conn.run_sync(_upgrade)
-                await conn.commit()
-            finally:
-                await conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-                await conn.commit()
-        else:
+    if engine.dialect.name != "postgresql":
+        async with engine.connect() as conn:
             await conn.run_sync(_upgrade)
             await conn.commit()
+        return
+    key = migration_lock_key(script_location)
+    async with engine.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        waited_since: float | None = None
+        while not await conn.scalar(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": key}):
+            if waited_since is None:
+                waited_since = time.monotonic()
+                log.info("another replica is migrating %s; waiting for it", script_location.parent.name)
+            await asyncio.sleep(lock_poll_s)
+        if waited_since is not None:
+            log.info("waited %.1f s for the migration lock", time.monotonic() - waited_since)
+        await conn.commit()  # SQLAlchemy's own "transaction" of the autocommit statements above
+        try:
+            await conn.execution_options(isolation_level=conn.default_isolation_level)
+            await conn.run_sync(_upgrade)
+            await conn.commit()
+        finally:
+            if conn.in_transaction():
+                await conn.rollback()
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
 
 
 def run_env(target_metadata: sa.MetaData) -> None:
@@ -48,7 +82,14 @@ def run_env(target_metadata: sa.MetaData) -> None:
     connection = context.config.attributes.get("connection")
     if connection is None:
         raise RuntimeError("migrations run from the service at start (upgrade_to_head), not from the CLI")
-    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+    # One transaction per migration file: a migration that must run outside a transaction (an index built
+    # CONCURRENTLY in an autocommit block) commits what came before it, so each file is its own unit.
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=True,
+        transaction_per_migration=True,
+    )
     with context.begin_transaction():
         context.run_migrations()
 

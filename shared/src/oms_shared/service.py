@@ -91,6 +91,8 @@ class ServiceRuntime:
             retry_backoff_s=settings.consumer_retry_backoff_s,
             park_backoff_s=settings.consumer_park_backoff_s,
             park_deadline_s=settings.consumer_park_deadline_s,
+            transient_backoff_s=settings.consumer_transient_backoff_s,
+            transient_backoff_max_s=settings.consumer_transient_backoff_max_s,
         )
         self._outbox_metrics = OutboxMetrics(self.registry, settings.service_name)
         # aiokafka clients must be created inside the running loop: made in start().
@@ -183,6 +185,18 @@ class ServiceRuntime:
             await self.producer.stop()
         await self.db.dispose()
 
+    async def database_state(self) -> str:
+        """``"ok"``, or ``"unavailable"`` while the consumer waits for the database or it does not answer."""
+        if self.consumer.database_unavailable:
+            return "unavailable"
+        try:
+            async with asyncio.timeout(self.settings.ready_db_timeout_s), self.db.read() as conn:
+                await conn.execute(sa.text("SELECT 1"))
+        except Exception as exc:  # any failure to answer means "not ready", never a 500
+            log.warning("readiness: the database does not answer: %r", exc)
+            return "unavailable"
+        return "ok"
+
     def ops_router(self) -> APIRouter:
         router = APIRouter(tags=["ops"])
 
@@ -193,7 +207,10 @@ class ServiceRuntime:
         @router.get("/ready", summary="Readiness: migrated, connected, consuming")
         async def ready() -> Response:
             body: dict[str, Any] = {"service": self.settings.service_name, "ready": self.ready}
-            return JSONResponse(body, status_code=200 if self.ready else 503)
+            if self.ready:
+                body["database"] = await self.database_state()
+                body["ready"] = body["database"] == "ok"
+            return JSONResponse(body, status_code=200 if body["ready"] else 503)
 
         @router.get("/asyncapi.json", summary="AsyncAPI document of the topics this service uses")
         async def asyncapi() -> dict[str, Any]:

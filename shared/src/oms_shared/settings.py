@@ -34,8 +34,15 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap: str = Field(default_factory=lambda: _env("OMS_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
     kafka_enable_idempotence: bool = False
     consumer_group: str = ""
+    # A handler error that may happen again: tried this many times (backoff doubling from ...), then dead-lettered.
     consumer_max_attempts: int = 3
     consumer_retry_backoff_s: float = 0.2
+    # A transient database error (unreachable, failover, serialization failure, deadlock, lock timeout, SQLite
+    # busy): the event is tried again in place, first after this, doubling up to the cap, for as long as it lasts.
+    consumer_transient_backoff_s: float = 0.5
+    consumer_transient_backoff_max_s: float = 30.0
+    # /ready asks the database with this timeout (not ready while it does not answer).
+    ready_db_timeout_s: float = 2.0
     # Events whose handler said "not yet" (NotYet): first retry after this, doubling up to 60 s ...
     consumer_park_backoff_s: float = 0.5
     # ... and dead-lettered when still not applicable this long after they were parked.

@@ -104,6 +104,8 @@ emails = sa.Table(
     sa.Column("attempts", sa.Integer(), nullable=False),
     sa.Column("next_attempt_at", UtcDateTime(), nullable=False),
     sa.Column("claimed_until", UtcDateTime(), nullable=True),
+    # Random per claim: only the sender holding it renews the lease, sends and records (never twice).
+    sa.Column("claim_token", sa.String(32), nullable=True),
     sa.Column("last_error", sa.Text(), nullable=False),
     sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.Column("sent_at", UtcDateTime(), nullable=True),

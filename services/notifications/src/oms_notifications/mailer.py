@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -130,7 +131,14 @@ _CONNECTION_ERRORS = (
 
 
 class EmailSender:
-    """The background loop: claim due e-mails, send them over one SMTP connection, record the outcome."""
+    """The background loop: claim due e-mails, send them over one SMTP connection, record the outcome.
+
+    "Never twice" with several replicas: a claim is a small batch (``email_batch_size``) marked with a random
+    token and a lease (``email_claim_lease_s``). Before each message the sender renews the lease of the batch
+    rows it still holds (the token must still be its own) and skips any row that is not; recording an outcome
+    also requires the token. So however slow the SMTP server, a row is sent by the one sender holding it; the
+    lease only has to outlive a single message (a few SMTP commands of ``smtp_timeout_s`` each).
+    """
 
     def __init__(self, db: Database, settings: Settings, renderer: Renderer, metrics: MailerMetrics) -> None:
         self.db = db
@@ -196,14 +204,33 @@ class EmailSender:
 
     async def send_due(self) -> int:
         """Send one batch of due e-mails; returns how many were claimed."""
-        rows = await self._claim()
+        token = secrets.token_hex(16)
+        rows = await self._claim(token)
         if not rows:
             return 0
-        outcomes = await self._send(rows)
-        await self._record(rows, outcomes)
+        outcomes = await self._send(rows, token)
+        await self._record(rows, outcomes, token)
         return len(rows)
 
-    async def _claim(self) -> list[Any]:
+    async def _renew(self, email_ids: Sequence[str], token: str) -> set[str]:
+        """Extend the lease of the rows this claim still holds; returns their ids (the others were taken over)."""
+        if not email_ids:
+            return set()
+        lease = utcnow() + timedelta(seconds=self.settings.email_claim_lease_s)
+        async with self.db.transaction() as tx:
+            result = await tx.conn.execute(
+                emails.update()
+                .where(
+                    emails.c.email_id.in_(list(email_ids)),
+                    emails.c.claim_token == token,
+                    emails.c.status == "pending",
+                )
+                .values(claimed_until=lease)
+                .returning(emails.c.email_id)
+            )
+            return {r.email_id for r in result}
+
+    async def _claim(self, token: str) -> list[Any]:
         now = utcnow()
         lease = now + timedelta(seconds=self.settings.email_claim_lease_s)
         due = sa.and_(
@@ -211,26 +238,31 @@ class EmailSender:
             emails.c.next_attempt_at <= now,
             sa.or_(emails.c.claimed_until.is_(None), emails.c.claimed_until < now),
         )
-        pick = (
+        # Picked once, in a materialized CTE: as an ``IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)`` subquery
+        # PostgreSQL may run the pick again for other rows while a replica claims alongside, and one claim then
+        # took the whole queue (24 rows for a limit of 10, measured) instead of a small batch.
+        picked = (
             sa.select(emails.c.email_id)
             .where(due)
             .order_by(emails.c.created_at)
             .limit(self.settings.email_batch_size)
             .with_for_update(skip_locked=True)
+            .cte("picked")
+            .prefix_with("MATERIALIZED", dialect="postgresql")
         )
         async with self.db.transaction() as tx:
             # Replicas race for rows; the repeated condition makes a row go to exactly one of them.
             result = await tx.conn.execute(
                 emails.update()
-                .where(emails.c.email_id.in_(pick.scalar_subquery()), due)
-                .values(claimed_until=lease)
+                .where(emails.c.email_id.in_(sa.select(picked.c.email_id)), due)
+                .values(claimed_until=lease, claim_token=token)
                 .returning(*emails.c)
             )
             rows = list(result)
         rows.sort(key=lambda r: r.created_at)
         return rows
 
-    async def _send(self, rows: Sequence[Any]) -> list[Outcome]:
+    async def _send(self, rows: Sequence[Any], token: str) -> list[Outcome]:
         outcomes: list[Outcome] = []
         messages: list[tuple[Any, EmailMessage]] = []
         for row in rows:
@@ -254,7 +286,14 @@ class EmailSender:
             log.warning("%s; %d e-mails will be retried", error, len(messages))
             outcomes += [Outcome(row.email_id, error=error, reason="connect") for row, _ in messages]
             return outcomes
+        held = {row.email_id for row in rows}
         for index, (row, msg) in enumerate(messages):
+            # Renew the lease of every row of the batch still ours (sent ones wait to be recorded) and make sure
+            # this one still is: if the lease ran out and another sender took it, that sender sends it.
+            held = await self._renew(sorted(held), token)
+            if row.email_id not in held:
+                log.warning("e-mail %s was taken over by another sender; not sending it here", row.email_id)
+                continue
             try:
                 await client.send_message(msg)
                 outcomes.append(Outcome(row.email_id))
@@ -277,7 +316,7 @@ class EmailSender:
         self._last_used = self._loop_time()
         return outcomes
 
-    async def _record(self, rows: Sequence[Any], outcomes: Sequence[Outcome]) -> None:
+    async def _record(self, rows: Sequence[Any], outcomes: Sequence[Outcome], token: str) -> None:
         by_id = {r.email_id: r for r in rows}
         now = utcnow()
         s = self.settings
@@ -287,7 +326,6 @@ class EmailSender:
                 attempts = row.attempts + 1
                 if outcome.ok:
                     values: dict[str, Any] = {"status": "sent", "sent_at": now, "last_error": ""}
-                    self.metrics.sent.inc()
                 else:
                     state = next_email_state(attempts, s.email_max_attempts, outcome.permanent)
                     delay = retry_delay_s(attempts, s.email_retry_base_s, s.email_retry_max_s)
@@ -296,15 +334,24 @@ class EmailSender:
                         "last_error": outcome.error[:4000],
                         "next_attempt_at": now + timedelta(seconds=delay),
                     }
-                    if state == "failed":
-                        self.metrics.failed.labels(outcome.reason or "error").inc()
-                    else:
-                        self.metrics.retried.inc()
-                await tx.conn.execute(
+                recorded = await tx.conn.execute(
                     emails.update()
-                    .where(emails.c.email_id == row.email_id)
-                    .values(attempts=attempts, claimed_until=None, **values)
+                    .where(emails.c.email_id == row.email_id, emails.c.claim_token == token)
+                    .values(attempts=attempts, claimed_until=None, claim_token=None, **values)
                 )
+                if recorded.rowcount != 1:
+                    log.error(
+                        "e-mail %s: the claim was lost before its outcome (%s) was recorded; its new holder decides",
+                        row.email_id,
+                        "sent" if outcome.ok else outcome.error[:200],
+                    )
+                    continue
+                if outcome.ok:
+                    self.metrics.sent.inc()
+                elif values["status"] == "failed":
+                    self.metrics.failed.labels(outcome.reason or "error").inc()
+                else:
+                    self.metrics.retried.inc()
                 if outcome.ok or values["status"] == "failed":
                     await tx.publish(
                         make_event(

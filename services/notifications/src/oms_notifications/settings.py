@@ -27,11 +27,13 @@ class Settings(ServiceSettings):
     email_retry_base_s: float = 1.0
     email_retry_max_s: float = 300.0
     email_poll_interval_s: float = 0.5
-    email_batch_size: int = 100
+    # E-mails per claim (one SMTP session); small, so a slow server holds few and replicas share the queue.
+    email_batch_size: int = 10
     email_linger_s: float = 0.05
     # An SMTP session is kept open while e-mails keep coming and closed after this much idle time.
     smtp_idle_close_s: float = 2.0
-    # A claimed e-mail whose sender died is picked up again after this lease.
+    # A claimed e-mail whose sender died is picked up again after this lease. The sender renews it before each
+    # message, so it must outlive one message: several SMTP commands of smtp_timeout_s each (keep it >= 6x).
     email_claim_lease_s: float = 120.0
     # Empty: the templates shipped with the package; a directory overrides them (same layout).
     templates_dir: str = ""

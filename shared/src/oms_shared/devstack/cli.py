@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import sys
-import time
 from collections.abc import Sequence
 from types import FrameType
 
@@ -25,7 +24,7 @@ from oms_shared.devstack.components import (
     stop_recorded,
 )
 from oms_shared.devstack.procs import PortInUseError
-from oms_shared.devstack.stack import LocalStack
+from oms_shared.devstack.stack import LocalStack, StackGaveUp
 from oms_shared.devstack.tansu import TansuError
 
 # Port of an external SMTP server when only its host is configured.
@@ -47,17 +46,13 @@ def _raise_terminate(signum: int, frame: FrameType | None) -> None:
 def cmd_up(args: argparse.Namespace) -> int:
     env = os.environ
     smtp_host = env.get("OMS_NOTIFICATIONS_SMTP_HOST") or None
-    smtp_port = int(
-        env.get("OMS_NOTIFICATIONS_SMTP_PORT") or (SMTP_STANDARD_PORT if smtp_host else DEFAULT_SMTP_PORT)
-    )
+    smtp_port = int(env.get("OMS_NOTIFICATIONS_SMTP_PORT") or (SMTP_STANDARD_PORT if smtp_host else DEFAULT_SMTP_PORT))
     stack = LocalStack(
         default_var_dir(),
         broker_port=args.broker_port,
         smtp_port=smtp_port,
         # A port the user pinned in the environment is the one the service will use, so wait on that.
-        service_ports={
-            s.name: int(env.get(f"OMS_{s.env_name}_HTTP_PORT") or s.default_port) for s in SERVICES
-        },
+        service_ports={s.name: int(env.get(f"OMS_{s.env_name}_HTTP_PORT") or s.default_port) for s in SERVICES},
         kafka_bootstrap=env.get("OMS_KAFKA_BOOTSTRAP") or None,
         smtp_host=smtp_host,
         wait_ready=not args.no_wait,
@@ -73,14 +68,14 @@ def cmd_up(args: argparse.Namespace) -> int:
             return 1
         running = True
         _print_started(stack)
-        while True:
-            time.sleep(1.0)
-            for component, code in stack.exited():
-                print(
-                    f"oms: warning: {component.name} exited with code {code}; see {component.log}",
-                    file=sys.stderr,
-                    flush=True,
-                )
+        try:
+            # Restarts what dies (with backoff, said on the console and in its log); gives up on a crash loop.
+            stack.supervise_forever(poll_s=0.5)
+        except StackGaveUp as exc:
+            print(f"oms up: error: {exc}", file=sys.stderr, flush=True)
+            _echo("stopping the whole stack")
+            return 1
+        return 0  # not reached: supervise_forever() returns only by an exception
     except (KeyboardInterrupt, _Terminate):
         print(flush=True)
         # start() has already stopped what it had started when it was interrupted.
@@ -128,9 +123,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(json.dumps(statuses, indent=2))
     else:
         rows = [
-            (s["component"], s["url"], s["pid"], _yes_no(s["alive"]), _yes_no(s["ready"])) for s in statuses
+            (s["component"], s["url"], s["pid"], _yes_no(s["alive"]), _yes_no(s["ready"]), s["restarts"])
+            for s in statuses
         ]
-        print(format_table(("component", "url", "pid", "alive", "ready"), rows))
+        print(format_table(("component", "url", "pid", "alive", "ready", "restarts"), rows))
         if read_state(var_dir) is None:
             print(f"\n(no {var_dir / 'stack.json'}: showing default addresses)")
     return 0 if all(s["ready"] for s in statuses) else 1
@@ -208,10 +204,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="oms", description="OMS local stack and demo.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    up = commands.add_parser("up", help="start broker, SMTP catcher and the five services; Ctrl-C stops them")
-    up.add_argument(
-        "--broker-port", type=int, default=9092, help="Tansu port (default 9092; 0 = any free port)"
+    up = commands.add_parser(
+        "up",
+        help="start broker, SMTP catcher and the five services, restart what dies; Ctrl-C stops them",
     )
+    up.add_argument("--broker-port", type=int, default=9092, help="Tansu port (default 9092; 0 = any free port)")
     up.add_argument("--no-wait", action="store_true", help="do not wait for the services' /ready")
     up.set_defaults(func=cmd_up)
 
@@ -224,9 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="run the demo story against a running stack")
     for spec in SERVICES:
-        demo.add_argument(
-            f"--base-url-{spec.name}", metavar="URL", default=None, help=f"{spec.name} base URL"
-        )
+        demo.add_argument(f"--base-url-{spec.name}", metavar="URL", default=None, help=f"{spec.name} base URL")
     demo.set_defaults(func=cmd_demo)
 
     dead = commands.add_parser(
@@ -237,9 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     dead.add_argument("--topic", action="append", help="source topic, e.g. order.placed (repeatable; default all)")
     dead.add_argument("--consumer", default=None, help="only letters this service gave up on (e.g. notifications)")
     dead.add_argument("--event-id", action="append", help="only these events (repeatable)")
-    dead.add_argument(
-        "--include-malformed", action="store_true", help="also messages that never parsed as an event"
-    )
+    dead.add_argument("--include-malformed", action="store_true", help="also messages that never parsed as an event")
     dead.add_argument("--dry-run", action="store_true", help="replay: only count what would be replayed")
     dead.add_argument("--json", action="store_true", help="list: print JSON")
     dead.set_defaults(func=cmd_dlq)

@@ -30,6 +30,13 @@ SERVICE_STOP_TIMEOUT_S = 10.0
 AUX_STOP_TIMEOUT_S = 5.0
 SMTP_START_TIMEOUT_S = 15.0
 STATE_FILE_NAME = "stack.json"
+# Supervision: a service or the SMTP catcher that dies is started again after RESTART_BACKOFF_S, doubling
+# for each further crash up to RESTART_BACKOFF_MAX_S; after RESTART_LIMIT crashes within RESTART_WINDOW_S the
+# supervisor gives up and stops the whole stack (a crash loop needs a human, not more restarts).
+RESTART_BACKOFF_S = 1.0
+RESTART_BACKOFF_MAX_S = 30.0
+RESTART_LIMIT = 5
+RESTART_WINDOW_S = 120.0
 
 Kind = Literal["broker", "smtp", "service"]
 
@@ -93,6 +100,8 @@ class Component:
     log: str | None = None
     external: bool = False
     ready_after_s: float | None = None
+    # Times the supervisor started it again after it died.
+    restarts: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -129,9 +138,7 @@ def expected_components(var_dir: Path, env: Mapping[str, str] | None = None) -> 
     found: list[Component] = []
     bootstrap = env.get("OMS_KAFKA_BOOTSTRAP")
     host, port = split_host_port(bootstrap) if bootstrap else (DEFAULT_HOST, DEFAULT_BROKER_PORT)
-    found.append(
-        Component("broker", "broker", host, port, f"kafka://{host}:{port}", external=bool(bootstrap))
-    )
+    found.append(Component("broker", "broker", host, port, f"kafka://{host}:{port}", external=bool(bootstrap)))
     external_smtp = env.get("OMS_NOTIFICATIONS_SMTP_HOST")
     smtp_host = external_smtp or DEFAULT_HOST
     smtp_port = int(env.get("OMS_NOTIFICATIONS_SMTP_PORT") or DEFAULT_SMTP_PORT)
@@ -148,9 +155,7 @@ def expected_components(var_dir: Path, env: Mapping[str, str] | None = None) -> 
     for spec in SERVICES:
         url = env.get(f"OMS_{spec.env_name}_BASE_URL")
         port = int(env.get(f"OMS_{spec.env_name}_HTTP_PORT") or spec.default_port)
-        found.append(
-            Component(spec.name, "service", DEFAULT_HOST, port, url or f"http://{DEFAULT_HOST}:{port}")
-        )
+        found.append(Component(spec.name, "service", DEFAULT_HOST, port, url or f"http://{DEFAULT_HOST}:{port}"))
     return found
 
 
@@ -170,6 +175,7 @@ def component_status(component: Component, client: httpx.Client) -> dict[str, An
         "alive": alive,
         "ready": ready,
         "external": component.external,
+        "restarts": component.restarts,
     }
 
 
@@ -182,9 +188,7 @@ def format_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> st
     return "\n".join(lines)
 
 
-def stop_recorded(
-    var_dir: Path, echo: Callable[[str], None] = print, timeout_s: float = SERVICE_STOP_TIMEOUT_S
-) -> int:
+def stop_recorded(var_dir: Path, echo: Callable[[str], None] = print, timeout_s: float = SERVICE_STOP_TIMEOUT_S) -> int:
     """``oms down``: stop the stack recorded in ``var_dir``; returns how many processes were signalled."""
     state = read_state(var_dir)
     if state is None:

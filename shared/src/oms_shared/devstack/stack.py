@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -23,6 +25,10 @@ from oms_shared.devstack.components import (
     DEFAULT_HOST,
     DEFAULT_SMTP_PORT,
     READY_TIMEOUT_S,
+    RESTART_BACKOFF_MAX_S,
+    RESTART_BACKOFF_S,
+    RESTART_LIMIT,
+    RESTART_WINDOW_S,
     SERVICE_STOP_TIMEOUT_S,
     SERVICES,
     SMTP_START_TIMEOUT_S,
@@ -39,11 +45,13 @@ from oms_shared.devstack.keys import ensure_dev_keys
 from oms_shared.devstack.procs import (
     PortInUseError,
     free_ports,
+    group_alive,
     log_tail,
     pid_alive,
     port_is_free,
     process_start_ticks,
     run_coro_blocking,
+    signal_group,
     split_host_port,
     stop_groups,
     tcp_accepts,
@@ -53,15 +61,27 @@ from oms_shared.kafka import ensure_topics
 from oms_shared.topics import all_topics_with_dlq
 
 
+class StackGaveUp(StackError):
+    """A component kept crashing (or the broker died): the supervisor stopped trying; the stack must stop."""
+
+
 @dataclass
 class _Child:
     component: Component
     proc: subprocess.Popen[bytes]
     log_path: Path
+    argv: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
     ready: bool = False
     # Reported as exited by exited(); stopped by stop() (never signal a reaped pid twice).
     reported: bool = False
     stopped: bool = False
+    # Supervision: when it crashed (monotonic, within the window), when it is due to start again, and
+    # whether a restarted process has not answered yet.
+    crashes: list[float] = field(default_factory=list)
+    restart_at: float | None = None
+    restarted_at: float | None = None
+    awaiting_ready: bool = False
 
 
 class LocalStack:
@@ -89,6 +109,10 @@ class LocalStack:
         wait_ready: bool = True,
         write_state: bool = True,
         echo: Callable[[str], None] | None = None,
+        restart_backoff_s: float = RESTART_BACKOFF_S,
+        restart_backoff_max_s: float = RESTART_BACKOFF_MAX_S,
+        restart_limit: int = RESTART_LIMIT,
+        restart_window_s: float = RESTART_WINDOW_S,
     ) -> None:
         self.var_dir = Path(var_dir).resolve() if var_dir is not None else default_var_dir(env)
         self.host = host
@@ -113,6 +137,10 @@ class LocalStack:
         self.wait_ready = wait_ready
         self.write_state = write_state
         self.echo = echo or (lambda _msg: None)
+        self.restart_backoff_s = restart_backoff_s
+        self.restart_backoff_max_s = restart_backoff_max_s
+        self.restart_limit = restart_limit
+        self.restart_window_s = restart_window_s
 
         self.broker: TansuBroker | None = None
         self.broker_component: Component | None = None
@@ -224,8 +252,7 @@ class LocalStack:
         pid, ticks = state.get("supervisor_pid"), state.get("supervisor_start")
         if isinstance(pid, int) and pid != os.getpid() and pid_alive(pid, ticks):
             raise StackError(
-                f"a stack is already running from {self.var_dir} (supervisor pid {pid}); "
-                "stop it with `oms down` first"
+                f"a stack is already running from {self.var_dir} (supervisor pid {pid}); stop it with `oms down` first"
             )
 
     def _service_argv(self) -> dict[str, list[str]]:
@@ -238,8 +265,7 @@ class LocalStack:
             exe = self.bin_dir / spec.command
             if not (exe.is_file() and os.access(exe, os.X_OK)):
                 raise StackError(
-                    f"{spec.command} not found in {self.bin_dir} "
-                    "(is the project installed? run `make install`)"
+                    f"{spec.command} not found in {self.bin_dir} (is the project installed? run `make install`)"
                 )
             commands[spec.name] = [str(exe)]
         return commands
@@ -256,9 +282,7 @@ class LocalStack:
         # Check fixed ports before anything starts, so a second `oms up` fails cleanly and names the port.
         for what, hint, port in wanted:
             if port and not port_is_free(self.host, port):
-                raise PortInUseError(
-                    self.host, port, what, f"is another stack running (`oms down`)? or {hint}"
-                )
+                raise PortInUseError(self.host, port, what, f"is another stack running (`oms down`)? or {hint}")
         picked = iter(free_ports(sum(1 for _, _, p in wanted if p == 0), self.host))
         if not self.kafka_bootstrap and self.broker_port == 0:
             self.broker_port = next(picked)
@@ -314,9 +338,7 @@ class LocalStack:
         # The child must import the same oms_shared as we do, even when it is only on our sys.path.
         package_root = str(Path(oms_shared.__file__).resolve().parent.parent)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
-        component = Component(
-            "smtp", "smtp", self.host, self.smtp_port, f"smtp://{self.host}:{self.smtp_port}"
-        )
+        component = Component("smtp", "smtp", self.host, self.smtp_port, f"smtp://{self.host}:{self.smtp_port}")
         child = self._spawn(component, argv, env, self.log_dir / "smtp.log")
         self.smtp, self.smtp_component = child, component
         deadline = time.monotonic() + SMTP_START_TIMEOUT_S
@@ -361,7 +383,7 @@ class LocalStack:
         component.pid = proc.pid
         component.pid_start = process_start_ticks(proc.pid)
         component.log = str(log_path)
-        return _Child(component, proc, log_path)
+        return _Child(component, proc, log_path, argv=list(argv), env=dict(env))
 
     def _wait_services_ready(self, started: float) -> None:
         deadline = started + self.ready_timeout_s
@@ -371,9 +393,7 @@ class LocalStack:
                 for name, child in list(pending.items()):
                     code = child.proc.poll()
                     if code is not None:
-                        raise StackError(
-                            self._failure_text(child, f"exited with code {code} before it was ready")
-                        )
+                        raise StackError(self._failure_text(child, f"exited with code {code} before it was ready"))
                     if http_ready(client, child.component.url):
                         child.ready = True
                         child.component.ready_after_s = round(time.monotonic() - started, 2)
@@ -413,6 +433,115 @@ class LocalStack:
         tmp.write_text(json.dumps(self.state(), indent=2) + "\n")
         os.replace(tmp, self.state_path)
         self._state_written = True
+
+    # -- supervision ------------------------------------------------------------------------------
+
+    def supervise_forever(self, poll_s: float = 0.5, stop: threading.Event | None = None) -> None:
+        """Supervise until ``stop`` is set (or forever); raises :class:`StackGaveUp` when it gives up."""
+        while stop is None or not stop.is_set():
+            self.supervise()
+            if stop is None:
+                time.sleep(poll_s)
+            else:
+                stop.wait(poll_s)
+
+    def supervise(self) -> None:
+        """One round, as a process manager does it: a service or the SMTP catcher that died is started again
+        after a backoff (doubling per crash, capped); after ``restart_limit`` crashes within
+        ``restart_window_s`` it gives up (:class:`StackGaveUp`; the caller stops the stack). A dead broker
+        is given up on at once: every service depends on it and its topics."""
+        now = time.monotonic()
+        for child in self._all_children():
+            if child.stopped:
+                continue
+            if child.restart_at is not None:
+                if now >= child.restart_at:
+                    self._restart(child)
+                continue
+            code = child.proc.poll()
+            if code is None:
+                if child.awaiting_ready:
+                    self._check_back(child)
+                continue
+            self._crashed(child, code, now)
+        broker_proc = self.broker.process if self.broker is not None else None
+        if broker_proc is not None and not self._broker_stopped and not self._broker_reported:
+            code = broker_proc.poll()
+            if code is not None:
+                self._broker_reported = True
+                log = self.broker_component.log if self.broker_component is not None else None
+                raise StackGaveUp(
+                    f"the Kafka broker exited with code {code}; the services cannot work without it "
+                    f"(see {log}); stopping the stack"
+                )
+
+    def _crashed(self, child: _Child, code: int, now: float) -> None:
+        c = child.component
+        child.crashes = [t for t in child.crashes if now - t < self.restart_window_s] + [now]
+        crashes = len(child.crashes)
+        if crashes > self.restart_limit:
+            self._note(child, f"{c.name} exited with code {code}; crash {crashes} within {self.restart_window_s:.0f} s")
+            raise StackGaveUp(
+                self._failure_text(
+                    child,
+                    f"crashed {crashes} times within {self.restart_window_s:.0f} s (last exit code {code}); "
+                    "giving up on it and stopping the stack",
+                )
+            )
+        delay = min(self.restart_backoff_s * 2 ** (crashes - 1), self.restart_backoff_max_s)
+        child.restart_at = now + delay
+        child.awaiting_ready = False
+        self._note(
+            child,
+            f"{c.name} exited with code {code}; restarting it in {delay:.1f} s "
+            f"(crash {crashes} of at most {self.restart_limit} within {self.restart_window_s:.0f} s)",
+        )
+
+    def _restart(self, child: _Child) -> None:
+        c = child.component
+        # Whatever the dead process left in its group (workers, grandchildren) would hold its port.
+        if group_alive(child.proc.pid):
+            signal_group(child.proc.pid, signal.SIGKILL)
+        with child.log_path.open("ab") as log_fh:
+            proc = subprocess.Popen(
+                child.argv, env=child.env, stdin=subprocess.DEVNULL, stdout=log_fh, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+        child.proc = proc
+        child.restart_at = None
+        child.reported = False
+        child.ready = False
+        child.awaiting_ready = True
+        child.restarted_at = time.monotonic()
+        c.pid = proc.pid
+        c.pid_start = process_start_ticks(proc.pid)
+        c.restarts += 1
+        self._note(child, f"{c.name} restarted (pid {proc.pid}, restart {c.restarts})")
+        if self.write_state and self._state_written:
+            self._write_state()
+
+    def _check_back(self, child: _Child) -> None:
+        c = child.component
+        if c.kind == "service":
+            with httpx.Client(timeout=0.5, trust_env=False) as client:
+                back = http_ready(client, c.url)
+        else:
+            back = tcp_accepts(c.host, c.port, timeout_s=0.2)
+        if back:
+            child.ready = True
+            child.awaiting_ready = False
+            took = time.monotonic() - (child.restarted_at or time.monotonic())
+            self._note(child, f"{c.name} is ready again, {took:.1f} s after its restart")
+
+    def _note(self, child: _Child, message: str) -> None:
+        """Say it on the console and in the component's own log (next to what it printed before it died)."""
+        self.echo(message)
+        stamp = datetime.now(UTC).isoformat(timespec="seconds")
+        try:
+            with child.log_path.open("ab") as fh:
+                fh.write(f"{stamp} oms supervisor: {message}\n".encode())
+        except OSError:
+            pass
 
     # -- running ----------------------------------------------------------------------------------
 
