@@ -1,4 +1,5 @@
 """Pure inventory rules: quantities, stock row validation, reservation and FIFO backorder allocation."""
+
 from __future__ import annotations
 
 import csv

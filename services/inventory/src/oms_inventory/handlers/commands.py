@@ -38,6 +38,7 @@ from oms_inventory.reserves import (
     ensure_stock_row,
     fill_freed,
     hold_quantity,
+    lock_items,
     publish_effects,
     set_hold,
 )
@@ -106,6 +107,12 @@ class Commands:
             index = await warehouse_index(conn, tenant, rows)
             good, errors = validate_stock_rows(rows, index, first_row=first_row)
             if not errors:
+                # Lock the items (in one global order) before reading their reserves: a reserve taken between the
+                # check and the write would otherwise make the write skip the item silently.
+                good = sorted(good, key=lambda r: (r.warehouse_id, r.sku))
+                for row in good:
+                    await ensure_stock_row(conn, tenant, row.warehouse_id, row.sku)
+                await lock_items(conn, tenant, [(r.warehouse_id, r.sku) for r in good])
                 for row in good:
                     current = (
                         await conn.execute(
@@ -128,7 +135,6 @@ class Commands:
             raise_row_errors(errors)
             eff = Effects(tenant_id=tenant, by_user_id=user_id)
             for row in good:
-                await ensure_stock_row(conn, tenant, row.warehouse_id, row.sku)
                 result = await conn.execute(
                     stock.update()
                     .where(
@@ -245,11 +251,15 @@ class Commands:
                 raise Forbidden("this belongs to another account", code="foreign_tenant")
             if row.status != "expected":
                 raise Conflict(f"the delivery is already {row.status}", code="already_received")
-            await tx.conn.execute(
+            # Only the request that moves the delivery out of "expected" adds it to on hand: two receives of one
+            # delivery at once cannot both count it.
+            taken = await tx.conn.execute(
                 incoming_stock.update()
-                .where(incoming_stock.c.incoming_id == incoming_id)
+                .where(incoming_stock.c.incoming_id == incoming_id, incoming_stock.c.status == "expected")
                 .values(status="received", received_at=utcnow())
             )
+            if taken.rowcount != 1:
+                raise Conflict("the delivery is already received", code="already_received")
             await ensure_stock_row(tx.conn, tenant, row.warehouse_id, row.sku)
             await tx.conn.execute(
                 stock.update()

@@ -52,6 +52,12 @@ class InventoryMetrics:
             "Sum of |projection - ledger| over all items (units)",
             registry=registry,
         )
+        self.order_events_skipped = Counter(
+            "oms_inventory_order_events_skipped_total",
+            "Order events not applied: stale (older than the version applied) or closed (the order is final)",
+            ["reason"],
+            registry=registry,
+        )
         self.reconcile_runs = Counter("oms_inventory_reconcile_runs_total", "Reconciler passes", registry=registry)
         self.snapshots_expired = Counter(
             "oms_inventory_erp_snapshots_expired_total",
