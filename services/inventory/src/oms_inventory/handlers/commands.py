@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from oms_inventory import queries
+from oms_inventory.audit import reserve_audit
 from oms_inventory.db import incoming_stock, products, stock, warehouses
 from oms_inventory.domain import (
     QuantityError,
@@ -281,19 +282,27 @@ class Commands:
         return expired
 
     async def reconcile(self) -> list[dict[str, Any]]:
-        """Compare the reserved projection with the sum of the ledger; export and log the drift."""
+        """Audit every item: reserved projection vs ledger, vs its holders (active lines and holds), and each
+        line's ledger vs the line; export and log the drift per item."""
         async with self.db.read() as conn:
-            drift = await queries.reserve_drift(conn)
+            drift = await reserve_audit(conn)
         self.metrics.reconcile_runs.inc()
         self.metrics.drift_items.set(len(drift))
         self.metrics.drift_units.set(sum(abs(d["projection"] - d["ledger"]) for d in drift) / 1000)
+        self.metrics.holder_drift_units.set(sum(abs(d["projection"] - d["holders"]) for d in drift) / 1000)
+        self.metrics.drift_lines.set(sum(len(d["lines"]) for d in drift))
         for d in drift:
             log.error(
-                "reserve drift on %s:%s (tenant %s): projection %s, ledger %s",
+                "reserve drift on %s:%s (tenant %s): projection %s, ledger %s, holders %s, lines off %s",
                 d["warehouse_id"],
                 d["sku"],
                 d["tenant_id"],
                 fmt(d["projection"]),
                 fmt(d["ledger"]),
+                fmt(d["holders"]),
+                [
+                    f"{x['line_id']} ({x['state']}: reserved {fmt(x['reserved'])}, ledger {fmt(x['ledger'])})"
+                    for x in d["lines"]
+                ],
             )
         return drift
