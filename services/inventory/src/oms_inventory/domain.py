@@ -1,5 +1,4 @@
 """Pure inventory rules: quantities, stock row validation, reservation and FIFO backorder allocation."""
-
 from __future__ import annotations
 
 import csv
