@@ -85,6 +85,19 @@ class Commands:
             )
         return {"warehouse_id": wid, "code": code, "name": name}
 
+    async def set_stock_source(self, tenant: str, warehouse_id: str, erp_fed: bool) -> dict[str, Any]:
+        """Say whether the ERP feeds the warehouse's on-hand stock (also set when ERP stock arrives for it):
+        where it does, shipping releases the reserve and on hand is the ERP's figure (ADR 013)."""
+        async with self.db.transaction() as tx:
+            result = await tx.conn.execute(
+                warehouses.update()
+                .where(warehouses.c.tenant_id == tenant, warehouses.c.warehouse_id == warehouse_id)
+                .values(erp_fed=erp_fed, updated_at=utcnow())
+            )
+            if result.rowcount != 1:
+                raise NotFound("no such warehouse", code="warehouse_not_found")
+        return {"warehouse_id": warehouse_id, "erp_fed": erp_fed}
+
     async def upsert_products(self, tenant: str, items: Sequence[Mapping[str, str]]) -> list[dict[str, str]]:
         async with self.db.transaction() as tx:
             for item in items:
