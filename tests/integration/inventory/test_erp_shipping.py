@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
+from oms_inventory.app import create_app
 from oms_inventory.db import reserve_ledger, warehouses
+from oms_inventory.settings import Settings
 from oms_shared.contracts import ErpStockImportedData, ErpStockImportedV1, ErpStockItem, OrderStatus, Side, make_event
+from tests.integration.inventory.helpers import setup_catalogue
 from tests.integration.inventory.nodes import Node, catalogue, item, line, nodes, status
+from tests.support.services import bearer, running_service, token_for
 
 U = 1000
 
@@ -92,3 +98,33 @@ async def test_a_warehouse_kept_by_hand_consumes_on_hand_when_shipping(database_
         await node.deliver(status(tenant, other, 2, OrderStatus.CONFIRMED, one))
         await node.deliver(status(tenant, other, 3, OrderStatus.SHIPPED, one))
         assert await item(node, tenant, wid, "A") == (6 * U, 0)
+
+
+async def test_the_stock_source_is_set_over_http_and_bad_input_is_refused(
+    database_url: str, service_env: dict[str, Any], keys: tuple[Path, Path]
+) -> None:
+    """R-ERP-2: the supplier says a warehouse's stock comes from the ERP (and back); an unknown warehouse is 404,
+    a malformed body 422, a buyer 403, each with the error shape."""
+    tenant = uuid.uuid4()
+    token = token_for(keys[0], account_id=tenant)
+    app = create_app(Settings(database_url=database_url, **service_env))
+    async with running_service(app) as client:
+        wid = await setup_catalogue(client, token, {"A": "1"})
+        url = f"/api/v1/warehouses/{wid}/stock-source"
+        r = await client.put(url, json={"erp_fed": True}, headers=bearer(token))
+        assert (r.status_code, r.json()) == (200, {"warehouse_id": wid, "erp_fed": True})
+        r = await client.put(url, json={"erp_fed": False}, headers=bearer(token))
+        assert r.json()["erp_fed"] is False
+        for body in ({"erp_fed": "maybe"}, {}, {"erp_fed": True, "extra": 1}):
+            r = await client.put(url, json=body, headers=bearer(token))
+            assert r.status_code == 422 and "error" in r.json(), (body, r.text)
+        r = await client.put(
+            f"/api/v1/warehouses/{uuid.uuid4()}/stock-source", json={"erp_fed": True}, headers=bearer(token)
+        )
+        assert r.status_code == 404 and r.json()["error"]["code"] == "warehouse_not_found"
+        other = token_for(keys[0], account_id=uuid.uuid4())
+        r = await client.put(url, json={"erp_fed": True}, headers=bearer(other))
+        assert r.status_code == 404  # another tenant's warehouse is unknown to it
+        buyer = token_for(keys[0], account_id=uuid.uuid4(), kind="buyer")
+        r = await client.put(url, json={"erp_fed": True}, headers=bearer(buyer))
+        assert r.status_code == 403 and "error" in r.json()
