@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from oms_inventory.db import order_lines, order_versions, stock
 from oms_shared.contracts import OrderStatus
 from tests.integration.inventory.nodes import catalogue, changed, item, line, lines_of, nodes, status
 
@@ -119,3 +120,41 @@ async def test_a_confirmed_state_seen_first_still_reserves(database_url: str) ->
         await node.deliver(changed(tenant, order, 5, "lines_edited", [a.model_copy(update={"quantity": Decimal(5)})]))
         await node.deliver(status(tenant, order, 4, OrderStatus.CONFIRMED, [a]))
         assert await item(node, tenant, wid, "A") == (10 * U, 5 * U)
+
+
+async def test_the_reconciler_reports_units_held_for_a_closed_order(database_url: str) -> None:
+    """R-RSV-4: a line still holding units while its order is rejected is drift the reconciler reports per item
+    (books that agree with each other but hold stock for an order that will never take it)."""
+    tenant = str(uuid.uuid4())
+    async with nodes(database_url) as (node,):
+        wid = await catalogue(node, tenant, {"A": "10"})
+        order = uuid.uuid4()
+        lines = [line("A", wid, "4")]
+        await node.deliver(status(tenant, order, 2, OrderStatus.CONFIRMED, lines))
+        assert await node.inventory.reconcile() == []
+        # The rejection is recorded, but (as before versions were kept) its release did not happen.
+        async with node.db.transaction() as tx:
+            await tx.conn.execute(
+                order_versions.update().where(order_versions.c.order_id == str(order)).values(status="rejected")
+            )
+        (drift,) = await node.inventory.reconcile()
+        assert (drift["sku"], drift["projection"], drift["ledger"], drift["holders"]) == ("A", 4 * U, 4 * U, 4 * U)
+        assert [(x["line_id"], x["order_status"]) for x in drift["lines"]] == [(str(lines[0].line_id), "rejected")]
+
+
+async def test_the_reconciler_reports_a_released_line_that_still_holds_units(database_url: str) -> None:
+    """R-RSV-4: a cancelled order's line marked released but still holding a unit (its item counting it) shows as
+    drift on its item: holders differ from the reserve, and the line from its ledger."""
+    tenant = str(uuid.uuid4())
+    async with nodes(database_url) as (node,):
+        wid = await catalogue(node, tenant, {"A": "10"})
+        order = uuid.uuid4()
+        lines = [line("A", wid, "4")]
+        await node.deliver(status(tenant, order, 2, OrderStatus.CONFIRMED, lines))
+        await node.deliver(status(tenant, order, 3, OrderStatus.CANCELLED, lines))
+        async with node.db.transaction() as tx:  # what a fill racing the release used to leave behind
+            await tx.conn.execute(order_lines.update().values(reserved=1000))
+            await tx.conn.execute(stock.update().values(reserved=1000))
+        (drift,) = await node.inventory.reconcile()
+        assert (drift["projection"], drift["ledger"], drift["holders"]) == (1 * U, 0, 0)
+        assert [(x["state"], x["reserved"]) for x in drift["lines"]] == [("released", 1 * U)]

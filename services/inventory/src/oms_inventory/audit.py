@@ -6,7 +6,9 @@ Three ways a reserve can go wrong without overselling, each seen per item:
 - ``reserved`` differs from what holds it: the active order lines plus the manual and Integration holds
   (units reserved by nobody, or a holder whose units the item does not count);
 - a line's own ledger differs from the line: an active line must hold the sum of its ledger rows, a released or
-  shipped one nothing, and a released line must show no reserve.
+  shipped one nothing, and a released line must show no reserve;
+- a line is still active while its order is closed (shipped, rejected or cancelled, as ``order_versions`` last
+  recorded it): units held for an order that will never take them.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from oms_inventory.db import holds, order_lines, reserve_ledger, stock
+from oms_inventory.db import holds, order_lines, order_versions, reserve_ledger, stock
+
+CLOSED = ("shipped", "rejected", "cancelled")
 
 Key = tuple[str, str, str]
 
@@ -105,6 +109,7 @@ async def line_drift(conn: AsyncConnection) -> list[dict[str, Any]]:
     )
     ledger_total = sa.func.coalesce(by_line.c.total, 0)
     expected = sa.case((order_lines.c.state == "active", order_lines.c.reserved), else_=0)
+    closed = sa.and_(order_lines.c.state == "active", order_versions.c.status.in_(CLOSED))
     rows = await conn.execute(
         sa.select(
             order_lines.c.tenant_id,
@@ -115,11 +120,18 @@ async def line_drift(conn: AsyncConnection) -> list[dict[str, Any]]:
             order_lines.c.state,
             order_lines.c.reserved,
             ledger_total.label("ledger"),
+            order_versions.c.status.label("order_status"),
         )
         .select_from(
             order_lines.outerjoin(
                 by_line,
                 sa.and_(by_line.c.tenant_id == order_lines.c.tenant_id, by_line.c.line_id == order_lines.c.line_id),
+            ).outerjoin(
+                order_versions,
+                sa.and_(
+                    order_versions.c.tenant_id == order_lines.c.tenant_id,
+                    order_versions.c.order_id == order_lines.c.order_id,
+                ),
             )
         )
         .where(
@@ -127,6 +139,7 @@ async def line_drift(conn: AsyncConnection) -> list[dict[str, Any]]:
             sa.or_(
                 ledger_total != expected,
                 sa.and_(order_lines.c.state == "released", order_lines.c.reserved != 0),
+                closed,
             ),
         )
     )
@@ -140,6 +153,7 @@ async def line_drift(conn: AsyncConnection) -> list[dict[str, Any]]:
             "state": r.state,
             "reserved": int(r.reserved),
             "ledger": int(r.ledger),
+            "order_status": r.order_status or "",
         }
         for r in rows
     ]

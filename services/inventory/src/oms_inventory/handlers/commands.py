@@ -313,9 +313,11 @@ class Commands:
                 fmt(d["projection"]),
                 fmt(d["ledger"]),
                 fmt(d["holders"]),
-                [
-                    f"{x['line_id']} ({x['state']}: reserved {fmt(x['reserved'])}, ledger {fmt(x['ledger'])})"
-                    for x in d["lines"]
-                ],
+                [_line_drift(x) for x in d["lines"]],
             )
         return drift
+
+
+def _line_drift(x: Mapping[str, Any]) -> str:
+    status = x["order_status"] or "?"
+    return f"{x['line_id']} ({x['state']}, order {status}: reserved {fmt(x['reserved'])}, ledger {fmt(x['ledger'])})"
