@@ -11,7 +11,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
+from oms_inventory.db import reserve_ledger
 from oms_shared.contracts import OrderStatus
 from oms_shared.errors import Conflict, Invalid
 from tests.integration.inventory.nodes import USER, Node, books, catalogue, item, line, nodes, status
@@ -150,7 +152,20 @@ async def test_two_replicas_racing_releases_and_backorder_fills_lose_no_unit() -
         for r in state["lines"]:
             expected = r.reserved if r.state == "active" else 0
             assert int(state["ledger"].get(r.line_id) or 0) == expected, (r, state["ledger"].get(r.line_id))
-        # Nothing is left on the shelf while someone waits (the queue got what was freed).
+        # Nothing is left on the shelf while someone waits (the queue got what was freed), and the queue is
+        # first come, first served: no line filled from the queue was confirmed after a line still waiting.
         waiting = [r for r in active if r.reserved < r.requested]
         assert state["on_hand"] - state["reserved"] == 0 or not waiting
+        async with a.db.read() as conn:
+            filled = set(
+                (
+                    await conn.execute(
+                        sa.select(reserve_ledger.c.line_id).where(reserve_ledger.c.reason == "backorder_filled")
+                    )
+                ).scalars()
+            )
+        first_waiting = min((r.confirmed_at for r in waiting), default=None)
+        if first_waiting is not None:
+            jumped = [r.line_id for r in active if r.line_id in filled and r.confirmed_at > first_waiting]
+            assert jumped == [], "lines filled ahead of earlier waiting lines"
         assert await a.inventory.reconcile() == []
