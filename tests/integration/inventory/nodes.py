@@ -216,4 +216,10 @@ async def books(node: Node, tenant: str, wid: str, sku: str) -> dict[str, Any]:
                 )
             ).all()
         )
-    return {"on_hand": int(on_hand), "reserved": int(reserved), "lines": lines, "held": int(held), "ledger": ledger}
+    return {
+        "on_hand": int(on_hand),
+        "reserved": int(reserved),
+        "lines": lines,
+        "held": int(held or 0),
+        "ledger": ledger,
+    }

@@ -8,6 +8,7 @@ import random
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -51,8 +52,8 @@ async def test_two_receives_of_one_delivery_count_it_once() -> None:
             (incoming,) = await a.inventory.add_incoming(tenant, [{"warehouse_id": wid, "sku": "A", "quantity": "10"}])
             iid = incoming["incoming_id"]
             results = await at_once(
-                lambda iid=iid: a.inventory.receive_incoming(tenant, USER, iid),
-                lambda iid=iid: b.inventory.receive_incoming(tenant, USER, iid),
+                partial(a.inventory.receive_incoming, tenant, USER, iid),
+                partial(b.inventory.receive_incoming, tenant, USER, iid),
             )
             errors = [r for r in results if isinstance(r, BaseException)]
             assert len(errors) == 1 and isinstance(errors[0], Conflict), results

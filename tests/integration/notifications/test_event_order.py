@@ -91,14 +91,13 @@ async def test_a_late_older_change_of_responsible_does_not_undo_the_newer_one(db
         ),
     )
     notifier = Notifier(Links("http://oms.test"))
-    for event, handler in (
-        (account, apply_account),
-        (placed, notifier.order_placed),
-        (responsible(3, BORIS), notifier.order_changed),
-        (responsible(2, ANNA), notifier.order_changed),
-    ):
+    async with db.transaction() as tx:
+        await apply_account(account, tx)
+    async with db.transaction() as tx:
+        await notifier.order_placed(placed, tx)
+    for change in (responsible(3, BORIS), responsible(2, ANNA)):
         async with db.transaction() as tx:
-            await handler(event, tx)  # type: ignore[operator]
+            await notifier.order_changed(change, tx)
     async with db.read() as conn:
         row = (await conn.execute(sa.select(orders).where(orders.c.order_id == str(ORDER)))).one()
         assert (row.responsible_user_id, row.sequence) == (str(BORIS), 3)

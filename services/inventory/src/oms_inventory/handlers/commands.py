@@ -15,7 +15,6 @@ from oms_inventory.audit import reserve_audit
 from oms_inventory.db import incoming_stock, products, stock, warehouses
 from oms_inventory.domain import (
     QuantityError,
-    RowError,
     fmt,
     parse_date,
     parse_quantity,
@@ -45,7 +44,7 @@ from oms_inventory.reserves import (
 )
 from oms_shared.contracts import WarehouseUpdatedData, WarehouseUpdatedV1, make_event
 from oms_shared.db import Database, utcnow
-from oms_shared.errors import Conflict, Forbidden, Invalid, NotFound
+from oms_shared.errors import Conflict, Forbidden, Invalid, NotFound, RowError
 
 log = logging.getLogger(__name__)
 
