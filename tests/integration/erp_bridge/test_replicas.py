@@ -156,3 +156,14 @@ async def test_an_order_waits_for_the_erp_from_confirmation_and_every_later_chan
     assert (r.version, r.status) == (4, "shipped")  # the ERP's own changes: nothing new to send it
     await apply(db, placed())  # a redelivered order.placed does not reset anything
     assert (await row(db)).version == 4
+
+
+async def test_a_confirmed_order_is_exported_when_a_later_change_overtakes_its_confirmation(db: Database) -> None:
+    """R-ERP-1: the confirmation (on the status topic) arriving after a newer line edit (on the change topic) is
+    stale by then, but the order still goes to the ERP: the edit says it is confirmed."""
+    await apply(db, placed())
+    await apply(db, changed(3, "lines_edited"))
+    await apply(db, status(2, OrderStatus.CONFIRMED))
+    r = await row(db)
+    assert (r.exportable, r.status) == (True, "confirmed")
+    assert '"quantity": "4"' in r.snapshot

@@ -145,7 +145,11 @@ async def on_order_changed(event: OrderChangedV1, tx: Tx) -> None:
         return
     if d.lines is not None:
         snapshot["lines"] = lines_json(d.lines)
-    await _save(tx, row, event, snapshot, status=d.status.value)
+    # The change may be the first event applied after the confirmation (which then arrives late and is stale):
+    # a confirmed status here makes the order exportable as the confirmation would have.
+    await _save(
+        tx, row, event, snapshot, status=d.status.value, exportable=row.exportable or d.status in EXPORTABLE_FROM
+    )
 
 
 async def on_buyer_updated(event: BuyerUpdatedV1, tx: Tx) -> None:

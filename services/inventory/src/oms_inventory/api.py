@@ -32,6 +32,13 @@ class WarehouseIn(Body):
     name: Name
 
 
+class StockSourceIn(Body):
+    erp_fed: bool = Field(
+        description="The ERP feeds this warehouse's on-hand stock: shipping in OMS releases reserves and leaves on "
+        "hand to the ERP's next figure. Set on its own when ERP stock arrives for the warehouse."
+    )
+
+
 class ProductIn(Body):
     sku: Sku
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
@@ -71,6 +78,12 @@ def build_router(db: Database, inventory: Inventory) -> APIRouter:
     @router.post("/warehouses", status_code=201, summary="Create a warehouse")
     async def create_warehouse(body: WarehouseIn, principal: CurrentPrincipal) -> dict[str, Any]:
         return await inventory.create_warehouse(_writer(principal), body.code, body.name)
+
+    @router.put("/warehouses/{warehouse_id}/stock-source", summary="Whether the ERP feeds the warehouse's stock")
+    async def set_stock_source(
+        warehouse_id: uuid.UUID, body: StockSourceIn, principal: CurrentPrincipal
+    ) -> dict[str, Any]:
+        return await inventory.set_stock_source(_writer(principal), str(warehouse_id), body.erp_fed)
 
     @router.get("/warehouses", summary="List warehouses")
     async def list_warehouses(

@@ -23,6 +23,9 @@ warehouses = sa.Table(
     sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.Column("updated_at", UtcDateTime(), nullable=False),
     sa.UniqueConstraint("tenant_id", "code", name="uq_warehouses_tenant_code"),
+    # 0006e: on-hand stock comes from the ERP (set when ERP stock arrives for the warehouse): shipping in OMS
+    # releases the reserve and leaves on hand to the ERP's figure (docs/adr/013-erp-stock-and-shipping.md).
+    sa.Column("erp_fed", sa.Boolean(), nullable=False, server_default=sa.false()),
 )
 
 products = sa.Table(
@@ -159,4 +162,16 @@ erp_snapshot_items = sa.Table(
     sa.Column("snapshot_id", sa.String(100), primary_key=True),
     sa.Column("warehouse_id", sa.String(36), primary_key=True),
     sa.Column("sku", sa.String(100), primary_key=True),
+)
+
+# 0006e: the last order event applied per order (its ``sequence``, the order's version) and the order's status
+# then: older events are dropped, ones ahead of a gap wait (parked), a closed order takes no more reserves.
+order_versions = sa.Table(
+    "order_versions",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("order_id", sa.String(36), primary_key=True),
+    sa.Column("version", sa.BigInteger(), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
 )

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from oms_inventory.db import holds, incoming_stock, order_lines, reserve_ledger, stock
+from oms_inventory.db import holds, incoming_stock, order_lines, reserve_ledger, stock, warehouses
 from oms_inventory.domain import LineTarget, Waiting, allocate_fifo, from_units, plan_order_lines, reservable
 from oms_shared.contracts import (
     ReserveLine,
@@ -84,6 +84,32 @@ async def ensure_stock_row(conn: AsyncConnection, tenant: str, wh: str, sku: str
         {"tenant_id": tenant, "warehouse_id": wh, "sku": sku, "on_hand": 0, "reserved": 0, "updated_at": utcnow()},
         ["tenant_id", "warehouse_id", "sku"],
     )
+
+
+class StaleLine(RuntimeError):
+    """A line changed between its read and its write (it should not under the item lock); the transaction
+    rolls back and the caller retries it."""
+
+
+async def lock_items(conn: AsyncConnection, tenant: str, items: Iterable[tuple[str | None, str]]) -> None:
+    """Lock the stock rows of warehouse items, in one global order (warehouse, SKU).
+
+    Every change to an order line's reserve happens under the lock of its item's stock row and re-reads the
+    line after taking it: a release, a shipment, a confirmation and a backorder fill of lines on one item
+    serialise on that row across processes, so no line is written from a stale read. An item without a stock
+    row has nothing to reserve; its lines are written with a compare-and-set (``StaleLine`` when it fails).
+    SQLite has one writer at a time: nothing to lock there.
+    """
+    keys = sorted({(wh, sku) for wh, sku in items if wh})
+    if not keys or conn.dialect.name != "postgresql":
+        return
+    for chunk in _chunks(keys):
+        await conn.execute(
+            sa.select(stock.c.sku)
+            .where(stock.c.tenant_id == tenant, sa.tuple_(stock.c.warehouse_id, stock.c.sku).in_(chunk))
+            .order_by(stock.c.warehouse_id, stock.c.sku)
+            .with_for_update()
+        )
 
 
 async def available(conn: AsyncConnection, tenant: str, wh: str, sku: str) -> int:
@@ -213,6 +239,48 @@ async def _order_rows(conn: AsyncConnection, tenant: str, order_id: str) -> list
     return list(rows)
 
 
+async def locked_rows(
+    conn: AsyncConnection,
+    tenant: str,
+    where: Any,
+    also_items: Iterable[tuple[str | None, str]] = (),
+) -> list[sa.Row[Any]]:
+    """Order lines matching ``where``, read again after their items (and ``also_items``) are locked."""
+    query = sa.select(order_lines).where(order_lines.c.tenant_id == tenant, where).order_by(order_lines.c.line_id)
+    locked: set[tuple[str, str]] = set()
+    wanted = {(wh, sku) for wh, sku in also_items if wh}
+    for _ in range(MAX_GUARD_RETRIES):
+        rows = list(await conn.execute(query))
+        need = (wanted | {(r.warehouse_id, r.sku) for r in rows if r.warehouse_id}) - locked
+        if not need:
+            return rows
+        # A line moved to another item between the read and the lock: lock that one too and read again.
+        await lock_items(conn, tenant, need)
+        locked |= need
+    raise StaleLine("the lines kept moving between items while being locked")
+
+
+async def locked_order_rows(conn: AsyncConnection, tenant: str, order_id: str) -> list[sa.Row[Any]]:
+    return await locked_rows(conn, tenant, order_lines.c.order_id == order_id)
+
+
+async def _set_line(conn: AsyncConnection, tenant: str, row: Any, **values: Any) -> None:
+    """Write a line read under its item lock, only if it is still as read (state and reserve)."""
+    result = await conn.execute(
+        order_lines.update()
+        .where(
+            order_lines.c.tenant_id == tenant,
+            order_lines.c.line_id == row.line_id,
+            order_lines.c.order_id == row.order_id,
+            order_lines.c.state == row.state,
+            order_lines.c.reserved == row.reserved,
+        )
+        .values(updated_at=utcnow(), **values)
+    )
+    if result.rowcount != 1:
+        raise StaleLine(f"line {row.line_id} changed under a reserve update; retrying")
+
+
 async def _release_line(conn: AsyncConnection, eff: Effects, row: Any, state: str, reason: str) -> None:
     if row.reserved > 0 and row.warehouse_id:
         await give_back(conn, eff.tenant_id, row.warehouse_id, row.sku, row.reserved)
@@ -227,11 +295,7 @@ async def _release_line(conn: AsyncConnection, eff: Effects, row: Any, state: st
             order_id=row.order_id,
             line_id=row.line_id,
         )
-    await conn.execute(
-        order_lines.update()
-        .where(order_lines.c.tenant_id == eff.tenant_id, order_lines.c.line_id == row.line_id)
-        .values(reserved=0, state=state, updated_at=utcnow())
-    )
+    await _set_line(conn, eff.tenant_id, row, reserved=0, state=state)
 
 
 async def apply_order_lines(
@@ -253,7 +317,9 @@ async def apply_order_lines(
     where = order_lines.c.order_id == order_id
     if ids:
         where = sa.or_(where, order_lines.c.line_id.in_(ids))
-    rows = list(await conn.execute(sa.select(order_lines).where(order_lines.c.tenant_id == tenant, where)))
+    # Read under the locks of every item involved (asked for, or held now), so no fill or release of another
+    # order interleaves with this one on those items.
+    rows = await locked_rows(conn, tenant, where, [(t.warehouse_id, t.sku) for t in wanted])
     held = [r for r in rows if r.order_id == order_id and r.state == "active"]
     known = {r.line_id: r for r in rows if r.line_id in set(ids)}
     plan = plan_order_lines(wanted, [r.line_id for r in held], kept_line_ids=kept_line_ids)
@@ -322,11 +388,18 @@ async def apply_order_lines(
         if existing is None:
             inserts.append({"tenant_id": tenant, "line_id": t.line_id, "confirmed_at": confirmed_at, **values})
         else:
-            await conn.execute(
+            # ``existing`` may have been released above (moved to another item): the write follows that read.
+            result = await conn.execute(
                 order_lines.update()
-                .where(order_lines.c.tenant_id == tenant, order_lines.c.line_id == t.line_id)
+                .where(
+                    order_lines.c.tenant_id == tenant,
+                    order_lines.c.line_id == t.line_id,
+                    order_lines.c.order_id == existing.order_id,
+                )
                 .values(**values)
             )
+            if result.rowcount != 1:
+                raise StaleLine(f"line {t.line_id} changed while its reserve was adjusted; retrying")
         outcome.append((t.requested, new))
     if inserts:
         await conn.execute(order_lines.insert(), inserts)
@@ -336,7 +409,7 @@ async def apply_order_lines(
 
 async def release_order(conn: AsyncConnection, eff: Effects, order_id: str, *, reason: str = "released") -> bool:
     """Give back every reserve of the order (rejected, cancelled); False if it held nothing."""
-    rows = [r for r in await _order_rows(conn, eff.tenant_id, order_id) if r.state == "active"]
+    rows = [r for r in await locked_order_rows(conn, eff.tenant_id, order_id) if r.state == "active"]
     for row in rows:
         await _release_line(conn, eff, row, "released", reason)
     if rows:
@@ -344,19 +417,34 @@ async def release_order(conn: AsyncConnection, eff: Effects, order_id: str, *, r
     return bool(rows)
 
 
+async def erp_fed_warehouses(conn: AsyncConnection, tenant: str, ids: Iterable[str]) -> set[str]:
+    wanted = sorted(set(ids))
+    if not wanted:
+        return set()
+    rows = await conn.execute(
+        sa.select(warehouses.c.warehouse_id).where(
+            warehouses.c.tenant_id == tenant, warehouses.c.warehouse_id.in_(wanted), warehouses.c.erp_fed.is_(True)
+        )
+    )
+    return set(rows.scalars())
+
+
 async def consume_order(conn: AsyncConnection, eff: Effects, order_id: str) -> bool:
-    """Shipping: on hand and reserved both go down by what the order held."""
-    rows = [r for r in await _order_rows(conn, eff.tenant_id, order_id) if r.state == "active"]
+    """Shipping: on hand and reserved both go down by what the order held.
+
+    In a warehouse whose stock the ERP feeds (``warehouses.erp_fed``), shipping only releases the reserve:
+    on hand is the ERP's figure, and the ERP's next stock brings the shipment (ADR 013)."""
+    tenant = eff.tenant_id
+    rows = [r for r in await locked_order_rows(conn, tenant, order_id) if r.state == "active"]
+    erp_fed = await erp_fed_warehouses(conn, tenant, [r.warehouse_id for r in rows if r.warehouse_id])
     for row in rows:
         if row.reserved > 0 and row.warehouse_id:
+            by_erp = row.warehouse_id in erp_fed
+            on_hand = stock.c.on_hand if by_erp else stock.c.on_hand - row.reserved
             result = await conn.execute(
                 stock.update()
-                .where(_item(eff.tenant_id, row.warehouse_id, row.sku), stock.c.reserved >= row.reserved)
-                .values(
-                    on_hand=stock.c.on_hand - row.reserved,
-                    reserved=stock.c.reserved - row.reserved,
-                    updated_at=utcnow(),
-                )
+                .where(_item(tenant, row.warehouse_id, row.sku), stock.c.reserved >= row.reserved)
+                .values(on_hand=on_hand, reserved=stock.c.reserved - row.reserved, updated_at=utcnow())
             )
             if result.rowcount != 1:
                 raise RuntimeError(f"consuming {row.line_id}: the item holds less than the line's reserve")
@@ -367,35 +455,40 @@ async def consume_order(conn: AsyncConnection, eff: Effects, order_id: str) -> b
                 sku=row.sku,
                 kind="order",
                 quantity=-row.reserved,
-                reason="consumed",
+                reason="shipped_erp_stock" if by_erp else "consumed",
                 order_id=order_id,
                 line_id=row.line_id,
             )
+            # Shipped units left the shelf: what the reserve held is not offered to backorders, even where
+            # on hand waits for the ERP's figure.
             eff.freed.discard((row.warehouse_id, row.sku))
-        await conn.execute(
-            order_lines.update()
-            .where(order_lines.c.tenant_id == eff.tenant_id, order_lines.c.line_id == row.line_id)
-            .values(state="consumed", updated_at=utcnow())
-        )
+        await _set_line(conn, tenant, row, state="consumed")
     if rows:
         eff.order(order_id, "consumed")
     return bool(rows)
 
 
 async def fill_backorders(conn: AsyncConnection, eff: Effects, wh: str, sku: str) -> None:
-    """Stock became available: waiting lines get it first-come-first-served by confirmation time."""
+    """Stock became available: waiting lines get it first-come-first-served by confirmation time.
+
+    The item is locked before its waiting lines are read, and each line takes its units only if it is still
+    active with the reserve read (a release or shipment of its order cannot interleave)."""
     tenant = eff.tenant_id
-    rows = await conn.execute(
-        sa.select(order_lines)
-        .where(
-            order_lines.c.tenant_id == tenant,
-            order_lines.c.warehouse_id == wh,
-            order_lines.c.sku == sku,
-            order_lines.c.state == "active",
-            order_lines.c.reserved < order_lines.c.requested,
+    await lock_items(conn, tenant, [(wh, sku)])
+    rows = list(
+        await conn.execute(
+            sa.select(order_lines)
+            .where(
+                order_lines.c.tenant_id == tenant,
+                order_lines.c.warehouse_id == wh,
+                order_lines.c.sku == sku,
+                order_lines.c.state == "active",
+                order_lines.c.reserved < order_lines.c.requested,
+            )
+            .order_by(order_lines.c.confirmed_at, order_lines.c.line_id)
         )
-        .order_by(order_lines.c.confirmed_at, order_lines.c.line_id)
     )
+    by_id = {r.line_id: r for r in rows}
     waiting = [Waiting(r.line_id, r.order_id, r.requested - r.reserved) for r in rows]
     if not waiting:
         return
@@ -403,6 +496,8 @@ async def fill_backorders(conn: AsyncConnection, eff: Effects, wh: str, sku: str
         got = await grab(conn, tenant, wh, sku, take)
         if got <= 0:
             break
+        row = by_id[line.line_id]
+        await _set_line(conn, tenant, row, reserved=row.reserved + got)
         await append_ledger(
             conn,
             eff,
@@ -413,11 +508,6 @@ async def fill_backorders(conn: AsyncConnection, eff: Effects, wh: str, sku: str
             reason="backorder_filled",
             order_id=line.order_id,
             line_id=line.line_id,
-        )
-        await conn.execute(
-            order_lines.update()
-            .where(order_lines.c.tenant_id == tenant, order_lines.c.line_id == line.line_id)
-            .values(reserved=order_lines.c.reserved + got, updated_at=utcnow())
         )
         eff.order(line.order_id, "backorder_filled")
 
@@ -446,9 +536,13 @@ async def set_hold(
 ) -> bool:
     """Set a manual or Integration reserve to ``quantity``; False (nothing changed) when stock is short."""
     tenant = eff.tenant_id
+    # Read the hold under its item's lock: two requests setting it at once apply one after the other, each
+    # from the quantity the other left (no hold may say 5 while the item reserves 12 for it).
+    if quantity > 0:
+        await ensure_stock_row(conn, tenant, wh, sku)
+    await lock_items(conn, tenant, [(wh, sku)])
     current = await hold_quantity(conn, tenant, wh, sku, kind)
     if quantity > current:
-        await ensure_stock_row(conn, tenant, wh, sku)
         if await grab(conn, tenant, wh, sku, quantity - current, exact=True) == 0:
             return False
     elif quantity < current:
@@ -466,6 +560,7 @@ async def set_hold(
 
 async def shrink_order_reserves(conn: AsyncConnection, eff: Effects, wh: str, sku: str, excess: int) -> int:
     """Take ``excess`` back from order lines, newest confirmation first (the ERP reported less stock)."""
+    await lock_items(conn, eff.tenant_id, [(wh, sku)])
     rows = await conn.execute(
         sa.select(order_lines)
         .where(
@@ -494,11 +589,7 @@ async def shrink_order_reserves(conn: AsyncConnection, eff: Effects, wh: str, sk
             order_id=row.order_id,
             line_id=row.line_id,
         )
-        await conn.execute(
-            order_lines.update()
-            .where(order_lines.c.tenant_id == eff.tenant_id, order_lines.c.line_id == row.line_id)
-            .values(reserved=order_lines.c.reserved - q, updated_at=utcnow())
-        )
+        await _set_line(conn, eff.tenant_id, row, reserved=row.reserved - q)
         eff.order(row.order_id, "adjusted")
         taken += q
     eff.freed.discard((wh, sku))

@@ -62,6 +62,8 @@ orders = sa.Table(
     sa.Column("buyer_name", sa.String(300), nullable=False),
     sa.Column("responsible_user_id", sa.String(36), nullable=True),
     sa.Column("status", sa.String(30), nullable=False),
+    # 0003e: the order version (event sequence) the row is as of; an older event does not overwrite it
+    sa.Column("sequence", sa.BigInteger(), nullable=False, server_default="0"),
 )
 
 notifications = sa.Table(

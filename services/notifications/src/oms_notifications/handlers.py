@@ -67,7 +67,19 @@ def insert_ignoring_duplicates(conn: AsyncConnection, table: sa.Table) -> Any:
     raise RuntimeError(f"unsupported database {dialect}")
 
 
-async def _save_order(tx: Tx, ref: OrderRef, status: str) -> None:
+async def _save_order(tx: Tx, ref: OrderRef, status: str, sequence: int) -> OrderRef:
+    """Keep the order replica as of its newest event; returns the order as the notification should name it.
+
+    Events of one order come on three topics and may arrive in any order: an older one (a lower sequence) still
+    notifies, but the replica keeps the newer state (e.g. the current responsible manager), and so does the
+    notification. An event without a sequence (0) is not ordered and overwrites as before."""
+    stored = (
+        await tx.conn.execute(
+            sa.select(orders.c.sequence, orders.c.responsible_user_id).where(orders.c.order_id == ref.order_id)
+        )
+    ).first()
+    if stored is not None and sequence and stored.sequence > sequence:
+        return replace(ref, responsible_user_id=stored.responsible_user_id)
     await upsert(
         tx.conn,
         orders,
@@ -80,8 +92,10 @@ async def _save_order(tx: Tx, ref: OrderRef, status: str) -> None:
             "buyer_name": ref.buyer_name,
             "responsible_user_id": ref.responsible_user_id,
             "status": status,
+            "sequence": max(sequence, stored.sequence if stored is not None else 0),
         },
     )
+    return ref
 
 
 async def _load_order(conn: AsyncConnection, order_id: str) -> tuple[OrderRef, str] | None:
@@ -125,7 +139,7 @@ class Notifier:
             buyer_name=d.buyer_name or await _buyer_name(tx.conn, str(d.buyer_id)),
             responsible_user_id=str(d.responsible_user_id) if d.responsible_user_id else None,
         )
-        await _save_order(tx, ref, d.status.value)
+        ref = await _save_order(tx, ref, d.status.value, event.sequence)
         if d.parent_order_id is not None:
             return  # a part split off an order: the order.changed(split) event tells people about it
         facts = {
@@ -162,7 +176,7 @@ class Notifier:
                 else (known[0].responsible_user_id if known else None)
             ),
         )
-        await _save_order(tx, ref, d.to_status.value)
+        ref = await _save_order(tx, ref, d.to_status.value, event.sequence)
         kind = kind_for_status(d.to_status.value)
         facts = {
             "from_status": d.from_status.value if d.from_status else "",
@@ -197,7 +211,7 @@ class Notifier:
             ref = replace(parent[0], order_id=str(d.order_id), number=d.number)
         if d.kind == "responsible" and d.attributes.get("responsible_user_id"):
             ref = replace(ref, responsible_user_id=str(d.attributes["responsible_user_id"]))
-        await _save_order(tx, ref, d.status.value)
+        ref = await _save_order(tx, ref, d.status.value, event.sequence)
         kind = kind_for_change(d.kind, bool(d.line_changes))
         if kind is None:
             return

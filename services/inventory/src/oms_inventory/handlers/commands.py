@@ -11,10 +11,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from oms_inventory import queries
+from oms_inventory.audit import reserve_audit
 from oms_inventory.db import incoming_stock, products, stock, warehouses
 from oms_inventory.domain import (
     QuantityError,
-    RowError,
     fmt,
     parse_date,
     parse_quantity,
@@ -38,12 +38,13 @@ from oms_inventory.reserves import (
     ensure_stock_row,
     fill_freed,
     hold_quantity,
+    lock_items,
     publish_effects,
     set_hold,
 )
 from oms_shared.contracts import WarehouseUpdatedData, WarehouseUpdatedV1, make_event
 from oms_shared.db import Database, utcnow
-from oms_shared.errors import Conflict, Forbidden, Invalid, NotFound
+from oms_shared.errors import Conflict, Forbidden, Invalid, NotFound, RowError
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,19 @@ class Commands:
             )
         return {"warehouse_id": wid, "code": code, "name": name}
 
+    async def set_stock_source(self, tenant: str, warehouse_id: str, erp_fed: bool) -> dict[str, Any]:
+        """Say whether the ERP feeds the warehouse's on-hand stock (also set when ERP stock arrives for it):
+        where it does, shipping releases the reserve and on hand is the ERP's figure (ADR 013)."""
+        async with self.db.transaction() as tx:
+            result = await tx.conn.execute(
+                warehouses.update()
+                .where(warehouses.c.tenant_id == tenant, warehouses.c.warehouse_id == warehouse_id)
+                .values(erp_fed=erp_fed, updated_at=utcnow())
+            )
+            if result.rowcount != 1:
+                raise NotFound("no such warehouse", code="warehouse_not_found")
+        return {"warehouse_id": warehouse_id, "erp_fed": erp_fed}
+
     async def upsert_products(self, tenant: str, items: Sequence[Mapping[str, str]]) -> list[dict[str, str]]:
         async with self.db.transaction() as tx:
             for item in items:
@@ -106,6 +120,12 @@ class Commands:
             index = await warehouse_index(conn, tenant, rows)
             good, errors = validate_stock_rows(rows, index, first_row=first_row)
             if not errors:
+                # Lock the items (in one global order) before reading their reserves: a reserve taken between the
+                # check and the write would otherwise make the write skip the item silently.
+                good = sorted(good, key=lambda r: (r.warehouse_id, r.sku))
+                for row in good:
+                    await ensure_stock_row(conn, tenant, row.warehouse_id, row.sku)
+                await lock_items(conn, tenant, [(r.warehouse_id, r.sku) for r in good])
                 for row in good:
                     current = (
                         await conn.execute(
@@ -128,7 +148,6 @@ class Commands:
             raise_row_errors(errors)
             eff = Effects(tenant_id=tenant, by_user_id=user_id)
             for row in good:
-                await ensure_stock_row(conn, tenant, row.warehouse_id, row.sku)
                 result = await conn.execute(
                     stock.update()
                     .where(
@@ -245,11 +264,15 @@ class Commands:
                 raise Forbidden("this belongs to another account", code="foreign_tenant")
             if row.status != "expected":
                 raise Conflict(f"the delivery is already {row.status}", code="already_received")
-            await tx.conn.execute(
+            # Only the request that moves the delivery out of "expected" adds it to on hand: two receives of one
+            # delivery at once cannot both count it.
+            taken = await tx.conn.execute(
                 incoming_stock.update()
-                .where(incoming_stock.c.incoming_id == incoming_id)
+                .where(incoming_stock.c.incoming_id == incoming_id, incoming_stock.c.status == "expected")
                 .values(status="received", received_at=utcnow())
             )
+            if taken.rowcount != 1:
+                raise Conflict("the delivery is already received", code="already_received")
             await ensure_stock_row(tx.conn, tenant, row.warehouse_id, row.sku)
             await tx.conn.execute(
                 stock.update()
@@ -271,19 +294,29 @@ class Commands:
         return expired
 
     async def reconcile(self) -> list[dict[str, Any]]:
-        """Compare the reserved projection with the sum of the ledger; export and log the drift."""
+        """Audit every item: reserved projection vs ledger, vs its holders (active lines and holds), and each
+        line's ledger vs the line; export and log the drift per item."""
         async with self.db.read() as conn:
-            drift = await queries.reserve_drift(conn)
+            drift = await reserve_audit(conn)
         self.metrics.reconcile_runs.inc()
         self.metrics.drift_items.set(len(drift))
         self.metrics.drift_units.set(sum(abs(d["projection"] - d["ledger"]) for d in drift) / 1000)
+        self.metrics.holder_drift_units.set(sum(abs(d["projection"] - d["holders"]) for d in drift) / 1000)
+        self.metrics.drift_lines.set(sum(len(d["lines"]) for d in drift))
         for d in drift:
             log.error(
-                "reserve drift on %s:%s (tenant %s): projection %s, ledger %s",
+                "reserve drift on %s:%s (tenant %s): projection %s, ledger %s, holders %s, lines off %s",
                 d["warehouse_id"],
                 d["sku"],
                 d["tenant_id"],
                 fmt(d["projection"]),
                 fmt(d["ledger"]),
+                fmt(d["holders"]),
+                [_line_drift(x) for x in d["lines"]],
             )
         return drift
+
+
+def _line_drift(x: Mapping[str, Any]) -> str:
+    status = x["order_status"] or "?"
+    return f"{x['line_id']} ({x['state']}, order {status}: reserved {fmt(x['reserved'])}, ledger {fmt(x['ledger'])})"

@@ -22,7 +22,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from oms_inventory.db import erp_snapshot_items, erp_snapshot_parts, stock, warehouses
 from oms_inventory.domain import QuantityError, parse_quantity, to_units
 from oms_inventory.handlers.support import MAX_SKU, upsert_product
-from oms_inventory.reserves import Effects, ensure_stock_row, hold_quantity, set_hold, shrink_order_reserves
+from oms_inventory.reserves import (
+    Effects,
+    ensure_stock_row,
+    hold_quantity,
+    lock_items,
+    set_hold,
+    shrink_order_reserves,
+)
 from oms_shared.contracts import ErpStockImportedData, ErpStockItem
 from oms_shared.db import utcnow
 
@@ -39,6 +46,7 @@ async def apply_erp_stock(conn: AsyncConnection, eff: Effects, data: ErpStockImp
         return
     targets = await erp_targets(conn, eff.tenant_id, data.items)
     covered = sorted({wh for wh, _ in targets})
+    await mark_erp_fed(conn, eff.tenant_id, covered)
     if data.mode == "full" and covered:
         # Warehouses the ERP does not report (kept by hand) are left alone.
         existing = await conn.execute(
@@ -58,6 +66,7 @@ async def apply_snapshot_part(conn: AsyncConnection, eff: Effects, data: ErpStoc
         log.info("erp snapshot %s part %d/%d received again: ignored", snapshot_id, data.part, data.parts)
         return
     targets = await erp_targets(conn, tenant, data.items)
+    await mark_erp_fed(conn, tenant, sorted({wh for wh, _ in targets}))
     await apply_targets(conn, eff, targets)
     await _record_listed(conn, tenant, snapshot_id, targets)
     received = await conn.scalar(
@@ -72,6 +81,21 @@ async def apply_snapshot_part(conn: AsyncConnection, eff: Effects, data: ErpStoc
     for table in (erp_snapshot_items, erp_snapshot_parts):
         await conn.execute(table.delete().where(table.c.tenant_id == tenant, table.c.snapshot_id == snapshot_id))
     log.info("erp snapshot %s complete (%d parts): %d items zeroed", snapshot_id, data.parts, len(omitted))
+
+
+async def mark_erp_fed(conn: AsyncConnection, tenant: str, warehouse_ids: Sequence[str]) -> None:
+    """The ERP reports stock for these warehouses: from now on their on hand is the ERP's figure, and shipping
+    in OMS only releases reserves there (ADR 013)."""
+    if warehouse_ids:
+        await conn.execute(
+            warehouses.update()
+            .where(
+                warehouses.c.tenant_id == tenant,
+                warehouses.c.warehouse_id.in_(list(warehouse_ids)),
+                warehouses.c.erp_fed.is_(False),
+            )
+            .values(erp_fed=True, updated_at=utcnow())
+        )
 
 
 async def erp_targets(conn: AsyncConnection, tenant: str, items: Sequence[ErpStockItem]) -> Targets:
@@ -113,6 +137,7 @@ async def apply_erp_item(conn: AsyncConnection, eff: Effects, wh: str, sku: str,
     the newest order reserves give way, then manual ones (the ERP is the source of truth for stock)."""
     tenant = eff.tenant_id
     await ensure_stock_row(conn, tenant, wh, sku)
+    await lock_items(conn, tenant, [(wh, sku)])
     cur = (
         await conn.execute(
             sa.select(stock.c.on_hand, stock.c.reserved).where(

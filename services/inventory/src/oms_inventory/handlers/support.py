@@ -44,12 +44,28 @@ class InventoryMetrics:
         )
         self.drift_items = Gauge(
             "oms_inventory_reserve_drift_items",
-            "Warehouse items whose reserved projection differs from the ledger",
+            "Warehouse items whose reserved projection differs from the ledger or its holders, or with drifting lines",
             registry=registry,
         )
         self.drift_units = Gauge(
             "oms_inventory_reserve_drift_units",
             "Sum of |projection - ledger| over all items (units)",
+            registry=registry,
+        )
+        self.holder_drift_units = Gauge(
+            "oms_inventory_reserve_holder_drift_units",
+            "Sum of |projection - (active order lines + holds)| over all items (units)",
+            registry=registry,
+        )
+        self.drift_lines = Gauge(
+            "oms_inventory_reserve_drift_lines",
+            "Order lines whose ledger differs from their reserve (or released lines still showing one)",
+            registry=registry,
+        )
+        self.order_events_skipped = Counter(
+            "oms_inventory_order_events_skipped_total",
+            "Order events not applied: stale (older than the version applied) or closed (the order is final)",
+            ["reason"],
             registry=registry,
         )
         self.reconcile_runs = Counter("oms_inventory_reconcile_runs_total", "Reconciler passes", registry=registry)
