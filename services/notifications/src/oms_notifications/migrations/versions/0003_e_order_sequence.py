@@ -1,7 +1,7 @@
 """The version (event sequence) of the order replica: an older order event does not overwrite a newer state.
 
 Revision ID: 0003e
-Revises: 0002
+Revises: 0003g
 Create Date: 2026-12-03
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003e"
-down_revision = "0002"
+down_revision = "0003g"
 branch_labels = None
 depends_on = None
 
