@@ -44,6 +44,7 @@ class UserIn(Body):
     access_buyers: Level = "none"
     access_orders: Level = "none"
     restricted_to_own_buyers: bool = False
+    manage_users: bool = False
 
 
 class UserPatch(Body):
@@ -52,6 +53,7 @@ class UserPatch(Body):
     access_buyers: Level | None = None
     access_orders: Level | None = None
     restricted_to_own_buyers: bool | None = None
+    manage_users: bool | None = None
     active: bool | None = None
 
 

@@ -11,10 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from oms_orders import schemas
 from oms_orders.db import accounts, users
-from oms_shared.auth import Principal, issue_token
+from oms_shared.auth import LEVELS, Principal, issue_token
 from oms_shared.contracts import AccessLevel, AccountUpdatedData, AccountUpdatedV1, UserInfo, make_event
 from oms_shared.db import Database, Tx, utcnow
-from oms_shared.errors import Conflict, Forbidden, NotFound, Unauthorized
+from oms_shared.errors import Conflict, Forbidden, NotFound, Invalid, Unauthorized
 from oms_shared.passwords import check_password, hash_password
 
 PRODUCER = "orders"
@@ -146,6 +146,7 @@ def user_json(u: sa.Row[Any]) -> dict[str, Any]:
         "access_buyers": "full" if u.is_owner else u.access_buyers,
         "access_orders": "full" if u.is_owner else u.access_orders,
         "restricted_to_own_buyers": u.restricted_to_own_buyers,
+        "manage_users": bool(u.is_owner or u.manage_users),
     }
 
 
@@ -168,20 +169,61 @@ async def me(db: Database, principal: Principal) -> dict[str, Any]:
     }
 
 
-def _require_user_admin(principal: Principal) -> None:
-    if principal.is_owner:
+USER_ADMIN_DENIED = "only the owner, or an employee allowed to manage users, manages users"
+
+
+async def _acting_user(conn: AsyncConnection, principal: Principal) -> sa.Row[Any]:
+    """The caller's own row as it is now (not as the token froze it)."""
+    actor = (await conn.execute(sa.select(users).where(users.c.id == str(principal.user_id)))).first()
+    if actor is None or not actor.active or actor.account_id != str(principal.account_id):
+        raise Unauthorized("this user no longer exists or is disabled", code="invalid_token")
+    return actor
+
+
+def _may_manage_users(actor: sa.Row[Any]) -> bool:
+    return bool(actor.is_owner or actor.manage_users)
+
+
+def _rank(level: str) -> int:
+    return LEVELS.index(level) if level in LEVELS else 0
+
+
+def _within_own_level(actor: sa.Row[Any], grant: dict[str, Any]) -> None:
+    """R-ACC-1: nobody grants more than they have themselves (the owner has everything)."""
+    if actor.is_owner:
         return
-    if principal.is_supplier and principal.has("buyers", "full"):
-        return
-    raise Forbidden("only the owner (or a user with full access to buyers) manages users", code="access_denied")
+    for section in ("access_buyers", "access_orders"):
+        if _rank(grant[section]) > _rank(getattr(actor, section)):
+            raise Forbidden(
+                f"you cannot grant '{grant[section]}' {section}: yours is '{getattr(actor, section)}'",
+                code="above_own_level",
+            )
+    if actor.restricted_to_own_buyers and not grant["restricted_to_own_buyers"]:
+        raise Forbidden(
+            "you are restricted to your own buyers and cannot grant unrestricted access", code="above_own_level"
+        )
+    if grant["manage_users"] and not actor.manage_users:
+        raise Forbidden("you cannot grant the right to manage users", code="above_own_level")
+
+
+def _grant_of(row: Any) -> dict[str, Any]:
+    return {
+        "access_buyers": row.access_buyers,
+        "access_orders": row.access_orders,
+        "restricted_to_own_buyers": row.restricted_to_own_buyers,
+        "manage_users": row.manage_users,
+    }
 
 
 async def create_user(db: Database, principal: Principal, cmd: schemas.UserIn) -> dict[str, str]:
-    _require_user_admin(principal)
     email = normalize_email(cmd.email)
     password_hash = await asyncio.to_thread(hash_password, cmd.password)
     user_id = str(uuid.uuid4())
     async with db.transaction() as tx:
+        actor = await _acting_user(tx.conn, principal)
+        if not _may_manage_users(actor):
+            raise Forbidden(USER_ADMIN_DENIED, code="access_denied")
+        _within_own_level(actor, _grant_of(cmd))
         await _email_free(tx.conn, email)
         await tx.conn.execute(
             users.insert().values(
@@ -195,6 +237,7 @@ async def create_user(db: Database, principal: Principal, cmd: schemas.UserIn) -
                 access_buyers=cmd.access_buyers,
                 access_orders=cmd.access_orders,
                 restricted_to_own_buyers=cmd.restricted_to_own_buyers,
+                manage_users=cmd.manage_users,
                 created_at=utcnow(),
             )
         )
@@ -213,16 +256,41 @@ async def list_users(db: Database, principal: Principal) -> dict[str, Any]:
     return {"items": items, "total": len(items), "limit": len(items), "offset": 0}
 
 
+ACCESS_FIELDS = ("access_buyers", "access_orders", "restricted_to_own_buyers", "manage_users", "active")
+
+
 async def update_user(db: Database, principal: Principal, user_id: uuid.UUID, cmd: schemas.UserPatch) -> dict[str, Any]:
-    _require_user_admin(principal)
+    """Change an employee: their name and locale (anyone for themselves), access and activity (R-ACC-1).
+
+    Only the owner or an employee allowed to manage users changes access; nobody changes their own
+    access, nobody grants above their own level, and only the owner touches someone who has more.
+    """
     changes = cmd.model_dump(exclude_unset=True)
+    for key in ACCESS_FIELDS:
+        if key in changes and changes[key] is None:
+            raise Invalid(f"{key} cannot be null", code="invalid_user")
     async with db.transaction() as tx:
+        actor = await _acting_user(tx.conn, principal)
         user = (await tx.conn.execute(sa.select(users).where(users.c.id == str(user_id)))).first()
-        if user is None:
+        if user is None or user.account_id != actor.account_id:
             raise NotFound(f"user {user_id} does not exist", code="user_not_found")
-        principal.require_tenant(user.account_id)
-        if user.is_owner and (changes.get("active") is False):
-            raise Conflict("the owner cannot be disabled", code="owner_required")
+        touches_access = any(key in changes for key in ACCESS_FIELDS)
+        if user.id == actor.id:
+            if touches_access:
+                raise Forbidden("nobody changes their own access", code="own_access")
+        elif not _may_manage_users(actor):
+            raise Forbidden(USER_ADMIN_DENIED, code="access_denied")
+        elif not actor.is_owner:
+            if user.is_owner:
+                raise Forbidden("only the owner changes the owner", code="access_denied")
+            try:
+                _within_own_level(actor, _grant_of(user))
+            except Forbidden as exc:
+                raise Forbidden("this user has more access than you", code="above_own_level") from exc
+        if user.is_owner and touches_access:
+            raise Conflict("the owner always has full access and cannot be disabled", code="owner_required")
+        if touches_access:
+            _within_own_level(actor, {**_grant_of(user), **changes})
         if changes:
             await tx.conn.execute(users.update().where(users.c.id == str(user_id)).values(**changes))
             await publish_account(tx, user.account_id)
