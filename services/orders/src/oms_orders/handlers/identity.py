@@ -14,7 +14,7 @@ from oms_orders.db import accounts, users
 from oms_shared.auth import LEVELS, Principal, issue_token
 from oms_shared.contracts import AccessLevel, AccountUpdatedData, AccountUpdatedV1, UserInfo, make_event
 from oms_shared.db import Database, Tx, utcnow
-from oms_shared.errors import Conflict, Forbidden, NotFound, Invalid, Unauthorized
+from oms_shared.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from oms_shared.passwords import check_password, hash_password
 
 PRODUCER = "orders"
