@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
+from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 
@@ -20,7 +21,7 @@ from oms_orders.handlers.preview import apply_stock
 from oms_orders.handlers.reserves import apply_reserve
 from oms_orders.settings import Settings
 from oms_orders.storage import LocalFileStorage
-from oms_shared.auth import generate_keypair
+from oms_shared.auth import TokenVerifier, generate_keypair, jwks_document, public_pem_of, write_key_file
 from oms_shared.contracts import (
     AccountUpdatedV1,
     BuyerUpdatedV1,
@@ -38,36 +39,67 @@ from oms_shared.http import error_body
 from oms_shared.service import ServiceRuntime
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+log = logging.getLogger(__name__)
 
 # Domain refusals by HTTP status; anything else the domain refuses is a conflict with the order's state.
 UNPROCESSABLE = {"invalid_lines", "bad_file_name", "invalid_time_limits", "invalid_import"}
 
 
 def ensure_keys(settings: Settings) -> bytes:
-    """Dev convenience: make the token key pair if it does not exist yet; return the private PEM."""
+    """Make the token key pair if it does not exist yet (the private key readable by its owner only,
+    mode 0600); return the private PEM. A private key found with looser permissions is tightened."""
     private = Path(settings.jwt_private_key_file)
     public = Path(settings.jwt_public_key_file)
     if not private.exists():
         made_private, made_public = generate_keypair(private.parent)
         if made_private != private:
-            private.write_bytes(made_private.read_bytes())
+            write_key_file(private, made_private.read_bytes(), 0o600)
         if not public.exists():
-            public.parent.mkdir(parents=True, exist_ok=True)
-            public.write_bytes(made_public.read_bytes())
+            write_key_file(public, made_public.read_bytes(), 0o644)
+    if private.stat().st_mode & 0o077:
+        try:
+            private.chmod(0o600)
+            log.warning("the token private key %s was readable by others: mode set to 0600", private)
+        except OSError:
+            log.error("the token private key %s is readable by others; make it mode 0600", private)
     pem = private.read_bytes()
     if not public.exists():
-        key = serialization.load_pem_private_key(pem, password=None)
-        public.parent.mkdir(parents=True, exist_ok=True)
-        public.write_bytes(
-            key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        )
+        write_key_file(public, public_pem_of(pem), 0o644)
     return pem
+
+
+def token_verifier(settings: Settings, private_pem: bytes) -> TokenVerifier:
+    """Orders verifies with its own keys: the current one and, during a rotation, the previous one."""
+    return TokenVerifier(
+        public_pem_of(private_pem),
+        extra_public_key_pems=tuple(previous_public_keys(settings)),
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+    )
+
+
+def previous_public_keys(settings: Settings) -> list[bytes]:
+    return [Path(f).read_bytes() for f in settings.jwt_previous_public_key_files.split(",") if f.strip()]
+
+
+def jwks_router(public_key_pems: list[bytes]) -> APIRouter:
+    """``/.well-known/jwks.json``: the public keys other services verify tokens with (current first)."""
+    router = APIRouter(tags=["identity"])
+    document = jwks_document(public_key_pems)
+
+    @router.get("/.well-known/jwks.json", summary="The public keys tokens are signed with (JWKS)")
+    async def jwks() -> dict[str, Any]:
+        return document
+
+    return router
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     private_pem = ensure_keys(settings)
     runtime = ServiceRuntime(settings, metadata, MIGRATIONS, title="OMS orders")
+    runtime.token_verifier = token_verifier(settings, private_pem)
+    runtime.routers.append(jwks_router([public_pem_of(private_pem), *previous_public_keys(settings)]))
     runtime.consumer.on(ReserveUpdatedV1, apply_reserve)
     runtime.consumer.on(WarehouseUpdatedV1, apply_warehouse)
     runtime.consumer.on(StockUpdatedV1, apply_stock)

@@ -14,6 +14,9 @@ class Settings(ServiceSettings):
     service_name: str = "orders"
     http_port: int = 8101
     jwt_private_key_file: str = Field(default_factory=lambda: str(var_dir() / "keys" / "jwt-private.pem"))
+    # Public keys of earlier private keys (comma-separated PEM files): published in the JWKS and still
+    # accepted, so tokens signed before a key rotation stay valid until they expire.
+    jwt_previous_public_key_files: str = ""
     token_ttl_s: int = 12 * 3600
     files_dir: str = Field(default_factory=lambda: str(var_dir() / "files"))
     max_file_bytes: int = 10 * 1024 * 1024
