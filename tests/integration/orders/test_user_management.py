@@ -82,7 +82,7 @@ async def test_only_the_owner_or_a_user_admin_manages_users_and_never_above_thei
 ) -> None:
     """R-ACC-1: the owner (or an employee allowed to manage users) manages users; nobody changes their own
     access; nobody grants above their own level. Each case runs on a fresh supplier, so cases do not interact."""
-    app = orders_app(database_url, service_env, keys)
+    app = orders_app(database_url, service_env, keys, signin_per_ip_burst=1000)
     async with running_service(app) as client:
         for actor, action, target, body, status, code in CASES:
             supplier = await register(client, "supplier", "Supplier Co")

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, File, Form, Header, Path, Query, Response, UploadFile
+from fastapi import APIRouter, File, Form, Header, Path, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
 
 from oms_orders import schemas
@@ -17,6 +17,7 @@ from oms_orders.handlers import orders as order_cases
 from oms_orders.storage import FileStorage
 from oms_shared.auth import CurrentPrincipal, Principal
 from oms_shared.db import Database
+from oms_shared.throttle import AttemptGuard, RateLimiter
 
 IfMatch = Annotated[str | None, Header(alias="If-Match")]
 Limit = Annotated[int, Query(ge=1, le=200)]
@@ -40,6 +41,8 @@ class Deps:
         max_import_bytes: int,
         max_import_rows: int,
         list_count_cap: int = listing.COUNT_CAP,
+        signin_guard: AttemptGuard | None = None,
+        session_ttl_s: int = 12 * 3600,
     ) -> None:
         self.db = db
         self.private_key_pem = private_key_pem
@@ -49,6 +52,8 @@ class Deps:
         self.max_import_bytes = max_import_bytes
         self.max_import_rows = max_import_rows
         self.list_count_cap = list_count_cap
+        self.tokens = identity.TokenPolicy(private_key_pem, access_ttl_s=token_ttl_s, session_ttl_s=session_ttl_s)
+        self.signin_guard = signin_guard or AttemptGuard(RateLimiter(50, 30), RateLimiter(10, 5))
 
 
 def build_router(deps: Deps) -> APIRouter:
@@ -64,9 +69,32 @@ def build_router(deps: Deps) -> APIRouter:
     async def create_account(body: schemas.AccountIn) -> dict[str, str]:
         return await identity.create_account(db, body)
 
+    def client_ip(request: Request) -> str:
+        return request.client.host if request.client else "unknown"
+
     @router.post("/auth/token", tags=["identity"], summary="Sign in: e-mail and password for a token")
-    async def token(body: schemas.TokenIn) -> dict[str, Any]:
-        return await identity.sign_in(db, body, deps.private_key_pem, deps.token_ttl_s)
+    async def token(body: schemas.TokenIn, request: Request) -> dict[str, Any]:
+        deps.signin_guard.check(client_ip(request), identity.normalize_email(body.email))
+        return await identity.sign_in(db, body, deps.tokens)
+
+    @router.post("/auth/refresh", tags=["identity"], summary="A new access token for a refresh token")
+    async def refresh(body: schemas.RefreshIn) -> dict[str, Any]:
+        return await identity.refresh(db, body, deps.tokens)
+
+    @router.post("/auth/logout", status_code=204, tags=["identity"], summary="End the caller's session")
+    async def logout(principal: CurrentPrincipal) -> Response:
+        await identity.sign_out(db, principal)
+        return Response(status_code=204)
+
+    @router.post(
+        "/auth/password", status_code=204, tags=["identity"], summary="Change one's password (ends other sessions)"
+    )
+    async def change_password(
+        body: schemas.PasswordChangeIn, request: Request, principal: CurrentPrincipal
+    ) -> Response:
+        deps.signin_guard.check(client_ip(request), f"user:{principal.user_id}")
+        await identity.change_password(db, principal, body)
+        return Response(status_code=204)
 
     @router.get("/me", tags=["identity"], summary="The caller: user, account and access levels")
     async def me(principal: CurrentPrincipal) -> dict[str, Any]:

@@ -37,6 +37,7 @@ from oms_shared.contracts import (
 )
 from oms_shared.http import error_body
 from oms_shared.service import ServiceRuntime
+from oms_shared.throttle import AttemptGuard, RateLimiter
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 log = logging.getLogger(__name__)
@@ -122,6 +123,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.max_import_bytes,
         settings.max_import_rows,
         settings.list_count_cap,
+        signin_guard=AttemptGuard(
+            RateLimiter(settings.signin_per_ip_burst, settings.signin_per_ip_per_minute),
+            RateLimiter(settings.signin_per_login_burst, settings.signin_per_login_per_minute),
+        ),
+        session_ttl_s=settings.session_ttl_s,
     )
     runtime.routers.append(build_router(deps))
 

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
+import secrets
 import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from oms_orders import schemas
-from oms_orders.db import accounts, users
+from oms_orders.db import accounts, sessions, users
 from oms_shared.auth import LEVELS, Principal, issue_token
 from oms_shared.contracts import AccessLevel, AccountUpdatedData, AccountUpdatedV1, UserInfo, make_event
 from oms_shared.db import Database, Tx, utcnow
@@ -111,28 +116,145 @@ def principal_of(user: sa.Row[Any], account: sa.Row[Any]) -> Principal:
     )
 
 
-async def sign_in(db: Database, cmd: schemas.TokenIn, private_key_pem: bytes, ttl_s: int) -> dict[str, Any]:
-    from datetime import timedelta
+@dataclass(frozen=True)
+class TokenPolicy:
+    """How orders signs people in: short access tokens, renewed with a refresh token of a session."""
 
+    private_key_pem: bytes
+    access_ttl_s: int = 60
+    session_ttl_s: int = 12 * 3600
+
+
+_dummy_hash: str | None = None
+
+
+async def _check_password(password: str, stored: str | None) -> bool:
+    """Check a password off the event loop; an unknown user costs as much as a known one."""
+    global _dummy_hash
+    if stored is None:
+        if _dummy_hash is None:
+            _dummy_hash = await asyncio.to_thread(hash_password, "-")
+        stored = _dummy_hash
+    return await asyncio.to_thread(check_password, password, stored)
+
+
+def _secret_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _token_answer(
+    policy: TokenPolicy, user: sa.Row[Any], account: sa.Row[Any], session_id: str, secret: str, expires_at: datetime
+) -> dict[str, Any]:
+    token = issue_token(
+        policy.private_key_pem,
+        principal_of(user, account),
+        ttl=timedelta(seconds=policy.access_ttl_s),
+        session_id=session_id,
+    )
+    return {
+        "access_token": token,
+        "token_type": "bearer",
+        "expires_in": policy.access_ttl_s,
+        "refresh_token": f"{session_id}.{secret}",
+        "refresh_expires_in": max(0, int((expires_at - utcnow()).total_seconds())),
+        "user_id": user.id,
+        "account_id": account.id,
+        "account_kind": account.kind,
+    }
+
+
+async def sign_in(db: Database, cmd: schemas.TokenIn, policy: TokenPolicy) -> dict[str, Any]:
+    """E-mail and password → a session: an access token (short) and a refresh token (R-ACC-1)."""
     async with db.read() as conn:
         user = (await conn.execute(sa.select(users).where(users.c.email == normalize_email(cmd.email)))).first()
         account = None
         if user is not None:
             account = (await conn.execute(sa.select(accounts).where(accounts.c.id == user.account_id))).one()
-    # Check a hash even for an unknown e-mail so timing does not reveal which e-mails exist.
-    stored = user.password_hash if user is not None else hash_password("-")
-    ok = await asyncio.to_thread(check_password, cmd.password, stored)
+    ok = await _check_password(cmd.password, user.password_hash if user is not None else None)
     if user is None or account is None or not ok or not user.active:
         raise Unauthorized("wrong e-mail or password", code="invalid_credentials")
-    token = issue_token(private_key_pem, principal_of(user, account), ttl=timedelta(seconds=ttl_s))
-    return {
-        "access_token": token,
-        "token_type": "bearer",
-        "expires_in": ttl_s,
-        "user_id": user.id,
-        "account_id": account.id,
-        "account_kind": account.kind,
-    }
+    session_id, secret, now = str(uuid.uuid4()), secrets.token_urlsafe(32), utcnow()
+    expires_at = now + timedelta(seconds=policy.session_ttl_s)
+    async with db.transaction() as tx:
+        await tx.conn.execute(
+            sessions.insert().values(
+                id=session_id, user_id=user.id, secret_hash=_secret_hash(secret), created_at=now, expires_at=expires_at
+            )
+        )
+    return _token_answer(policy, user, account, session_id, secret, expires_at)
+
+
+SESSION_ENDED = "this session has ended; sign in again"
+
+
+async def refresh(db: Database, cmd: schemas.RefreshIn, policy: TokenPolicy) -> dict[str, Any]:
+    """A refresh token → a new access token with the user's access as it is now, and a new refresh token.
+
+    Refused when the session expired or was ended, or the user was disabled. A refresh token is used once:
+    presenting a used one again (someone copied it) ends the session for both holders."""
+    session_id, _, secret = cmd.refresh_token.partition(".")
+    now = utcnow()
+    ended = False
+    async with db.transaction() as tx:
+        session = (await tx.conn.execute(sa.select(sessions).where(sessions.c.id == session_id))).first()
+        if session is None or not secret or session.revoked_at is not None or session.expires_at <= now:
+            raise Unauthorized(SESSION_ENDED, code="session_ended")
+        user = (await tx.conn.execute(sa.select(users).where(users.c.id == session.user_id))).one()
+        account = (await tx.conn.execute(sa.select(accounts).where(accounts.c.id == user.account_id))).one()
+        new_secret = secrets.token_urlsafe(32)
+        if hmac.compare_digest(session.secret_hash, _secret_hash(secret)) and user.active:
+            rotated = await tx.conn.execute(
+                sessions.update()
+                .where(sessions.c.id == session_id, sessions.c.secret_hash == session.secret_hash)
+                .values(secret_hash=_secret_hash(new_secret))
+            )
+            ended = rotated.rowcount != 1  # a concurrent refresh with the same token won
+        else:
+            # A used token replayed (someone copied it), or the user was disabled: the session ends, and
+            # that is committed before the refusal.
+            await tx.conn.execute(sessions.update().where(sessions.c.id == session_id).values(revoked_at=now))
+            ended = True
+    if ended:
+        raise Unauthorized(SESSION_ENDED, code="session_ended")
+    return _token_answer(policy, user, account, session_id, new_secret, session.expires_at)
+
+
+async def end_sessions(conn: AsyncConnection, user_id: str, *, keep: str | None = None) -> None:
+    """End every session of a user (but ``keep``): their refresh tokens stop working at once."""
+    query = sessions.update().where(sessions.c.user_id == user_id, sessions.c.revoked_at.is_(None))
+    if keep is not None:
+        query = query.where(sessions.c.id != keep)
+    await conn.execute(query.values(revoked_at=utcnow()))
+
+
+async def sign_out(db: Database, principal: Principal) -> None:
+    """End the caller's session (its access token lapses within its short lifetime)."""
+    if principal.session_id is None:
+        return
+    async with db.transaction() as tx:
+        await tx.conn.execute(
+            sessions.update()
+            .where(sessions.c.id == principal.session_id, sessions.c.user_id == str(principal.user_id))
+            .values(revoked_at=utcnow())
+        )
+
+
+async def change_password(db: Database, principal: Principal, cmd: schemas.PasswordChangeIn) -> None:
+    """The user's own password: the old one is required; every other session of the user ends."""
+    async with db.read() as conn:
+        user = await _acting_user(conn, principal)
+    if not await _check_password(cmd.old_password, user.password_hash):
+        raise Forbidden("the current password is wrong", code="wrong_password")
+    new_hash = await asyncio.to_thread(hash_password, cmd.new_password)
+    async with db.transaction() as tx:
+        changed = await tx.conn.execute(
+            users.update()
+            .where(users.c.id == user.id, users.c.password_hash == user.password_hash)
+            .values(password_hash=new_hash)
+        )
+        if changed.rowcount != 1:
+            raise Conflict("the password was changed meanwhile; try again", code="conflict")
+        await end_sessions(tx.conn, user.id, keep=principal.session_id)
 
 
 def user_json(u: sa.Row[Any]) -> dict[str, Any]:
@@ -293,6 +415,8 @@ async def update_user(db: Database, principal: Principal, user_id: uuid.UUID, cm
             _within_own_level(actor, {**_grant_of(user), **changes})
         if changes:
             await tx.conn.execute(users.update().where(users.c.id == str(user_id)).values(**changes))
+            if changes.get("active") is False:
+                await end_sessions(tx.conn, user.id)
             await publish_account(tx, user.account_id)
         user = (await tx.conn.execute(sa.select(users).where(users.c.id == str(user_id)))).one()
     return user_json(user)
