@@ -338,8 +338,17 @@ def build_router(deps: Deps) -> APIRouter:
         return order_response(await order_body(principal, order_id), 201)
 
     @router.post("/price-lists/{price_list_id}/link", tags=["links"], summary="Open a price list by link (R-IN-2)")
-    async def create_link(price_list_id: uuid.UUID, principal: CurrentPrincipal) -> dict[str, str]:
-        return await links.create_link(db, principal, price_list_id)
+    async def create_link(
+        price_list_id: uuid.UUID, principal: CurrentPrincipal, regenerate: bool = False
+    ) -> dict[str, str]:
+        return await links.create_link(db, principal, price_list_id, regenerate=regenerate)
+
+    @router.delete(
+        "/price-lists/{price_list_id}/link", status_code=204, tags=["links"], summary="Switch a price list's link off"
+    )
+    async def delete_link(price_list_id: uuid.UUID, principal: CurrentPrincipal) -> Response:
+        await links.delete_link(db, principal, price_list_id)
+        return Response(status_code=204)
 
     @router.get("/links/{token}", tags=["links"], summary="The price list behind a link (no sign-in)")
     async def open_link(token: Annotated[str, Path(max_length=100)]) -> dict[str, Any]:
