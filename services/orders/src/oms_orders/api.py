@@ -43,6 +43,7 @@ class Deps:
         list_count_cap: int = listing.COUNT_CAP,
         signin_guard: AttemptGuard | None = None,
         session_ttl_s: int = 12 * 3600,
+        password_reset_ttl_s: int = 3600,
     ) -> None:
         self.db = db
         self.private_key_pem = private_key_pem
@@ -52,7 +53,12 @@ class Deps:
         self.max_import_bytes = max_import_bytes
         self.max_import_rows = max_import_rows
         self.list_count_cap = list_count_cap
-        self.tokens = identity.TokenPolicy(private_key_pem, access_ttl_s=token_ttl_s, session_ttl_s=session_ttl_s)
+        self.tokens = identity.TokenPolicy(
+            private_key_pem,
+            access_ttl_s=token_ttl_s,
+            session_ttl_s=session_ttl_s,
+            password_reset_ttl_s=password_reset_ttl_s,
+        )
         self.signin_guard = signin_guard or AttemptGuard(RateLimiter(50, 30), RateLimiter(10, 5))
 
 
@@ -80,6 +86,20 @@ def build_router(deps: Deps) -> APIRouter:
     @router.post("/auth/refresh", tags=["identity"], summary="A new access token for a refresh token")
     async def refresh(body: schemas.RefreshIn) -> dict[str, Any]:
         return await identity.refresh(db, body, deps.tokens)
+
+    @router.post("/auth/password-reset", status_code=202, tags=["identity"], summary="E-mail a password reset link")
+    async def request_password_reset(body: schemas.PasswordResetRequestIn, request: Request) -> dict[str, str]:
+        deps.signin_guard.check(client_ip(request), identity.normalize_email(body.email))
+        await identity.request_password_reset(db, body, deps.tokens)
+        return {"status": "if the address belongs to a user, a reset link is on its way"}
+
+    @router.post(
+        "/auth/password-reset/confirm", status_code=204, tags=["identity"], summary="Set a new password by reset link"
+    )
+    async def reset_password(body: schemas.PasswordResetIn, request: Request) -> Response:
+        deps.signin_guard.check(client_ip(request), "password-reset")
+        await identity.reset_password(db, body)
+        return Response(status_code=204)
 
     @router.post("/auth/logout", status_code=204, tags=["identity"], summary="End the caller's session")
     async def logout(principal: CurrentPrincipal) -> Response:

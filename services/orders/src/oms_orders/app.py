@@ -33,6 +33,7 @@ from oms_shared.contracts import (
     PriceListUpdatedV1,
     ReserveUpdatedV1,
     StockUpdatedV1,
+    UserPasswordResetRequestedV1,
     WarehouseUpdatedV1,
 )
 from oms_shared.http import error_body
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         OrderStatusChangedV1,
         OrderChangedV1,
         OrderDeletedV1,
+        UserPasswordResetRequestedV1,
     ]
     deps = Deps(
         runtime.db,
@@ -128,6 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             RateLimiter(settings.signin_per_login_burst, settings.signin_per_login_per_minute),
         ),
         session_ttl_s=settings.session_ttl_s,
+        password_reset_ttl_s=settings.password_reset_ttl_s,
     )
     runtime.routers.append(build_router(deps))
 

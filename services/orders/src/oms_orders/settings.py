@@ -21,6 +21,8 @@ class Settings(ServiceSettings):
     # effect in every service within that time. A session (its refresh token) renews them this long.
     token_ttl_s: int = Field(default=60, ge=1, le=60)
     session_ttl_s: int = 12 * 3600
+    # A password reset link works once, for this long.
+    password_reset_ttl_s: int = 3600
     # Sign-in attempts (and password changes and reset requests), per replica: a burst, then so many a minute.
     signin_per_login_burst: int = 10
     signin_per_login_per_minute: float = 5.0

@@ -15,11 +15,19 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from oms_orders import schemas
-from oms_orders.db import accounts, sessions, users
+from oms_orders.db import accounts, password_resets, sessions, users
 from oms_shared.auth import LEVELS, Principal, issue_token
-from oms_shared.contracts import AccessLevel, AccountUpdatedData, AccountUpdatedV1, UserInfo, make_event
+from oms_shared.contracts import (
+    AccessLevel,
+    AccountUpdatedData,
+    AccountUpdatedV1,
+    UserInfo,
+    UserPasswordResetRequestedData,
+    UserPasswordResetRequestedV1,
+    make_event,
+)
 from oms_shared.db import Database, Tx, utcnow
-from oms_shared.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from oms_shared.errors import Conflict, Forbidden, Invalid, NotFound, OmsError, Unauthorized
 from oms_shared.passwords import check_password, hash_password
 
 PRODUCER = "orders"
@@ -123,6 +131,7 @@ class TokenPolicy:
     private_key_pem: bytes
     access_ttl_s: int = 60
     session_ttl_s: int = 12 * 3600
+    password_reset_ttl_s: int = 3600
 
 
 _dummy_hash: str | None = None
@@ -255,6 +264,75 @@ async def change_password(db: Database, principal: Principal, cmd: schemas.Passw
         if changed.rowcount != 1:
             raise Conflict("the password was changed meanwhile; try again", code="conflict")
         await end_sessions(tx.conn, user.id, keep=principal.session_id)
+
+
+async def request_password_reset(db: Database, cmd: schemas.PasswordResetRequestIn, policy: TokenPolicy) -> None:
+    """E-mail a one-time reset link (notifications sends it) — if the address belongs to an active user.
+    The answer is the same either way, so it does not tell which addresses exist."""
+    email = normalize_email(cmd.email)
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    expires_at = now + timedelta(seconds=policy.password_reset_ttl_s)
+    async with db.transaction() as tx:
+        user = (await tx.conn.execute(sa.select(users).where(users.c.email == email))).first()
+        if user is None or not user.active:
+            return
+        await tx.conn.execute(
+            password_resets.insert().values(
+                token_hash=_secret_hash(token), user_id=user.id, created_at=now, expires_at=expires_at
+            )
+        )
+        await tx.publish(
+            make_event(
+                UserPasswordResetRequestedV1,
+                tenant_id=uuid.UUID(user.account_id),
+                aggregate_id=user.id,
+                data=UserPasswordResetRequestedData(
+                    user_id=uuid.UUID(user.id),
+                    email=user.email,
+                    name=user.name,
+                    locale=user.locale,
+                    token=token,
+                    expires_at=expires_at,
+                ),
+                producer=PRODUCER,
+            )
+        )
+
+
+async def reset_password(db: Database, cmd: schemas.PasswordResetIn) -> None:
+    """Set a new password with a reset token: once, before it expires; every session of the user ends."""
+    new_hash = await asyncio.to_thread(hash_password, cmd.new_password)
+    now = utcnow()
+    async with db.transaction() as tx:
+        used = await tx.conn.execute(
+            password_resets.update()
+            .where(
+                password_resets.c.token_hash == _secret_hash(cmd.token),
+                password_resets.c.used_at.is_(None),
+                password_resets.c.expires_at > now,
+            )
+            .values(used_at=now)
+            .returning(password_resets.c.user_id)
+        )
+        user_id = used.scalar_one_or_none()
+        if user_id is not None:
+            user = (await tx.conn.execute(sa.select(users).where(users.c.id == user_id))).one()
+            if user.active:
+                await tx.conn.execute(users.update().where(users.c.id == user_id).values(password_hash=new_hash))
+                # Other links sent earlier stop working too; so does every session.
+                await tx.conn.execute(
+                    password_resets.update()
+                    .where(password_resets.c.user_id == user_id, password_resets.c.used_at.is_(None))
+                    .values(used_at=now)
+                )
+                await end_sessions(tx.conn, user_id)
+            else:
+                user_id = None
+    if user_id is None:
+        raise OmsError(
+            "this reset link is not valid, was used or has expired; ask for a new one", code="invalid_reset_token"
+        )
 
 
 def user_json(u: sa.Row[Any]) -> dict[str, Any]:
