@@ -174,3 +174,20 @@ async def test_sign_in_is_throttled_per_login_and_per_client_address(
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as elsewhere:
             r = await elsewhere.post("/api/v1/auth/token", json={"email": other["email"], "password": PASSWORD})
             assert r.status_code == 200, r.text
+
+
+async def test_racing_refreshes_with_one_token_get_one_new_token(
+    database_url: str, service_env: dict[str, object], keys: tuple[Path, Path]
+) -> None:
+    """A refresh token is good once even when it is presented several times at the same moment (two tabs, or
+    a copy): exactly one gets a new pair; on PostgreSQL the requests really run side by side."""
+    import asyncio
+
+    app = orders_app(database_url, service_env, keys)
+    async with running_service(app) as client:
+        supplier = await register(client, "supplier", "Supplier Co")
+        pair = await token_pair(client, supplier["email"])
+        answers = await asyncio.gather(*(refreshed(client, pair["refresh_token"]) for _ in range(6)))
+        codes = sorted(r.status_code for r in answers)
+        assert codes.count(200) == 1 and set(codes) == {200, 401}, [r.text for r in answers]
+        assert all(r.json()["error"]["code"] == "session_ended" for r in answers if r.status_code == 401)
