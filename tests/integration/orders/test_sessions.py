@@ -191,3 +191,34 @@ async def test_racing_refreshes_with_one_token_get_one_new_token(
         codes = sorted(r.status_code for r in answers)
         assert codes.count(200) == 1 and set(codes) == {200, 401}, [r.text for r in answers]
         assert all(r.json()["error"]["code"] == "session_ended" for r in answers if r.status_code == 401)
+
+
+async def test_expired_sessions_and_reset_tokens_are_forgotten_a_day_later(
+    database_url: str, service_env: dict[str, object], keys: tuple[Path, Path]
+) -> None:
+    """The sessions and password_resets tables do not only grow: a day past expiry, rows are deleted."""
+    from datetime import timedelta
+
+    import sqlalchemy as sa
+
+    from oms_orders.db import password_resets, sessions
+    from oms_orders.handlers.identity import purge_expired
+    from oms_shared.db import utcnow
+
+    app = orders_app(database_url, service_env, keys)
+    db = app.state.runtime.db
+    async with running_service(app) as client:
+        supplier = await register(client, "supplier", "Supplier Co")
+        old, fresh = await token_pair(client, supplier["email"]), await token_pair(client, supplier["email"])
+        assert (await client.post("/api/v1/auth/password-reset", json={"email": supplier["email"]})).status_code == 202
+        async with db.transaction() as tx:
+            long_ago = utcnow() - timedelta(days=2)
+            await tx.conn.execute(
+                sessions.update().where(sessions.c.id == old["refresh_token"].split(".")[0]).values(expires_at=long_ago)
+            )
+            await tx.conn.execute(password_resets.update().values(expires_at=long_ago))
+        assert await purge_expired(db) == 2
+        async with db.read() as conn:
+            assert await conn.scalar(sa.select(sa.func.count()).select_from(sessions)) == 1
+            assert await conn.scalar(sa.select(sa.func.count()).select_from(password_resets)) == 0
+        assert (await refreshed(client, fresh["refresh_token"])).status_code == 200

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from oms_orders import domain
 from oms_orders.api import Deps, build_router
 from oms_orders.db import metadata
+from oms_orders.handlers import identity
 from oms_orders.handlers.catalog import apply_warehouse
 from oms_orders.handlers.changes import scan_overdue
 from oms_orders.handlers.erp import apply_erp_change
@@ -141,6 +142,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await asyncio.sleep(settings.overdue_scan_interval_s)
 
     runtime.background.append(overdue_loop)
+
+    async def expired_sessions_loop() -> None:
+        """Sessions and reset tokens are kept a day past their expiry, then forgotten."""
+        while True:
+            await identity.purge_expired(runtime.db)
+            await asyncio.sleep(3600)
+
+    runtime.background.append(expired_sessions_loop)
     app = runtime.build_app()
 
     @app.exception_handler(domain.DomainError)

@@ -236,6 +236,15 @@ async def end_sessions(conn: AsyncConnection, user_id: str, *, keep: str | None 
     await conn.execute(query.values(revoked_at=utcnow()))
 
 
+async def purge_expired(db: Database, keep_s: float = 24 * 3600) -> int:
+    """Forget sessions and reset tokens that expired more than ``keep_s`` ago; how many went."""
+    cutoff = utcnow() - timedelta(seconds=keep_s)
+    async with db.transaction() as tx:
+        gone = (await tx.conn.execute(sessions.delete().where(sessions.c.expires_at < cutoff))).rowcount
+        gone += (await tx.conn.execute(password_resets.delete().where(password_resets.c.expires_at < cutoff))).rowcount
+    return int(gone)
+
+
 async def sign_out(db: Database, principal: Principal) -> None:
     """End the caller's session (its access token lapses within its short lifetime)."""
     if principal.session_id is None:
