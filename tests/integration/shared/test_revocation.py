@@ -34,9 +34,10 @@ def settings_env(service_env: dict[str, object], name: str, tmp_path: Path) -> d
 async def test_a_disabled_employee_is_refused_by_every_service_within_a_minute(
     service_env: dict[str, object], keys: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    """R-ACC-1: the owner disables an employee (and another changes their password): from then on orders,
-    inventory and analytics refuse the tokens they hold within the access-token lifetime (≤ 60 s), and no
-    new token can be had. Services run against the real broker and verify with orders' published keys."""
+    """R-ACC-1: the owner disables an employee, another changes their password, a third loses access to orders:
+    from then on orders, inventory and analytics refuse the tokens they hold within the access-token lifetime
+    (≤ 60 s); the disabled one and the other session get no new token, the third gets one with the new level.
+    Services run against the real broker and verify with orders' published keys."""
     orders = orders_app(
         OrdersSettings(
             jwt_private_key_file=str(keys[0]),
@@ -83,8 +84,10 @@ async def test_a_disabled_employee_is_refused_by_every_service_within_a_minute(
         disabled = await sign_in(o, disabled_email)
         _, changing_email = await employee()
         here, elsewhere = await sign_in(o, changing_email), await sign_in(o, changing_email)
+        lowered_id, lowered_email = await employee()
+        lowered = await sign_in(o, lowered_email)
         everywhere_ok = dict.fromkeys(("orders", "inventory", "analytics"), 200)
-        for pair in (disabled, here, elsewhere):
+        for pair in (disabled, here, elsewhere, lowered):
             assert await eventually(lambda pair=pair: statuses(pair["access_token"])) == everywhere_ok
 
         r = await o.patch(f"/api/v1/users/{disabled_id}", headers=owner_h, json={"active": False})
@@ -95,6 +98,8 @@ async def test_a_disabled_employee_is_refused_by_every_service_within_a_minute(
             json={"old_password": PASSWORD, "new_password": "n3w-pass-42"},
         )
         assert r.status_code == 204, r.text
+        r = await o.patch(f"/api/v1/users/{lowered_id}", headers=owner_h, json={"access_orders": "none"})
+        assert r.status_code == 200, r.text
 
         async def refused_everywhere() -> bool:
             # The tokens the disabled employee and the other session hold stop working in every service,
@@ -107,6 +112,16 @@ async def test_a_disabled_employee_is_refused_by_every_service_within_a_minute(
             return True
 
         await eventually(refused_everywhere, timeout=65, interval=0.5)
+
+        # Lowered access: the token held lapses too, and the renewed one carries the new level everywhere.
+        async def lapsed() -> bool:
+            return set((await statuses(lowered["access_token"])).values()) == {401}
+
+        await eventually(lapsed, timeout=65, interval=0.5)
+        r = await o.post("/api/v1/auth/refresh", json={"refresh_token": lowered["refresh_token"]})
+        assert r.status_code == 200, r.text
+        seen = await statuses(r.json()["access_token"])
+        assert (seen["orders"], seen["analytics"]) == (403, 403), seen
         # The session that changed the password goes on.
         r = await o.post("/api/v1/auth/refresh", json={"refresh_token": here["refresh_token"]})
         assert r.status_code == 200, r.text
