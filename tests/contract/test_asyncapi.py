@@ -20,6 +20,7 @@ EXPECTED = {
             topics.PRICE_LIST_UPDATED,
             topics.ACCOUNT_UPDATED,
             topics.BUYER_UPDATED,
+            topics.PASSWORD_RESET_REQUESTED,
         },
     ),
     "inventory": (
@@ -33,6 +34,7 @@ EXPECTED = {
             topics.ORDER_PLACED,
             topics.ORDER_STATUS_CHANGED,
             topics.ORDER_CHANGED,
+            topics.PASSWORD_RESET_REQUESTED,
         },
         {topics.NOTIFICATION_DELIVERED},
     ),

@@ -109,6 +109,16 @@ class ServiceRuntime:
         self._ready_gauge = Gauge("oms_ready", "1 when the service is ready", ["service"], registry=self.registry)
 
     def load_verifier(self) -> None:
+        s = self.settings
+        if s.jwks_url:  # the issuer's published keys, fetched and cached (keys rotate)
+            self.token_verifier = TokenVerifier.from_jwks(
+                s.jwks_url,
+                issuer=s.jwt_issuer,
+                audience=s.jwt_audience,
+                min_refresh_interval_s=s.jwks_min_refresh_interval_s,
+                refresh_interval_s=s.jwks_refresh_interval_s,
+            )
+            return
         path = Path(self.settings.jwt_public_key_file)
         if path.exists():
             self.token_verifier = TokenVerifier.from_file(
@@ -148,6 +158,8 @@ class ServiceRuntime:
             await hook()
         if s.start_consumers and self.consumer.topics:
             self._tasks.append(asyncio.create_task(self._guard(self.consumer.run_parked), name="parked-events"))
+        if self.token_verifier is not None and self.token_verifier.jwks_url:
+            self._tasks.append(asyncio.create_task(self._guard(self.token_verifier.keep_fresh), name="jwks"))
         for task in self.background:
             self._tasks.append(asyncio.create_task(self._guard(task), name=getattr(task, "__name__", "task")))
         # Everything alive after start-up (modules, metadata, compiled statements) lives as long as the
@@ -240,7 +252,8 @@ class ServiceRuntime:
 
         app = FastAPI(title=self.title, version=self.version, lifespan=lifespan)
         app.state.runtime = self
-        self.load_verifier()
+        if self.token_verifier is None:  # a service that issues tokens sets its own verifier
+            self.load_verifier()
         app.state.token_verifier = self.token_verifier
         install_error_handlers(app)
         app.include_router(self.ops_router())

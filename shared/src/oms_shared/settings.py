@@ -54,6 +54,12 @@ class ServiceSettings(BaseSettings):
     jwt_public_key_file: str = Field(
         default_factory=lambda: _env("OMS_JWT_PUBLIC_KEY_FILE", str(var_dir() / "keys" / "jwt-public.pem"))
     )
+    # Where the token issuer (orders) publishes its public keys; when set, it wins over the key file.
+    jwks_url: str = Field(default_factory=lambda: _env("OMS_JWKS_URL", ""))
+    # An unknown key id makes a service fetch the keys again, at most this often ...
+    jwks_min_refresh_interval_s: float = 30.0
+    # ... and it re-reads them this often anyway (a rotated-out key stops being accepted).
+    jwks_refresh_interval_s: float = 300.0
     jwt_audience: str = "oms"
     jwt_issuer: str = "oms-orders"
     log_level: str = Field(default_factory=lambda: _env("OMS_LOG_LEVEL", "INFO"))

@@ -15,6 +15,7 @@ WAREHOUSE_UPDATED = "warehouse.updated"
 ERP_ORDER_CHANGED = "erp.order_changed"
 ERP_STOCK_IMPORTED = "erp.stock_imported"
 NOTIFICATION_DELIVERED = "notification.delivered"
+PASSWORD_RESET_REQUESTED = "user.password_reset_requested"
 
 ALL_TOPICS: tuple[str, ...] = (
     ORDER_PLACED,
@@ -30,6 +31,7 @@ ALL_TOPICS: tuple[str, ...] = (
     ERP_ORDER_CHANGED,
     ERP_STOCK_IMPORTED,
     NOTIFICATION_DELIVERED,
+    PASSWORD_RESET_REQUESTED,
 )
 
 DLQ_SUFFIX = ".dlq"

@@ -59,3 +59,17 @@ def test_alert_rules_load_and_name_only_metrics_the_services_export() -> None:
         exported |= set(re.findall(r'"(oms_[a-z_]+)"', path.read_text(encoding="utf-8")))
     named = {m for r in rules for m in re.findall(r"\b(oms_[a-z_]+)\b", r["expr"])}
     assert named and named <= exported, named - exported
+
+
+def test_only_orders_mounts_the_private_key_and_the_others_verify_with_its_published_keys() -> None:
+    """The token private key is made 0600 and reaches orders alone; every other service gets the JWKS URL."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    mounting = {name for name, s in services.items() if any("oms-keys" in str(v) for v in s.get("volumes", []))}
+    assert mounting == {"keys", "orders"}
+    assert "chmod" not in " ".join(services["keys"]["command"]) and "0o644" not in " ".join(services["keys"]["command"])
+    assert services["orders"]["environment"]["OMS_JWKS_URL"] == ""
+    for name in SERVICES:
+        if name != "orders":
+            assert services[name]["environment"]["OMS_JWKS_URL"] == "http://orders:8101/.well-known/jwks.json"
+            assert "OMS_JWT_PUBLIC_KEY_FILE" not in services[name]["environment"]

@@ -16,6 +16,7 @@ import asyncio
 import base64
 import binascii
 import logging
+import math
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -31,6 +32,7 @@ from oms_erp_bridge.protocol import Answer, Context, ExchangeFailure, log_call, 
 from oms_erp_bridge.settings import Settings
 from oms_shared.db import Database, utcnow
 from oms_shared.passwords import check_password
+from oms_shared.throttle import AttemptGuard, RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +103,10 @@ async def _context(db: Database, settings: Settings, request: Request) -> Contex
         connection = (
             await conn.execute(sa.select(connections).where(connections.c.tenant_id == session.tenant_id))
         ).one()
+    if session.created_at < connection.updated_at:
+        # The connection (its login or password among it) was set after this session began: the session
+        # ends, so one who logged in with an old password keeps nothing.
+        raise ExchangeFailure("the exchange connection changed: 1C must call mode=checkauth again")
     if not connection.enabled:
         raise ExchangeFailure("the exchange is switched off for this account")
     async with db.transaction() as tx:
@@ -170,7 +176,34 @@ async def _file_row(ctx: Context, filename: str) -> Any:
     return row
 
 
-async def handle(db: Database, settings: Settings, request: Request) -> Response:
+def _throttled(guard: AttemptGuard | None, request: Request) -> Response | None:
+    """429 with Retry-After when this address or login tried ``checkauth`` too often (a 1C node retries later)."""
+    if guard is None:
+        return None
+    credentials = _basic_credentials(request)
+    ip = request.client.host if request.client else "unknown"
+    wait = guard.wait_for(ip, credentials[0] if credentials else "")
+    if wait <= 0:
+        return None
+    seconds = max(1, math.ceil(wait))
+    log.warning("exchange checkauth from %s throttled for %d s", ip, seconds)
+    return Response(
+        f"failure\ntoo many login attempts; try again in {seconds} s",
+        status_code=429,
+        media_type="text/plain; charset=utf-8",
+        headers={"Retry-After": str(seconds)},
+    )
+
+
+def checkauth_guard(settings: Settings) -> AttemptGuard:
+    return AttemptGuard(
+        RateLimiter(settings.checkauth_per_ip_burst, settings.checkauth_per_ip_per_minute),
+        RateLimiter(settings.checkauth_per_login_burst, settings.checkauth_per_login_per_minute),
+        what="exchange login",
+    )
+
+
+async def handle(db: Database, settings: Settings, request: Request, guard: AttemptGuard | None = None) -> Response:
     """One call of the protocol; the answer is always plain text, a failure included."""
     params = request.query_params
     channel = params.get("type", "")
@@ -183,6 +216,9 @@ async def handle(db: Database, settings: Settings, request: Request) -> Response
         if channel not in CHANNELS:
             raise ExchangeFailure(f"unknown type {channel!r}: catalog or sale expected")
         if mode == "checkauth":
+            refused = _throttled(guard, request)
+            if refused is not None:
+                return refused
             sid = await _checkauth(db, settings, request, channel)
             return _text(f"success\n{COOKIE}\n{sid}\nsessid={sid}")
         ctx = await _context(db, settings, request)
@@ -237,15 +273,16 @@ async def _dispatch(ctx: Context, request: Request, channel: str, mode: str, fil
 
 def build_exchange_router(db: Database, settings: Settings) -> APIRouter:
     router = APIRouter(tags=["1c-exchange"])
+    guard = checkauth_guard(settings)  # per replica: see docs/adr/011
 
     summary = "1C exchange with a website (CommerceML 2): checkauth, init, file, import, query, success"
 
     @router.get("/exchange/1c", summary=summary, response_class=Response, operation_id="exchange_1c_get")
     async def exchange_get(request: Request) -> Response:
-        return await handle(db, settings, request)
+        return await handle(db, settings, request, guard)
 
     @router.post("/exchange/1c", summary=summary, response_class=Response, operation_id="exchange_1c_post")
     async def exchange_post(request: Request) -> Response:
-        return await handle(db, settings, request)
+        return await handle(db, settings, request, guard)
 
     return router

@@ -27,3 +27,9 @@ class Settings(ServiceSettings):
     snapshot_part_items: int = Field(default=5000, ge=1)
     # An idle exchange session is forgotten after this long (1C starts a new one with checkauth).
     session_ttl_s: int = 3600
+    # 1C `checkauth` attempts, per replica: a burst, then so many a minute, per client address and per login
+    # (429 with Retry-After beyond that). 1C logs in once per exchange, usually every few minutes.
+    checkauth_per_login_burst: int = 10
+    checkauth_per_login_per_minute: float = 10.0
+    checkauth_per_ip_burst: int = 30
+    checkauth_per_ip_per_minute: float = 30.0

@@ -19,6 +19,7 @@ from oms_shared.contracts import (
     OrderChangedV1,
     OrderPlacedV1,
     OrderStatusChangedV1,
+    UserPasswordResetRequestedV1,
 )
 from oms_shared.service import ServiceRuntime
 
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     runtime.consumer.on(OrderPlacedV1, notifier.order_placed)
     runtime.consumer.on(OrderStatusChangedV1, notifier.status_changed)
     runtime.consumer.on(OrderChangedV1, notifier.order_changed)
+    runtime.consumer.on(UserPasswordResetRequestedV1, notifier.password_reset_requested)
     runtime.produces.append(NotificationDeliveredV1)
     runtime.background.append(sender.run)
     runtime.routers.append(build_router(runtime.db, sender.wake))

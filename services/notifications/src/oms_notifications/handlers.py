@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
+from urllib.parse import urlencode
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -34,6 +35,7 @@ from oms_shared.contracts import (
     OrderChangedV1,
     OrderPlacedV1,
     OrderStatusChangedV1,
+    UserPasswordResetRequestedV1,
 )
 from oms_shared.db import Tx, utcnow
 from oms_shared.errors import NotYet
@@ -55,6 +57,13 @@ class Links:
 
     def preferences(self, kind: str) -> str:
         return f"{self.base_url.rstrip('/')}/settings/notifications?unsubscribe={kind}"
+
+    def password_reset(self, token: str) -> str:
+        return f"{self.base_url.rstrip('/')}/reset?{urlencode({'token': token})}"
+
+
+# Not a notification kind users opt out of (Kind): a reset link is asked for by the reader and always sent.
+PASSWORD_RESET_KIND = "password_reset"
 
 
 def insert_ignoring_duplicates(conn: AsyncConnection, table: sa.Table) -> Any:
@@ -244,6 +253,40 @@ class Notifier:
             changed_line_ids=tuple(dict.fromkeys(str(c.line_id) for c in d.line_changes)),
         )
         await self.deliver(tx, event.event_id, happening)
+
+    async def password_reset_requested(self, event: UserPasswordResetRequestedV1, tx: Tx) -> None:
+        """E-mail the reset link to the user who asked for it (no in-app notification: they are signed out)."""
+        d = event.data
+        now = utcnow()
+        context = {
+            "kind": PASSWORD_RESET_KIND,
+            "locale": d.locale,
+            "recipient_name": d.name,
+            "reset_url": self.links.password_reset(d.token),
+            "expires_at": d.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
+        }
+        row = {
+            "email_id": str(uuid.uuid4()),
+            "notification_id": str(uuid.uuid4()),
+            "user_id": str(d.user_id),
+            "tenant_id": str(event.tenant_id),
+            "to_address": d.email,
+            "locale": normalize_locale(d.locale),
+            "kind": PASSWORD_RESET_KIND,
+            "order_id": "",
+            "order_number": "",
+            "context": json.dumps(context),
+            "source_event_id": str(event.event_id),
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "claimed_until": None,
+            "last_error": "",
+            "created_at": now,
+            "sent_at": None,
+        }
+        await tx.conn.execute(insert_ignoring_duplicates(tx.conn, emails), [row])
+        self.on_queued()
 
     async def deliver(self, tx: Tx, source_event_id: uuid.UUID, happening: Happening) -> None:
         """Create the in-app notification and the queued e-mail of every recipient."""

@@ -76,9 +76,11 @@ def build_message(row: Any, rendered: Rendered, settings: Settings, context: dic
     msg["Date"] = format_datetime(datetime.now(UTC))
     # Stable per queued e-mail, so a receiver can tell a resend after a crash from a new message.
     msg["Message-ID"] = f"<{row.email_id}@{domain}>"
-    msg["List-Unsubscribe"] = f"<{context['unsubscribe_url']}>"
+    if context.get("unsubscribe_url"):  # not on a password reset: nobody unsubscribes from those
+        msg["List-Unsubscribe"] = f"<{context['unsubscribe_url']}>"
     msg["Auto-Submitted"] = "auto-generated"
-    msg["X-OMS-Order-Id"] = row.order_id
+    if row.order_id:
+        msg["X-OMS-Order-Id"] = row.order_id
     msg["X-OMS-Kind"] = row.kind
     msg.set_content(rendered.text)
     msg.add_alternative(rendered.html, subtype="html")

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, File, Form, Header, Path, Query, Response, UploadFile
+from fastapi import APIRouter, File, Form, Header, Path, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
 
 from oms_orders import schemas
@@ -17,6 +17,7 @@ from oms_orders.handlers import orders as order_cases
 from oms_orders.storage import FileStorage
 from oms_shared.auth import CurrentPrincipal, Principal
 from oms_shared.db import Database
+from oms_shared.throttle import AttemptGuard, RateLimiter
 
 IfMatch = Annotated[str | None, Header(alias="If-Match")]
 Limit = Annotated[int, Query(ge=1, le=200)]
@@ -40,6 +41,9 @@ class Deps:
         max_import_bytes: int,
         max_import_rows: int,
         list_count_cap: int = listing.COUNT_CAP,
+        signin_guard: AttemptGuard | None = None,
+        session_ttl_s: int = 12 * 3600,
+        password_reset_ttl_s: int = 3600,
     ) -> None:
         self.db = db
         self.private_key_pem = private_key_pem
@@ -49,6 +53,13 @@ class Deps:
         self.max_import_bytes = max_import_bytes
         self.max_import_rows = max_import_rows
         self.list_count_cap = list_count_cap
+        self.tokens = identity.TokenPolicy(
+            private_key_pem,
+            access_ttl_s=token_ttl_s,
+            session_ttl_s=session_ttl_s,
+            password_reset_ttl_s=password_reset_ttl_s,
+        )
+        self.signin_guard = signin_guard or AttemptGuard(RateLimiter(50, 30), RateLimiter(10, 5))
 
 
 def build_router(deps: Deps) -> APIRouter:
@@ -64,9 +75,46 @@ def build_router(deps: Deps) -> APIRouter:
     async def create_account(body: schemas.AccountIn) -> dict[str, str]:
         return await identity.create_account(db, body)
 
+    def client_ip(request: Request) -> str:
+        return request.client.host if request.client else "unknown"
+
     @router.post("/auth/token", tags=["identity"], summary="Sign in: e-mail and password for a token")
-    async def token(body: schemas.TokenIn) -> dict[str, Any]:
-        return await identity.sign_in(db, body, deps.private_key_pem, deps.token_ttl_s)
+    async def token(body: schemas.TokenIn, request: Request) -> dict[str, Any]:
+        deps.signin_guard.check(client_ip(request), identity.normalize_email(body.email))
+        return await identity.sign_in(db, body, deps.tokens)
+
+    @router.post("/auth/refresh", tags=["identity"], summary="A new access token for a refresh token")
+    async def refresh(body: schemas.RefreshIn) -> dict[str, Any]:
+        return await identity.refresh(db, body, deps.tokens)
+
+    @router.post("/auth/password-reset", status_code=202, tags=["identity"], summary="E-mail a password reset link")
+    async def request_password_reset(body: schemas.PasswordResetRequestIn, request: Request) -> dict[str, str]:
+        deps.signin_guard.check(client_ip(request), identity.normalize_email(body.email))
+        await identity.request_password_reset(db, body, deps.tokens)
+        return {"status": "if the address belongs to a user, a reset link is on its way"}
+
+    @router.post(
+        "/auth/password-reset/confirm", status_code=204, tags=["identity"], summary="Set a new password by reset link"
+    )
+    async def reset_password(body: schemas.PasswordResetIn, request: Request) -> Response:
+        deps.signin_guard.check(client_ip(request), "password-reset")
+        await identity.reset_password(db, body)
+        return Response(status_code=204)
+
+    @router.post("/auth/logout", status_code=204, tags=["identity"], summary="End the caller's session")
+    async def logout(principal: CurrentPrincipal) -> Response:
+        await identity.sign_out(db, principal)
+        return Response(status_code=204)
+
+    @router.post(
+        "/auth/password", status_code=204, tags=["identity"], summary="Change one's password (ends other sessions)"
+    )
+    async def change_password(
+        body: schemas.PasswordChangeIn, request: Request, principal: CurrentPrincipal
+    ) -> Response:
+        deps.signin_guard.check(client_ip(request), f"user:{principal.user_id}")
+        await identity.change_password(db, principal, body)
+        return Response(status_code=204)
 
     @router.get("/me", tags=["identity"], summary="The caller: user, account and access levels")
     async def me(principal: CurrentPrincipal) -> dict[str, Any]:
@@ -310,8 +358,17 @@ def build_router(deps: Deps) -> APIRouter:
         return order_response(await order_body(principal, order_id), 201)
 
     @router.post("/price-lists/{price_list_id}/link", tags=["links"], summary="Open a price list by link (R-IN-2)")
-    async def create_link(price_list_id: uuid.UUID, principal: CurrentPrincipal) -> dict[str, str]:
-        return await links.create_link(db, principal, price_list_id)
+    async def create_link(
+        price_list_id: uuid.UUID, principal: CurrentPrincipal, regenerate: bool = False
+    ) -> dict[str, str]:
+        return await links.create_link(db, principal, price_list_id, regenerate=regenerate)
+
+    @router.delete(
+        "/price-lists/{price_list_id}/link", status_code=204, tags=["links"], summary="Switch a price list's link off"
+    )
+    async def delete_link(price_list_id: uuid.UUID, principal: CurrentPrincipal) -> Response:
+        await links.delete_link(db, principal, price_list_id)
+        return Response(status_code=204)
 
     @router.get("/links/{token}", tags=["links"], summary="The price list behind a link (no sign-in)")
     async def open_link(token: Annotated[str, Path(max_length=100)]) -> dict[str, Any]:

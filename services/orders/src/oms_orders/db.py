@@ -44,7 +44,33 @@ users = sa.Table(
     sa.Column("access_buyers", sa.String(10), nullable=False, server_default="none"),
     sa.Column("access_orders", sa.String(10), nullable=False, server_default="none"),
     sa.Column("restricted_to_own_buyers", sa.Boolean(), nullable=False, server_default=sa.false()),
+    # May add employees and change their access (never above their own); the owner always may.
+    sa.Column("manage_users", sa.Boolean(), nullable=False, server_default=sa.false()),
     sa.Column("created_at", UtcDateTime(), nullable=False),
+)
+
+# A sign-in: its refresh token (only a hash of its secret is kept) renews short access tokens
+# until it expires or is revoked (sign-out, password change or reset, the user disabled).
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("user_id", sa.String(36), sa.ForeignKey("users.id"), nullable=False, index=True),
+    sa.Column("secret_hash", sa.String(64), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("expires_at", UtcDateTime(), nullable=False, index=True),
+    sa.Column("revoked_at", UtcDateTime(), nullable=True),
+)
+
+# One-time password-reset tokens, kept as hashes: expire, and are used at most once.
+password_resets = sa.Table(
+    "password_resets",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.String(36), sa.ForeignKey("users.id"), nullable=False, index=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("expires_at", UtcDateTime(), nullable=False, index=True),
+    sa.Column("used_at", UtcDateTime(), nullable=True),
 )
 
 buyers = sa.Table(

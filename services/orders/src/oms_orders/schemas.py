@@ -36,6 +36,24 @@ class TokenIn(Body):
     password: str = Field(max_length=200)
 
 
+class RefreshIn(Body):
+    refresh_token: str = Field(min_length=1, max_length=200)
+
+
+class PasswordChangeIn(Body):
+    old_password: str = Field(max_length=200)
+    new_password: str = Field(min_length=8, max_length=200)
+
+
+class PasswordResetRequestIn(Body):
+    email: str = Field(min_length=3, max_length=320)
+
+
+class PasswordResetIn(Body):
+    token: str = Field(min_length=1, max_length=200)
+    new_password: str = Field(min_length=8, max_length=200)
+
+
 class UserIn(Body):
     email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
     password: str = Field(min_length=8, max_length=200)
@@ -44,6 +62,7 @@ class UserIn(Body):
     access_buyers: Level = "none"
     access_orders: Level = "none"
     restricted_to_own_buyers: bool = False
+    manage_users: bool = False
 
 
 class UserPatch(Body):
@@ -52,6 +71,7 @@ class UserPatch(Body):
     access_buyers: Level | None = None
     access_orders: Level | None = None
     restricted_to_own_buyers: bool | None = None
+    manage_users: bool | None = None
     active: bool | None = None
 
 

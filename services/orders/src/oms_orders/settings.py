@@ -14,7 +14,20 @@ class Settings(ServiceSettings):
     service_name: str = "orders"
     http_port: int = 8101
     jwt_private_key_file: str = Field(default_factory=lambda: str(var_dir() / "keys" / "jwt-private.pem"))
-    token_ttl_s: int = 12 * 3600
+    # Public keys of earlier private keys (comma-separated PEM files): published in the JWKS and still
+    # accepted, so tokens signed before a key rotation stay valid until they expire.
+    jwt_previous_public_key_files: str = ""
+    # Access tokens live at most a minute: a disabled user, a changed access level or password takes
+    # effect in every service within that time. A session (its refresh token) renews them this long.
+    token_ttl_s: int = Field(default=60, ge=1, le=60)
+    session_ttl_s: int = 12 * 3600
+    # A password reset link works once, for this long.
+    password_reset_ttl_s: int = 3600
+    # Sign-in attempts (and password changes and reset requests), per replica: a burst, then so many a minute.
+    signin_per_login_burst: int = 10
+    signin_per_login_per_minute: float = 5.0
+    signin_per_ip_burst: int = 50
+    signin_per_ip_per_minute: float = 30.0
     files_dir: str = Field(default_factory=lambda: str(var_dir() / "files"))
     max_file_bytes: int = 10 * 1024 * 1024
     max_import_rows: int = 5000

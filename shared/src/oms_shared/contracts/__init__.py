@@ -52,6 +52,8 @@ from oms_shared.contracts.orders import (
     PriceListUpdatedV1,
     Side,
     UserInfo,
+    UserPasswordResetRequestedData,
+    UserPasswordResetRequestedV1,
 )
 
 __all__ = [
@@ -95,6 +97,8 @@ __all__ = [
     "StockUpdatedV1",
     "UnknownEventError",
     "UserInfo",
+    "UserPasswordResetRequestedData",
+    "UserPasswordResetRequestedV1",
     "WarehouseUpdatedData",
     "WarehouseUpdatedV1",
     "make_event",

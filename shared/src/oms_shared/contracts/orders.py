@@ -235,6 +235,27 @@ class AccountUpdatedV1(Event):
     data: AccountUpdatedData
 
 
+class UserPasswordResetRequestedData(ContractModel):
+    user_id: uuid.UUID
+    email: str
+    name: str = ""
+    locale: str = "ru"
+    token: str = Field(description="One-time secret for the reset link; single use, expires at expires_at.")
+    expires_at: datetime
+
+
+@register
+class UserPasswordResetRequestedV1(Event):
+    """A user asked to reset their password: notifications e-mails them the reset link. ``tenant_id`` is the
+    user's account. The token is a secret: consumers other than notifications must not keep it."""
+
+    TOPIC: ClassVar[str] = topics.PASSWORD_RESET_REQUESTED
+    EVENT_TYPE: ClassVar[str] = "user.password_reset_requested"
+    event_type: Literal["user.password_reset_requested"] = "user.password_reset_requested"
+    schema_version: Literal[1] = 1
+    data: UserPasswordResetRequestedData
+
+
 class BuyerUpdatedData(ContractModel):
     buyer_id: uuid.UUID
     buyer_account_id: uuid.UUID | None = None

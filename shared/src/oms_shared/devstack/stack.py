@@ -19,6 +19,7 @@ from typing import Any, Self
 import httpx
 
 import oms_shared
+from oms_shared.auth import JWKS_PATH
 from oms_shared.devstack.components import (
     AUX_STOP_TIMEOUT_S,
     DEFAULT_BROKER_PORT,
@@ -362,6 +363,8 @@ class LocalStack:
             env.setdefault("OMS_JWT_PUBLIC_KEY_FILE", str(self.public_key_file))
         if self.private_key_file is not None:
             env.setdefault("OMS_ORDERS_JWT_PRIVATE_KEY_FILE", str(self.private_key_file))
+        # The other services verify tokens with the keys orders publishes, as in production.
+        env.setdefault("OMS_JWKS_URL", self.url("orders") + JWKS_PATH)
         # Logs reach var/log/*.log as they happen, not when a buffer fills.
         env.setdefault("PYTHONUNBUFFERED", "1")
         return env

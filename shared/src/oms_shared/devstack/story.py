@@ -32,6 +32,14 @@ class Actor:
     token: str = ""
     user_id: str = ""
     account_id: str = ""
+    # Access tokens live a minute; the story renews them with the session's refresh token.
+    refresh_token: str = ""
+    token_expires_at: float = 0.0
+
+    def signed_in(self, answer: dict[str, Any]) -> None:
+        self.token = answer["access_token"]
+        self.refresh_token = answer.get("refresh_token", "")
+        self.token_expires_at = time.monotonic() + float(answer.get("expires_in", 60))
 
     @property
     def auth(self) -> dict[str, str]:
@@ -64,6 +72,8 @@ class Story:
         headers: dict[str, str] | None = None,
         **kwargs: Any,
     ) -> httpx.Response:
+        if actor is not None and actor.refresh_token and time.monotonic() > actor.token_expires_at - 15:
+            self.renew(actor)
         all_headers = dict(actor.auth if actor else {})
         all_headers.update(headers or {})
         if method in ("POST", "PUT", "PATCH", "DELETE"):
@@ -74,6 +84,15 @@ class Story:
         if response.status_code not in wanted:
             raise DemoFailed(f"{method} {service}{path} answered {response.status_code}: {response.text[:800]}")
         return response
+
+    def renew(self, actor: Actor) -> None:
+        """A fresh access token for ``actor`` from its refresh token (before the current one lapses)."""
+        response = self.client.post(
+            self.urls["orders"].rstrip("/") + "/api/v1/auth/refresh", json={"refresh_token": actor.refresh_token}
+        )
+        if response.status_code != 200:
+            raise DemoFailed(f"renewing {actor.email}'s token answered {response.status_code}: {response.text[:800]}")
+        actor.signed_in(response.json())
 
     def wait_for(self, what: str, check: Callable[[], Any], timeout: float = 30.0) -> Any:
         """Poll until ``check`` returns a truthy value (events travel through Kafka)."""
@@ -102,7 +121,7 @@ def _sign_up(story: Story, kind: str, company: str, person: str) -> Actor:
     token = story.call(
         "POST", "orders", "/api/v1/auth/token", json={"email": actor.email, "password": actor.password}
     ).json()
-    actor.token = token["access_token"]
+    actor.signed_in(token)
     return actor
 
 

@@ -20,16 +20,32 @@ from oms_shared.errors import NotFound
 from oms_shared.passwords import hash_password
 
 
-async def create_link(db: Database, principal: Principal, price_list_id: uuid.UUID) -> dict[str, str]:
+async def _own_price_list(tx: Tx, principal: Principal, price_list_id: uuid.UUID) -> Any:
     principal.require("orders", "change")
+    row = (await tx.conn.execute(sa.select(price_lists).where(price_lists.c.id == str(price_list_id)))).first()
+    if row is None or row.deleted or str(row.supplier_id) != str(principal.account_id):
+        raise NotFound(f"price list {price_list_id} does not exist", code="price_list_not_found")
+    return row
+
+
+async def create_link(
+    db: Database, principal: Principal, price_list_id: uuid.UUID, *, regenerate: bool = False
+) -> dict[str, str]:
+    """Switch the list's link on (the same link while it is on); ``regenerate`` makes a new one, the old
+    one stops working at once."""
     async with db.transaction() as tx:
-        row = (await tx.conn.execute(sa.select(price_lists).where(price_lists.c.id == str(price_list_id)))).first()
-        if row is None or row.deleted:
-            raise NotFound(f"price list {price_list_id} does not exist", code="price_list_not_found")
-        principal.require_tenant(row.supplier_id)
-        token = row.link_token or secrets.token_urlsafe(24)
+        row = await _own_price_list(tx, principal, price_list_id)
+        token = row.link_token if row.link_token and not regenerate else secrets.token_urlsafe(24)
         await tx.conn.execute(price_lists.update().where(price_lists.c.id == row.id).values(link_token=token))
     return {"price_list_id": str(price_list_id), "link_token": token, "path": f"/api/v1/links/{token}"}
+
+
+async def delete_link(db: Database, principal: Principal, price_list_id: uuid.UUID) -> None:
+    """Switch the link off: it opens nothing and registers nobody; switching it on again makes a new link.
+    Buyers who already joined through it keep their access."""
+    async with db.transaction() as tx:
+        row = await _own_price_list(tx, principal, price_list_id)
+        await tx.conn.execute(price_lists.update().where(price_lists.c.id == row.id).values(link_token=None))
 
 
 async def _by_token(conn: AsyncConnection, token: str) -> sa.Row[Any]:
