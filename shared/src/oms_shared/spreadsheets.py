@@ -19,6 +19,7 @@ import asyncio
 import csv
 import io
 import time
+import weakref
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -251,11 +252,28 @@ def kind_of(filename: str, content: bytes) -> str:
     raise Invalid("upload a .csv or .xlsx file", code="unsupported_file_type")
 
 
+PARALLEL_READS = 2  # spreadsheets read at once per process; more wait for a slot (within their deadline)
+_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+
+
+def _slot() -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()
+    if loop not in _slots:
+        _slots[loop] = asyncio.Semaphore(PARALLEL_READS)
+    return _slots[loop]
+
+
 async def read_upload(content: bytes, limits: SheetLimits, *, kind: str = "xlsx") -> Sheet:
     """Read an upload off the event loop, within ``limits.timeout_s``: the reading loop checks the same deadline,
-    so the worker thread stops soon after a refusal for time rather than running on."""
+    so the worker thread stops soon after a refusal for time rather than running on. At most ``PARALLEL_READS``
+    files are read at once, so a burst of uploads cannot take every worker thread and core."""
     reader = read_xlsx if kind == "xlsx" else read_csv
+
+    async def read() -> Sheet:
+        async with _slot():
+            return await asyncio.to_thread(reader, content, limits)
+
     try:
-        return await asyncio.wait_for(asyncio.to_thread(reader, content, limits), timeout=limits.timeout_s + 1)
+        return await asyncio.wait_for(read(), timeout=limits.timeout_s + 1)
     except TimeoutError:
         raise _too_slow(limits) from None

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
 from collections.abc import Callable
 
 import pytest
 
+from oms_shared import spreadsheets
 from oms_shared.errors import OmsError
-from oms_shared.spreadsheets import SheetLimits, read_csv, read_upload, read_xlsx
+from oms_shared.spreadsheets import Sheet, SheetLimits, read_csv, read_upload, read_xlsx
 from tests.support import hostile_files as h
 
 ROWS = [["SKU", "Warehouse", "Quantity"], ["A-1", "MAIN", 5], [None, None, None], ["B-2", "SOUTH", 2.5]]
@@ -104,3 +107,23 @@ async def test_a_read_that_takes_too_long_is_refused_at_its_deadline() -> None:
         await read_upload(content, SheetLimits(timeout_s=0.01))
     assert caught.value.code == "upload_too_slow" and time.monotonic() - started < QUICK
     assert len((await read_upload(content, SheetLimits())).rows) == 4000
+
+
+async def test_a_burst_of_uploads_is_read_two_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ten uploads at once take two worker threads, not every core: the others wait for a slot."""
+    running: list[int] = [0]
+    most: list[int] = [0]
+    lock = threading.Lock()
+
+    def slow_read(content: bytes, limits: SheetLimits) -> Sheet:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.05)
+        with lock:
+            running[0] -= 1
+        return Sheet(header=("sku",))
+
+    monkeypatch.setattr(spreadsheets, "read_xlsx", slow_read)
+    sheets = await asyncio.gather(*(read_upload(b"", SheetLimits()) for _ in range(10)))
+    assert len(sheets) == 10 and most[0] == spreadsheets.PARALLEL_READS == 2

@@ -92,7 +92,7 @@ async def _checkauth(db: Database, settings: Settings, request: Request, channel
                 id=session_id, tenant_id=row.tenant_id, channel=channel, created_at=now, last_seen_at=now
             )
         )
-    (Path(settings.files_dir) / session_id).mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread((Path(settings.files_dir) / session_id).mkdir, parents=True, exist_ok=True)
     await log_call(db, tenant_id=row.tenant_id, kind=f"{channel}.checkauth", outcome="success", detail=f"login {login}",
                session_id=session_id)  # fmt: skip
     return session_id
@@ -142,9 +142,13 @@ async def _receive_file(ctx: Context, filename: str, body: bytes) -> Any:
         if row is not None and row.size + len(body) > ctx.settings.max_file_bytes:
             raise ExchangeFailure(f"{name} is larger than {ctx.settings.max_file_bytes} bytes")
         path = ctx.path_of(name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("ab") as fh:  # pitfall 2: pieces are appended, never overwritten
-            fh.write(body)
+
+        def append() -> None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("ab") as fh:  # pitfall 2: pieces are appended, never overwritten
+                fh.write(body)
+
+        await asyncio.to_thread(append)  # a piece is up to file_limit bytes: not on the event loop
         if row is None:
             await tx.conn.execute(
                 files.insert().values(
