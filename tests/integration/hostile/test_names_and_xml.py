@@ -24,6 +24,7 @@ TRAVERSALS = [
     "./../evil.xml",
     "evil\x00.xml",
     "",
+    "evil" + "x" * 300 + ".xml",
 ]
 
 HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -57,6 +58,8 @@ async def test_1c_file_names_climbing_out_of_the_session_are_refused(
             assert "file name" in answer[1] or "filename" in answer[1], (name, answer)
             answer = await onec.call("import", filename=name)
             assert answer[0] == "failure", (name, answer)
+        answer = await onec.call("m" * 300 + "\x00")  # an unknown mode of any length is logged, not a 500
+        assert answer[0] == "failure" and "unknown mode" in answer[1], answer
     assert files_named_evil(tmp_path) == []
 
 
