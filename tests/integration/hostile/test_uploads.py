@@ -20,7 +20,7 @@ from tests.integration.orders.helpers import a_world, orders_app, publish
 from tests.support import hostile_files as h
 from tests.support.services import bearer, eventually, running_service, token_for
 
-QUICK = 3.0  # seconds: a refusal never waits for the file to be read
+QUICK = 10.0  # seconds, generous for a loaded CI machine: the unbounded reads took hours, the bomb 256 MiB
 
 STOCK = [["warehouse_code", "sku", "on_hand"], ["MAIN", "A", 99]]
 ORDER = [["SKU", "Warehouse", "Quantity"], ["A-1", "MAIN", 5]]
@@ -98,7 +98,7 @@ async def test_inventory_answers_other_requests_while_it_reads_a_big_stock_file(
         r = await upload
         assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_rows", r.text[:300]
         assert len(waits) >= 3, waits  # the health checks ran during the upload (about 0.6 s of reading) ...
-        assert max(waits) < 0.3, waits  # ... and none waited for the file to be read (the loop was never blocked)
+        assert max(waits) < 0.5, waits  # ... and none waited for the file to be read (the loop was never blocked)
 
 
 async def test_hostile_order_imports_are_refused_quickly_and_create_no_order(
