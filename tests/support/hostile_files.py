@@ -107,3 +107,26 @@ def zip_bomb(megabytes: int, name: str = "orders.xml") -> bytes:
         for _ in range(megabytes):
             fh.write(chunk)
     return out.getvalue()
+
+
+def understated(content: bytes, name: str, size: int) -> bytes:
+    """The archive with entry ``name``'s declared unpacked size replaced by ``size`` (in its local header and in
+    the central directory): a bomb that lies about what it unpacks to."""
+    data = bytearray(content)
+    encoded = name.encode()
+    # (signature, offset of the unpacked size, offset of the name's length, offset of the name)
+    for signature, size_at, length_at, name_at in ((b"PK\x03\x04", 22, 26, 30), (b"PK\x01\x02", 24, 28, 46)):
+        start = 0
+        while (at := data.find(signature, start)) >= 0:
+            length = int.from_bytes(data[at + length_at : at + length_at + 2], "little")
+            if data[at + name_at : at + name_at + length] == encoded:
+                data[at + size_at : at + size_at + 4] = size.to_bytes(4, "little")
+            start = at + 4
+    return bytes(data)
+
+
+def blown_up_sheet(rows: list[list[Any]], megabytes: int) -> bytes:
+    """A valid .xlsx whose sheet XML carries ``megabytes`` MiB of whitespace (compressing about 1000 times)."""
+    content = xlsx(rows)
+    xml = sheet_xml(content).replace(b"</sheetData>", b"</sheetData>" + b" " * (megabytes * MIB))
+    return rewrite(content, {"xl/worksheets/sheet1.xml": xml})

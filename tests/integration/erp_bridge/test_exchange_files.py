@@ -221,6 +221,7 @@ HOSTILE_ZIPS: list[tuple[str, Any, str]] = [
     ("a link", symlink_zip, "is a link"),
     ("a bomb bigger than a file may be", lambda: h.zip_bomb(260), "more than"),
     ("a bomb compressed 1000 times", lambda: h.zip_bomb(16), "zip bomb"),
+    ("a bomb lying about its size", lambda: h.understated(h.zip_bomb(64), "orders.xml", 1000), "cannot be unpacked"),
     ("too many files", lambda: zip_of({f"f{n}.xml": b"<x/>" for n in range(1001)}), "more than 1000"),
     ("the same name twice", lambda: twice_zip(), "twice"),
 ]

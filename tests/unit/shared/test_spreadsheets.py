@@ -77,6 +77,15 @@ def test_an_entry_compressed_like_a_bomb_is_refused_even_when_small_enough() -> 
     assert error.details["max_ratio"] == 100
 
 
+def test_an_entry_that_unpacks_past_its_declared_size_is_stopped_there() -> None:
+    """A sheet whose zip headers understate its size (1 KB declared, 30 MiB inside) is not unpacked past 1 KB."""
+    honest = h.blown_up_sheet(ROWS, 30)
+    assert refused(lambda: read_xlsx(honest, SheetLimits())).code == "upload_too_large"
+    bomb = h.understated(honest, "xl/worksheets/sheet1.xml", 1024)
+    error = refused(lambda: read_xlsx(bomb, SheetLimits()))
+    assert (error.status, error.code) == (422, "not_a_spreadsheet")
+
+
 def test_too_many_entries_a_non_zip_a_truncated_zip_and_xml_entities() -> None:
     limits = SheetLimits()
     assert refused(lambda: read_xlsx(h.many_entries(ROWS, 200), limits)).code == "too_many_entries"
