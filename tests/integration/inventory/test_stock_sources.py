@@ -77,7 +77,7 @@ async def test_uploads_are_validated_per_row_and_the_erp_sets_stock_and_integrat
         r = await client.post("/api/v1/stock/upload", files={"file": ("s.pdf", b"%PDF", "application/pdf")}, headers=h)
         assert r.status_code == 422 and r.json()["error"]["code"] == "unsupported_file_type"
         r = await client.post("/api/v1/stock/upload", files={"file": ("s.xlsx", b"junk", "application/pdf")}, headers=h)
-        assert r.status_code == 422 and r.json()["error"]["code"] == "unreadable_file"
+        assert r.status_code == 422 and r.json()["error"]["code"] == "not_a_spreadsheet"
 
         # Lists are for a UI: filter, sort and page on the server.
         r = await client.get("/api/v1/stock", params={"sort": "-on_hand", "limit": 1}, headers=h)

@@ -42,11 +42,15 @@ class ConnectionIn(BaseModel):
         max_length=64,
         description="IANA time zone of the supplier: dates and times in the orders XML are written in it.",
     )
+    zip: bool = Field(
+        default=False,
+        description="1C sends its files packed in one zip archive (init answers zip=yes); the archive is checked "
+        "whole (entries, sizes, compression ratio, names) before it is unpacked.",
+    )
     status_map: dict[StatusText, OrderStatus] = Field(
         default_factory=dict,
         description="1C status texts (`Статус заказа`) and the OMS status each means, e.g. {'Отгружен': 'shipped'}.",
     )
-
 
     @field_validator("timezone")
     @classmethod
@@ -71,6 +75,7 @@ def connection_json(row: Any) -> dict[str, Any]:
         "enabled": row.enabled,
         "encoding": row.encoding,
         "timezone": row.timezone,
+        "zip": row.zip,
         "status_map": json.loads(row.status_map),
         "updated_at": row.updated_at.isoformat(),
         "exchange_path": "/exchange/1c",
@@ -100,6 +105,7 @@ def build_router(db: Database) -> APIRouter:
             "enabled": body.enabled,
             "encoding": body.encoding,
             "timezone": body.timezone,
+            "zip": body.zip,
             "status_map": json.dumps({k: v.value for k, v in body.status_map.items()}, ensure_ascii=False),
             "updated_at": now,
         }

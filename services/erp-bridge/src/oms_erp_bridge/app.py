@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -9,7 +10,7 @@ from fastapi import FastAPI
 from oms_erp_bridge import catalog_api, replicas, sale_api
 from oms_erp_bridge.api import build_router
 from oms_erp_bridge.db import metadata
-from oms_erp_bridge.exchange import build_exchange_router
+from oms_erp_bridge.exchange import build_exchange_router, sweep_sessions
 from oms_erp_bridge.settings import Settings
 from oms_shared.contracts import (
     BuyerUpdatedV1,
@@ -38,4 +39,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     runtime.routers.append(build_router(runtime.db))
     runtime.routers.append(sale_api.build_router(runtime.db))
     runtime.routers.append(catalog_api.build_router(runtime.db, settings))
+
+    async def sweep_loop() -> None:
+        """Delete the files of exchange sessions that ended or were abandoned."""
+        while True:
+            await sweep_sessions(runtime.db, settings)
+            await asyncio.sleep(settings.session_sweep_interval_s)
+
+    runtime.background.append(sweep_loop)
     return runtime.build_app()

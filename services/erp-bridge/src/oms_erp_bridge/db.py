@@ -25,6 +25,8 @@ connections = sa.Table(
     sa.Column("status_map", sa.Text(), nullable=False),  # JSON {1C status text: OMS status}
     # 0004: the supplier's time zone: 1C reads the dates and times of the orders XML as local time
     sa.Column("timezone", sa.String(64), nullable=False, server_default="Europe/Moscow"),
+    # 0005b: 1C may send its files in one zip archive (init answers zip=yes)
+    sa.Column("zip", sa.Boolean(), nullable=False, server_default=sa.false()),
     sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.Column("updated_at", UtcDateTime(), nullable=False),
 )

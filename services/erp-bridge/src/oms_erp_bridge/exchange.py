@@ -8,6 +8,12 @@ its own directory, so two 1C nodes or a repeated ``init`` never clobber each oth
 of at most ``file_limit`` bytes and are appended. What to do with them is the channels' business:
 ``catalog_exchange`` (products, prices, stock) and ``sale_exchange`` (orders both ways). Every call is
 logged with its outcome (R-ERP-6); credentials never are.
+
+With the connection's ``zip`` on, ``init`` answers ``zip=yes`` and 1C sends its files packed in one archive; the
+archive is unpacked (``archive``: every entry checked first, in a worker thread) as soon as it is whole, and its
+files are then those of the session, as if sent one by one. Files are deleted once imported, a catalog session's
+directory at ``mode=complete``, and ``sweep_sessions`` deletes the directories of sessions idle for longer than
+``session_ttl_s`` (they cannot be used any more).
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ import binascii
 import logging
 import math
 import secrets
+import shutil
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -26,7 +34,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from oms_erp_bridge import catalog_exchange, sale_exchange
+from oms_erp_bridge import archive, catalog_exchange, sale_exchange
 from oms_erp_bridge.db import connections, files, sessions
 from oms_erp_bridge.protocol import Answer, Context, ExchangeFailure, log_call, safe_name
 from oms_erp_bridge.settings import Settings
@@ -86,7 +94,7 @@ async def _checkauth(db: Database, settings: Settings, request: Request, channel
                 id=session_id, tenant_id=row.tenant_id, channel=channel, created_at=now, last_seen_at=now
             )
         )
-    (Path(settings.files_dir) / session_id).mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread((Path(settings.files_dir) / session_id).mkdir, parents=True, exist_ok=True)
     await log_call(db, tenant_id=row.tenant_id, kind=f"{channel}.checkauth", outcome="success", detail=f"login {login}",
                session_id=session_id)  # fmt: skip
     return session_id
@@ -140,9 +148,13 @@ async def _receive_file(ctx: Context, filename: str, body: bytes) -> Any:
         if row is not None and row.size + len(body) > ctx.settings.max_file_bytes:
             raise ExchangeFailure(f"{name} is larger than {ctx.settings.max_file_bytes} bytes")
         path = ctx.path_of(name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("ab") as fh:  # pitfall 2: pieces are appended, never overwritten
-            fh.write(body)
+
+        def append() -> None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("ab") as fh:  # pitfall 2: pieces are appended, never overwritten
+                fh.write(body)
+
+        await asyncio.to_thread(append)  # a piece is up to file_limit bytes: not on the event loop
         if row is None:
             await tx.conn.execute(
                 files.insert().values(
@@ -241,8 +253,8 @@ async def handle(db: Database, settings: Settings, request: Request, guard: Atte
 
 async def _dispatch(ctx: Context, request: Request, channel: str, mode: str, filename: str | None) -> Answer | Response:
     if mode == "init":
-        # No zip: 1C then sends the XML files themselves, in pieces of at most file_limit bytes.
-        text = f"zip=no\nfile_limit={ctx.settings.file_limit_bytes}"
+        # Without zip 1C sends the XML files themselves, with zip one archive of them; in pieces of file_limit bytes.
+        text = f"zip={'yes' if ctx.connection.zip else 'no'}\nfile_limit={ctx.settings.file_limit_bytes}"
         if request.query_params.get("version"):
             text += f"\nsessid={ctx.session_id}\nversion={request.query_params['version']}"
         await log_call(ctx.db, tenant_id=ctx.tenant_id, kind=f"{channel}.init", outcome="success", detail=text,
@@ -252,6 +264,8 @@ async def _dispatch(ctx: Context, request: Request, channel: str, mode: str, fil
         if not filename:
             raise ExchangeFailure("mode=file needs filename=")
         row = await _receive_file(ctx, filename, await request.body())
+        if ctx.connection.zip and await asyncio.to_thread(archive.is_zip, ctx.path_of(row.filename)):
+            return await _zip_received(ctx, channel, row)
         if channel == "sale":
             return await sale_exchange.file_received(ctx, row)
         return Answer("success", f"{row.filename}: {row.size} bytes")
@@ -261,14 +275,122 @@ async def _dispatch(ctx: Context, request: Request, channel: str, mode: str, fil
         row = await _file_row(ctx, filename)
         if channel == "sale":
             return await sale_exchange.import_file(ctx, row)
-        return await catalog_exchange.import_step(ctx, row)
+        answer = await catalog_exchange.import_step(ctx, row)
+        if answer.status == "success":  # imported whole: its outcome is in the database, the bytes can go
+            await asyncio.to_thread(ctx.path_of(row.filename).unlink, missing_ok=True)
+        return answer
     if channel == "sale" and mode == "query":
         return await sale_exchange.query(ctx)
     if channel == "sale" and mode == "success":
         return await sale_exchange.success(ctx)
     if channel == "catalog" and mode == "complete":
+        await asyncio.to_thread(shutil.rmtree, ctx.directory, True)  # the session's files are all imported
         return Answer("success")
     raise ExchangeFailure(f"unknown mode {mode!r} for type={channel}")
+
+
+# --- zip=yes ---------------------------------------------------------------------------------------------------
+
+
+def zip_limits(settings: Settings) -> archive.ZipLimits:
+    return archive.ZipLimits(
+        max_entries=settings.zip_max_entries,
+        max_entry_bytes=settings.max_file_bytes,
+        max_total_bytes=settings.max_session_bytes,
+        max_ratio=settings.zip_max_ratio,
+    )
+
+
+async def _zip_received(ctx: Context, channel: str, row: Any) -> Answer:
+    """A piece of an archive arrived: once the archive is whole, unpack it and take its files as the session's."""
+    path = ctx.path_of(row.filename)
+    try:
+        unpacked = await asyncio.to_thread(archive.unpack, path, ctx.directory, zip_limits(ctx.settings))
+    except archive.Incomplete:
+        return Answer("success", f"{row.filename}: received {row.size} bytes")
+    except ExchangeFailure as exc:
+        await asyncio.to_thread(path.unlink, missing_ok=True)
+        async with ctx.db.transaction() as tx:
+            await tx.conn.execute(
+                files.update().where(files.c.id == row.id).values(kind="zip", outcome="failure", detail=str(exc)[:4000])
+            )
+        raise
+    await asyncio.to_thread(path.unlink, missing_ok=True)
+    rows = await _register_unpacked(ctx, row, unpacked)
+    head = f"{row.filename}: unpacked {len(unpacked)} files"
+    if channel != "sale":
+        return Answer("success", "\n".join([head, *(f"{r.filename}: {r.size} bytes" for r in rows[:60])]))
+    answers = [await sale_exchange.file_received(ctx, r) for r in rows if r.filename.lower().endswith(".xml")]
+    status = "failure" if any(a.status == "failure" for a in answers) else "success"
+    return Answer(status, "\n".join([head, *(a.text for a in answers)]))
+
+
+async def _register_unpacked(ctx: Context, zip_row: Any, unpacked: list[tuple[str, int]]) -> list[Any]:
+    """The archive's files become the session's received files (a file of the same name sent before is replaced)."""
+    now = utcnow()
+    names = [name for name, _ in unpacked]
+    async with ctx.db.transaction() as tx:
+        for name, size in unpacked:
+            fresh = {"size": size, "received_at": now, "kind": None, "cursor": 0, "total": None, "outcome": None}
+            done = await tx.conn.execute(
+                files.update()
+                .where(files.c.session_id == ctx.session_id, files.c.filename == name)
+                .values(detail="", **fresh)
+            )
+            if not done.rowcount:
+                await tx.conn.execute(
+                    files.insert().values(
+                        session_id=ctx.session_id, tenant_id=ctx.tenant_id, filename=name, detail="", **fresh
+                    )
+                )
+        detail = f"unpacked: {', '.join(names[:60])}" + (", …" if len(names) > 60 else "")
+        await tx.conn.execute(
+            files.update().where(files.c.id == zip_row.id).values(kind="zip", outcome="success", detail=detail[:4000])
+        )
+        found = await tx.conn.execute(
+            sa.select(files).where(files.c.session_id == ctx.session_id, files.c.filename.in_(names))
+        )
+        by_name = {r.filename: r for r in found}
+    return [by_name[name] for name in names]
+
+
+# --- cleaning up ------------------------------------------------------------------------------------------------
+
+
+async def sweep_sessions(db: Database, settings: Settings) -> int:
+    """Delete the directories of sessions idle for longer than ``session_ttl_s`` (and of ones without a session);
+    returns how many were deleted."""
+    root = Path(settings.files_dir)
+    names = await asyncio.to_thread(lambda: [p.name for p in root.iterdir() if p.is_dir()] if root.is_dir() else [])
+    if not names:
+        return 0
+    cutoff = utcnow() - timedelta(seconds=settings.session_ttl_s)
+    alive: set[str] = set()
+    async with db.read() as conn:
+        for i in range(0, len(names), 500):
+            found = await conn.scalars(
+                sa.select(sessions.c.id).where(sessions.c.id.in_(names[i : i + 500]), sessions.c.last_seen_at >= cutoff)
+            )
+            alive.update(found)
+
+    def remove(stale: list[str]) -> int:
+        removed = 0
+        horizon = time.time() - settings.session_ttl_s
+        for name in stale:
+            path = root / name
+            try:
+                if path.stat().st_mtime > horizon:
+                    continue  # made a moment ago by a checkauth whose row another replica's read may not see yet
+            except OSError:
+                continue
+            shutil.rmtree(path, ignore_errors=True)
+            removed += 1
+        return removed
+
+    removed = await asyncio.to_thread(remove, [n for n in names if n not in alive])
+    if removed:
+        log.info("deleted the files of %d finished or abandoned exchange sessions", removed)
+    return removed
 
 
 def build_exchange_router(db: Database, settings: Settings) -> APIRouter:

@@ -76,12 +76,17 @@ async def log_call(
             exchange_log.insert().values(
                 id=str(uuid.uuid4()),
                 tenant_id=tenant_id,
-                kind=kind,
+                kind=_loggable(kind, 50),  # the mode comes from the query string: any text, any length
                 outcome=outcome,
-                detail=detail[:4000],
+                detail=_loggable(detail, 4000),
                 started_at=now,
                 finished_at=now,
                 session_id=session_id,
-                filename=filename,
+                filename=_loggable(filename, 255) if filename is not None else None,
             )
         )
+
+
+def _loggable(text: str, width: int) -> str:
+    """Text from 1C as a column takes it: no NUL (PostgreSQL refuses it in text), at most ``width`` characters."""
+    return text.replace("\x00", "\\x00")[:width]

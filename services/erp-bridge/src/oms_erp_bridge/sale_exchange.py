@@ -11,6 +11,11 @@ with the order they belong to (its ``Контейнер``, or ``Основани
 one that came without its order is reported and skipped. Documents whose version (``НомерВерсии``, else a
 fingerprint, together with their payments' and shipments') was applied already change nothing, so a repeated
 exchange publishes nothing twice.
+
+Nothing slow runs on the event loop: 1C's file is read and parsed once, in a worker thread, and the parsed documents
+are kept for the next ``import_batch`` steps of the same file (the file's path, size and mtime are the key); the
+``mode=query`` document is built in a worker thread too. Once a file is imported whole it is deleted from the
+session's directory (its outcome stays in the database, so a repeated call answers the same).
 """
 
 from __future__ import annotations
@@ -18,9 +23,12 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import threading
 import uuid
-from collections.abc import Mapping
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -51,6 +59,7 @@ WHOLE = [
 ]
 TAIL = 400  # bytes read after each piece to see whether the document is complete
 MAX_NOTES = 60  # lines of detail shown to the 1C user per answer
+KEEP_PARSED = 2  # parsed files kept for the next steps of their import (the newest ones)
 
 
 # --- mode=query / mode=success ------------------------------------------------------------------------------
@@ -62,9 +71,7 @@ async def query(ctx: Context) -> Answer | Response:
     async with ctx.db.read() as conn:
         found = await orders_out.load_orders(conn, ctx.tenant_id, pending_only=True)
     try:
-        zone = ZoneInfo(str(ctx.connection.timezone))
-        orders_xml = [order.to_cml(zone) for order in found]
-        body = cml.write_orders(orders_xml, encoding=encoding, generated_at=utcnow().astimezone(zone))
+        body = await asyncio.to_thread(_orders_document, found, str(ctx.connection.timezone), encoding)
     except CmlError as exc:
         reason = f"the orders document cannot be built: {exc}"
         await _log(ctx, "sale.query", "failure", reason)
@@ -77,6 +84,13 @@ async def query(ctx: Context) -> Answer | Response:
     numbers = ", ".join(order.number for order in found[:MAX_NOTES]) + (", …" if len(found) > MAX_NOTES else "")
     await _log(ctx, "sale.query", "success", f"{len(found)} orders" + (f": {numbers}" if found else ""))
     return Response(content=body, media_type=f"application/xml; charset={encoding}")
+
+
+def _orders_document(found: Sequence[Any], timezone: str, encoding: cml.Encoding) -> bytes:
+    """The CommerceML document of ``found`` (in a worker thread: thousands of orders take a while)."""
+    zone = ZoneInfo(timezone)
+    orders_xml = [order.to_cml(zone) for order in found]
+    return cml.write_orders(orders_xml, encoding=encoding, generated_at=utcnow().astimezone(zone))
 
 
 async def success(ctx: Context) -> Answer:
@@ -152,6 +166,8 @@ async def import_file(ctx: Context, row: Any) -> Answer:
             await _finish(tx, row, start, end, len(documents), done, text)
     except _Busy:
         return Answer("progress", f"{row.filename}: another call is importing this file; repeat")
+    if done:
+        await asyncio.to_thread(drop_file, ctx.path_of(row.filename))
     return Answer("success" if done else "progress", text)
 
 
@@ -179,15 +195,52 @@ def _looks_whole(tail: bytes) -> bool:
     return any(pattern.search(tail) for pattern in WHOLE)
 
 
+_parsed: OrderedDict[tuple[str, int, int], list[CmlOrder]] = OrderedDict()
+_parsed_lock = threading.Lock()
+
+
 async def _documents(ctx: Context, row: Any) -> list[CmlOrder]:
     """The order documents of the file; ``CmlError`` when it is malformed or not an orders document."""
-    root = cml.load(await _read(ctx, row), max_bytes=ctx.settings.max_file_bytes)
+    return await asyncio.to_thread(parse_file, ctx.path_of(row.filename), ctx.settings.max_file_bytes)
+
+
+def parse_file(path: Path, max_bytes: int) -> list[CmlOrder]:
+    """Read and parse an orders file once (blocking: call it in a worker thread); the next steps of its import
+    get the same documents as long as the file is unchanged."""
+    try:
+        stat = path.stat()
+        if stat.st_size > max_bytes:
+            raise CmlError(f"the file is {stat.st_size} bytes, more than the {max_bytes} bytes allowed")
+        key = (str(path), stat.st_size, stat.st_mtime_ns)
+        with _parsed_lock:
+            if key in _parsed:
+                _parsed.move_to_end(key)
+                return _parsed[key]
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ExchangeFailure(f"{path.name} cannot be read ({exc.strerror}); send it again") from exc
+    root = cml.load(data, max_bytes=max_bytes)
+    del data
     kind = cml.kind_of(root)
     if kind == "unknown" and len(root) == 0:
-        return []  # an orders document without documents: 1C has nothing to tell
-    if kind != "orders":
+        documents: list[CmlOrder] = []  # an orders document without documents: 1C has nothing to tell
+    elif kind != "orders":
         raise CmlError(f"this is not an orders document (its content is {kind}); send catalog files with type=catalog")
-    return cml.parse_orders(root)
+    else:
+        documents = cml.parse_orders(root)
+    with _parsed_lock:
+        _parsed[key] = documents
+        while len(_parsed) > KEEP_PARSED:
+            _parsed.popitem(last=False)
+    return documents
+
+
+def drop_file(path: Path) -> None:
+    """Forget an imported file: its parsed documents and its bytes on disk."""
+    with _parsed_lock:
+        for key in [key for key in _parsed if key[0] == str(path)]:
+            del _parsed[key]
+    path.unlink(missing_ok=True)
 
 
 async def _file(ctx: Context, file_id: int) -> Any:

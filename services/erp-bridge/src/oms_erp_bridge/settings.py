@@ -25,7 +25,8 @@ class Settings(ServiceSettings):
     # A full stock snapshot of a warehouse goes out in events (parts) of at most this many items: one event must
     # fit the producer's 5 MB request; inventory zeroes what the snapshot omits once every part has arrived.
     snapshot_part_items: int = Field(default=5000, ge=1)
-    # An idle exchange session is forgotten after this long (1C starts a new one with checkauth).
+    # An idle exchange session is forgotten after this long (1C starts a new one with checkauth); its directory is
+    # deleted by the sweep that runs every session_sweep_interval_s.
     session_ttl_s: int = 3600
     # 1C `checkauth` attempts, per replica: a burst, then so many a minute, per client address and per login
     # (429 with Retry-After beyond that). 1C logs in once per exchange, usually every few minutes.
@@ -33,3 +34,8 @@ class Settings(ServiceSettings):
     checkauth_per_login_per_minute: float = 10.0
     checkauth_per_ip_burst: int = 30
     checkauth_per_ip_per_minute: float = 30.0
+    session_sweep_interval_s: float = 300.0
+    # zip=yes (a connection setting): an archive from 1C may hold at most this many files, none compressed more than
+    # zip_max_ratio times; each file unpacked is at most max_file_bytes, all of them at most max_session_bytes.
+    zip_max_entries: int = Field(default=1000, ge=1)
+    zip_max_ratio: int = Field(default=200, ge=1)

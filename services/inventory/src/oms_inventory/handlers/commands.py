@@ -168,7 +168,7 @@ class Commands:
 
     async def upload_stock(self, tenant: str, user_id: str, filename: str, content: bytes) -> list[str]:
         """A CSV or .xlsx file with columns warehouse_code (or warehouse_id), sku, on_hand[, name, unit]."""
-        rows = parse_upload(filename, content)
+        rows = await parse_upload(filename, content)
         if not rows:
             raise Invalid("the file has no data rows", code="empty_upload")
         return await self.put_stock(tenant, user_id, rows, first_row=2)

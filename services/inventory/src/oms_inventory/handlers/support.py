@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
@@ -13,11 +12,12 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from oms_inventory.db import order_lines, products, warehouses
-from oms_inventory.domain import LineTarget, WarehouseIndex, read_csv_rows, to_units
+from oms_inventory.domain import LineTarget, WarehouseIndex, to_units
 from oms_inventory.reserves import insert_ignore
 from oms_shared.contracts import OrderLine, OrderStatus
 from oms_shared.db import utcnow
 from oms_shared.errors import Forbidden, Invalid, NotFound, RowError
+from oms_shared.spreadsheets import SheetLimits, kind_of, read_upload
 
 log = logging.getLogger(__name__)
 
@@ -197,31 +197,12 @@ async def check_item(conn: AsyncConnection, tenant: str, warehouse_id: str, sku:
         raise NotFound(f"no product with SKU {sku!r}", code="unknown_sku")
 
 
-def parse_upload(filename: str, content: bytes) -> list[dict[str, str]]:
-    """Rows of an uploaded CSV or .xlsx file as dicts keyed by lower-case header."""
-    name = filename.lower()
-    if name.endswith(".xlsx"):
-        try:
-            import openpyxl
+# A stock file: as many rows as one JSON request of stock may carry, and the shared upload limits.
+UPLOAD_LIMITS = SheetLimits(max_rows=10_000)
 
-            wb = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-        except Exception as exc:
-            raise Invalid(f"not a readable .xlsx file: {exc}", code="unreadable_file") from None
-        sheet = wb.worksheets[0]
-        values = list(sheet.iter_rows(values_only=True))
-        if not values:
-            return []
-        header = [str(h or "").strip().lower() for h in values[0]]
-        out = []
-        for raw in values[1:]:
-            if raw is None or all(v in (None, "") for v in raw):
-                continue
-            out.append({header[i]: "" if v is None else str(v).strip() for i, v in enumerate(raw) if i < len(header)})
-        return out
-    if name.endswith(".csv") or name.endswith(".txt"):
-        try:
-            text = content.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            text = content.decode("cp1251", errors="replace")
-        return read_csv_rows(text)
-    raise Invalid("upload a .csv or .xlsx file", code="unsupported_file_type")
+
+async def parse_upload(filename: str, content: bytes, limits: SheetLimits = UPLOAD_LIMITS) -> list[dict[str, str]]:
+    """Rows of an uploaded CSV or .xlsx file as dicts keyed by lower-case header, read off the event loop
+    within the limits (zip directory checked first, rows and columns bounded, a deadline)."""
+    sheet = await read_upload(content, limits, kind=kind_of(filename, content))
+    return sheet.records()

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import uuid
-import zipfile
 
 import sqlalchemy as sa
-from openpyxl import Workbook, load_workbook
-from openpyxl.utils.exceptions import InvalidFileException
+from openpyxl import Workbook
 
 from oms_orders import domain
 from oms_orders.db import warehouses
@@ -19,7 +16,7 @@ from oms_orders.handlers.communication import TooLarge
 from oms_orders.handlers.orders import insert_order, price_items
 from oms_shared.auth import Principal
 from oms_shared.db import Database
-from oms_shared.errors import Invalid
+from oms_shared.spreadsheets import SheetLimits, read_upload
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -36,38 +33,9 @@ def template_bytes() -> bytes:
     return out.getvalue()
 
 
-def read_rows(content: bytes, max_rows: int) -> tuple[tuple[object, ...], list[tuple[int, tuple[object, ...]]]]:
-    """Header and data rows of the first sheet; refuse what is not a spreadsheet or is too long."""
-    try:
-        wb = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError) as exc:
-        raise Invalid("the file is not an .xlsx spreadsheet", code="not_a_spreadsheet") from exc
-    try:
-        ws = wb.worksheets[0] if wb.worksheets else None
-        if ws is None:
-            raise Invalid("the workbook has no sheets", code="not_a_spreadsheet")
-        rows = ws.iter_rows(values_only=True)
-        header = next(rows, None)
-        if header is None:
-            raise Invalid("the sheet is empty", code="invalid_import")
-        data: list[tuple[int, tuple[object, ...]]] = []
-        for number, values in enumerate(rows, start=2):
-            if all(v is None for v in values):
-                continue
-            data.append((number, tuple(values)))
-            if len(data) > max_rows:
-                raise Invalid(
-                    f"the sheet has more than {max_rows} rows; split it into several orders",
-                    code="too_many_rows",
-                    details={"max_rows": max_rows},
-                )
-        return tuple(header), data
-    except Invalid:
-        raise
-    except Exception as exc:
-        raise Invalid(f"the spreadsheet cannot be read: {type(exc).__name__}", code="not_a_spreadsheet") from exc
-    finally:
-        wb.close()
+def limits(max_rows: int) -> SheetLimits:
+    """What an imported order sheet may hold: ``max_rows`` rows (empty ones count) and the shared upload limits."""
+    return SheetLimits(max_rows=max_rows)
 
 
 async def import_order(
@@ -84,7 +52,8 @@ async def import_order(
     principal.require("orders", "change")
     if len(content) > max_bytes:
         raise TooLarge(f"the file is larger than {max_bytes} bytes", details={"max_bytes": max_bytes})
-    header, rows = await asyncio.to_thread(read_rows, content, max_rows)
+    sheet = await read_upload(content, limits(max_rows))  # off the loop, bounded, zip checked first
+    header, rows = sheet.header, sheet.rows
     columns = domain.import_columns(header)
     async with db.transaction() as tx:
         buyer = await buyer_for(tx.conn, principal, buyer_id)

@@ -1,7 +1,7 @@
 """Who may manage users (``users.manage_users``), sign-in sessions with refresh tokens, password resets.
 
 Revision ID: 0007c
-Revises: 0006
+Revises: 0007h
 Create Date: 2026-12-03
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 from oms_shared.db import UtcDateTime
 
 revision = "0007c"
-down_revision = "0006"
+down_revision = "0007h"
 branch_labels = None
 depends_on = None
 
