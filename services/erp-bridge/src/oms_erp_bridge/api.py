@@ -47,7 +47,6 @@ class ConnectionIn(BaseModel):
         description="1C status texts (`Статус заказа`) and the OMS status each means, e.g. {'Отгружен': 'shipped'}.",
     )
 
-
     @field_validator("timezone")
     @classmethod
     def known_zone(cls, value: str) -> str:
@@ -153,6 +152,7 @@ def build_router(db: Database) -> APIRouter:
                 "detail": r.detail,
                 "session_id": r.session_id,
                 "filename": r.filename,
+                "caller": r.caller,
                 "at": r.started_at.isoformat(),
             }
             for r in rows

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from oms_erp_bridge import catalog_api, replicas, sale_api
 from oms_erp_bridge.api import build_router
 from oms_erp_bridge.db import metadata
+from oms_erp_bridge.erp_auth import ErpAuth
 from oms_erp_bridge.exchange import build_exchange_router
 from oms_erp_bridge.settings import Settings
 from oms_shared.contracts import (
@@ -36,6 +37,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     runtime.produces += [ErpOrderChangedV1, ErpStockImportedV1]
     runtime.routers.append(build_exchange_router(runtime.db, settings))
     runtime.routers.append(build_router(runtime.db))
-    runtime.routers.append(sale_api.build_router(runtime.db))
+    runtime.routers.append(sale_api.build_router(runtime.db, ErpAuth(runtime.db, settings.api_auth_cache_s)))
     runtime.routers.append(catalog_api.build_router(runtime.db, settings))
     return runtime.build_app()

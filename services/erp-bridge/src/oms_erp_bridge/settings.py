@@ -27,3 +27,6 @@ class Settings(ServiceSettings):
     snapshot_part_items: int = Field(default=5000, ge=1)
     # An idle exchange session is forgotten after this long (1C starts a new one with checkauth).
     session_ttl_s: int = 3600
+    # The ERP JSON API checks the exchange login's password (scrypt) once, then trusts the same login and password
+    # for this long while the stored hash is unchanged (a new password in the connection ends it at once).
+    api_auth_cache_s: float = Field(default=300, ge=0)
