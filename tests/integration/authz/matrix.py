@@ -90,7 +90,7 @@ TABLE: list[Row] = [
     # R-ACC-1: access levels per section; the owner has all; employees, buyers, price lists, settings,
     # stock and the ERP configuration are the supplier's (a buyer gets 403).
     R("erp-bridge", "GET", "/api/v1/erp/connection", "R-ACC-1", "2xx 2xx 403 403 403 404"),
-    R("erp-bridge", "GET", "/api/v1/erp/exchanges", "R-ACC-1", "2xx 2xx 403 403 403 2xx"),
+    R("erp-bridge", "GET", "/api/v1/erp/exchanges", "R-ACC-1", "2xx 403 403 403 403 2xx"),
     R("erp-bridge", "GET", "/api/v1/erp/products", "R-ACC-1", "2xx 2xx 2xx 403 403 2xx"),
     R("erp-bridge", "GET", "/api/v1/erp/warehouses", "R-ACC-1", "2xx 2xx 2xx 403 403 2xx"),
     R("erp-bridge", "POST", "/api/v1/erp/stock", "R-ACC-1", "2xx 2xx 403 403 403 4xx"),
@@ -112,7 +112,7 @@ TABLE: list[Row] = [
     R("inventory", "PUT", "/api/v1/stock", "R-ACC-1", "2xx 2xx 403 403 403 403"),
     R("notifications", "GET", "/api/v1/emails", "R-ACC-1", "2xx 403 403 403 403 2xx"),
     R("notifications", "GET", "/api/v1/emails/{email_id}", "R-ACC-1", "2xx 403 403 403 403 403"),
-    R("notifications", "POST", "/api/v1/emails/{email_id}/retry", "R-ACC-1", "4xx 403 403 403 403 403"),
+    R("notifications", "POST", "/api/v1/emails/{email_id}/retry", "R-ACC-1", "2xx 403 403 403 403 403"),
     R("orders", "GET", "/api/v1/buyers", "R-ACC-1", "2xx 2xx 2xx 403 403 2xx"),
     R("orders", "GET", "/api/v1/buyers/{buyer_id}", "R-ACC-1", "2xx 403 2xx 403 403 403"),
     R("orders", "GET", "/api/v1/me", "R-ACC-1", "2xx 2xx 2xx 2xx 2xx 2xx"),
