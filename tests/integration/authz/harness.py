@@ -107,7 +107,9 @@ async def running_stack(bootstrap: str, keys: tuple[Path, Path], tmp: Path) -> A
             OrdersSettings(**env("orders"), jwt_private_key_file=str(keys[0]), files_dir=str(tmp / "files"))
         ),
         "inventory": inventory_app(InventorySettings(**env("inventory"))),
-        "notifications": notifications_app(NotificationsSettings(**env("notifications"), smtp_port=9, email_max_attempts=1)),
+        "notifications": notifications_app(
+            NotificationsSettings(**env("notifications"), smtp_port=9, email_max_attempts=1)
+        ),
         "erp-bridge": erp_app(ErpSettings(**env("erp"), files_dir=str(tmp / "erp"))),
         "analytics": analytics_app(AnalyticsSettings(**env("analytics"))),
     }
