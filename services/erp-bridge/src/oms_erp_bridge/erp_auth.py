@@ -14,6 +14,7 @@ import asyncio
 import hashlib
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -21,7 +22,7 @@ from fastapi import Request
 
 from oms_erp_bridge.db import connections
 from oms_erp_bridge.exchange import _basic_credentials as basic_credentials  # the 1C endpoint's parser
-from oms_shared.auth import current_principal
+from oms_shared.auth import Principal, current_principal
 from oms_shared.db import Database
 from oms_shared.errors import Forbidden, Unauthorized
 from oms_shared.passwords import check_password
@@ -86,3 +87,19 @@ class ErpAuth:
             while len(self._verified) > CACHE_SIZE:
                 self._verified.popitem(last=False)
         return True
+
+
+class ErpOrPerson:
+    """FastAPI dependency for routes both the ERP and people call (``POST /stock``): HTTP Basic is the ERP's
+    credential (as for the order routes); a bearer token is a person, admitted by ``check`` (which returns the
+    tenant or raises)."""
+
+    def __init__(self, auth: ErpAuth, check: Callable[[Principal], str]) -> None:
+        self.auth = auth
+        self.check = check
+
+    async def __call__(self, request: Request) -> ErpCaller:
+        if request.headers.get("authorization", "").partition(" ")[0].lower() == "basic":
+            return await self.auth(request)
+        principal = current_principal(request)
+        return ErpCaller(self.check(principal), principal.name or str(principal.user_id), str(principal.user_id))
