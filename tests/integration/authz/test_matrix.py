@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import APIRouter, FastAPI
 
 from oms_shared.devstack.tansu import TansuBroker
 from oms_shared.kafka import ensure_topics
@@ -189,3 +190,18 @@ async def test_survey(stack: Stack) -> None:
         got = [status_class((await call(stack, row, role)).status_code) for role in ROLES]
         lines.append(f'    R("{service}", "{method}", "{path}", "{row.rule}", "{" ".join(got)}"),')
     print("\n" + "\n".join(lines))
+
+
+def test_a_route_added_later_is_enumerated() -> None:
+    """A route in a router included in another (as every service builds its app) is found, so it needs a row."""
+    inner = APIRouter(prefix="/api/v1")
+
+    @inner.post("/new-things/{thing_id}")
+    async def new_thing(thing_id: str) -> dict[str, str]:
+        return {"thing_id": thing_id}
+
+    outer = APIRouter()
+    outer.include_router(inner)
+    app = FastAPI()
+    app.include_router(outer)
+    assert ("POST", "/api/v1/new-things/{thing_id}") in routes_of(app)
