@@ -205,3 +205,30 @@ def test_a_route_added_later_is_enumerated() -> None:
     app = FastAPI()
     app.include_router(outer)
     assert ("POST", "/api/v1/new-things/{thing_id}") in routes_of(app)
+
+
+async def test_nobody_else_reads_the_order_of_a_buyer_in_any_answer(stack: Stack) -> None:
+    """R-ACC-1, R-ACC-4: the order of buyer B1 (its id, its line's id) is in no answer of any reading route to a
+    manager restricted to other buyers, to another buyer or to another tenant — lists and drill-downs included —
+    while the owner finds it in the lists of every service that keeps orders."""
+    secrets = {stack.ids["order_id"], stack.ids["line_id"]}
+    leaks, shown_to_owner = [], set()
+    for row in TABLE:
+        if row.method != "GET" or row.rule in ("R-OPS", "public"):
+            continue
+        for role in ("owner", "restricted", "other_buyer", "stranger"):
+            response = await call(stack, row, role)
+            if response.status_code != 200 or "json" not in response.headers.get("content-type", ""):
+                continue
+            if any(s in response.text for s in secrets):
+                if role == "owner":
+                    shown_to_owner.add((row.service, row.path))
+                else:
+                    leaks.append((role, row.service, row.path))
+    assert {
+        ("orders", "/api/v1/orders"),
+        ("inventory", "/api/v1/stock/reserves"),
+        ("erp-bridge", "/api/v1/erp/orders"),
+        ("analytics", "/api/v1/summary/details"),
+    } <= shown_to_owner, shown_to_owner
+    assert not leaks, f"B1's order shows to those who may not see it: {leaks}"
