@@ -18,7 +18,7 @@ from tests.integration.erp_bridge.support import (
     sale_publish,
     sale_wait_pending,
 )
-from tests.support.services import bearer, running_service, token_for
+from tests.support.services import bearer, eventually, running_service, token_for
 
 
 async def test_an_erp_lists_pending_orders_acknowledges_them_and_sends_its_changes(
@@ -179,3 +179,29 @@ async def test_only_the_suppliers_own_erp_sees_and_changes_its_orders(
 
         await sale_wait_pending(client, owner, {"601"}, with_inn=False)  # nobody took it
         assert await sale_changes(kafka, expect=1, timeout=3) == []
+
+
+async def test_guessing_the_exchange_password_on_the_erp_api_is_throttled(
+    database_url: str, service_env: dict[str, object], keys: tuple[Path, Path], kafka: str, tmp_path: Path
+) -> None:
+    """R-ERP-7 (ADR 012): after api_auth_max_failures wrong passwords for a login within the window, that login
+    answers 429 — even with the right password — until the window has passed; other logins are not affected."""
+    owner = token_for(keys[0], account_id=uuid.uuid4())
+    other_owner = token_for(keys[0], account_id=uuid.uuid4())
+    app = sale_app(database_url, tmp_path, service_env, api_auth_max_failures=3, api_auth_failure_window_s=3)
+    async with running_service(app) as client:
+        login, other = await sale_connect(client, owner), await sale_connect(client, other_owner)
+        for _ in range(3):
+            r = await client.get("/api/v1/erp/orders", headers=sale_basic(login, "guess-guess"))
+            assert r.status_code == 401, r.text
+        r = await client.get("/api/v1/erp/orders", headers=sale_basic(login))
+        assert r.status_code == 429 and r.json()["error"]["code"] == "too_many_attempts", r.text
+        assert r.json()["error"]["details"]["retry_after_s"] >= 1
+        r = await client.get("/api/v1/erp/orders", headers=sale_basic(other))
+        assert r.status_code == 200, r.text
+
+        async def open_again() -> None:
+            r = await client.get("/api/v1/erp/orders", headers=sale_basic(login))
+            assert r.status_code == 200, r.text
+
+        await eventually(open_again, timeout=15, interval=0.5)

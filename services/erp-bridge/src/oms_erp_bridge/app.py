@@ -37,7 +37,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     runtime.produces += [ErpOrderChangedV1, ErpStockImportedV1]
     runtime.routers.append(build_exchange_router(runtime.db, settings))
     runtime.routers.append(build_router(runtime.db))
-    erp_auth = ErpAuth(runtime.db, settings.api_auth_cache_s)  # the ERP's own credential (ADR 012)
+    # The ERP's own credential (ADR 012), with its cache of checked passwords and its throttle of wrong ones.
+    erp_auth = ErpAuth(
+        runtime.db, settings.api_auth_cache_s, settings.api_auth_max_failures, settings.api_auth_failure_window_s
+    )
     runtime.routers.append(sale_api.build_router(runtime.db, erp_auth))
     runtime.routers.append(catalog_api.build_router(runtime.db, settings, erp_auth))
     return runtime.build_app()

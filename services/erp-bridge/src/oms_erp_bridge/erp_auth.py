@@ -13,7 +13,7 @@ carries every buyer's name and INN, and a change applied as "the ERP" wins over 
 import asyncio
 import hashlib
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -24,10 +24,16 @@ from oms_erp_bridge.db import connections
 from oms_erp_bridge.exchange import _basic_credentials as basic_credentials  # the 1C endpoint's parser
 from oms_shared.auth import Principal, current_principal
 from oms_shared.db import Database
-from oms_shared.errors import Forbidden, Unauthorized
+from oms_shared.errors import Forbidden, OmsError, Unauthorized
 from oms_shared.passwords import check_password
 
 CACHE_SIZE = 1024
+TRACKED_LOGINS = 10_000  # logins with recent failures kept in memory (the oldest forgotten first)
+
+
+class TooManyAttempts(OmsError):
+    status = 429
+    code = "too_many_attempts"
 
 
 @dataclass(frozen=True)
@@ -40,13 +46,19 @@ class ErpCaller:
 
 
 class ErpAuth:
-    """FastAPI dependency: the caller of an ERP order route, or 401/403."""
+    """FastAPI dependency: the caller of an ERP order route, or 401/403 (429 after too many wrong passwords)."""
 
-    def __init__(self, db: Database, cache_s: float = 300) -> None:
+    def __init__(
+        self, db: Database, cache_s: float = 300, max_failures: int = 10, failure_window_s: float = 300
+    ) -> None:
         self.db = db
         self.cache_s = cache_s
+        self.max_failures = max_failures
+        self.failure_window_s = failure_window_s
         # (login, sha256(password)) → (the stored hash it matched, until when); a changed hash never matches.
         self._verified: OrderedDict[tuple[str, str], tuple[str, float]] = OrderedDict()
+        # login → times of its recent failed attempts (this process): guessing is throttled, scrypt is not free.
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
 
     async def __call__(self, request: Request) -> ErpCaller:
         header = request.headers.get("authorization", "")
@@ -65,13 +77,39 @@ class ErpAuth:
                 "the ERP order API needs the exchange login and password (HTTP Basic)", code="missing_credentials"
             )
         login, password = credentials
+        self._refuse_if_throttled(login)
         async with self.db.read() as conn:
             row = (await conn.execute(sa.select(connections).where(connections.c.login == login))).first()
         if row is None or not await self._check(login, password, row.password_hash):
+            self._failed(login)
             raise Unauthorized("wrong exchange login or password", code="invalid_credentials")
         if not row.enabled:
             raise Forbidden("the exchange is switched off for this account", code="exchange_disabled")
         return ErpCaller(row.tenant_id, f"ERP ({row.login})")
+
+    def _recent(self, login: str) -> deque[float]:
+        attempts = self._failures.get(login) or deque()
+        horizon = time.monotonic() - self.failure_window_s
+        while attempts and attempts[0] < horizon:
+            attempts.popleft()
+        return attempts
+
+    def _refuse_if_throttled(self, login: str) -> None:
+        attempts = self._recent(login)
+        if self.max_failures and len(attempts) >= self.max_failures:
+            wait = max(1, int(attempts[0] + self.failure_window_s - time.monotonic()) + 1)
+            raise TooManyAttempts(
+                f"too many wrong passwords for this login: try again in {wait} s",
+                details={"retry_after_s": wait},
+            )
+
+    def _failed(self, login: str) -> None:
+        attempts = self._recent(login)
+        attempts.append(time.monotonic())
+        self._failures[login] = attempts
+        self._failures.move_to_end(login)
+        while len(self._failures) > TRACKED_LOGINS:
+            self._failures.popitem(last=False)
 
     async def _check(self, login: str, password: str, stored: str) -> bool:
         key = (login, hashlib.sha256(password.encode()).hexdigest())
