@@ -7,7 +7,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+
 from oms_inventory.app import create_app
+from oms_inventory.db import inbox
 from oms_inventory.settings import Settings
 from oms_shared.contracts import (
     BuyerUpdatedData,
@@ -113,10 +116,13 @@ async def test_a_restricted_manager_sees_only_reserves_of_their_own_buyers_order
         assert r.status_code == 404, r.text
 
         # The other buyer is assigned to the manager as well (a newer snapshot); a late older one changes nothing.
-        await send(kafka, buyer_updated(tenant, theirs, [manager], 3), buyer_updated(tenant, theirs, [], 2))
+        late = buyer_updated(tenant, theirs, [], 2)
+        await send(kafka, buyer_updated(tenant, theirs, [manager], 3), late)
 
-        async def visible() -> None:
-            r = await client.get(f"/api/v1/orders/{their_order}/reserves", headers=bearer(restricted))
-            assert r.status_code == 200, r.text
+        async def late_one_handled() -> None:
+            async with app.state.runtime.db.read() as conn:
+                assert await conn.scalar(sa.select(inbox.c.event_id).where(inbox.c.event_id == str(late.event_id)))
 
-        await eventually(visible)
+        await eventually(late_one_handled)
+        r = await client.get(f"/api/v1/orders/{their_order}/reserves", headers=bearer(restricted))
+        assert r.status_code == 200, r.text
