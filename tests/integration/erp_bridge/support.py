@@ -39,6 +39,16 @@ from tests.support.services import bearer, eventually
 SALE_PASSWORD = "s3cret-orders-exchange"
 
 
+def sale_auth(auth: str | dict[str, str]) -> dict[str, str]:
+    """Headers for the ERP API: a token (the owner's) or ready headers (e.g. ``sale_basic(login)``)."""
+    return dict(auth) if isinstance(auth, dict) else bearer(auth)
+
+
+def sale_basic(login: str, password: str = SALE_PASSWORD) -> dict[str, str]:
+    """The ERP's own credential: the exchange login and password as HTTP Basic (ADR 012)."""
+    return {"Authorization": "Basic " + base64.b64encode(f"{login}:{password}".encode()).decode()}
+
+
 def sale_app(database_url: str, tmp_path: Path, service_env: dict[str, object], **options: object) -> FastAPI:
     values = {"database_url": database_url, "files_dir": str(tmp_path / "erp"), **service_env, **options}
     return create_app(Settings(**values))  # type: ignore[arg-type]
@@ -171,11 +181,13 @@ def sale_changed(order: SaleOrder, sequence: int, kind: str, **attributes: objec
     )
 
 
-async def sale_wait_version(client: httpx.AsyncClient, token: str, order: SaleOrder, version: int) -> dict[str, Any]:
+async def sale_wait_version(
+    client: httpx.AsyncClient, token: str | dict[str, str], order: SaleOrder, version: int
+) -> dict[str, Any]:
     """The order's JSON once the replica reached ``version``."""
 
     async def arrived() -> dict[str, Any]:
-        r = await client.get("/api/v1/erp/orders", params={"pending": "false"}, headers=bearer(token))
+        r = await client.get("/api/v1/erp/orders", params={"pending": "false"}, headers=sale_auth(token))
         assert r.status_code == 200, r.text
         (item,) = [i for i in r.json()["items"] if i["order_id"] == str(order.order_id)]
         assert item["version"] == version, item
@@ -196,12 +208,12 @@ async def sale_publish(bootstrap: str, *events: Event) -> None:
 
 
 async def sale_wait_pending(
-    client: httpx.AsyncClient, token: str, numbers: set[str], *, with_inn: bool = True
+    client: httpx.AsyncClient, token: str | dict[str, str], numbers: set[str], *, with_inn: bool = True
 ) -> list[dict[str, Any]]:
     """The JSON list of pending orders once exactly ``numbers`` wait (and their buyers arrived, if asked)."""
 
     async def arrived() -> list[dict[str, Any]]:
-        r = await client.get("/api/v1/erp/orders", params={"pending": "true"}, headers=bearer(token))
+        r = await client.get("/api/v1/erp/orders", params={"pending": "true"}, headers=sale_auth(token))
         assert r.status_code == 200, r.text
         items: list[dict[str, Any]] = r.json()["items"]
         assert {i["number"] for i in items} == numbers, items

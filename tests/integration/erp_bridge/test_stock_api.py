@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from tests.integration.erp_bridge.support import sale_basic, sale_connect
 from tests.integration.erp_bridge.support_catalog import (
     add_warehouses,
     catalog_app,
@@ -196,3 +197,28 @@ async def test_a_full_snapshot_larger_than_a_part_goes_out_in_parts_of_one_snaps
     assert {e["aggregate_id"] for e in events} == {main}
     items = items_of(events)
     assert {sku: Decimal(item["on_hand"]) for (_, sku), item in items.items()} == {f"S-{n}": n for n in range(1, 6)}
+
+
+async def test_an_erp_posts_stock_with_its_own_exchange_login(
+    database_url: str, kafka: str, keys: tuple[Path, Path], service_env: dict[str, object], tmp_path: Path
+) -> None:
+    """R-ERP-7, R-ERP-6 (ADR 012): the ERP sends stock with the connection's exchange login (HTTP Basic) — no
+    person's token — and the exchange log names it; a wrong password is refused and publishes nothing."""
+    tenant = uuid.uuid4()
+    owner = token_for(keys[0], account_id=tenant)
+    app = catalog_app(database_url, tmp_path, service_env)
+    async with running_service(app) as client:
+        (main,) = await add_warehouses(kafka, tenant, ("MAIN", "Main"))
+        await wait_warehouses(client, owner, 1)
+        login = await sale_connect(client, owner)
+        rows = {"mode": "changes", "items": [{"warehouse_id": main, "sku": "A-1", "on_hand": 4}]}
+
+        wrong = await client.post("/api/v1/erp/stock", json=rows, headers=sale_basic(login, "not-the-password"))
+        accepted = await client.post("/api/v1/erp/stock", json=rows, headers=sale_basic(login))
+        events = await stock_events(kafka, expect=1)
+        log = await client.get("/api/v1/erp/exchanges", params={"kind": "api.stock"}, headers=bearer(owner))
+
+    assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "invalid_credentials", wrong.text
+    assert accepted.status_code == 202, accepted.text
+    assert list(items_of(events)) == [(main, "A-1")]
+    assert [(i["outcome"], i["caller"]) for i in log.json()["items"]] == [("success", f"ERP ({login})")]

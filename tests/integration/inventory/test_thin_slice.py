@@ -117,7 +117,8 @@ async def test_confirmed_order_reserves_what_is_available_and_rejecting_releases
             (str(la.line_id), "4"),
             (str(lb.line_id), "3"),
         }
-        assert (await client.get(f"/api/v1/orders/{order_id}/reserves", headers=bearer(other))).status_code == 403
+        # Another account's order answers as an unknown one: its existence is not told (R-ACC-4).
+        assert (await client.get(f"/api/v1/orders/{order_id}/reserves", headers=bearer(other))).status_code == 404
         assert (await client.get(f"/api/v1/orders/{uuid.uuid4()}/reserves", headers=bearer(token))).status_code == 404
 
         # The same event again changes nothing.

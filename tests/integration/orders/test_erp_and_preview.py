@@ -93,6 +93,7 @@ async def test_split_preview_and_erp_changes(
                     ],
                     shipment_date=date(2026, 12, 10),
                     paid_amount=Decimal("5"),
+                    caller="ERP (1c-exchange)",
                 ),
             ),
         )
@@ -106,6 +107,8 @@ async def test_split_preview_and_erp_changes(
         assert [(x["sku"], x["quantity"], x["price"]) for x in body["lines"]] == [("A-1", "2", "11")]
         assert (body["total"], body["paid_amount"], body["shipment_date"]) == ("22", "5", "2026-12-10")
         assert body["history"][-1]["by_side"] == "erp"
+        # The history says which ERP credential sent the change.
+        assert body["history"][-1]["comment"].startswith("ERP (1c-exchange): "), body["history"][-1]
         log = (await client.get(f"/api/v1/orders/{oid}/changes", headers=w.buy)).json()["items"]
         assert {(c["sku"], c["field"]) for c in log} == {("A-1", "quantity"), ("A-1", "price"), ("B-2", "deleted")}
 

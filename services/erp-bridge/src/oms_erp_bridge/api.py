@@ -19,7 +19,7 @@ from oms_erp_bridge.db import connections, exchange_log
 from oms_shared.auth import CurrentPrincipal, Principal
 from oms_shared.contracts import OrderStatus
 from oms_shared.db import Database, utcnow
-from oms_shared.errors import Conflict, NotFound
+from oms_shared.errors import Conflict, Forbidden, NotFound
 from oms_shared.passwords import hash_password
 
 Login = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=100, pattern=r"^[^:\s]+$")]
@@ -133,6 +133,12 @@ def build_router(db: Database) -> APIRouter:
         offset: Offset = 0,
     ) -> dict[str, Any]:
         tenant = admin(principal)
+        if principal.restricted_to_own_buyers and not principal.is_owner:
+            # The log names every buyer's orders (numbers, payments, statuses): not for a restricted manager.
+            raise Forbidden(
+                "the exchange log covers every buyer's orders; a manager restricted to their buyers may not read it",
+                code="restricted_manager",
+            )
         where = [exchange_log.c.tenant_id == tenant]
         if kind:
             where.append(exchange_log.c.kind == kind)
@@ -159,6 +165,7 @@ def build_router(db: Database) -> APIRouter:
                 "detail": r.detail,
                 "session_id": r.session_id,
                 "filename": r.filename,
+                "caller": r.caller,
                 "at": r.started_at.isoformat(),
             }
             for r in rows

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from oms_erp_bridge import catalog_api, replicas, sale_api
 from oms_erp_bridge.api import build_router
 from oms_erp_bridge.db import metadata
+from oms_erp_bridge.erp_auth import ErpAuth
 from oms_erp_bridge.exchange import build_exchange_router, sweep_sessions
 from oms_erp_bridge.settings import Settings
 from oms_shared.contracts import (
@@ -37,8 +38,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     runtime.produces += [ErpOrderChangedV1, ErpStockImportedV1]
     runtime.routers.append(build_exchange_router(runtime.db, settings))
     runtime.routers.append(build_router(runtime.db))
-    runtime.routers.append(sale_api.build_router(runtime.db))
-    runtime.routers.append(catalog_api.build_router(runtime.db, settings))
+    # The ERP's own credential (ADR 012), with its cache of checked passwords and its throttle of wrong ones.
+    erp_auth = ErpAuth(
+        runtime.db, settings.api_auth_cache_s, settings.api_auth_max_failures, settings.api_auth_failure_window_s
+    )
+    runtime.routers.append(sale_api.build_router(runtime.db, erp_auth))
+    runtime.routers.append(catalog_api.build_router(runtime.db, settings, erp_auth))
 
     async def sweep_loop() -> None:
         """Delete the files of exchange sessions that ended or were abandoned."""

@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy.exc import IntegrityError
 
@@ -30,6 +30,7 @@ from oms_erp_bridge.catalog_exchange import (
     summary_of,
 )
 from oms_erp_bridge.db import products, warehouses
+from oms_erp_bridge.erp_auth import ErpAuth, ErpCaller, ErpOrPerson
 from oms_erp_bridge.protocol import log_call
 from oms_erp_bridge.settings import Settings
 from oms_shared.auth import CurrentPrincipal, Principal
@@ -239,8 +240,10 @@ async def _index(db: Database, tenant: str, rows: Sequence[Any]) -> WarehouseInd
 # --- routes ---------------------------------------------------------------------------------------------------------
 
 
-def build_router(db: Database, settings: Settings) -> APIRouter:
+def build_router(db: Database, settings: Settings, auth: ErpAuth | None = None) -> APIRouter:
     router = APIRouter(prefix="/api/v1/erp", tags=["erp"])
+    # Stock comes from the ERP with its own credential (ADR 012) or from a person with change access to orders.
+    stock_caller = Depends(ErpOrPerson(auth or ErpAuth(db), writer))
 
     @router.get("/warehouses", summary="Your warehouses and the 1C warehouse (Ид) mapped to each")
     async def list_warehouses(
@@ -311,14 +314,15 @@ def build_router(db: Database, settings: Settings) -> APIRouter:
         status_code=202,
         summary="Stock and ERP reserves per warehouse from an ERP other than 1C: a full snapshot or changes",
     )
-    async def post_stock(body: StockIn, principal: CurrentPrincipal) -> dict[str, Any]:
-        tenant = writer(principal)
+    async def post_stock(body: StockIn, caller: ErpCaller = stock_caller) -> dict[str, Any]:
+        tenant = caller.tenant_id
         index = await _index(db, tenant, body.items)
         items, errors = validate_stock_rows(body.items, index)
         if errors:
             reasons = "; ".join(f"row {e.row} {e.field}: {e.code}" for e in errors[:20])
             detail = f"{len(errors)} errors, nothing applied: {reasons}"
-            await log_call(db, tenant_id=tenant, kind="api.stock", outcome="failure", detail=detail)
+            await log_call(db, tenant_id=tenant, kind="api.stock", outcome="failure", detail=detail,
+                           caller=caller.name)  # fmt: skip
             raise Invalid(
                 f"{len(errors)} error(s) in the rows; nothing was applied",
                 code="invalid_rows",
@@ -327,13 +331,15 @@ def build_router(db: Database, settings: Settings) -> APIRouter:
         try:
             events = stock_events(tenant, body.mode, items, CHANGES_BATCH, settings.snapshot_part_items)
         except EventTooLarge as exc:
-            await log_call(db, tenant_id=tenant, kind="api.stock", outcome="failure", detail=str(exc))
+            await log_call(db, tenant_id=tenant, kind="api.stock", outcome="failure", detail=str(exc),
+                           caller=caller.name)  # fmt: skip
             raise Invalid(str(exc), code="too_large", details={"max_event_bytes": MAX_EVENT_BYTES}) from None
         async with db.transaction() as tx:
             for event in events:
                 await tx.publish(event)
         summary = summary_of(body.mode, items, {wid: row.code for wid, row in index.own.items()})
-        await log_call(db, tenant_id=tenant, kind="api.stock", outcome="success", detail=summary)
+        await log_call(db, tenant_id=tenant, kind="api.stock", outcome="success", detail=summary,
+                       caller=caller.name)  # fmt: skip
         return {
             "mode": body.mode,
             "warehouses": len({item.warehouse_id for item in items}),

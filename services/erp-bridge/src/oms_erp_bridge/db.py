@@ -75,6 +75,7 @@ exchange_log = sa.Table(
     sa.Column("finished_at", UtcDateTime(), nullable=True),
     sa.Column("session_id", sa.String(64), nullable=True),  # 0003
     sa.Column("filename", sa.String(255), nullable=True),  # 0003
+    sa.Column("caller", sa.String(300), nullable=True),  # 0005: who called the ERP API, e.g. "ERP (1c-exchange)"
     sa.Index("ix_erp_exchange_log_tenant_started", "tenant_id", "started_at"),
 )
 

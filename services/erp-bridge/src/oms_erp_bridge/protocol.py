@@ -69,6 +69,7 @@ async def log_call(
     detail: str,
     session_id: str | None = None,
     filename: str | None = None,
+    caller: str | None = None,
 ) -> None:
     now = utcnow()
     async with db.transaction() as tx:
@@ -83,6 +84,7 @@ async def log_call(
                 finished_at=now,
                 session_id=session_id,
                 filename=_loggable(filename, 255) if filename is not None else None,
+                caller=caller,
             )
         )
 

@@ -3,8 +3,10 @@
 The same protocol as 1C's, in JSON: list the orders waiting for the ERP (``GET /orders``), confirm the versions
 taken (``POST /orders/ack`` — until then they stay waiting, so a lost answer loses nothing), and send the ERP's
 changes of an order (``POST /orders/{order_id}/changes``), which the orders service applies with the ERP winning
-(R-ERP-3). Callers use a token of the supplier's account with at least "change" access to orders; every call is
-written to the exchange log (R-ERP-6).
+(R-ERP-3). The ERP calls with its own credential — the connection's exchange login and password as HTTP Basic —
+or the account's owner with a token (ADR 012); every call is written to the exchange log with its caller (R-ERP-6),
+and a change names its caller in ``erp.order_changed`` and so in the order's history. A change may carry
+``If-Match: <version>`` (the order's version the ERP saw): a stale one answers 412 and applies nothing.
 """
 
 from __future__ import annotations
@@ -16,17 +18,17 @@ from decimal import Decimal
 from typing import Annotated, Any, TypeVar
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Header, Query
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from oms_erp_bridge import orders_out
 from oms_erp_bridge.db import orders
+from oms_erp_bridge.erp_auth import ErpAuth, ErpCaller
 from oms_erp_bridge.protocol import log_call
-from oms_shared.auth import CurrentPrincipal, Principal
 from oms_shared.contracts import ErpLineChange, ErpOrderChangedData, ErpOrderChangedV1, OrderStatus, make_event
 from oms_shared.db import Database, utcnow
-from oms_shared.errors import Conflict, Forbidden, Invalid, NotFound, OmsError
+from oms_shared.errors import Conflict, Invalid, NotFound, OmsError, PreconditionFailed
 
 T = TypeVar("T")
 Limit = Annotated[int, Query(ge=1, le=1000, description="Page size.")]
@@ -79,43 +81,46 @@ class ChangesIn(Body):
         return self
 
 
-def supplier(principal: Principal) -> str:
-    """The ERP works for the supplier: a token of its account with at least "change" access to orders."""
-    principal.require("orders", "change")
-    return str(principal.account_id)
-
-
-async def _logged(db: Database, tenant: str, kind: str, call: Callable[[], Awaitable[tuple[T, str]]]) -> T:
-    """Run ``call`` and log its outcome: its detail on success, the refusal's message on failure."""
+async def _logged(db: Database, caller: ErpCaller, kind: str, call: Callable[[], Awaitable[tuple[T, str]]]) -> T:
+    """Run ``call`` and log its outcome and caller: its detail on success, the refusal's message on failure."""
+    tenant = caller.tenant_id
     try:
         result, detail = await call()
     except OmsError as exc:
-        await log_call(db, tenant_id=tenant, kind=kind, outcome="failure", detail=f"{exc.code}: {exc.message}")
+        await log_call(
+            db, tenant_id=tenant, kind=kind, outcome="failure", detail=f"{exc.code}: {exc.message}", caller=caller.name
+        )
         raise
-    await log_call(db, tenant_id=tenant, kind=kind, outcome="success", detail=detail)
+    await log_call(db, tenant_id=tenant, kind=kind, outcome="success", detail=detail, caller=caller.name)
     return result
 
 
+def _expected_version(if_match: str | None) -> int | None:
+    """The version in ``If-Match`` (``3``, ``"3"`` or ``W/"3"``); None when absent or ``*``; 422 when garbled."""
+    if if_match is None or if_match.strip() == "*":
+        return None
+    text = if_match.strip().removeprefix("W/").strip('"')
+    if not text.isdigit() or len(text) > 18:
+        raise Invalid('If-Match must be the order\'s version, e.g. "3"', code="invalid_if_match")
+    return int(text)
+
+
 async def _owned(conn: AsyncConnection, tenant: str, order_ids: list[str]) -> dict[str, Any]:
-    """The rows of these orders; 404 naming the unknown ones, 403 naming another account's."""
+    """The rows of these orders; 404 naming the unknown ones (another account's are unknown to this one)."""
     rows: dict[str, Any] = {}
     for start in range(0, len(order_ids), orders_out.CHUNK):
         chunk = order_ids[start : start + orders_out.CHUNK]
-        found = await conn.execute(sa.select(orders).where(orders.c.order_id.in_(chunk)))
+        found = await conn.execute(sa.select(orders).where(orders.c.tenant_id == tenant, orders.c.order_id.in_(chunk)))
         rows.update({row.order_id: row for row in found.all()})
-    unknown = [
-        oid for oid in order_ids if oid not in rows or (rows[oid].tenant_id == tenant and not rows[oid].exportable)
-    ]
+    unknown = [oid for oid in order_ids if oid not in rows or not rows[oid].exportable]
     if unknown:
         raise NotFound("no such orders for the ERP", code="order_not_found", details={"order_ids": unknown})
-    foreign = [oid for oid in order_ids if rows[oid].tenant_id != tenant]
-    if foreign:
-        raise Forbidden("these orders belong to another account", code="foreign_tenant", details={"order_ids": foreign})
     return rows
 
 
-def build_router(db: Database) -> APIRouter:
+def build_router(db: Database, auth: ErpAuth | None = None) -> APIRouter:
     router = APIRouter(prefix="/api/v1/erp", tags=["erp-orders"])
+    who = Depends(auth or ErpAuth(db))  # the ERP's credential or the owner's token (ADR 012)
 
     @router.get(
         "/orders",
@@ -126,12 +131,12 @@ def build_router(db: Database) -> APIRouter:
         ),
     )
     async def list_orders(
-        principal: CurrentPrincipal,
+        caller: ErpCaller = who,
         pending: Annotated[bool, Query(description="Only the orders waiting for the ERP.")] = True,
         limit: Limit = 100,
         offset: Offset = 0,
     ) -> dict[str, Any]:
-        tenant = supplier(principal)
+        tenant = caller.tenant_id
 
         async def call() -> tuple[dict[str, Any], str]:
             async with db.read() as conn:
@@ -140,7 +145,7 @@ def build_router(db: Database) -> APIRouter:
             page = {"items": [o.to_json() for o in found], "total": total, "limit": limit, "offset": offset}
             return page, f"{len(found)} of {total} {'pending ' if pending else ''}orders"
 
-        return await _logged(db, tenant, "api.orders", call)
+        return await _logged(db, caller, "api.orders", call)
 
     @router.post(
         "/orders/ack",
@@ -150,8 +155,8 @@ def build_router(db: Database) -> APIRouter:
             "order's current one 409, naming the orders; nothing is applied then."
         ),
     )
-    async def ack_orders(body: AckIn, principal: CurrentPrincipal) -> dict[str, Any]:
-        tenant = supplier(principal)
+    async def ack_orders(body: AckIn, caller: ErpCaller = who) -> dict[str, Any]:
+        tenant = caller.tenant_id
 
         async def call() -> tuple[dict[str, Any], str]:
             sent: dict[str, int] = {}
@@ -173,7 +178,7 @@ def build_router(db: Database) -> APIRouter:
             answer = {"acknowledged": len(sent), "still_pending": waiting}
             return answer, f"{len(sent)} orders taken" + (f"; still pending: {', '.join(waiting)}" if waiting else "")
 
-        return await _logged(db, tenant, "api.ack", call)
+        return await _logged(db, caller, "api.ack", call)
 
     @router.post(
         "/orders/{order_id}/changes",
@@ -184,13 +189,32 @@ def build_router(db: Database) -> APIRouter:
             "`cancelled_quantity`, a line the ERP added has no `line_id`. Send an `Idempotency-Key` to retry safely."
         ),
     )
-    async def post_changes(order_id: uuid.UUID, body: ChangesIn, principal: CurrentPrincipal) -> dict[str, Any]:
-        tenant = supplier(principal)
+    async def post_changes(
+        order_id: uuid.UUID,
+        body: ChangesIn,
+        caller: ErpCaller = who,
+        if_match: Annotated[
+            str | None,
+            Header(
+                max_length=40,
+                description="The order's `version` the ERP saw (from `GET /orders`); a stale one answers 412.",
+            ),
+        ] = None,
+    ) -> dict[str, Any]:
+        tenant = caller.tenant_id
+        expected = _expected_version(if_match)
 
         async def call() -> tuple[dict[str, Any], str]:
             async with db.transaction() as tx:
                 row = (await _owned(tx.conn, tenant, [str(order_id)]))[str(order_id)]
-                data = _changes(row, order_id, body)
+                if expected is not None and expected != row.version:
+                    raise PreconditionFailed(
+                        f"the order changed since version {expected}: it is at version {row.version}; "
+                        "take it again (GET /orders) and resend",
+                        code="version_mismatch",
+                        details={"order_id": row.order_id, "version": row.version},
+                    )
+                data = _changes(row, order_id, body, caller.name)
                 if body.erp_document_id:
                     await tx.conn.execute(
                         orders.update().where(orders.c.order_id == row.order_id).values(erp_number=body.erp_document_id)
@@ -210,12 +234,12 @@ def build_router(db: Database) -> APIRouter:
             detail = f"order {row.number}: " + (", ".join(what) or f"ERP number {data.erp_document_id}")
             return {"event_id": str(event.event_id), "order_id": row.order_id}, detail
 
-        return await _logged(db, tenant, "api.changes", call)
+        return await _logged(db, caller, "api.changes", call)
 
     return router
 
 
-def _changes(row: Any, order_id: uuid.UUID, body: ChangesIn) -> ErpOrderChangedData:
+def _changes(row: Any, order_id: uuid.UUID, body: ChangesIn, caller: str) -> ErpOrderChangedData:
     """The event's data, once each line names a line of the order (or adds one, with a quantity)."""
     ours = orders_out.lines_of(row)
     sku_of, skus = {line.line_id: line.sku for line in ours}, {line.sku for line in ours}
@@ -241,4 +265,5 @@ def _changes(row: Any, order_id: uuid.UUID, body: ChangesIn) -> ErpOrderChangedD
         shipment_date=body.shipment_date,
         paid_amount=body.paid_amount,
         comment=body.comment,
+        caller=caller,
     )

@@ -39,3 +39,10 @@ class Settings(ServiceSettings):
     # zip_max_ratio times; each file unpacked is at most max_file_bytes, all of them at most max_session_bytes.
     zip_max_entries: int = Field(default=1000, ge=1)
     zip_max_ratio: int = Field(default=200, ge=1)
+    # The ERP JSON API checks the exchange login's password (scrypt) once, then trusts the same login and password
+    # for this long while the stored hash is unchanged (a new password in the connection ends it at once).
+    api_auth_cache_s: float = Field(default=300, ge=0)
+    # Wrong passwords for one exchange login on the ERP API: after this many within the window, 429 until the
+    # oldest leaves the window (per process; 0 switches the throttle off).
+    api_auth_max_failures: int = Field(default=10, ge=0)
+    api_auth_failure_window_s: float = Field(default=300, gt=0)

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from oms_inventory import queries
+from oms_inventory.access import scope_of
 from oms_inventory.domain import fmt
 from oms_inventory.handlers import Inventory
 from oms_shared.auth import CurrentPrincipal, Principal
@@ -148,7 +149,7 @@ def build_router(db: Database, inventory: Inventory) -> APIRouter:
     @router.get("/stock/reserves", summary="Drill-down: who holds the reserves of a warehouse item")
     async def item_reserves(principal: CurrentPrincipal, warehouse_id: uuid.UUID, sku: str) -> dict[str, Any]:
         async with db.read() as conn:
-            return await queries.item_reserves(conn, _reader(principal), str(warehouse_id), sku)
+            return await queries.item_reserves(conn, scope_of(principal), str(warehouse_id), sku)
 
     @router.put("/manual-reserves", summary="Set (or clear with 0) the manual reserve of a warehouse item")
     async def set_manual_reserve(body: ManualReserveIn, principal: CurrentPrincipal) -> dict[str, Any]:
@@ -233,12 +234,12 @@ def build_router(db: Database, inventory: Inventory) -> APIRouter:
     @router.get("/orders/{order_id}/reserves", summary="What is reserved for an order, per line")
     async def order_reserves(order_id: uuid.UUID, principal: CurrentPrincipal) -> dict[str, Any]:
         async with db.read() as conn:
-            return await queries.order_reserves(conn, _reader(principal), str(order_id))
+            return await queries.order_reserves(conn, scope_of(principal), str(order_id))
 
     @router.get("/orders/{order_id}/lines/{line_id}/reserves", summary="Drill-down: the reserve entries of a line")
     async def line_reserves(order_id: uuid.UUID, line_id: uuid.UUID, principal: CurrentPrincipal) -> dict[str, Any]:
         async with db.read() as conn:
-            return await queries.line_reserves(conn, _reader(principal), str(order_id), str(line_id))
+            return await queries.line_reserves(conn, scope_of(principal), str(order_id), str(line_id))
 
     @router.get("/reserves/drift", summary="Reconciler: items whose reserved projection differs from the ledger")
     async def drift(principal: CurrentPrincipal) -> dict[str, Any]:

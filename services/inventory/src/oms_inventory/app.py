@@ -8,11 +8,13 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from oms_inventory import access
 from oms_inventory.api import build_router
 from oms_inventory.db import metadata
 from oms_inventory.handlers import Inventory, InventoryMetrics
 from oms_inventory.settings import Settings
 from oms_shared.contracts import (
+    BuyerUpdatedV1,
     ErpStockImportedV1,
     OrderChangedV1,
     OrderStatusChangedV1,
@@ -31,8 +33,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     runtime = ServiceRuntime(settings, metadata, MIGRATIONS, title="OMS inventory")
     inventory = Inventory(runtime.db, InventoryMetrics(runtime.registry))
-    runtime.consumer.on(OrderStatusChangedV1, inventory.on_order_status_changed)
-    runtime.consumer.on(OrderChangedV1, inventory.on_order_changed)
+    # Each order's buyer is noted on the way in; with buyer.updated it scopes a restricted manager (R-ACC-1).
+    runtime.consumer.on(OrderStatusChangedV1, access.remembering_buyer(inventory.on_order_status_changed))
+    runtime.consumer.on(OrderChangedV1, access.remembering_buyer(inventory.on_order_changed))
+    runtime.consumer.on(BuyerUpdatedV1, access.on_buyer_updated)
     runtime.consumer.on(PriceListUpdatedV1, inventory.on_price_list_updated)
     runtime.consumer.on(ErpStockImportedV1, inventory.on_erp_stock_imported)
     runtime.routers.append(build_router(runtime.db, inventory))

@@ -175,3 +175,33 @@ order_versions = sa.Table(
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("updated_at", UtcDateTime(), nullable=False),
 )
+
+
+# 0006: who may see an order's reserves. A manager restricted to their own buyers (R-ACC-1) sees only the orders
+# of the buyers assigned to them: buyers and their managers come from buyer.updated, each order's buyer from the
+# order events inventory already reads.
+access_buyers = sa.Table(
+    "inv_access_buyers",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("buyer_id", sa.String(36), primary_key=True),
+    sa.Column("version", sa.String(80), nullable=False),  # of the buyer.updated applied: older ones are dropped
+)
+
+access_buyer_managers = sa.Table(
+    "inv_access_buyer_managers",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("buyer_id", sa.String(36), primary_key=True),
+    sa.Column("user_id", sa.String(36), primary_key=True),
+    sa.Index("ix_inv_access_buyer_managers_user", "tenant_id", "user_id"),
+)
+
+access_order_buyers = sa.Table(
+    "inv_access_order_buyers",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("order_id", sa.String(36), primary_key=True),
+    sa.Column("buyer_id", sa.String(36), nullable=False),
+    sa.Index("ix_inv_access_order_buyers_buyer", "tenant_id", "buyer_id"),
+)

@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from oms_inventory.access import Scope, may_see_order, own_orders
 from oms_inventory.db import (
     holds,
     incoming_stock,
@@ -333,18 +334,17 @@ async def availability(
     return head[:-1] + ',"items":[' + ",".join(parts) + "]}"
 
 
-async def order_reserves(conn: AsyncConnection, tenant: str, order_id: str) -> dict[str, Any]:
+async def order_reserves(conn: AsyncConnection, scope: Scope, order_id: str) -> dict[str, Any]:
+    """An order's reserves per line; another tenant's order, or another buyer's for a restricted manager, is 404."""
     rows = list(
         await conn.execute(
             sa.select(order_lines)
-            .where(order_lines.c.order_id == order_id)
+            .where(order_lines.c.tenant_id == scope.tenant_id, order_lines.c.order_id == order_id)
             .order_by(order_lines.c.confirmed_at, order_lines.c.line_id)
         )
     )
-    if not rows:
+    if not rows or not await may_see_order(conn, scope, order_id):
         raise NotFound("inventory holds nothing for this order", code="order_not_found")
-    if any(r.tenant_id != tenant for r in rows):
-        raise Forbidden("this belongs to another account", code="foreign_tenant")
     return {
         "order_id": order_id,
         "fully_reserved": all(r.reserved >= r.requested for r in rows if r.state == "active"),
@@ -364,9 +364,10 @@ async def order_reserves(conn: AsyncConnection, tenant: str, order_id: str) -> d
     }
 
 
-async def line_reserves(conn: AsyncConnection, tenant: str, order_id: str, line_id: str) -> dict[str, Any]:
+async def line_reserves(conn: AsyncConnection, scope: Scope, order_id: str, line_id: str) -> dict[str, Any]:
     """Drill-down from an order line: its current reserve and every ledger entry behind it (R-RSV-5)."""
-    body = await order_reserves(conn, tenant, order_id)
+    tenant = scope.tenant_id
+    body = await order_reserves(conn, scope, order_id)
     line = next((x for x in body["lines"] if x["line_id"] == line_id), None)
     if line is None:
         raise NotFound("no such line in this order's reserves", code="line_not_found")
@@ -392,20 +393,24 @@ def _ledger(r: Any) -> dict[str, Any]:
     }
 
 
-async def item_reserves(conn: AsyncConnection, tenant: str, warehouse_id: str, sku: str) -> dict[str, Any]:
-    """Drill-down from a warehouse item: the orders, manual and Integration entries holding it (R-RSV-5)."""
+async def item_reserves(conn: AsyncConnection, scope: Scope, warehouse_id: str, sku: str) -> dict[str, Any]:
+    """Drill-down from a warehouse item: the orders, manual and Integration entries holding it (R-RSV-5).
+
+    A restricted manager sees the item's totals, but only their own buyers' orders among the holders (R-ACC-1)."""
+    tenant = scope.tenant_id
     await check_warehouse(conn, tenant, warehouse_id)
     item = await item_row(conn, tenant, warehouse_id, sku)
     holders: list[dict[str, Any]] = []
+    visible = [
+        order_lines.c.tenant_id == tenant,
+        order_lines.c.warehouse_id == warehouse_id,
+        order_lines.c.sku == sku,
+        order_lines.c.state == "active",
+    ]
+    if scope.restricted:
+        visible.append(order_lines.c.order_id.in_(own_orders(scope)))
     orders = await conn.execute(
-        sa.select(order_lines)
-        .where(
-            order_lines.c.tenant_id == tenant,
-            order_lines.c.warehouse_id == warehouse_id,
-            order_lines.c.sku == sku,
-            order_lines.c.state == "active",
-        )
-        .order_by(order_lines.c.confirmed_at, order_lines.c.line_id)
+        sa.select(order_lines).where(*visible).order_by(order_lines.c.confirmed_at, order_lines.c.line_id)
     )
     for r in orders:
         holders.append(

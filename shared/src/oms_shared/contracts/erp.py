@@ -36,6 +36,11 @@ class ErpOrderChangedData(ContractModel):
     shipment_date: date | None = None
     paid_amount: Money | None = None
     comment: str = ""
+    caller: str = Field(
+        default="",
+        description="Who sent the change, as the order's history shows it: 'ERP (<exchange login>)', or the "
+        "supplier's owner by name when a person called the ERP API.",
+    )
     conflict: str = Field(
         default="",
         description="Set when both sides changed the order since the ERP last took it: what the ERP's document "

@@ -108,7 +108,11 @@ async def apply_erp_change(event: ErpOrderChangedV1, tx: Tx) -> None:
             by_side=ERP,
             changes=changes,
             with_lines=bool(changes),
-            attributes={"erp_document_id": data.erp_document_id, **{k: str(v) for k, v in profile.items()}},
+            attributes={
+                "erp_document_id": data.erp_document_id,
+                **({"caller": data.caller} if data.caller else {}),
+                **{k: str(v) for k, v in profile.items()},
+            },
         )
     if wanted is not None and moves:
         target = domain.Status(wanted.value)
@@ -119,7 +123,8 @@ async def apply_erp_change(event: ErpOrderChangedV1, tx: Tx) -> None:
                 target,
                 by_user_id=None,
                 by_side=ERP,
-                comment=data.comment or "changed in the ERP",
+                # Who sent it: "ERP (<exchange login>)" or the owner who called the ERP API.
+                comment=(f"{data.caller}: " if data.caller else "") + (data.comment or "changed in the ERP"),
             )
         except domain.IllegalTransition as exc:
             row = await bump(tx.conn, await reload(tx.conn, row.id))

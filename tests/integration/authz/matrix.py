@@ -1,0 +1,173 @@
+"""Who may do what: the authorization table of every route of every service (SPEC R-ACC-1..4).
+
+This table is the documentation of access rights; the test beside it (``test_matrix.py``) calls every route as
+every role and fails when an answer differs from the table, or when a route has no row. Adding a route means
+adding its row here: one line.
+
+Roles (two tenants, A and Z):
+  owner        the owner of supplier A (all rights, R-ACC-1)
+  restricted   a manager of A with full access to orders, change to buyers, restricted to their own buyers
+               (R-ACC-1); the order under test belongs to a buyer that is not theirs
+  reader       a manager of A with read access to buyers and orders
+  buyer        the user of buyer B1, whose order is under test (R-ACC-4)
+  other_buyer  the user of buyer B2, another buyer of A (R-ACC-4)
+  stranger     the owner of supplier Z, another tenant (R-ACC-4)
+  anonymous    no token; expired: A's owner with an expired token; forged: A's owner signed by another key
+
+Answers are classes: 2xx, 401, 403, 404 (also for what exists but is not the caller's: its existence is not
+told), 4xx (the caller got past the access check and the request was refused on its merits: 400, 409, 412,
+413, 415, 422).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+ROLES = ("anonymous", "expired", "forged", "stranger", "other_buyer", "buyer", "reader", "restricted", "owner")
+# Columns of a row's ``answers``: the roles that carry a valid token; the three others answer ``anonymous``.
+COLUMNS = ("owner", "restricted", "reader", "buyer", "other_buyer", "stranger")
+
+
+def status_class(status: int) -> str:
+    if 200 <= status < 300:
+        return "2xx"
+    if status in (401, 403, 404):
+        return str(status)
+    return "4xx" if 400 <= status < 500 else str(status)
+
+
+class Row(NamedTuple):
+    service: str
+    method: str
+    path: str
+    rule: str  # the SPEC requirement the row documents
+    answers: str  # one class per COLUMNS entry, space-separated
+    anonymous: str = "401"  # no token, an expired one, one signed by another key
+
+    def expected(self) -> dict[str, str]:
+        values = self.answers.split()
+        assert len(values) == len(COLUMNS), f"{self.path}: {len(COLUMNS)} answers expected"
+        return {**dict(zip(COLUMNS, values, strict=True)), **{r: self.anonymous for r in ("anonymous", "expired",
+                                                                                           "forged")}}  # fmt: skip
+
+
+R = Row
+PUBLIC = "2xx"
+
+# fmt: off
+TABLE: list[Row] = [
+    # R(service, method, path, SPEC id, answers of: owner restricted reader buyer other_buyer stranger)
+    # Operations: no data, no token read (probes and scrapers call them).
+    R("analytics", "GET", "/asyncapi.json", "R-OPS", "2xx 2xx 2xx 2xx 2xx 2xx", anonymous=PUBLIC),
+    R("analytics", "GET", "/health", "R-OPS", "2xx 2xx 2xx 2xx 2xx 2xx", anonymous=PUBLIC),
+    R("analytics", "GET", "/metrics", "R-OPS", "2xx 2xx 2xx 2xx 2xx 2xx", anonymous=PUBLIC),
+    R("analytics", "GET", "/ready", "R-OPS", "2xx 2xx 2xx 2xx 2xx 2xx", anonymous=PUBLIC),
+    R("erp-bridge", "GET", "/asyncapi.json", "R-OPS", "2xx 2xx 2xx 2xx 2xx 2xx", anonymous=PUBLIC),
+    R("erp-bridge", "GET", "/health", "R-OPS", "2xx 2xx 2xx 2xx 2xx 2xx", anonymous=PUBLIC),
+    R("erp-bridge", "GET", "/metrics", "R-OPS", "2xx 2xx 2xx 2xx 2xx 2xx", anonymous=PUBLIC),
+    R("erp-bridge", "GET", "/ready", "R-OPS", "2xx 2xx 2xx 2xx 2xx 2xx", anonymous=PUBLIC),
+    R("inventory", "GET", "/asyncapi.json", "R-OPS", "2xx 2xx 2xx 2xx 2xx 2xx", anonymous=PUBLIC),
+    R("inventory", "GET", "/health", "R-OPS", "2xx 2xx 2xx 2xx 2xx 2xx", anonymous=PUBLIC),
+    R("inventory", "GET", "/metrics", "R-OPS", "2xx 2xx 2xx 2xx 2xx 2xx", anonymous=PUBLIC),
+    R("inventory", "GET", "/ready", "R-OPS", "2xx 2xx 2xx 2xx 2xx 2xx", anonymous=PUBLIC),
+    R("notifications", "GET", "/asyncapi.json", "R-OPS", "2xx 2xx 2xx 2xx 2xx 2xx", anonymous=PUBLIC),
+    R("notifications", "GET", "/health", "R-OPS", "2xx 2xx 2xx 2xx 2xx 2xx", anonymous=PUBLIC),
+    R("notifications", "GET", "/metrics", "R-OPS", "2xx 2xx 2xx 2xx 2xx 2xx", anonymous=PUBLIC),
+    R("notifications", "GET", "/ready", "R-OPS", "2xx 2xx 2xx 2xx 2xx 2xx", anonymous=PUBLIC),
+    R("orders", "GET", "/asyncapi.json", "R-OPS", "2xx 2xx 2xx 2xx 2xx 2xx", anonymous=PUBLIC),
+    R("orders", "GET", "/health", "R-OPS", "2xx 2xx 2xx 2xx 2xx 2xx", anonymous=PUBLIC),
+    R("orders", "GET", "/metrics", "R-OPS", "2xx 2xx 2xx 2xx 2xx 2xx", anonymous=PUBLIC),
+    R("orders", "GET", "/ready", "R-OPS", "2xx 2xx 2xx 2xx 2xx 2xx", anonymous=PUBLIC),
+    # Public by design: sign-up, sign-in, the order template, price-list links, and the 1C endpoint
+    # (it authenticates 1C itself and answers every call with HTTP 200 and success/failure, R-ERP-1).
+    R("erp-bridge", "GET", "/exchange/1c", "public", "2xx 2xx 2xx 2xx 2xx 2xx", anonymous=PUBLIC),
+    R("erp-bridge", "POST", "/exchange/1c", "public", "2xx 2xx 2xx 2xx 2xx 2xx", anonymous=PUBLIC),
+    R("orders", "GET", "/api/v1/imports/template.xlsx", "public", "2xx 2xx 2xx 2xx 2xx 2xx", anonymous=PUBLIC),
+    R("orders", "GET", "/api/v1/links/{token}", "public", "2xx 2xx 2xx 2xx 2xx 2xx", anonymous=PUBLIC),
+    R("orders", "POST", "/api/v1/accounts", "public", "2xx 2xx 2xx 2xx 2xx 2xx", anonymous=PUBLIC),
+    R("orders", "POST", "/api/v1/auth/token", "public", "2xx 2xx 2xx 2xx 2xx 2xx", anonymous=PUBLIC),
+    R("orders", "POST", "/api/v1/links/{token}/register", "public", "2xx 2xx 2xx 2xx 2xx 2xx", anonymous=PUBLIC),
+    # R-ACC-1: access levels per section; the owner has all; employees, buyers, price lists, settings,
+    # stock and the ERP configuration are the supplier's (a buyer gets 403).
+    R("erp-bridge", "GET", "/api/v1/erp/connection", "R-ACC-1", "2xx 2xx 403 403 403 404"),
+    R("erp-bridge", "GET", "/api/v1/erp/exchanges", "R-ACC-1", "2xx 403 403 403 403 2xx"),
+    R("erp-bridge", "GET", "/api/v1/erp/products", "R-ACC-1", "2xx 2xx 2xx 403 403 2xx"),
+    R("erp-bridge", "GET", "/api/v1/erp/warehouses", "R-ACC-1", "2xx 2xx 2xx 403 403 2xx"),
+    R("erp-bridge", "POST", "/api/v1/erp/stock", "R-ACC-1", "2xx 2xx 403 403 403 4xx"),
+    R("erp-bridge", "PUT", "/api/v1/erp/connection", "R-ACC-1", "2xx 2xx 403 403 403 4xx"),
+    R("erp-bridge", "PUT", "/api/v1/erp/warehouses/{warehouse_id}", "R-ACC-1", "2xx 2xx 403 403 403 403"),
+    R("inventory", "DELETE", "/api/v1/manual-reserves", "R-ACC-1", "2xx 2xx 403 403 403 403"),
+    R("inventory", "GET", "/api/v1/incoming", "R-ACC-1", "2xx 2xx 2xx 403 403 2xx"),
+    R("inventory", "GET", "/api/v1/manual-reserves", "R-ACC-1", "2xx 2xx 2xx 403 403 2xx"),
+    R("inventory", "GET", "/api/v1/products", "R-ACC-1", "2xx 2xx 2xx 403 403 2xx"),
+    R("inventory", "GET", "/api/v1/reserves/drift", "R-ACC-1", "2xx 2xx 2xx 403 403 2xx"),
+    R("inventory", "GET", "/api/v1/stock", "R-ACC-1", "2xx 2xx 2xx 403 403 2xx"),
+    R("inventory", "GET", "/api/v1/warehouses", "R-ACC-1", "2xx 2xx 2xx 403 403 2xx"),
+    R("inventory", "POST", "/api/v1/incoming", "R-ACC-1", "2xx 2xx 403 403 403 403"),
+    R("inventory", "POST", "/api/v1/incoming/{incoming_id}/receive", "R-ACC-1", "4xx 2xx 403 403 403 403"),
+    R("inventory", "POST", "/api/v1/products", "R-ACC-1", "2xx 2xx 403 403 403 2xx"),
+    R("inventory", "POST", "/api/v1/stock/upload", "R-ACC-1", "2xx 2xx 403 403 403 4xx"),
+    R("inventory", "POST", "/api/v1/warehouses", "R-ACC-1", "2xx 2xx 403 403 403 2xx"),
+    R("inventory", "PUT", "/api/v1/manual-reserves", "R-ACC-1", "2xx 2xx 403 403 403 403"),
+    R("inventory", "PUT", "/api/v1/stock", "R-ACC-1", "2xx 2xx 403 403 403 403"),
+    R("notifications", "GET", "/api/v1/emails", "R-ACC-1", "2xx 403 403 403 403 2xx"),
+    R("notifications", "GET", "/api/v1/emails/{email_id}", "R-ACC-1", "2xx 403 403 403 403 403"),
+    R("notifications", "POST", "/api/v1/emails/{email_id}/retry", "R-ACC-1", "2xx 403 403 403 403 403"),
+    R("orders", "GET", "/api/v1/buyers", "R-ACC-1", "2xx 2xx 2xx 403 403 2xx"),
+    R("orders", "GET", "/api/v1/buyers/{buyer_id}", "R-ACC-1", "2xx 403 2xx 403 403 403"),
+    R("orders", "GET", "/api/v1/me", "R-ACC-1", "2xx 2xx 2xx 2xx 2xx 2xx"),
+    R("orders", "GET", "/api/v1/price-lists", "R-ACC-1", "2xx 2xx 2xx 2xx 2xx 2xx"),
+    R("orders", "GET", "/api/v1/price-lists/{price_list_id}", "R-ACC-1", "2xx 2xx 2xx 2xx 2xx 403"),
+    R("orders", "GET", "/api/v1/settings/time-limits", "R-ACC-1", "2xx 2xx 2xx 403 403 2xx"),
+    R("orders", "GET", "/api/v1/users", "R-ACC-1", "2xx 2xx 2xx 2xx 2xx 2xx"),
+    R("orders", "PATCH", "/api/v1/buyers/{buyer_id}", "R-ACC-1", "2xx 403 403 403 403 403"),
+    R("orders", "PATCH", "/api/v1/users/{user_id}", "R-ACC-1", "2xx 403 403 403 403 403"),
+    R("orders", "POST", "/api/v1/buyers", "R-ACC-1", "2xx 2xx 403 403 403 2xx"),
+    R("orders", "POST", "/api/v1/price-lists", "R-ACC-1", "2xx 2xx 403 403 403 403"),
+    R("orders", "POST", "/api/v1/price-lists/{price_list_id}/link", "R-ACC-1", "2xx 2xx 403 403 403 403"),
+    R("orders", "POST", "/api/v1/users", "R-ACC-1", "2xx 403 403 2xx 2xx 2xx"),
+    R("orders", "PUT", "/api/v1/price-lists/{price_list_id}", "R-ACC-1", "2xx 2xx 403 403 403 403"),
+    R("orders", "PUT", "/api/v1/settings/time-limits", "R-ACC-1", "2xx 2xx 403 403 403 2xx"),
+    # R-ACC-1: a manager restricted to their own buyers sees nothing of another buyer's order (404); the
+    # ERP order API takes the ERP's credential or the owner's token only (ADR 012).
+    R("erp-bridge", "GET", "/api/v1/erp/orders", "R-ACC-1", "2xx 403 403 403 403 2xx"),
+    R("erp-bridge", "POST", "/api/v1/erp/orders/ack", "R-ACC-1", "2xx 403 403 403 403 404"),
+    R("erp-bridge", "POST", "/api/v1/erp/orders/{order_id}/changes", "R-ACC-1", "2xx 403 403 403 403 404"),
+    R("inventory", "GET", "/api/v1/orders/{order_id}/lines/{line_id}/reserves", "R-ACC-1", "2xx 404 2xx 403 403 404"),
+    R("inventory", "GET", "/api/v1/orders/{order_id}/reserves", "R-ACC-1", "2xx 404 2xx 403 403 404"),
+    R("inventory", "GET", "/api/v1/stock/reserves", "R-ACC-1", "2xx 2xx 2xx 403 403 403"),
+    # R-ACC-2: commenting needs at least change on both buyers and orders (or the buyer's own order).
+    R("orders", "POST", "/api/v1/orders/{order_id}/comments", "R-ACC-2", "2xx 403 403 2xx 403 403"),
+    # R-ACC-3: analytics needs read on orders, scoped to a restricted manager's buyers; rebuilds are the owner's.
+    R("analytics", "GET", "/api/v1/admin/rebuild/{rebuild_id}", "R-ACC-3", "2xx 2xx 2xx 403 403 403"),
+    R("analytics", "GET", "/api/v1/summary", "R-ACC-3", "2xx 2xx 2xx 403 403 2xx"),
+    R("analytics", "GET", "/api/v1/summary/chart.png", "R-ACC-3", "2xx 2xx 2xx 403 403 2xx"),
+    R("analytics", "GET", "/api/v1/summary/chart.svg", "R-ACC-3", "2xx 2xx 2xx 403 403 2xx"),
+    R("analytics", "GET", "/api/v1/summary/details", "R-ACC-3", "2xx 2xx 2xx 403 403 2xx"),
+    R("analytics", "GET", "/api/v1/summary/export.xlsx", "R-ACC-3", "2xx 2xx 2xx 403 403 2xx"),
+    R("analytics", "POST", "/api/v1/admin/rebuild", "R-ACC-3", "2xx 403 403 403 403 2xx"),
+    # R-ACC-4: no tenant sees another's data; a buyer sees only its own orders (and the price lists open to it).
+    R("inventory", "GET", "/api/v1/price-lists/{price_list_id}/availability", "R-ACC-4", "2xx 2xx 2xx 2xx 2xx 403"),
+    R("notifications", "GET", "/api/v1/notifications", "R-ACC-4", "2xx 2xx 2xx 2xx 2xx 2xx"),
+    R("notifications", "GET", "/api/v1/notifications/unread", "R-ACC-4", "2xx 2xx 2xx 2xx 2xx 2xx"),
+    R("notifications", "GET", "/api/v1/preferences", "R-ACC-4", "2xx 2xx 2xx 2xx 2xx 2xx"),
+    R("notifications", "POST", "/api/v1/notifications/read", "R-ACC-4", "2xx 2xx 2xx 2xx 2xx 2xx"),
+    R("notifications", "PUT", "/api/v1/preferences", "R-ACC-4", "2xx 2xx 2xx 2xx 2xx 2xx"),
+    R("orders", "DELETE", "/api/v1/orders/{order_id}", "R-ACC-4", "4xx 403 403 4xx 403 403"),
+    R("orders", "GET", "/api/v1/orders", "R-ACC-4", "2xx 2xx 2xx 2xx 2xx 2xx"),
+    R("orders", "GET", "/api/v1/orders/{order_id}", "R-ACC-4", "2xx 403 2xx 2xx 403 403"),
+    R("orders", "GET", "/api/v1/orders/{order_id}/changes", "R-ACC-4", "2xx 403 2xx 2xx 403 403"),
+    R("orders", "GET", "/api/v1/orders/{order_id}/comments", "R-ACC-4", "2xx 403 2xx 2xx 403 403"),
+    R("orders", "GET", "/api/v1/orders/{order_id}/documents", "R-ACC-4", "2xx 403 2xx 2xx 403 403"),
+    R("orders", "GET", "/api/v1/orders/{order_id}/documents/{document_id}", "R-ACC-4", "2xx 403 2xx 2xx 403 403"),
+    R("orders", "GET", "/api/v1/orders/{order_id}/split-preview", "R-ACC-4", "2xx 403 2xx 2xx 403 403"),
+    R("orders", "PATCH", "/api/v1/orders/{order_id}/profile", "R-ACC-4", "2xx 403 403 403 403 403"),
+    R("orders", "POST", "/api/v1/links/{token}/join", "R-ACC-4", "403 403 403 2xx 2xx 403"),
+    R("orders", "POST", "/api/v1/orders", "R-ACC-4", "403 403 403 2xx 2xx 403"),
+    R("orders", "POST", "/api/v1/orders/import", "R-ACC-4", "2xx 403 403 403 403 403"),
+    R("orders", "POST", "/api/v1/orders/{order_id}/documents", "R-ACC-4", "2xx 403 403 2xx 403 403"),
+    R("orders", "POST", "/api/v1/orders/{order_id}/lines", "R-ACC-4", "4xx 403 403 403 403 403"),
+    R("orders", "POST", "/api/v1/orders/{order_id}/parts", "R-ACC-4", "2xx 403 403 403 403 403"),
+    R("orders", "POST", "/api/v1/orders/{order_id}/transitions", "R-ACC-4", "4xx 403 403 4xx 403 403"),
+]
+# fmt: on

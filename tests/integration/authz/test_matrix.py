@@ -1,0 +1,234 @@
+"""The authorization matrix: every route of every service, called as every role of two tenants (R-ACC-1..4).
+
+The expected answers are the table in ``matrix.py`` — the documentation of who may do what. A route without a
+row fails ``test_every_route_has_a_row``; a row whose route is gone fails it too. How a route is called (its body,
+query, fresh objects) is in ``REQUESTS`` below; a route that needs nothing special needs no entry.
+
+``OMS_AUTHZ_SURVEY=1`` prints what every role gets on every route, in the table's format (to write new rows).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import APIRouter, FastAPI
+
+from oms_shared.devstack.tansu import TansuBroker
+from oms_shared.kafka import ensure_topics
+from oms_shared.topics import all_topics_with_dlq
+from tests.integration.authz.harness import (
+    ERP_PASSWORD,
+    PASSWORD,
+    Stack,
+    period,
+    routes_of,
+    running_stack,
+    unique,
+    xlsx,
+)
+from tests.integration.authz.matrix import ROLES, TABLE, Row, status_class
+
+Factory = Callable[[Stack], dict[str, Any]]
+
+
+def _csv(s: Stack) -> dict[str, Any]:
+    return {"files": {"file": ("stock.csv", b"warehouse_code,sku,on_hand\nMAIN,A-1,1000\n", "text/csv")}}
+
+
+def _import(s: Stack) -> dict[str, Any]:
+    content = xlsx([["SKU", "Warehouse", "Quantity"], ["A-1", "MAIN", 1]])
+    return {
+        "files": {"file": ("order.xlsx", content, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")},
+        "data": {"buyer_id": s.ids["buyer_id"], "price_list_id": s.ids["price_list_id"]},
+    }
+
+
+def _order(s: Stack) -> dict[str, Any]:
+    line = {"sku": "A-1", "warehouse_id": s.ids["warehouse_id"], "quantity": "1"}
+    return {"json": {"price_list_id": s.ids["price_list_id"], "lines": [line]}}
+
+
+# How each route is called when it needs more than its path: a JSON body, a file, a query; built per call.
+REQUESTS: dict[tuple[str, str], Factory] = {
+    ("POST", "/api/v1/accounts"): lambda s: {
+        "json": {
+            "kind": "buyer",
+            "name": "Newcomer",
+            "owner": {"email": f"{unique('new')}@example.com", "password": PASSWORD},
+        }
+    },
+    ("POST", "/api/v1/auth/token"): lambda s: {"json": {"email": s.data["b1_account"]["email"], "password": PASSWORD}},
+    ("POST", "/api/v1/users"): lambda s: {"json": {"email": f"{unique('u')}@example.com", "password": PASSWORD}},
+    ("PATCH", "/api/v1/users/{user_id}"): lambda s: {"json": {"name": "reader"}},
+    ("POST", "/api/v1/buyers"): lambda s: {"json": {"name": unique("buyer")}},
+    ("PATCH", "/api/v1/buyers/{buyer_id}"): lambda s: {"json": {"contacts": "+7 495 000-00-00"}},
+    ("POST", "/api/v1/price-lists"): lambda s: {"json": {**s.data["price_list_body"], "name": unique("list")}},
+    ("PUT", "/api/v1/price-lists/{price_list_id}"): lambda s: {"json": s.data["price_list_body"]},
+    ("POST", "/api/v1/orders"): _order,
+    ("POST", "/api/v1/orders/{order_id}/transitions"): lambda s: {"json": {"to": "confirmed"}},
+    ("POST", "/api/v1/orders/{order_id}/lines"): lambda s: {
+        "json": {"edit": [{"line_id": s.ids["line_id"], "quantity": "3"}]}
+    },
+    ("PATCH", "/api/v1/orders/{order_id}/profile"): lambda s: {"json": {"paid_amount": "0"}},
+    ("POST", "/api/v1/orders/{order_id}/parts"): lambda s: {"json": {"line_ids": [s.ids["line_id"]], "copy": True}},
+    ("POST", "/api/v1/orders/{order_id}/comments"): lambda s: {"json": {"text": "Please hurry"}},
+    ("POST", "/api/v1/orders/{order_id}/documents"): lambda s: {"files": {"file": ("note.txt", b"note")}},
+    ("PUT", "/api/v1/settings/time-limits"): lambda s: {"json": {"limits": {"new": 24}}},
+    ("POST", "/api/v1/orders/import"): _import,
+    ("POST", "/api/v1/links/{token}/register"): lambda s: {
+        "json": {"company_name": unique("Co"), "email": f"{unique('l')}@example.com", "password": PASSWORD}
+    },
+    ("POST", "/api/v1/warehouses"): lambda s: {"json": {"code": unique("W"), "name": "Second"}},
+    ("POST", "/api/v1/products"): lambda s: {"json": {"items": [{"sku": "A-1", "name": "Bolt", "unit": "pcs"}]}},
+    ("PUT", "/api/v1/stock"): lambda s: {
+        "json": {"items": [{"warehouse_id": s.ids["warehouse_id"], "sku": "A-1", "on_hand": "1000"}]}
+    },
+    ("POST", "/api/v1/stock/upload"): _csv,
+    ("GET", "/api/v1/stock/reserves"): lambda s: {"params": {"warehouse_id": s.ids["warehouse_id"], "sku": "A-1"}},
+    ("PUT", "/api/v1/manual-reserves"): lambda s: {
+        "json": {"warehouse_id": s.ids["warehouse_id"], "sku": "B-2", "quantity": "0"}
+    },
+    ("DELETE", "/api/v1/manual-reserves"): lambda s: {"params": {"warehouse_id": s.ids["warehouse_id"], "sku": "B-2"}},
+    ("POST", "/api/v1/incoming"): lambda s: {
+        "json": {"items": [{"warehouse_id": s.ids["warehouse_id"], "sku": "B-2", "quantity": "1"}]}
+    },
+    ("POST", "/api/v1/notifications/read"): lambda s: {"json": {"all": True}},
+    ("PUT", "/api/v1/preferences"): lambda s: {"json": {"email": {"comment": True}}},
+    ("GET", "/exchange/1c"): lambda s: {"params": {"type": "sale", "mode": "checkauth"}},
+    ("POST", "/exchange/1c"): lambda s: {"params": {"type": "sale", "mode": "file", "filename": "orders.xml"}},
+    ("PUT", "/api/v1/erp/connection"): lambda s: {"json": {"login": s.data["erp_login"], "password": ERP_PASSWORD}},
+    ("POST", "/api/v1/erp/orders/ack"): lambda s: {"json": {"orders": [{"order_id": s.ids["order_id"], "version": 1}]}},
+    ("POST", "/api/v1/erp/orders/{order_id}/changes"): lambda s: {"json": {"erp_document_id": "ZK-1"}},
+    ("PUT", "/api/v1/erp/warehouses/{warehouse_id}"): lambda s: {"json": {"erp_id": None}},
+    ("POST", "/api/v1/erp/stock"): lambda s: {
+        "json": {"mode": "changes", "items": [{"warehouse_id": s.ids["warehouse_id"], "sku": "A-1", "on_hand": "1000"}]}
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def broker() -> Iterator[str]:
+    external = os.environ.get("OMS_TEST_KAFKA_BOOTSTRAP")
+    if external:
+        yield external
+        return
+    tansu = TansuBroker(die_with_parent=True)
+    tansu.start()
+    try:
+        asyncio.run(ensure_topics(tansu.bootstrap, all_topics_with_dlq()))
+        yield tansu.bootstrap
+    finally:
+        tansu.stop()
+
+
+@pytest.fixture(scope="module")
+async def stack(broker: str, keys: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
+    async with running_stack(broker, keys, tmp_path_factory.mktemp("authz")) as s:
+        yield s
+
+
+def _path(template: str, ids: dict[str, str]) -> str:
+    out = template
+    for name, value in ids.items():
+        out = out.replace("{" + name + "}", value)
+    assert "{" not in out, f"no id for {template}: add it to the harness's ids"
+    return out
+
+
+async def call(s: Stack, row: Row, role: str) -> httpx.Response:
+    extra = REQUESTS.get((row.method, row.path), lambda _s: {})(s)
+    headers = {**s.headers[role], **extra.pop("headers", {})}
+    if row.service == "analytics" and row.path.startswith("/api/v1/summary"):
+        extra["params"] = {**period(), **extra.get("params", {})}
+    if row.service == "orders" and row.path.startswith("/api/v1/orders/{order_id}") and row.method != "GET":
+        # Order writes need the version the caller saw: the current one, so only access decides.
+        current = await s.clients["orders"].get(_path("/api/v1/orders/{order_id}", s.ids), headers=s.headers["owner"])
+        headers["If-Match"] = current.headers["ETag"]
+    client = s.clients[row.service]
+    return await client.request(row.method, _path(row.path, s.ids), headers=headers, **extra)
+
+
+def test_every_route_has_a_row(stack: Stack) -> None:
+    """Every route of every service is in the table, and every row names a route that exists."""
+    served = {(name, m, p) for name, app in stack.apps.items() for m, p in routes_of(app)}
+    rows = {(r.service, r.method, r.path) for r in TABLE}
+    assert len(rows) == len(TABLE), "a route has two rows"
+    missing = sorted(served - rows)
+    assert not missing, "routes without a row in tests/integration/authz/matrix.py:\n" + "\n".join(map(str, missing))
+    stale = sorted(rows - served)
+    assert not stale, "rows without a route:\n" + "\n".join(map(str, stale))
+
+
+@pytest.mark.parametrize("row", TABLE, ids=[f"{r.service} {r.method} {r.path}" for r in TABLE])
+async def test_every_role_gets_the_answer_the_table_gives(stack: Stack, row: Row) -> None:
+    """R-ACC-1, R-ACC-2, R-ACC-3, R-ACC-4: each role's answer class on this route is the table's."""
+    got: dict[str, str] = {}
+    for role in ROLES:  # refused roles first, the owner last: an allowed write changes nothing the others need
+        response = await call(stack, row, role)
+        assert response.status_code < 500, (role, response.text)
+        got[role] = status_class(response.status_code)
+    expected = row.expected()
+    wrong = {role: (expected[role], got[role]) for role in ROLES if expected[role] != got[role]}
+    assert not wrong, f"{row.rule} {row.method} {row.path}: (expected, got) per role: {wrong}"
+
+
+async def test_survey(stack: Stack) -> None:
+    """Prints every route's answers per role, in the table's format (only with OMS_AUTHZ_SURVEY=1)."""
+    if os.environ.get("OMS_AUTHZ_SURVEY") != "1":
+        pytest.skip("set OMS_AUTHZ_SURVEY=1 to print the survey")
+    served = sorted((name, m, p) for name, app in stack.apps.items() for m, p in routes_of(app))
+    known = {(r.service, r.method, r.path): r for r in TABLE}
+    lines = []
+    for service, method, path in served:
+        row = known.get((service, method, path)) or Row(service, method, path, "R-ACC-?", "")
+        got = [status_class((await call(stack, row, role)).status_code) for role in ROLES]
+        lines.append(f'    R("{service}", "{method}", "{path}", "{row.rule}", "{" ".join(got)}"),')
+    print("\n" + "\n".join(lines))
+
+
+def test_a_route_added_later_is_enumerated() -> None:
+    """A route in a router included in another (as every service builds its app) is found, so it needs a row."""
+    inner = APIRouter(prefix="/api/v1")
+
+    @inner.post("/new-things/{thing_id}")
+    async def new_thing(thing_id: str) -> dict[str, str]:
+        return {"thing_id": thing_id}
+
+    outer = APIRouter()
+    outer.include_router(inner)
+    app = FastAPI()
+    app.include_router(outer)
+    assert ("POST", "/api/v1/new-things/{thing_id}") in routes_of(app)
+
+
+async def test_nobody_else_reads_the_order_of_a_buyer_in_any_answer(stack: Stack) -> None:
+    """R-ACC-1, R-ACC-4: the order of buyer B1 (its id, its line's id) is in no answer of any reading route to a
+    manager restricted to other buyers, to another buyer or to another tenant — lists and drill-downs included —
+    while the owner finds it in the lists of every service that keeps orders."""
+    secrets = {stack.ids["order_id"], stack.ids["line_id"]}
+    leaks, shown_to_owner = [], set()
+    for row in TABLE:
+        if row.method != "GET" or row.rule in ("R-OPS", "public"):
+            continue
+        for role in ("owner", "restricted", "other_buyer", "stranger"):
+            response = await call(stack, row, role)
+            if response.status_code != 200 or "json" not in response.headers.get("content-type", ""):
+                continue
+            if any(s in response.text for s in secrets):
+                if role == "owner":
+                    shown_to_owner.add((row.service, row.path))
+                else:
+                    leaks.append((role, row.service, row.path))
+    assert {
+        ("orders", "/api/v1/orders"),
+        ("inventory", "/api/v1/stock/reserves"),
+        ("erp-bridge", "/api/v1/erp/orders"),
+        ("analytics", "/api/v1/summary/details"),
+    } <= shown_to_owner, shown_to_owner
+    assert not leaks, f"B1's order shows to those who may not see it: {leaks}"
