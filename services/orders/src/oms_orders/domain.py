@@ -9,6 +9,8 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
+from oms_shared import money
+
 
 class Status(StrEnum):
     """Order statuses (Новый, Редактируется, Ожидает согласования, Согласован, Подтвержден, ...)."""
@@ -291,12 +293,13 @@ def validate_lines(
 
 
 def line_amount(quantity: Decimal, price: Decimal) -> Decimal:
-    return (quantity * price).quantize(Decimal("0.01"))
+    """Quantity × price rounded half-up to kopecks, as the documents 1C receives (``oms_shared.money``)."""
+    return money.line_amount(quantity, price)
 
 
 def order_total(lines: list[tuple[Decimal, Decimal]]) -> Decimal:
-    """Sum of quantity × price (prices include VAT)."""
-    return sum((line_amount(q, p) for q, p in lines), Decimal("0.00"))
+    """Sum of the lines' amounts (prices include VAT), each rounded half-up to kopecks."""
+    return money.order_total(lines)
 
 
 def reserve_status(lines: list[tuple[Decimal, Decimal]]) -> str:
