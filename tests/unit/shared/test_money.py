@@ -59,7 +59,10 @@ def test_vat_of_a_line_is_computed_from_its_amount_and_rounded_half_up(
 
 def test_a_document_is_the_sum_of_its_lines_with_vat_included_or_on_top() -> None:
     """The document's amount, VAT and total are sums of its lines, never rounded again."""
-    included = [money.line(Decimal("0.5"), Decimal("0.25"), Decimal(20)), money.line(Decimal(3), Decimal("0.335"), 20)]
+    included = [
+        money.line(Decimal("0.5"), Decimal("0.25"), Decimal(20)),
+        money.line(Decimal(3), Decimal("0.335"), Decimal(20)),
+    ]
     doc = money.document(included)
     assert (doc.amount, doc.vat, doc.total) == (Decimal("1.14"), Decimal("0.19"), Decimal("1.14"))
     on_top = [money.line(Decimal(2), Decimal("10.005"), Decimal(20), vat_included=False)]

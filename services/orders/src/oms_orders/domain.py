@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import Any
 
 from oms_shared import money
+from oms_shared import quantity as quantity_scale
 
 
 class Status(StrEnum):
@@ -155,8 +156,12 @@ def check_deletable(status: Status) -> None:
 MAX_QUANTITY = Decimal("1000000000")
 
 
-def parse_quantity(raw: object, *, allow_zero: bool = False) -> Decimal:
-    """A positive decimal quantity from JSON or a spreadsheet cell, or ``ValueError`` with a reason."""
+def parse_quantity(raw: object, *, allow_zero: bool = False, unit: str | None = None) -> Decimal:
+    """A positive decimal quantity from JSON or a spreadsheet cell, or ``ValueError`` with a reason.
+
+    On the shared scale (``oms_shared.quantity``): at most 3 decimal places, whole for a unit counted in pieces
+    (``unit``, the price-list line's); refused, never rounded, so inventory reserves exactly what was ordered.
+    """
     if isinstance(raw, bool) or raw is None:
         raise ValueError("quantity must be a number")
     try:
@@ -169,9 +174,10 @@ def parse_quantity(raw: object, *, allow_zero: bool = False) -> Decimal:
         raise ValueError("quantity must be greater than zero" if not allow_zero else "quantity must not be negative")
     if value > MAX_QUANTITY:
         raise ValueError("quantity is too large")
-    if value.as_tuple().exponent < -4:  # type: ignore[operator]
-        raise ValueError("quantity has more than 4 decimal places")
-    return value
+    try:
+        return quantity_scale.plain(quantity_scale.check_quantity(value, unit))
+    except quantity_scale.QuantityError as exc:
+        raise ValueError(exc.message) from None
 
 
 def parse_money(raw: object, name: str = "price") -> Decimal:
@@ -265,7 +271,7 @@ def validate_lines(
             reasons.append(f"warehouse {line.warehouse_id!r} is not linked to this price list")
         quantity = Decimal(0)
         try:
-            quantity = parse_quantity(line.quantity)
+            quantity = parse_quantity(line.quantity, unit=item.unit if item is not None else None)
         except ValueError as exc:
             reasons.append(str(exc))
         key = (line.sku, line.warehouse_id)
