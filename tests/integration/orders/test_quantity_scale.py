@@ -64,6 +64,8 @@ async def test_placing_and_editing_refuse_what_inventory_could_not_reserve_exact
         assert r.status_code == 200, r.text
         assert [x["quantity"] for x in r.json()["lines"]] == ["2", "1.125"]
         assert r.json()["total"] == str(Decimal(21) + Decimal("2.25"))
+        # VAT 20 % inside each line, half-up to kopecks as 1C computes it: 3.50 and 0.375 → 0.38
+        assert [x["vat_amount"] for x in r.json()["lines"]] == ["3.5", "0.38"] and r.json()["vat_amount"] == "3.88"
 
 
 @pytest.mark.parametrize(

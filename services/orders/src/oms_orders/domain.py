@@ -303,6 +303,11 @@ def line_amount(quantity: Decimal, price: Decimal) -> Decimal:
     return money.line_amount(quantity, price)
 
 
+def line_vat(amount: Decimal, vat_rate: Decimal) -> Decimal:
+    """The VAT inside a line's amount (prices include VAT), per line and half-up to kopecks, as 1C computes it."""
+    return money.line_vat(amount, vat_rate, vat_included=True)
+
+
 def order_total(lines: list[tuple[Decimal, Decimal]]) -> Decimal:
     """Sum of the lines' amounts (prices include VAT), each rounded half-up to kopecks."""
     return money.order_total(lines)
