@@ -45,6 +45,18 @@ from oms_shared.contracts import (
 )
 from oms_shared.db import Database, create_engine, utcnow
 from oms_shared.migrations import upgrade_to_head
+from tests.integration.erp_bridge.support import (
+    SaleOneC,
+    SaleOrder,
+    sale_app,
+    sale_buyer_updated,
+    sale_connect,
+    sale_placed,
+    sale_publish,
+    sale_status_changed,
+    sale_wait_pending,
+)
+from tests.support.services import eventually, running_service, token_for
 
 HANDLERS: dict[type[Event], Any] = {
     OrderPlacedV1: replicas.on_order_placed,
@@ -310,6 +322,34 @@ async def test_a_split_order_goes_to_the_erp_with_the_total_of_its_own_lines(db:
     assert part.number == "1001-1"
 
 
+async def test_a_split_that_overtakes_its_confirmation_still_sends_the_order(db: Database, tmp_path: Path) -> None:
+    """R-SPL-1, R-ERP-1: confirmation and split are published together on two topics; when the split (newer)
+    is applied first, the older status change is dropped — the split's own status makes the order exportable."""
+    bridge = Bridge(db, tmp_path)
+    await bridge.start()
+    local, remote = line("LOCAL", "5", "250"), line("REMOTE", "3", "1000")
+    order = await bridge.place([local, remote])
+    order.status = OrderStatus.CONFIRMED
+    confirmed = OrderStatusChangedData(
+        order_id=order.order_id,
+        number=order.number,
+        buyer_id=bridge.buyer,
+        from_status=OrderStatus.NEW,
+        to_status=OrderStatus.CONFIRMED,
+        by_side=Side.SUPPLIER,
+        lines=order.lines,
+        changed_at=datetime.now(UTC),
+    )
+    late = make_event(
+        OrderStatusChangedV1, tenant_id=bridge.tenant, aggregate_id=str(order.order_id), sequence=2, data=confirmed
+    )
+    order.sequence = 2
+    await bridge.split(order, [remote])  # sequence 3 for the order, then its new part
+    await bridge.apply(late)  # older than the split: changes nothing
+    docs = by_number(await bridge.check_every_document())
+    assert sorted(docs) == ["1001", "1001-1"] and docs["1001"].total == Decimal(1250)
+
+
 async def test_a_line_cut_in_1c_is_not_sent_back_and_the_total_follows(db: Database, tmp_path: Path) -> None:
     """R-ERP-3, R-ERP-5: 1C cut a line to nothing; when the order goes back to 1C (the manager changed the shipment
     date) the cut line is left out — sent with Количество 0 it would re-add in 1C the line 1C removed — and the
@@ -431,3 +471,73 @@ async def test_every_document_adds_up_whatever_the_order_went_through(
             bridge.check_1c(await bridge.exchange_1c(data.draw(st.sampled_from(["utf-8", "windows-1251"]))))
     await bridge.check_every_document()
     assert bridge.documents > 0
+
+
+async def test_through_the_broker_a_split_and_a_cut_reach_1c_and_the_json_api_adding_up(
+    database_url: str, service_env: dict[str, object], keys: tuple[Path, Path], kafka: str, tmp_path: Path
+) -> None:
+    """R-ERP-1, R-ERP-7, R-SPL-1: on the real broker, an order confirmed with lines in two warehouses splits into
+    1003 and 1003-1; later 1C cuts a line of 1003-1 and the manager changes its shipment date. The JSON API and
+    1C's ``mode=query`` give each part the total and VAT of its own lines, and the cut line is not sent back."""
+    tenant, buyer = uuid.uuid4(), uuid.uuid4()
+    owner = token_for(keys[0], account_id=tenant)
+    local, remote = line("LOCAL", "5", "250"), [line("REMOTE-1", "3", "1000"), line("REMOTE-2", "1", "438")]
+    root = SaleOrder(tenant, "1003", buyer, [local, *remote])
+    part = SaleOrder(tenant, "1003-1", buyer, remote)
+
+    def changed(order: SaleOrder, sequence: int, kind: str, lines: list[OrderLine] | None, **extra: Any) -> Event:
+        side = extra.pop("side", Side.SUPPLIER)
+        data = OrderChangedData(
+            order_id=order.order_id,
+            number=order.number,
+            buyer_id=buyer,
+            kind=kind,
+            status=OrderStatus.CONFIRMED,
+            by_side=side,
+            lines=lines,
+            attributes=extra,
+            changed_at=datetime.now(UTC),
+        )
+        return make_event(
+            OrderChangedV1, tenant_id=tenant, aggregate_id=str(order.order_id), sequence=sequence, data=data
+        )
+
+    async with running_service(sale_app(database_url, tmp_path, service_env)) as client:
+        login = await sale_connect(client, owner)
+        split_part = sale_placed(part, OrderStatus.CONFIRMED)
+        await sale_publish(
+            kafka,
+            sale_buyer_updated(tenant, buyer, "ООО «Ромашка»", "7707083893"),
+            sale_placed(root),
+            sale_status_changed(root, OrderStatus.CONFIRMED),
+            split_part,
+            changed(root, 3, "split", [local], related=str(part.order_id)),
+        )
+
+        async def split_applied() -> dict[str, dict[str, Any]]:
+            found = {i["number"]: i for i in await sale_wait_pending(client, owner, {"1003", "1003-1"})}
+            assert [x["sku"] for x in found["1003"]["lines"]] == ["LOCAL"], found  # the split arrived
+            return found
+
+        items = await eventually(split_applied)
+        assert (items["1003"]["total"], items["1003"]["vat_amount"]) == ("1250", "208.33")
+        assert (items["1003-1"]["total"], items["1003-1"]["vat_amount"]) == ("3438", "573")
+
+        onec = SaleOneC(client, login)
+        await onec.start()
+        documents = cml.parse_orders(cml.load((await onec.request("query")).content))
+        sums = {doc.number: (doc.total, doc.vat_amount) for doc in documents}
+        assert sums == {"1003": (Decimal(1250), Decimal("208.33")), "1003-1": (Decimal(3438), Decimal("573.00"))}
+        assert (await onec.call("success"))[0] == "success"
+
+        cut = [remote[0], remote[1].model_copy(update={"quantity": Decimal(0)})]
+        await sale_publish(
+            kafka,
+            changed(part, 2, "erp_applied", cut, side=Side.ERP, erp_document_id="УТ-77"),
+            changed(part, 3, "shipment_date", None, new="2026-12-10"),
+        )
+        (item,) = await sale_wait_pending(client, owner, {"1003-1"})
+        assert [x["sku"] for x in item["lines"]] == ["REMOTE-1"] and item["total"] == "3000"
+        (document,) = cml.parse_orders(cml.load((await onec.request("query")).content))
+        assert [x.sku for x in document.lines] == ["REMOTE-1"] and document.total == Decimal(3000)
+        assert document.vat_amount == Decimal("500.00")

@@ -152,7 +152,10 @@ async def on_order_changed(event: OrderChangedV1, tx: Tx) -> None:
     if d.lines is not None:  # a split, a move, an edit or an ERP cut: the total follows the lines
         snapshot["lines"] = lines_json(d.lines)
         snapshot["total"] = total_of(d.lines)
-    await _save(tx, row, event, snapshot, status=d.status.value)
+    # A split on confirmation may arrive before the order's status change (another topic) and carries the status:
+    # it makes the order exportable too, or the older status change it overtook would leave it unsent for good.
+    exportable = row.exportable or d.status in EXPORTABLE_FROM
+    await _save(tx, row, event, snapshot, status=d.status.value, exportable=exportable)
 
 
 async def on_buyer_updated(event: BuyerUpdatedV1, tx: Tx) -> None:
