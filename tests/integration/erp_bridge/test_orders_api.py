@@ -110,6 +110,7 @@ async def test_an_erp_lists_pending_orders_acknowledges_them_and_sends_its_chang
                 "unknown_line",
             ),
             ({"lines": [{"sku": "NEW-1", "price": "3"}]}, "invalid_line"),
+            ({"lines": [{"sku": "NEW-1", "quantity": "1.0005"}]}, "validation_error"),  # thousandths at most
             ({}, "validation_error"),
             ({"status": "teleported"}, "validation_error"),
         ):

@@ -145,14 +145,21 @@ def status_event(
     )
 
 
-async def setup_catalogue(client: httpx.AsyncClient, token: str, stock: dict[str, str], *, code: str = "MAIN") -> str:
-    """A warehouse with products and on-hand stock; returns the warehouse id."""
+async def setup_catalogue(
+    client: httpx.AsyncClient,
+    token: str,
+    stock: dict[str, str],
+    *,
+    code: str = "MAIN",
+    units: dict[str, str] | None = None,
+) -> str:
+    """A warehouse with products (in pieces unless ``units`` says otherwise) and on-hand stock; returns its id."""
     r = await client.post("/api/v1/warehouses", json={"code": code, "name": f"Warehouse {code}"}, headers=bearer(token))
     assert r.status_code == 201, r.text
     wid: str = r.json()["warehouse_id"]
     r = await client.post(
         "/api/v1/products",
-        json={"items": [{"sku": s, "name": f"Product {s}", "unit": "pcs"} for s in stock]},
+        json={"items": [{"sku": s, "name": f"Product {s}", "unit": (units or {}).get(s, "pcs")} for s in stock]},
         headers=bearer(token),
     )
     assert r.status_code == 200, r.text

@@ -33,7 +33,7 @@ async def test_availability_lists_every_line_per_warehouse_in_list_order_and_pag
     token = token_for(keys[0], account_id=tenant)
     app = create_app(Settings(database_url=database_url, **service_env))
     async with running_service(app) as client, TopicReader(kafka, STOCK_UPDATED) as stock_events:
-        main = await setup_catalogue(client, token, {"Z-9": "7", "A-1": "10", "M-5": "2.5"})
+        main = await setup_catalogue(client, token, {"Z-9": "7", "A-1": "10", "M-5": "2.5"}, units={"M-5": "kg"})
         second = await setup_catalogue(client, token, {"A-1": "4"}, code="SECOND")
         pl = price_list_event(tenant, [main, second], ["Z-9", "A-1", "M-5"])
         pl.data.items[2] = PriceListItem(sku="M-5", name="", price=Decimal("1"))  # no name in the list

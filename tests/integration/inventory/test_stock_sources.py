@@ -53,7 +53,7 @@ async def test_uploads_are_validated_per_row_and_the_erp_sets_stock_and_integrat
     async with running_service(app) as client, TopicReader(kafka, RESERVE_UPDATED) as reserves:
         wid = await setup_catalogue(client, token, {"A": "1"})
 
-        csv_ok = b"warehouse_code;sku;on_hand;name;unit\nMAIN;A;7\nMAIN;B;2,5;Bolt;pcs\n"
+        csv_ok = b"warehouse_code;sku;on_hand;name;unit\nMAIN;A;7\nMAIN;B;2,5;Bolt;kg\n"
         r = await client.post("/api/v1/stock/upload", files={"file": ("stock.csv", csv_ok, "text/csv")}, headers=h)
         assert r.status_code == 200, r.text
         assert {(i["sku"], i["on_hand"]) for i in r.json()["items"]} == {("A", "7"), ("B", "2.5")}

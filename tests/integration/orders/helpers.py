@@ -86,7 +86,7 @@ async def a_world(client: httpx.AsyncClient, *, auto_confirm: bool = False) -> W
             "auto_confirm": auto_confirm,
             "items": [
                 {"sku": "A-1", "name": "Bolt", "unit": "pcs", "price": "10.50", "vat_rate": "20"},
-                {"sku": "B-2", "name": "Nut", "unit": "pcs", "price": "2", "vat_rate": "20"},
+                {"sku": "B-2", "name": "Nut", "unit": "kg", "price": "2", "vat_rate": "20"},
                 {"sku": "C-3", "name": "Washer", "unit": "pcs", "price": "1.25", "vat_rate": "20"},
             ],
             "buyer_ids": [buyer_id],

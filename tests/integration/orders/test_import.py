@@ -72,11 +72,14 @@ async def test_manager_imports_an_order_from_excel_and_the_buyer_agrees(
             ["C-3", "NORTH", 2],  # unknown warehouse
             ["A-1", "MAIN", 1],  # duplicate of row 2
             ["C-3", "SOUTH", 0],  # zero
+            ["A-1", "SOUTH", 1.5],  # a fraction of a unit counted in pieces
+            ["C-3", "MAIN", "0.0004"],  # finer than the quantity scale (thousandths)
         ]
         r = await send(xlsx(bad_rows))
         assert r.status_code == 422, r.text
         details = r.json()["error"]["details"]
-        assert [d["row"] for d in details] == [3, 4, 5, 6, 7, 8]
+        assert [d["row"] for d in details] == [3, 4, 5, 6, 7, 8, 9, 10]
+        assert "counted whole" in details[6]["reasons"][0] and "3 decimal places" in details[7]["reasons"][0]
         assert "not in this price list" in details[0]["reasons"][0]
         assert "not a number" in details[1]["reasons"][0]
         assert "unknown" in details[3]["reasons"][0]

@@ -65,8 +65,8 @@ async def test_the_placed_answer_is_the_order_as_stored(
                 client,
                 w,
                 lines=[
-                    {"sku": "A-1", "warehouse_id": w.warehouses[0], "quantity": "2.5"},
-                    {"sku": "B-2", "warehouse_id": w.warehouses[1], "quantity": 3},
+                    {"sku": "A-1", "warehouse_id": w.warehouses[0], "quantity": 3},
+                    {"sku": "B-2", "warehouse_id": w.warehouses[1], "quantity": "2.5"},
                 ],
                 comment="to the back door",
                 desired_shipment_date="2027-02-01",

@@ -56,11 +56,12 @@ def test_payment_responsible_and_overdue_changes_are_read_from_their_attributes(
 
 
 def test_edited_lines_give_the_new_total_rounded_per_line() -> None:
+    """Each line rounds half-up to kopecks, as the orders service and the documents 1C receives do."""
     lines = [
         OrderLine(line_id=uuid.uuid4(), sku="A", quantity=Decimal("3"), price=Decimal("0.335")),
         OrderLine(line_id=uuid.uuid4(), sku="B", quantity=Decimal("2"), price=Decimal("10")),
     ]
-    assert change_from_changed(a_changed("lines_edited", {}, lines)).total_minor == 2100
+    assert change_from_changed(a_changed("lines_edited", {}, lines)).total_minor == 2101  # 1.005 → 1.01
 
 
 def test_a_status_change_carries_its_time_and_the_order_total() -> None:

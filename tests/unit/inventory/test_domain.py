@@ -111,3 +111,30 @@ def test_csv_uploads_accept_semicolons_and_commas() -> None:
     assert read_csv_rows("sku,on_hand,warehouse_code\nA,2,MAIN\n") == [
         {"sku": "A", "on_hand": "2", "warehouse_code": "MAIN"}
     ]
+
+
+def test_a_product_counted_in_pieces_takes_whole_quantities_and_the_rest_thousandths() -> None:
+    """R-STK-1: stock of a product in pieces is whole; a measured unit takes thousandths; nothing is rounded."""
+    assert parse_quantity("3", unit="шт") == 3
+    assert parse_quantity("2.125", unit="кг") == Decimal("2.125")
+    with pytest.raises(QuantityError) as info:
+        parse_quantity("1.5", unit="pcs")
+    assert info.value.code == "whole_units_only"
+    with pytest.raises(QuantityError) as info:
+        parse_quantity("2.0015", unit="кг")
+    assert info.value.code == "too_precise"
+    index = an_index(units={"A": "шт", "B": "кг"})
+    good, errors = validate_stock_rows(
+        [{"warehouse_id": WH, "sku": "A", "on_hand": "1.5"}, {"warehouse_id": WH, "sku": "B", "on_hand": "1.5"}],
+        index,
+    )
+    assert [(e.row, e.code) for e in errors] == [(0, "whole_units_only")] and [r.on_hand for r in good] == [1500]
+
+
+@pytest.mark.parametrize("value", ["0.0004", "2.0015", "1.0005"])
+def test_a_quantity_finer_than_a_thousandth_is_refused_not_rounded(value: str) -> None:
+    """R-RSV-1: 0.0004 was never reserved, 2.0015 reserved 2.002, 1.0005 left a backorder of 0.0005 for ever."""
+    with pytest.raises(QuantityError) as info:
+        to_units(Decimal(value))
+    assert info.value.code == "too_precise"
+    assert to_units(Decimal("2.001")) == 2001

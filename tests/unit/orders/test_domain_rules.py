@@ -13,14 +13,16 @@ from oms_orders.domain import PriceItem, RequestedLine, ReservedLine, Status
 ITEMS = {
     "A-1": PriceItem("A-1", "Bolt", "pcs", Decimal("10.50"), Decimal("20")),
     "B-2": PriceItem("B-2", "Nut", "pcs", Decimal("2"), Decimal("20")),
+    "W-1": PriceItem("W-1", "Wire", "m", Decimal("0.50"), Decimal("20")),
+    "S-1": PriceItem("S-1", "Sand", "кг", Decimal("3"), Decimal("20")),
 }
 W1, W2 = "w-1", "w-2"
 
 
 def test_valid_lines_take_name_price_and_vat_from_the_price_list() -> None:
     """R-IN-1: the price list decides name, unit, price and VAT."""
-    lines = domain.validate_lines([RequestedLine("A-1", W1, "2,5")], ITEMS, {W1})
-    assert lines[0].quantity == Decimal("2.5") and lines[0].price == Decimal("10.50") and lines[0].name == "Bolt"
+    lines = domain.validate_lines([RequestedLine("A-1", W1, "2,0")], ITEMS, {W1})
+    assert lines[0].quantity == Decimal("2") and lines[0].price == Decimal("10.50") and lines[0].name == "Bolt"
 
 
 @pytest.mark.parametrize(
@@ -33,11 +35,16 @@ def test_valid_lines_take_name_price_and_vat_from_the_price_list() -> None:
         (RequestedLine("A-1", W1, "abc"), "not a number"),
         (RequestedLine("A-1", W1, True), "must be a number"),
         (RequestedLine("A-1", W1, "NaN"), "finite"),
-        (RequestedLine("A-1", W1, "1.00001"), "decimal places"),
+        (RequestedLine("W-1", W1, "1.00001"), "decimal places"),
+        (RequestedLine("W-1", W1, "0.0004"), "more than 3 decimal places"),
+        (RequestedLine("S-1", W1, "2.0015"), "more than 3 decimal places"),
+        (RequestedLine("A-1", W1, "1.5"), "pcs is counted whole"),
+        (RequestedLine("A-1", W1, "2,5"), "not a whole number"),
     ],
 )
 def test_each_bad_line_is_refused_with_its_reason(line: RequestedLine, reason: str) -> None:
-    """R-IN-1: SKU not in the price list, warehouse not linked, bad quantities."""
+    """R-IN-1: SKU not in the price list, warehouse not linked, bad quantities: more than 3 decimal places (which
+    inventory could not reserve exactly) and fractions of a unit counted in pieces are refused, never rounded."""
     with pytest.raises(domain.InvalidLines) as refused:
         domain.validate_lines([RequestedLine("B-2", W1, 1), line], ITEMS, {W1})
     details = refused.value.details
@@ -120,3 +127,28 @@ def test_a_partly_reserved_line_is_cut_between_the_in_stock_and_coming_soon_part
     single = plan_parts([ReservedLine("part", "w1", Decimal(6), Decimal(2))], one_shipment=False)
     assert single.splits and single.cuts == {"part": (Decimal(2), Decimal(4))}
     assert not plan_parts([ReservedLine("part", "w1", Decimal(6), Decimal(2))], one_shipment=True).splits
+
+
+@pytest.mark.parametrize(
+    ("sku", "raw", "quantity"),
+    [("W-1", "1.0005", None), ("W-1", "1.25", "1.25"), ("W-1", "0.001", "0.001"), ("S-1", "2.500", "2.5")],
+)
+def test_quantities_on_the_shared_scale_are_kept_exactly(sku: str, raw: str, quantity: str | None) -> None:
+    """R-IN-1, R-RSV-1: a unit that takes fractions (m, kg) takes thousandths, exactly as inventory keeps them."""
+    if quantity is None:
+        with pytest.raises(domain.InvalidLines):
+            domain.validate_lines([RequestedLine(sku, W1, raw)], ITEMS, {W1})
+        return
+    (line,) = domain.validate_lines([RequestedLine(sku, W1, raw)], ITEMS, {W1})
+    assert line.quantity == Decimal(quantity)
+
+
+def test_an_edited_quantity_follows_the_unit_of_its_line() -> None:
+    """R-ED-1: an edit is checked like an order: whole pieces, thousandths of the rest; zero allowed in an edit."""
+    assert domain.parse_quantity("3", allow_zero=True, unit="шт") == Decimal(3)
+    assert domain.parse_quantity("0", allow_zero=True, unit="шт") == Decimal(0)
+    assert domain.parse_quantity("1.125", unit="кг") == Decimal("1.125")
+    with pytest.raises(ValueError, match="whole"):
+        domain.parse_quantity("1.5", unit="шт.")
+    with pytest.raises(ValueError, match="3 decimal places"):
+        domain.parse_quantity("1.0005", unit="кг")

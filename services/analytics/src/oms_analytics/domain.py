@@ -6,8 +6,10 @@ import math
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import TypeVar
+
+from oms_shared import money as rules
 
 STATUSES = (
     "new",
@@ -47,11 +49,11 @@ def to_minor(value: Decimal | int | str | float | None) -> int:
         amount = Decimal(str(value))
     except InvalidOperation as exc:
         raise ValueError(f"not a number: {value!r}") from exc
-    return int((amount * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    return int(rules.kopecks(amount) * 100)
 
 
 def from_minor(value: int | None) -> Decimal:
-    return (Decimal(value or 0) / 100).quantize(CENT)
+    return rules.kopecks(Decimal(value or 0) / 100)
 
 
 def money(value: int | None) -> str:
@@ -193,8 +195,8 @@ def apply_change(facts: OrderFacts | None, change: OrderChange) -> OrderFacts:
 
 
 def lines_total_minor(lines: list[tuple[Decimal, Decimal]]) -> int:
-    """Order total from (quantity, price) pairs, prices VAT included, each line rounded to kopecks as orders does."""
-    return to_minor(sum(((q * p).quantize(CENT) for q, p in lines), Decimal(0)))
+    """Order total from (quantity, price) pairs, prices VAT included, by the shared money rules (half-up kopecks)."""
+    return to_minor(rules.order_total(lines))
 
 
 def first_present(attributes: dict[str, object], *names: str) -> tuple[bool, object]:

@@ -12,7 +12,8 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,9 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from oms_erp_bridge.cml import CmlCounterparty, OrderLineOut, OrderOut, RequisiteValue
 from oms_erp_bridge.common import CLOSED, as_decimal, dec
 from oms_erp_bridge.db import buyers, orders, products
+from oms_shared import money as rules
 from oms_shared.contracts import OrderStatus
 
-CENT = Decimal("0.01")
 CHUNK = 500  # ids per IN (...) list, well under the bind-parameter limits of SQLite and PostgreSQL
 
 # The OMS status as the 1C user reads it in the requisite `Статус заказа` (the guide's Russian names).
@@ -63,7 +64,10 @@ UNITS = {
 
 @dataclass(frozen=True)
 class LineOut:
-    """One line of an order as the ERP gets it; ``price`` is per unit, VAT included."""
+    """One line of an order as the ERP gets it; ``price`` is per unit, VAT included.
+
+    Its amount and VAT follow the shared money rules (``oms_shared.money``): kopecks half-up, VAT per line.
+    """
 
     line_id: str
     sku: str
@@ -75,9 +79,17 @@ class LineOut:
     price: Decimal
     vat_rate: Decimal
 
+    @cached_property
+    def money(self) -> rules.LineMoney:
+        return rules.line(self.quantity, self.price, self.vat_rate, vat_included=True)
+
     @property
     def amount(self) -> Decimal:
-        return (self.price * self.quantity).quantize(CENT, rounding=ROUND_HALF_UP)
+        return self.money.amount
+
+    @property
+    def vat(self) -> Decimal:
+        return self.money.vat
 
     def to_cml(self) -> OrderLineOut:
         code, unit_name = UNITS.get(self.unit.strip().casefold(), ("796", self.unit.strip() or "Штука"))
@@ -97,7 +109,11 @@ class LineOut:
 
 @dataclass(frozen=True)
 class ExportOrder:
-    """One order of the replica, ready for either channel."""
+    """One order of the replica, ready for either channel.
+
+    ``lines`` are the lines sent to the ERP, and the document's total and VAT are always their sums (never a
+    total remembered from an event, which a split, a move or an ERP cut may have left behind).
+    """
 
     order_id: str
     number: str
@@ -110,11 +126,24 @@ class ExportOrder:
     erp_number: str
     buyer: CmlCounterparty
     lines: list[LineOut]
-    total: Decimal
     comment: str
     desired_shipment_date: date | None
     shipment_date: date | None
     paid_amount: Decimal | None
+
+    @cached_property
+    def money(self) -> rules.DocumentMoney:
+        return rules.document(line.money for line in self.lines)
+
+    @property
+    def total(self) -> Decimal:
+        """What the buyer pays: the sum of the lines sent (prices include VAT)."""
+        return self.money.total
+
+    @property
+    def vat(self) -> Decimal:
+        """The VAT inside the total: the sum of the lines' VAT, each rounded as 1C rounds it."""
+        return self.money.vat
 
     @property
     def pending(self) -> bool:
@@ -177,10 +206,12 @@ class ExportOrder:
                     "price": dec(line.price),
                     "vat_rate": dec(line.vat_rate),
                     "amount": dec(line.amount),
+                    "vat_amount": dec(line.vat),
                 }
                 for line in self.lines
             ],
             "total": dec(self.total),
+            "vat_amount": dec(self.vat),
             "prices_include_vat": True,
             "comment": self.comment,
             "desired_shipment_date": iso(self.desired_shipment_date),
@@ -189,12 +220,8 @@ class ExportOrder:
         }
 
 
-
-
 def iso(value: date | datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
-
-
 
 
 def as_date(value: Any) -> date | None:
@@ -307,12 +334,20 @@ def lines_of(row: Any) -> list[LineOut]:
     return [_line(raw, {}) for raw in json.loads(row.snapshot).get("lines", [])]
 
 
+def sendable(lines: Iterable[LineOut]) -> list[LineOut]:
+    """The lines the ERP gets: a line of quantity 0 (cut to nothing in the ERP, or in OMS) is left out.
+
+    The ERP replaces a document's lines with those sent, so leaving the line out removes it there; sending it
+    with ``Количество 0`` would re-add in 1C a line 1C removed (1C:UT does not post a line without a quantity).
+    """
+    return [line for line in lines if line.quantity > 0]
+
+
 def _order(
     row: Any, snapshot: Mapping[str, Any], erp_ids: Mapping[str, str], seen: dict[str, CmlCounterparty]
 ) -> ExportOrder:
-    lines = [_line(raw, erp_ids) for raw in snapshot.get("lines", [])]
+    lines = sendable([_line(raw, erp_ids) for raw in snapshot.get("lines", [])])
     attributes = snapshot.get("attributes") or {}
-    total = as_decimal(snapshot.get("total"))
     return ExportOrder(
         order_id=row.order_id,
         number=row.number,
@@ -325,7 +360,6 @@ def _order(
         erp_number=row.erp_number,
         buyer=_buyer(row, snapshot, seen),
         lines=lines,
-        total=total if total is not None else sum((line.amount for line in lines), Decimal(0)),
         comment=str(snapshot.get("comment") or ""),
         desired_shipment_date=as_date(snapshot.get("desired_shipment_date")),
         shipment_date=as_date((attributes.get("shipment_date") or {}).get("new")),

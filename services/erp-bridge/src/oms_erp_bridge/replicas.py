@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from oms_erp_bridge.db import buyers, orders, warehouses
+from oms_shared import money
 from oms_shared.contracts import (
     BuyerUpdatedV1,
     OrderChangedV1,
@@ -28,6 +29,11 @@ from oms_shared.db import Tx
 from oms_shared.errors import NotYet
 
 EXPORTABLE_FROM = {OrderStatus.CONFIRMED, OrderStatus.SHIPPED}
+
+
+def total_of(lines: list[OrderLine]) -> str:
+    """The order's total from its lines, by the shared money rules (the events of a change carry no total)."""
+    return str(money.order_total((line.quantity, line.price) for line in lines))
 
 
 def lines_json(lines: list[OrderLine]) -> list[dict[str, Any]]:
@@ -54,7 +60,7 @@ async def on_order_placed(event: OrderPlacedV1, tx: Tx) -> None:
     snapshot: dict[str, Any] = {
         "buyer_name": d.buyer_name,
         "lines": lines_json(d.lines),
-        "total": str(d.total),
+        "total": total_of(d.lines),
         "comment": d.comment,
         "desired_shipment_date": d.desired_shipment_date.isoformat() if d.desired_shipment_date else None,
         "parent_order_id": str(d.parent_order_id) if d.parent_order_id else None,
@@ -114,7 +120,7 @@ async def on_order_status_changed(event: OrderStatusChangedV1, tx: Tx) -> None:
     snapshot = json.loads(row.snapshot)
     if d.lines:
         snapshot["lines"] = lines_json(d.lines)
-        snapshot["total"] = str(d.total)
+        snapshot["total"] = total_of(d.lines)
     await _save(
         tx,
         row,
@@ -143,13 +149,13 @@ async def on_order_changed(event: OrderChangedV1, tx: Tx) -> None:
                 .values(snapshot=json.dumps(snapshot, ensure_ascii=False))
             )
         return
-    if d.lines is not None:
+    if d.lines is not None:  # a split, a move, an edit or an ERP cut: the total follows the lines
         snapshot["lines"] = lines_json(d.lines)
-    # The change may be the first event applied after the confirmation (which then arrives late and is stale):
-    # a confirmed status here makes the order exportable as the confirmation would have.
-    await _save(
-        tx, row, event, snapshot, status=d.status.value, exportable=row.exportable or d.status in EXPORTABLE_FROM
-    )
+        snapshot["total"] = total_of(d.lines)
+    # A split on confirmation may arrive before the order's status change (another topic) and carries the status:
+    # it makes the order exportable too, or the older status change it overtook would leave it unsent for good.
+    exportable = row.exportable or d.status in EXPORTABLE_FROM
+    await _save(tx, row, event, snapshot, status=d.status.value, exportable=exportable)
 
 
 async def on_buyer_updated(event: BuyerUpdatedV1, tx: Tx) -> None:

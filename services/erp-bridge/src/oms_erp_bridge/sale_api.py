@@ -29,12 +29,15 @@ from oms_erp_bridge.protocol import log_call
 from oms_shared.contracts import ErpLineChange, ErpOrderChangedData, ErpOrderChangedV1, OrderStatus, make_event
 from oms_shared.db import Database, utcnow
 from oms_shared.errors import Conflict, Invalid, NotFound, OmsError, PreconditionFailed
+from oms_shared.quantity import PLACES
 
 T = TypeVar("T")
 Limit = Annotated[int, Query(ge=1, le=1000, description="Page size.")]
 Offset = Annotated[int, Query(ge=0, description="Rows to skip.")]
 Sku = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Amount = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=4)]
+# The shared quantity scale (oms_shared.quantity): thousandths at most, refused rather than rounded.
+Qty = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=PLACES)]
 
 
 class Body(BaseModel):
@@ -53,10 +56,10 @@ class AckIn(Body):
 class LineChangeIn(Body):
     line_id: uuid.UUID | None = Field(default=None, description="Our line id; none for a line the ERP added.")
     sku: Sku
-    quantity: Amount | None = Field(default=None, description="The new quantity (a line the ERP added needs one).")
+    quantity: Qty | None = Field(default=None, description="The new quantity (a line the ERP added needs one).")
     price: Amount | None = Field(default=None, description="Per unit, VAT included.")
     vat_rate: Annotated[Decimal, Field(ge=0, le=100)] | None = Field(default=None, description="In percent.")
-    cancelled_quantity: Amount | None = Field(
+    cancelled_quantity: Qty | None = Field(
         default=None, description="Cancelled in the ERP: the buyer sees it as cancelled, the reserve shrinks (R-ERP-5)."
     )
     deleted: bool = Field(default=False, description="The line was deleted in the ERP.")

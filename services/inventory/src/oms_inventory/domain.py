@@ -1,4 +1,5 @@
 """Pure inventory rules: quantities, stock row validation, reservation and FIFO backorder allocation."""
+
 from __future__ import annotations
 
 import csv
@@ -11,6 +12,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 from oms_shared.errors import RowError
+from oms_shared.quantity import QuantityError as ScaleError
+from oms_shared.quantity import check_quantity
 
 # Quantities are stored as integers in thousandths of a unit: exact arithmetic in the guarded
 # SQL update on SQLite (no native decimal) and PostgreSQL alike.
@@ -31,8 +34,12 @@ class QuantityError(ValueError):
         self.message = message
 
 
-def parse_quantity(raw: object, *, allow_negative: bool = False) -> Decimal:
-    """A Decimal quantity from JSON/CSV input (string, int, Decimal; floats via their text)."""
+def parse_quantity(raw: object, *, allow_negative: bool = False, unit: str | None = None) -> Decimal:
+    """A Decimal quantity from JSON/CSV input (string, int, Decimal; floats via their text).
+
+    On the shared scale (``oms_shared.quantity``): at most 3 decimal places, and whole for a product whose
+    ``unit`` is counted in pieces; anything else is refused, never rounded.
+    """
     if raw is None or isinstance(raw, bool):
         raise QuantityError("missing_quantity" if raw is None else "not_a_number", "a quantity is required")
     text = str(raw).strip().replace(",", ".") if not isinstance(raw, Decimal) else raw
@@ -44,16 +51,20 @@ def parse_quantity(raw: object, *, allow_negative: bool = False) -> Decimal:
         raise QuantityError("not_a_number", f"{raw!r} is not a number")
     if value < 0 and not allow_negative:
         raise QuantityError("negative_quantity", f"{raw} is negative")
-    if value != value.quantize(DECIMALS):
-        raise QuantityError("too_precise", f"{raw} has more than 3 decimal places")
     if abs(value) * SCALE >= MAX_UNITS:
         raise QuantityError("too_large", f"{raw} is too large")
-    return value
+    try:
+        return check_quantity(value, unit)
+    except ScaleError as exc:
+        raise QuantityError(exc.code, exc.message) from None
 
 
 def to_units(value: Decimal) -> int:
-    """Decimal quantity → integer thousandths (rounded to the nearest thousandth)."""
-    return int((value * SCALE).to_integral_value())
+    """Decimal quantity → integer thousandths; a quantity finer than a thousandth is refused, never rounded."""
+    units = value * SCALE
+    if units != units.to_integral_value():
+        raise QuantityError("too_precise", f"{value} has more than 3 decimal places")
+    return int(units)
 
 
 def from_units(units: int) -> Decimal:
@@ -87,6 +98,7 @@ class WarehouseIndex:
     codes: Mapping[str, str]
     foreign_ids: frozenset[str]
     skus: frozenset[str]
+    units: Mapping[str, str] = field(default_factory=dict)  # SKU → the product's unit (whole pieces or not)
 
 
 def _norm_id(raw: object) -> str | None:
@@ -137,7 +149,7 @@ def validate_stock_rows(
         elif sku not in index.skus:
             errors.append(RowError(n, "sku", "unknown_sku", f"no product with SKU {sku!r}"))
         try:
-            on_hand = to_units(parse_quantity(row.get("on_hand")))
+            on_hand = to_units(parse_quantity(row.get("on_hand"), unit=index.units.get(sku)))
         except QuantityError as exc:
             errors.append(RowError(n, "on_hand", exc.code, exc.message))
             continue

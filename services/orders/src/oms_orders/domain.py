@@ -9,6 +9,9 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
+from oms_shared import money
+from oms_shared import quantity as quantity_scale
+
 
 class Status(StrEnum):
     """Order statuses (Новый, Редактируется, Ожидает согласования, Согласован, Подтвержден, ...)."""
@@ -153,8 +156,12 @@ def check_deletable(status: Status) -> None:
 MAX_QUANTITY = Decimal("1000000000")
 
 
-def parse_quantity(raw: object, *, allow_zero: bool = False) -> Decimal:
-    """A positive decimal quantity from JSON or a spreadsheet cell, or ``ValueError`` with a reason."""
+def parse_quantity(raw: object, *, allow_zero: bool = False, unit: str | None = None) -> Decimal:
+    """A positive decimal quantity from JSON or a spreadsheet cell, or ``ValueError`` with a reason.
+
+    On the shared scale (``oms_shared.quantity``): at most 3 decimal places, whole for a unit counted in pieces
+    (``unit``, the price-list line's); refused, never rounded, so inventory reserves exactly what was ordered.
+    """
     if isinstance(raw, bool) or raw is None:
         raise ValueError("quantity must be a number")
     try:
@@ -167,9 +174,10 @@ def parse_quantity(raw: object, *, allow_zero: bool = False) -> Decimal:
         raise ValueError("quantity must be greater than zero" if not allow_zero else "quantity must not be negative")
     if value > MAX_QUANTITY:
         raise ValueError("quantity is too large")
-    if value.as_tuple().exponent < -4:  # type: ignore[operator]
-        raise ValueError("quantity has more than 4 decimal places")
-    return value
+    try:
+        return quantity_scale.plain(quantity_scale.check_quantity(value, unit))
+    except quantity_scale.QuantityError as exc:
+        raise ValueError(exc.message) from None
 
 
 def parse_money(raw: object, name: str = "price") -> Decimal:
@@ -263,7 +271,7 @@ def validate_lines(
             reasons.append(f"warehouse {line.warehouse_id!r} is not linked to this price list")
         quantity = Decimal(0)
         try:
-            quantity = parse_quantity(line.quantity)
+            quantity = parse_quantity(line.quantity, unit=item.unit if item is not None else None)
         except ValueError as exc:
             reasons.append(str(exc))
         key = (line.sku, line.warehouse_id)
@@ -291,12 +299,18 @@ def validate_lines(
 
 
 def line_amount(quantity: Decimal, price: Decimal) -> Decimal:
-    return (quantity * price).quantize(Decimal("0.01"))
+    """Quantity × price rounded half-up to kopecks, as the documents 1C receives (``oms_shared.money``)."""
+    return money.line_amount(quantity, price)
+
+
+def line_vat(amount: Decimal, vat_rate: Decimal) -> Decimal:
+    """The VAT inside a line's amount (prices include VAT), per line and half-up to kopecks, as 1C computes it."""
+    return money.line_vat(amount, vat_rate, vat_included=True)
 
 
 def order_total(lines: list[tuple[Decimal, Decimal]]) -> Decimal:
-    """Sum of quantity × price (prices include VAT)."""
-    return sum((line_amount(q, p) for q, p in lines), Decimal("0.00"))
+    """Sum of the lines' amounts (prices include VAT), each rounded half-up to kopecks."""
+    return money.order_total(lines)
 
 
 def reserve_status(lines: list[tuple[Decimal, Decimal]]) -> str:

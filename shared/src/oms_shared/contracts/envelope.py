@@ -10,8 +10,10 @@ from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from oms_shared.quantity import Quantity as _Quantity
+
 Money = Decimal
-Quantity = Decimal
+Quantity = _Quantity  # at most 3 decimal places (oms_shared.quantity): refused, never rounded
 
 
 class ContractModel(BaseModel):

@@ -13,17 +13,17 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Literal
 
 from oms_erp_bridge.cml.errors import CmlError
 from oms_erp_bridge.cml.orders import BUYER_ROLE, DELIVERY_ID, ORDER_OPERATION, SELLER_ROLE, CmlCounterparty
+from oms_shared import money
 
 Encoding = Literal["utf-8", "windows-1251"]
 RequisiteValue = str | bool | Decimal | date | datetime
 UTF8_BOM = b"\xef\xbb\xbf"
 _NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-_CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True)
@@ -52,11 +52,7 @@ class OrderLineOut:
         """VAT of the line rounded to kopecks: inside `amount` when included, on top of it otherwise."""
         if self.vat_rate is None:
             return None
-        if self.vat_included:
-            vat = self.amount * self.vat_rate / (Decimal(100) + self.vat_rate)
-        else:
-            vat = self.amount * self.vat_rate / Decimal(100)
-        return vat.quantize(_CENT, rounding=ROUND_HALF_UP)
+        return money.line_vat(self.amount, self.vat_rate, vat_included=self.vat_included)
 
 
 @dataclass(frozen=True)

@@ -183,6 +183,13 @@ class Commands:
             raise Invalid(exc.message, code=exc.code) from None
         async with self.db.transaction() as tx:
             await check_item(tx.conn, tenant, warehouse_id, sku)
+            unit = await tx.conn.scalar(
+                sa.select(products.c.unit).where(products.c.tenant_id == tenant, products.c.sku == sku)
+            )
+            try:  # a hold of a product counted in pieces is whole
+                parse_quantity(quantity, unit=unit)
+            except QuantityError as exc:
+                raise Invalid(exc.message, code=exc.code) from None
             eff = Effects(tenant_id=tenant, by_user_id=user_id)
             if not await set_hold(tx.conn, eff, warehouse_id, sku, "manual", units, reason):
                 current = await hold_quantity(tx.conn, tenant, warehouse_id, sku, "manual")
@@ -217,7 +224,7 @@ class Commands:
                 if sku not in index.skus:
                     errors.append(RowError(n, "sku", "unknown_sku", f"no product with SKU {sku!r}"))
                 try:
-                    qty = to_units(parse_quantity(row.get("quantity")))
+                    qty = to_units(parse_quantity(row.get("quantity"), unit=index.units.get(sku)))
                     if qty == 0:
                         raise QuantityError("zero_quantity", "quantity must be above zero")
                 except QuantityError as exc:

@@ -160,20 +160,18 @@ async def warehouse_index(conn: AsyncConnection, tenant: str, rows: Sequence[Any
                 )
             ).scalars()
         )
-    known = set()
+    known: dict[str, str] = {}
     if skus:
-        known = set(
-            (
-                await conn.execute(
-                    sa.select(products.c.sku).where(products.c.tenant_id == tenant, products.c.sku.in_(skus))
-                )
-            ).scalars()
+        found = await conn.execute(
+            sa.select(products.c.sku, products.c.unit).where(products.c.tenant_id == tenant, products.c.sku.in_(skus))
         )
+        known = {row.sku: row.unit for row in found.all()}
     return WarehouseIndex(
         own_ids=frozenset(r.warehouse_id for r in own_rows),
         codes={r.code: r.warehouse_id for r in own_rows},
         foreign_ids=frozenset(foreign),
         skus=frozenset(known),
+        units=known,
     )
 
 

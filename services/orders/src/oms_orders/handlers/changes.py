@@ -136,7 +136,7 @@ async def edit_lines(
             values: dict[str, Any] = {}
             if edit.quantity is not None:
                 try:
-                    quantity = domain.parse_quantity(edit.quantity, allow_zero=True)
+                    quantity = domain.parse_quantity(edit.quantity, allow_zero=True, unit=line.unit)
                 except ValueError as exc:
                     errors.append({"edit": n, "line_id": line.id, "reasons": [str(exc)]})
                     continue

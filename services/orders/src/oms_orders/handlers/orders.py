@@ -74,6 +74,7 @@ class WrittenLine:
 
 
 def line_json(line: Any) -> dict[str, Any]:
+    amount = domain.line_amount(d(line.quantity), d(line.price))
     return {
         "line_id": line.id,
         "sku": line.sku,
@@ -83,7 +84,8 @@ def line_json(line: Any) -> dict[str, Any]:
         "quantity": dec(line.quantity),
         "price": dec(line.price),
         "vat_rate": dec(line.vat_rate),
-        "amount": dec(domain.line_amount(d(line.quantity), d(line.price))),
+        "amount": dec(amount),
+        "vat_amount": dec(domain.line_vat(amount, d(line.vat_rate))),
         "additional": line.additional,
         "reserved": dec(line.reserved),
         "shortage": dec(line.shortage),
@@ -113,6 +115,7 @@ def order_body(
 ) -> dict[str, Any]:
     """The order as the API shows it, from rows already at hand (no I/O)."""
     status = domain.Status(row.status)
+    line_items = [line_json(line) for line in lines]
     body: dict[str, Any] = {
         "order_id": row.id,
         "number": row.number,
@@ -137,7 +140,8 @@ def order_body(
         "total": dec(row.total),
         "overdue": row.overdue,
         "rejected": status == domain.Status.REJECTED,
-        "lines": [line_json(line) for line in lines],
+        "lines": line_items,
+        "vat_amount": dec(sum((Decimal(x["vat_amount"]) for x in line_items), Decimal(0))),
         "reserve_status": row.reserve_status,
         "parent_order_id": row.parent_order_id,
         "part_ids": part_ids,
