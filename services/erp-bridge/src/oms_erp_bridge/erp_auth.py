@@ -63,7 +63,7 @@ class ErpAuth:
     async def __call__(self, request: Request) -> ErpCaller:
         header = request.headers.get("authorization", "")
         if header.partition(" ")[0].lower() == "bearer":
-            principal = current_principal(request)
+            principal = await current_principal(request)
             if not (principal.is_supplier and principal.is_owner):
                 raise Forbidden(
                     "the ERP order API takes the ERP's exchange login (HTTP Basic) or the account owner's token",
@@ -139,5 +139,5 @@ class ErpOrPerson:
     async def __call__(self, request: Request) -> ErpCaller:
         if request.headers.get("authorization", "").partition(" ")[0].lower() == "basic":
             return await self.auth(request)
-        principal = current_principal(request)
+        principal = await current_principal(request)
         return ErpCaller(self.check(principal), principal.name or str(principal.user_id), str(principal.user_id))
