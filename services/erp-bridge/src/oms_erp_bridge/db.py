@@ -74,6 +74,7 @@ exchange_log = sa.Table(
     sa.Column("session_id", sa.String(64), nullable=True),  # 0003
     sa.Column("filename", sa.String(255), nullable=True),  # 0003
     sa.Index("ix_erp_exchange_log_tenant_started", "tenant_id", "started_at"),
+    sa.Index("ix_erp_exchange_log_started", "started_at"),  # retention
 )
 
 # Orders as the ERP will see them: a snapshot per order, its version, and the version the ERP last took.

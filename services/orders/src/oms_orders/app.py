@@ -34,7 +34,7 @@ from oms_shared.contracts import (
     StockUpdatedV1,
     WarehouseUpdatedV1,
 )
-from oms_shared.http import error_body
+from oms_shared.http import MULTIPART_OVERHEAD, BodyLimit, error_body
 from oms_shared.service import ServiceRuntime
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -92,6 +92,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.list_count_cap,
     )
     runtime.routers.append(build_router(deps))
+    runtime.body_limits += [
+        BodyLimit("/api/v1/orders/import", settings.max_import_bytes + MULTIPART_OVERHEAD),
+        BodyLimit("/api/v1/orders/{order_id}/documents", settings.max_file_bytes + MULTIPART_OVERHEAD),
+        BodyLimit("/api/v1/price-lists", settings.max_price_list_body_bytes),
+        BodyLimit("/api/v1/price-lists/{price_list_id}", settings.max_price_list_body_bytes),
+    ]
 
     async def overdue_loop() -> None:
         """R-ST-4: flag orders past their status's time limit, then look again after a while."""

@@ -34,7 +34,7 @@ from oms_shared.contracts import (
     make_event,
 )
 from oms_shared.contracts import Side as ContractSide
-from oms_shared.db import Database, Tx, utcnow
+from oms_shared.db import Database, Tx, declare_outcome, utcnow
 from oms_shared.errors import Forbidden, PreconditionFailed
 
 PRODUCER = "orders"
@@ -457,6 +457,8 @@ async def place_order(db: Database, principal: Principal, cmd: schemas.OrderIn) 
             comment=cmd.comment,
             one_shipment=cmd.one_shipment,
         )
+        # Should the answer be lost after this commits, a retry with the same Idempotency-Key gets this order.
+        declare_outcome(201, f"/api/v1/orders/{row.id}")
         history = [
             {
                 "from": None,
