@@ -43,7 +43,7 @@ from oms_inventory.reserves import (
 )
 from oms_shared.contracts import WarehouseUpdatedData, WarehouseUpdatedV1, make_event
 from oms_shared.db import Database, utcnow
-from oms_shared.errors import Conflict, Forbidden, Invalid, NotFound
+from oms_shared.errors import Conflict, Invalid, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -239,10 +239,8 @@ class Commands:
             row = (
                 await tx.conn.execute(sa.select(incoming_stock).where(incoming_stock.c.incoming_id == incoming_id))
             ).first()
-            if row is None:
+            if row is None or row.tenant_id != tenant:  # another account's: answered as unknown
                 raise NotFound("no such incoming delivery", code="incoming_not_found")
-            if row.tenant_id != tenant:
-                raise Forbidden("this belongs to another account", code="foreign_tenant")
             if row.status != "expected":
                 raise Conflict(f"the delivery is already {row.status}", code="already_received")
             await tx.conn.execute(

@@ -218,9 +218,8 @@ async def update_user(db: Database, principal: Principal, user_id: uuid.UUID, cm
     changes = cmd.model_dump(exclude_unset=True)
     async with db.transaction() as tx:
         user = (await tx.conn.execute(sa.select(users).where(users.c.id == str(user_id)))).first()
-        if user is None:
+        if user is None or user.account_id != str(principal.account_id):
             raise NotFound(f"user {user_id} does not exist", code="user_not_found")
-        principal.require_tenant(user.account_id)
         if user.is_owner and (changes.get("active") is False):
             raise Conflict("the owner cannot be disabled", code="owner_required")
         if changes:

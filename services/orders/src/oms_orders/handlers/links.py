@@ -24,9 +24,8 @@ async def create_link(db: Database, principal: Principal, price_list_id: uuid.UU
     principal.require("orders", "change")
     async with db.transaction() as tx:
         row = (await tx.conn.execute(sa.select(price_lists).where(price_lists.c.id == str(price_list_id)))).first()
-        if row is None or row.deleted:
+        if row is None or row.deleted or row.supplier_id != str(principal.account_id):
             raise NotFound(f"price list {price_list_id} does not exist", code="price_list_not_found")
-        principal.require_tenant(row.supplier_id)
         token = row.link_token or secrets.token_urlsafe(24)
         await tx.conn.execute(price_lists.update().where(price_lists.c.id == row.id).values(link_token=token))
     return {"price_list_id": str(price_list_id), "link_token": token, "path": f"/api/v1/links/{token}"}

@@ -1,0 +1,44 @@
+"""Answers that tell nothing they should not: garbage tokens, other tenants' ledgers."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from oms_inventory.app import create_app
+from oms_inventory.db import stock
+from oms_inventory.settings import Settings
+from tests.integration.inventory.helpers import setup_catalogue
+from tests.support.services import bearer, running_service, token_for
+
+
+async def test_a_garbage_token_gets_a_plain_invalid_token_and_drift_is_the_owners_own(
+    database_url: str, service_env: dict[str, Any], keys: tuple[Path, Path]
+) -> None:
+    """R-ACC-4: a token of random bytes is refused with a plain "invalid token" (no decoder's detail); the
+    reserve drift of inventory shows the caller's own account only, and only to its owner."""
+    tenant, stranger = uuid.uuid4(), uuid.uuid4()
+    owner = token_for(keys[0], account_id=tenant)
+    employee = token_for(keys[0], account_id=tenant, owner=False, access={"orders": "full", "buyers": "full"})
+    other_owner = token_for(keys[0], account_id=stranger)
+    app = create_app(Settings(database_url=database_url, **service_env))
+    async with running_service(app) as client:
+        for garbage in ("t7e3.t7e3.t7e3", "eyJhbGciOiJFZERTQSJ9.t7e3.t7e3", "not-a-jwt", "a.b.c"):  # t7e3: 0xb7 bytes
+            r = await client.get("/api/v1/stock", headers={"Authorization": f"Bearer {garbage}"})
+            assert r.status_code == 401
+            assert r.json()["error"] == {"code": "invalid_token", "message": "invalid token"}
+
+        await setup_catalogue(client, owner, {"A-1": "10"})
+        await setup_catalogue(client, other_owner, {"A-1": "10"})
+        async with app.state.runtime.db.transaction() as tx:  # a projection that no longer matches the ledger
+            await tx.conn.execute(sa.update(stock).where(stock.c.tenant_id == str(tenant)).values(reserved=1000))
+
+        mine = await client.get("/api/v1/reserves/drift", headers=bearer(owner))
+        assert mine.status_code == 200 and mine.json()["total"] == 1
+        theirs = await client.get("/api/v1/reserves/drift", headers=bearer(other_owner))
+        assert theirs.status_code == 200 and theirs.json() == {"items": [], "total": 0}
+        refused = await client.get("/api/v1/reserves/drift", headers=bearer(employee))
+        assert refused.status_code == 403 and refused.json()["error"]["code"] == "owner_only"
