@@ -186,10 +186,11 @@ class ServiceRuntime:
         )
 
     async def retention_loop(self) -> None:
-        """Background loop: a retention pass now and then (batches, off the request path)."""
+        """Background loop: a retention pass every retention_interval_s (batches, off the request path; the
+        first one an interval after start, not among the start-up work)."""
         while True:
-            await self.purge_expired()
             await asyncio.sleep(self.settings.retention_interval_s)
+            await self.purge_expired()
 
     async def stop(self) -> None:
         self.ready = False
