@@ -363,9 +363,10 @@ class IdempotencyMiddleware:
             stored_headers.append((b"idempotent-replayed", b"true"))
             await send({"type": "http.response.start", "status": row.status_code, "headers": stored_headers})
             await send({"type": "http.response.body", "body": row.response_body or b""})
-        elif effect is not None:
+        elif effect is not None and (effect.outcome or (row.lease_until or row.created_at + self.lease) <= utcnow()):
+            # Committed, and its answer can be rebuilt now; or, with nothing declared, its attempt is over.
             await self._rebuild(db, scope, send, request_key, row, effect)
-        else:
+        else:  # still running (its answer is about to be saved), or died within its lease
             lease_until = row.lease_until or row.created_at + self.lease
             wait = max(1, math.ceil((lease_until - utcnow()).total_seconds()))
             await _send_json(

@@ -117,8 +117,9 @@ async def test_an_effect_that_committed_is_not_done_again_after_a_server_error(
     database_url: str, service_env: dict[str, object], keys: tuple[Path, Path]
 ) -> None:
     """The handler fails after its transaction committed: the retry does not act again — it gets the answer
-    rebuilt from the declared outcome, or a clear 409 when the handler declared none."""
-    runtime, state = build(database_url, service_env)
+    rebuilt from the declared outcome, or (once the attempt's lease is over) a clear 409 when the handler
+    declared none."""
+    runtime, state = build(database_url, service_env, idempotency_lease_s=0.3)
     state["fail_after_commit"] = True
     app = runtime.build_app()
     auth = bearer(token_for(keys[0]))
@@ -131,6 +132,10 @@ async def test_an_effect_that_committed_is_not_done_again_after_a_server_error(
         assert "event_id" in rebuilt.json()
         bare = {**auth, "Idempotency-Key": "bare-1"}
         assert (await client.post("/things", json={}, headers=bare)).status_code == 500
-        applied = await client.post("/things", json={}, headers=bare)
-        assert applied.status_code == 409 and applied.json()["error"]["code"] == "request_already_applied"
+
+        async def applied() -> None:  # "in progress" while the lease runs, then said plainly
+            r = await client.post("/things", json={}, headers=bare)
+            assert r.status_code == 409 and r.json()["error"]["code"] == "request_already_applied", r.text
+
+        await eventually(applied, timeout=10)
         assert state["committed"] == state["calls"] == 2
