@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.integration.orders.helpers import a_world, place
 from tests.support.processes import ServiceProcess
 
 MB = 1024 * 1024
@@ -134,3 +135,27 @@ async def test_oversized_bodies_are_refused_before_they_are_read_and_the_service
         r = await client.post("/api/v1/auth/token", json={"email": "nobody@example.com", "password": "x" * 10})
         assert r.status_code in (401, 422), r.text
     assert orders.rss_bytes() - rss_before < 64 * MB
+
+
+async def test_upload_routes_take_their_own_larger_limit_and_json_routes_stay_small(orders: ServiceProcess) -> None:
+    """R-IN-3: a 2 MB file attached to an order passes (files have their own limit, 10 MB by default) while a
+    2 MB JSON order is refused with 413 — from a signed-in buyer too, before validation."""
+    async with httpx.AsyncClient(base_url=orders.url, timeout=30, trust_env=False) as client:
+        world = await a_world(client)
+        placed = await place(client, world)
+        assert placed.status_code == 201, placed.text
+        url = f"/api/v1/orders/{placed.json()['order_id']}/documents"
+        file = ("spec.pdf", b"%PDF" + b"x" * (2 * MB), "application/pdf")
+        attached = await client.post(url, headers=world.buy, files={"file": file})
+        assert attached.status_code == 201, attached.text
+        big = {"price_list_id": world.price_list_id, "lines": [], "comment": "x" * (2 * MB)}
+        refused = await client.post("/api/v1/orders", headers=world.buy, json=big)
+        assert refused.status_code == 413 and refused.json()["error"]["code"] == "body_too_large"
+    # An 11 MB file is refused from the request's head (the client then sees the connection close).
+    auth = world.buy["Authorization"]
+    status, answer, sent = await raw_request(
+        orders.port,
+        f"POST {url} HTTP/1.1\nHost: x\nAuthorization: {auth}\n"
+        f"Content-Type: multipart/form-data; boundary=b\nContent-Length: {11 * MB}\n",
+    )
+    assert status == 413 and sent == 0 and b"body_too_large" in answer
