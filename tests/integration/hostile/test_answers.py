@@ -11,7 +11,10 @@ import sqlalchemy as sa
 from oms_inventory.app import create_app
 from oms_inventory.db import stock
 from oms_inventory.settings import Settings
+from oms_orders.db import warehouses
+from oms_shared.db import utcnow
 from tests.integration.inventory.helpers import setup_catalogue
+from tests.integration.orders.helpers import a_world, orders_app, place, register, sign_in
 from tests.support.services import bearer, running_service, token_for
 
 
@@ -42,3 +45,34 @@ async def test_a_garbage_token_gets_a_plain_invalid_token_and_drift_is_the_owner
         assert theirs.status_code == 200 and theirs.json() == {"items": [], "total": 0}
         refused = await client.get("/api/v1/reserves/drift", headers=bearer(employee))
         assert refused.status_code == 403 and refused.json()["error"]["code"] == "owner_only"
+
+
+async def test_orders_answers_another_accounts_ids_as_unknown_ones(
+    database_url: str, service_env: dict[str, Any], keys: tuple[Path, Path]
+) -> None:
+    """R-ACC-4: another supplier's order, buyer, price list and warehouse are answered 404 with the same code as
+    an id that does not exist — nothing tells the caller that the id exists elsewhere."""
+    app = orders_app(database_url, service_env, keys, start_consumers=False)
+    async with running_service(app) as client:
+        w = await a_world(client)
+        order_id = (await place(client, w)).json()["order_id"]
+        rival = await sign_in(client, (await register(client, "supplier", "Rival"))["email"])
+        theirs_wh = str(uuid.uuid4())
+        async with app.state.runtime.db.transaction() as tx:
+            await tx.conn.execute(
+                warehouses.insert().values(id=theirs_wh, supplier_id=w.supplier["account_id"], updated_at=utcnow())
+            )
+        for path, code in (
+            ("/api/v1/orders/{}", "order_not_found"),
+            ("/api/v1/buyers/{}", "buyer_not_found"),
+            ("/api/v1/price-lists/{}", "price_list_not_found"),
+        ):
+            existing = {"order_not_found": order_id, "buyer_not_found": w.buyer_id}.get(code, w.price_list_id)
+            foreign = await client.get(path.format(existing), headers=rival)
+            unknown = await client.get(path.format(uuid.uuid4()), headers=rival)
+            assert foreign.status_code == unknown.status_code == 404, foreign.text
+            assert foreign.json()["error"]["code"] == unknown.json()["error"]["code"] == code
+        r = await client.post(
+            "/api/v1/price-lists", headers=rival, json={"name": "Theirs", "warehouse_ids": [theirs_wh]}
+        )
+        assert r.status_code == 404 and r.json()["error"]["code"] == "warehouse_not_found", r.text

@@ -141,7 +141,7 @@ def build_router(db: Database) -> APIRouter:
         "/orders/ack",
         summary="Confirm the order versions the ERP took; later changes stay pending",
         description=(
-            "All or nothing: an unknown order id answers 404 (another account's 403) and a version above the "
+            "All or nothing: an unknown order id answers 404 (another account's alike) and a version above the "
             "order's current one 409, naming the orders; nothing is applied then."
         ),
     )

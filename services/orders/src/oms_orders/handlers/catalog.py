@@ -238,8 +238,11 @@ async def _check_price_list_refs(conn: AsyncConnection, supplier_id: str, cmd: s
         rows = (
             await conn.execute(sa.select(warehouses.c.id, warehouses.c.supplier_id).where(warehouses.c.id.in_(wh)))
         ).all()
-        if any(r.supplier_id != supplier_id for r in rows):
-            raise Forbidden("a warehouse belongs to another account", code="foreign_tenant")
+        # Another account's warehouse is refused as one that does not exist (nothing says whose it is).
+        foreign = sorted(r.id for r in rows if r.supplier_id != supplier_id)
+        if foreign:
+            details = {"warehouse_ids": foreign}
+            raise NotFound("some warehouses do not exist", code="warehouse_not_found", details=details)
 
 
 async def _write_price_list(tx: Tx, price_list_id: str, cmd: schemas.PriceListIn) -> None:
