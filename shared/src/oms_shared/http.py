@@ -207,7 +207,8 @@ def _carries_secret(headers: list[tuple[bytes, bytes]], body: bytes) -> bool:
     for name, value in headers:
         if name.lower() == b"cache-control" and b"no-store" in value.lower():
             return True
-    if not body.lstrip().startswith(b"{"):
+    lowered = body.lower()
+    if not body.lstrip().startswith(b"{") or not any(word.encode() in lowered for word in _SECRET_FIELDS):
         return False
     try:
         parsed = json.loads(body)
