@@ -165,6 +165,8 @@ class RequestKey:
     # How to rebuild the answer should it be lost after the effect committed: {"status": 201, "read": "/api/..."}.
     outcome: dict[str, Any] | None = None
     effect_committed: bool = False
+    # The request's own task: a task it spawns (a background job) inherits the context but not the key.
+    task: asyncio.Task[Any] | None = field(default_factory=asyncio.current_task)
 
 
 current_request_key: ContextVar[RequestKey | None] = ContextVar("oms_request_key", default=None)
@@ -268,6 +270,8 @@ class Database:
     @asynccontextmanager
     async def _begin(self) -> AsyncIterator[Tx]:
         request_key = current_request_key.get()
+        if request_key is not None and request_key.task is not asyncio.current_task():
+            request_key = None
         async with self.engine.begin() as conn:
             tx = Tx(conn=conn, outbox=self.outbox, inbox=self.inbox)
             yield tx

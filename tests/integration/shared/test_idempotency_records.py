@@ -61,6 +61,15 @@ def build(database_url: str, service_env: dict[str, object], **settings: Any) ->
             raise RuntimeError("the answer is lost after the commit")
         return {"event_id": event_id}
 
+    @router.post("/jobs")
+    async def start_job(principal: CurrentPrincipal) -> dict[str, str]:
+        async def job() -> None:  # outlives the request, like a rebuild started by one
+            await state["gate"].wait()
+            await effect(principal.account_id, False)
+
+        state["job"] = asyncio.create_task(job())
+        raise RuntimeError("the request fails after starting its job")
+
     @router.get("/things/{event_id}")
     async def read(event_id: str, principal: CurrentPrincipal) -> dict[str, str]:
         return {"event_id": event_id}
@@ -139,3 +148,19 @@ async def test_an_effect_that_committed_is_not_done_again_after_a_server_error(
 
         await eventually(applied, timeout=10)
         assert state["committed"] == state["calls"] == 2
+
+
+async def test_a_job_started_by_a_keyed_request_is_not_bound_to_its_key(
+    database_url: str, service_env: dict[str, object], keys: tuple[Path, Path]
+) -> None:
+    """A background job a request starts is its own work: its transactions do not answer to the request's
+    Idempotency-Key (released after the request's 500), so the job still commits."""
+    runtime, state = build(database_url, service_env)
+    app = runtime.build_app()
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with running_service(app), httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        headers = {**bearer(token_for(keys[0])), "Idempotency-Key": "job-1"}
+        assert (await client.post("/jobs", json={}, headers=headers)).status_code == 500
+        state["gate"].set()
+        await asyncio.wait_for(state["job"], timeout=10)
+        assert state["committed"] == 1
