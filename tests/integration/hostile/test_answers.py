@@ -76,3 +76,21 @@ async def test_orders_answers_another_accounts_ids_as_unknown_ones(
             "/api/v1/price-lists", headers=rival, json={"name": "Theirs", "warehouse_ids": [theirs_wh]}
         )
         assert r.status_code == 404 and r.json()["error"]["code"] == "warehouse_not_found", r.text
+
+
+async def test_a_sign_in_with_an_idempotency_key_leaves_no_token_in_the_records(
+    database_url: str, service_env: dict[str, Any], keys: tuple[Path, Path]
+) -> None:
+    """R-ACC-4: orders' /auth/token answer (an access token) is not kept in the idempotency records."""
+    app = orders_app(database_url, service_env, keys, start_consumers=False)
+    async with running_service(app) as client:
+        account = await register(client, "supplier", "Keyed Co")
+        body = {"email": account["email"], "password": "secret-pass-1"}
+        key = {"Idempotency-Key": "sign-in"}
+        first = await client.post("/api/v1/auth/token", json=body, headers=key)
+        again = await client.post("/api/v1/auth/token", json=body, headers=key)
+        assert first.status_code == again.status_code == 200
+        assert "idempotent-replayed" not in again.headers
+        async with app.state.runtime.db.read() as conn:
+            bodies = (await conn.scalars(sa.select(app.state.runtime.db.idempotency.c.response_body))).all()
+        assert not any(b and first.json()["access_token"].encode() in b for b in bodies)
