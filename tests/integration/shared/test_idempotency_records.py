@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import sqlalchemy as sa
 from fastapi import APIRouter
 
@@ -164,3 +165,40 @@ async def test_a_job_started_by_a_keyed_request_is_not_bound_to_its_key(
         state["gate"].set()
         await asyncio.wait_for(state["job"], timeout=10)
         assert state["committed"] == 1
+
+
+async def test_a_confirmation_whose_answer_failed_after_the_commit_is_answered_not_redone(
+    database_url: str, service_env: dict[str, object], keys: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """R-ST-1: the supplier confirms, the status changes, then building the answer fails (500). The retry
+    with the same Idempotency-Key and the same If-Match is not run again (it would be refused: the order is
+    confirmed already and its version moved on): it gets the confirmed order."""
+    from oms_orders.handlers import orders as order_cases
+    from tests.integration.orders.helpers import a_world, if_match, orders_app, place
+
+    app = orders_app(database_url, service_env, keys, start_consumers=False)
+    real_get_order = order_cases.get_order
+    failures = {"left": 0}
+
+    async def flaky_get_order(*args: Any, **kwargs: Any) -> Any:
+        if failures["left"]:
+            failures["left"] -= 1
+            raise RuntimeError("lost on the way back")
+        return await real_get_order(*args, **kwargs)
+
+    monkeypatch.setattr(order_cases, "get_order", flaky_get_order)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with running_service(app), httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        w = await a_world(client)
+        order = (await place(client, w)).json()
+        url = f"/api/v1/orders/{order['order_id']}/transitions"
+        headers = {**w.sup, **if_match(order), "Idempotency-Key": "confirm-1"}
+        failures["left"] = 1
+        failed = await client.post(url, headers=headers, json={"to": "confirmed"})
+        assert failed.status_code == 500
+        retry = await client.post(url, headers=headers, json={"to": "confirmed"})
+        assert retry.status_code == 200, retry.text
+        assert retry.headers["idempotent-replayed"] == "true"
+        assert retry.json()["status"] == "confirmed" and retry.json()["version"] == order["version"] + 1
+        history = [h["to"] for h in retry.json()["history"]]
+        assert history == ["new", "confirmed"]
