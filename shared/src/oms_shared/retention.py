@@ -10,11 +10,11 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from oms_shared.db import Database, utcnow
 
@@ -46,6 +46,12 @@ class RetentionMetrics:
             registry=registry,
         )
         self.runs = Counter("oms_retention_runs", "Retention passes", ["service"], registry=registry)
+        self.oldest = Gauge(
+            "oms_retention_oldest_row_age_seconds",
+            "Age of the oldest row left in a table with retention, after the last pass (0 when empty)",
+            ["service", "table"],
+            registry=registry,
+        )
 
 
 async def purge(db: Database, rule: RetentionRule, *, batch_size: int = 1000, now: datetime | None = None) -> int:
@@ -79,8 +85,19 @@ async def purge_all(
         if deleted:
             metrics.deleted.labels(metrics.service, rule.name).inc(deleted)
             log.info("retention: %d rows of %s older than %.0f s deleted", deleted, rule.name, rule.max_age_s)
+        async with db.read() as conn:  # the column is indexed where the table grows: one index probe
+            oldest = await conn.scalar(sa.select(sa.func.min(rule.table.c[rule.column])))
+        age = (utcnow() - _aware(oldest)).total_seconds() if oldest is not None else 0.0
+        metrics.oldest.labels(metrics.service, rule.name).set(max(age, 0.0))
     metrics.runs.labels(metrics.service).inc()
     return done
+
+
+def _aware(value: datetime | str) -> datetime:
+    """``min()`` of a timestamp column comes back raw (SQLite: text; PostgreSQL: aware)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def messaging_rules(db: Database, *, inbox_s: float, idempotency_s: float) -> list[RetentionRule]:

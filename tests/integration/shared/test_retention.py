@@ -124,6 +124,14 @@ async def test_old_rows_go_in_batches_recent_ones_stay_and_a_recent_inbox_row_st
         metrics = (await client.get("/metrics")).text
         assert 'oms_retention_deleted_rows_total{service="erp-bridge",table="inbox"} 5.0' in metrics
         assert 'oms_retention_deleted_rows_total{service="erp-bridge",table="erp_exchange_log"} 1.0' in metrics
+        ages = {
+            line.split('table="')[1].split('"')[0]: float(line.rsplit(" ", 1)[1])
+            for line in metrics.splitlines()
+            if line.startswith("oms_retention_oldest_row_age_seconds{")
+        }
+        assert 0.9 * DAY.total_seconds() < ages["inbox"] < 1.1 * DAY.total_seconds()  # the row of yesterday
+        assert 88 * DAY.total_seconds() < ages["erp_exchange_log"] < 90 * DAY.total_seconds()
+        assert ages["erp_files"] == 0.0  # empty
         assert await runtime.purge_expired() == dict.fromkeys(deleted, 0)  # nothing left to do
 
 
