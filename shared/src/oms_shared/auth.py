@@ -312,8 +312,9 @@ class TokenVerifier:
             )
         except jwt.ExpiredSignatureError as exc:
             raise Unauthorized("the token has expired; sign in again", code="token_expired") from exc
-        except jwt.PyJWTError as exc:
-            raise Unauthorized(f"invalid token: {exc}", code="invalid_token") from exc
+        except (jwt.PyJWTError, ValueError, TypeError) as exc:
+            # Never the library's reason (decoding details): a plain refusal.
+            raise Unauthorized("invalid token", code="invalid_token") from exc
         try:
             return Principal(
                 user_id=uuid.UUID(claims["sub"]),
@@ -326,7 +327,7 @@ class TokenVerifier:
                 session_id=str(claims["sid"]) if claims.get("sid") else None,
             )
         except (ValueError, KeyError, TypeError) as exc:
-            raise Unauthorized("invalid token claims", code="invalid_token") from exc
+            raise Unauthorized("invalid token", code="invalid_token") from exc
 
 
 async def current_principal(request: Request) -> Principal:

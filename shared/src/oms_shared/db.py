@@ -10,6 +10,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +20,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from oms_shared.contracts import Event
+from oms_shared.errors import Conflict
 from oms_shared.logs import current_correlation_id
 
 
@@ -82,7 +84,7 @@ def is_sqlite(engine: AsyncEngine) -> bool:
 
 
 def messaging_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table, sa.Table]:
-    """Add the outbox, inbox, idempotency and parked-events tables to a service's metadata."""
+    """Add the outbox, inbox, idempotency (keys and effects) and parked-events tables to a service's metadata."""
     outbox = sa.Table(
         "outbox",
         metadata,
@@ -101,6 +103,7 @@ def messaging_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table, sa.Tabl
         sa.Column("event_id", sa.String(36), primary_key=True),
         sa.Column("event_type", sa.String(100), nullable=False),
         sa.Column("processed_at", UtcDateTime(), nullable=False),
+        sa.Index("ix_inbox_processed_at", "processed_at"),
     )
     idempotency = sa.Table(
         "idempotency_keys",
@@ -112,6 +115,24 @@ def messaging_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table, sa.Tabl
         sa.Column("response_body", sa.LargeBinary(), nullable=True),
         sa.Column("response_headers", sa.Text(), nullable=True),
         sa.Column("created_at", UtcDateTime(), nullable=False),
+        # Who holds the key and until when: after the lease a retry may take over a claim whose effect never
+        # committed (its process died); the answer's time starts the record's retention.
+        sa.Column("claim", sa.String(32), nullable=True),
+        sa.Column("lease_until", UtcDateTime(), nullable=True),
+        sa.Column("completed_at", UtcDateTime(), nullable=True),
+        sa.Index("ix_idempotency_keys_created_at", "created_at"),
+    )
+    # The effect of a keyed request, written in the same transaction as the effect itself: a retry never re-does
+    # it, and gets the answer rebuilt from ``outcome`` (status and where to read the result) if it was not saved.
+    sa.Table(
+        "idempotency_effects",
+        metadata,
+        sa.Column("scope", sa.String(200), primary_key=True),
+        sa.Column("key", sa.String(200), primary_key=True),
+        sa.Column("claim", sa.String(32), nullable=False),
+        sa.Column("outcome", sa.Text(), nullable=True),
+        sa.Column("committed_at", UtcDateTime(), nullable=False),
+        sa.Index("ix_idempotency_effects_committed_at", "committed_at"),
     )
     # Events that arrived before a fact they depend on (the handler raised NotYet): re-fed later.
     sa.Table(
@@ -132,6 +153,34 @@ def messaging_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table, sa.Tabl
         sa.Index("ix_parked_events_due", "next_attempt_at"),
     )
     return outbox, inbox, idempotency
+
+
+@dataclass
+class RequestKey:
+    """The Idempotency-Key a running request holds: its transactions record their effect under it."""
+
+    scope: str
+    key: str
+    claim: str
+    # How to rebuild the answer should it be lost after the effect committed: {"status": 201, "read": "/api/..."}.
+    outcome: dict[str, Any] | None = None
+    effect_committed: bool = False
+    # The request's own task: a task it spawns (a background job) inherits the context but not the key.
+    task: asyncio.Task[Any] | None = field(default_factory=asyncio.current_task)
+
+
+current_request_key: ContextVar[RequestKey | None] = ContextVar("oms_request_key", default=None)
+
+
+def declare_outcome(status: int, read_path: str) -> None:
+    """Say how the answer of the running keyed request can be rebuilt: ``status`` with the body of ``GET read_path``.
+
+    Call it inside the transaction that makes the effect; if the process dies after the commit and before the
+    answer is saved, a retry with the same Idempotency-Key gets that answer instead of a second effect.
+    """
+    request_key = current_request_key.get()
+    if request_key is not None:
+        request_key.outcome = {"status": status, "read": read_path}
 
 
 @dataclass
@@ -197,6 +246,7 @@ class Database:
         self.outbox = metadata.tables["outbox"]
         self.inbox = metadata.tables["inbox"]
         self.idempotency = metadata.tables["idempotency_keys"]
+        self.idempotency_effects = metadata.tables["idempotency_effects"]
         self.parked = metadata.tables["parked_events"]
         self._listeners: list[Callable[[], None]] = []
         # SQLite allows one writer; queue writers in-process instead of spinning on the file lock.
@@ -219,13 +269,53 @@ class Database:
 
     @asynccontextmanager
     async def _begin(self) -> AsyncIterator[Tx]:
+        request_key = current_request_key.get()
+        if request_key is not None and request_key.task is not asyncio.current_task():
+            request_key = None
         async with self.engine.begin() as conn:
             tx = Tx(conn=conn, outbox=self.outbox, inbox=self.inbox)
             yield tx
             await tx.flush()
+            if request_key is not None:
+                await self._record_effect(conn, request_key)
+        if request_key is not None:
+            request_key.effect_committed = True
         if tx.events:
             for callback in self._listeners:
                 callback()
+
+    async def _record_effect(self, conn: AsyncConnection, request_key: RequestKey) -> None:
+        """Mark the keyed request's effect as committed, in its own transaction, if the key is still its own.
+
+        The key's row is share-locked: a retry taking over an expired claim locks it for update, so either the
+        retry sees this effect, or this transaction sees the claim taken and rolls back.
+        """
+        keys, effects = self.idempotency, self.idempotency_effects
+        where = sa.and_(keys.c.scope == request_key.scope, keys.c.key == request_key.key)
+        holder = await conn.scalar(sa.select(keys.c.claim).where(where).with_for_update(read=True))
+        if holder != request_key.claim:
+            raise Conflict(
+                "a retry with this Idempotency-Key took the request over; retry to get its answer",
+                code="request_in_progress",
+            )
+        outcome = json.dumps(request_key.outcome) if request_key.outcome else None
+        if request_key.effect_committed:
+            if outcome is not None:
+                await conn.execute(
+                    effects.update()
+                    .where(effects.c.scope == request_key.scope, effects.c.key == request_key.key)
+                    .values(outcome=outcome)
+                )
+            return
+        await conn.execute(
+            effects.insert().values(
+                scope=request_key.scope,
+                key=request_key.key,
+                claim=request_key.claim,
+                outcome=outcome,
+                committed_at=utcnow(),
+            )
+        )
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:

@@ -5,7 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+import math
+import re
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,7 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from oms_shared.db import Database, utcnow
+from oms_shared.db import Database, RequestKey, current_request_key, utcnow
 from oms_shared.errors import OmsError
 from oms_shared.logs import CORRELATION_HEADER, reset_correlation_id, set_correlation_id
 
@@ -51,9 +56,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}.get(
-            exc.status_code, "http_error"
-        )
+        code = {
+            404: "not_found",
+            405: "method_not_allowed",
+            401: "unauthorized",
+            403: "forbidden",
+            413: "body_too_large",
+        }.get(exc.status_code, "http_error")
         return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(Exception)
@@ -94,22 +103,150 @@ class CorrelationIdMiddleware:
             reset_correlation_id(token)
 
 
+class BodyTooLarge(Exception):
+    """The request body passed the route's limit while it was being received."""
+
+
+# What a multipart form adds around an uploaded file (boundaries, part headers, the other fields).
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+@dataclass(frozen=True)
+class BodyLimit:
+    """The largest request body one route takes; ``path`` is the route's path as declared (``{name}`` for a
+    path parameter), e.g. ``BodyLimit("/api/v1/orders/{order_id}/documents", 10 * 1024 * 1024)``."""
+
+    path: str
+    max_bytes: int
+
+    def pattern(self) -> re.Pattern[str]:
+        parts = re.split(r"(\{[^}/]+\})", self.path)
+        return re.compile("".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts) + "/?")
+
+
+class BodyLimitMiddleware:
+    """Refuses request bodies larger than the route allows with 413, before anything buffers them.
+
+    Every request body is limited, on every path: by ``default_max_bytes`` unless a ``BodyLimit`` names the
+    path. A ``Content-Length`` above the limit is refused without reading the body (and the connection closed);
+    a body without one is counted as it streams and refused the moment it passes the limit.
+    """
+
+    def __init__(self, app: ASGIApp, default_max_bytes: int, limits: Sequence[BodyLimit] = ()) -> None:
+        self.app = app
+        self.default_max_bytes = default_max_bytes
+        self._limits = [(limit.pattern(), limit.max_bytes) for limit in limits]
+
+    def limit_for(self, path: str) -> int:
+        for pattern, max_bytes in self._limits:
+            if pattern.fullmatch(path):
+                return max_bytes
+        return self.default_max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(scope["path"])
+        declared = [v for k, v in scope.get("headers", []) if k.lower() == b"content-length"]
+        if declared:
+            try:
+                length = int(declared[0])
+            except ValueError:
+                await _send_json(send, 400, error_body("invalid_content_length", "Content-Length is not a number"))
+                return
+            if length > limit:
+                await _refuse_too_large(send, limit)
+                return
+        received = 0
+        exceeded = False
+        started = False
+
+        async def counted_receive() -> Message:
+            nonlocal received, exceeded
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    exceeded = True
+                    raise BodyTooLarge()
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if exceeded and not started:  # whatever the app made of the cut-off body, the answer is 413
+                return
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, guarded_send)
+        except Exception:
+            if not exceeded:
+                raise
+        if exceeded and not started:
+            await _refuse_too_large(send, limit)
+
+
+async def _refuse_too_large(send: Send, limit: int) -> None:
+    await _send_json(
+        send,
+        413,
+        error_body(
+            "body_too_large", f"the request body is larger than the {limit} bytes allowed here", {"max_bytes": limit}
+        ),
+        headers=[(b"connection", b"close")],
+    )
+
+
+# Answers that carry a credential are never kept in an idempotency record (a retry runs the request again).
+_SECRET_FIELDS = ("token", "secret", "password", "api_key")
+
+
+def _carries_secret(headers: list[tuple[bytes, bytes]], body: bytes) -> bool:
+    for name, value in headers:
+        if name.lower() == b"cache-control" and b"no-store" in value.lower():
+            return True
+    lowered = body.lower()
+    if not body.lstrip().startswith(b"{") or not any(word.encode() in lowered for word in _SECRET_FIELDS):
+        return False
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(parsed, dict) and any(
+        any(word in str(field).lower() for word in _SECRET_FIELDS) for field in parsed
+    )
+
+
 class IdempotencyMiddleware:
     """Honours ``Idempotency-Key`` on POST/PUT/PATCH/DELETE: a repeat replays the first answer.
 
     The key is scoped to the verified caller (or the client address for anonymous calls); reusing
     a key for a different request is refused with 422, and a repeat while the first is still
     running gets 409. Server errors are not stored, so the client may retry them.
+
+    A claim holds the key for ``lease_s``; a process that dies while running the request leaves it claimed,
+    and a retry after the lease takes it over. The handler's transactions record the effect under the key
+    (``Database`` does so while ``current_request_key`` is set), so a retry never re-does a committed effect:
+    it gets the saved answer, or one rebuilt from the outcome the handler declared (``declare_outcome``).
+    Answers that carry a credential (an access token) are not stored.
     """
 
     METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
     def __init__(
-        self, app: ASGIApp, db_getter: Callable[[], Database | None], verifier_getter: Callable[[], Any]
+        self,
+        app: ASGIApp,
+        db_getter: Callable[[], Database | None],
+        verifier_getter: Callable[[], Any],
+        lease_s: float = 30.0,
     ) -> None:
         self.app = app
         self.db_getter = db_getter
         self.verifier_getter = verifier_getter
+        self.lease = timedelta(seconds=lease_s)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in self.METHODS:
@@ -124,45 +261,21 @@ class IdempotencyMiddleware:
         if len(key) > 200:
             await _send_json(send, 422, error_body("invalid_idempotency_key", "Idempotency-Key is longer than 200"))
             return
-        body = b""
+        chunks_in: list[bytes] = []  # the body's size is bounded by BodyLimitMiddleware, outside this one
         more = True
         while more:
             message = await receive()
-            body += message.get("body", b"")
+            chunks_in.append(message.get("body", b""))
             more = message.get("more_body", False)
+        body = b"".join(chunks_in)
         scope_id = self._caller(headers, scope)
         digest = hashlib.sha256(
             b"\0".join([scope["method"].encode(), scope["path"].encode(), scope.get("query_string", b""), body])
         ).hexdigest()
-        table = db.idempotency
-        async with db.transaction() as tx:
-            # One statement claims the key; the stored row is read only when someone holds it already.
-            claimed = await tx.conn.execute(
-                _insert_ignoring_conflict(tx.conn.dialect.name, table).values(
-                    scope=scope_id, key=key, request_hash=digest, created_at=utcnow()
-                )
-            )
-            row = None
-            if claimed.rowcount != 1:
-                row = (
-                    await tx.conn.execute(sa.select(table).where(table.c.scope == scope_id, table.c.key == key))
-                ).first()
-                if row is None:  # claimed and released (a 5xx) between the two statements: ours now
-                    await tx.conn.execute(
-                        table.insert().values(scope=scope_id, key=key, request_hash=digest, created_at=utcnow())
-                    )
+        request_key = RequestKey(scope=scope_id, key=key, claim=uuid.uuid4().hex)
+        row, effect = await self._claim(db, request_key, digest)
         if row is not None:
-            if row.request_hash != digest:
-                await _send_json(
-                    send, 422, error_body("idempotency_key_reused", "this Idempotency-Key was used for another request")
-                )
-            elif row.status_code is None:
-                await _send_json(send, 409, error_body("request_in_progress", "a request with this key is running"))
-            else:
-                stored_headers = [(k.encode(), v.encode()) for k, v in json.loads(row.response_headers or "[]")]
-                stored_headers.append((b"idempotent-replayed", b"true"))
-                await send({"type": "http.response.start", "status": row.status_code, "headers": stored_headers})
-                await send({"type": "http.response.body", "body": row.response_body or b""})
+            await self._answer_repeat(db, scope, send, request_key, row, effect, digest)
             return
 
         replayed = False
@@ -187,24 +300,170 @@ class IdempotencyMiddleware:
                 chunks.append(message.get("body", b""))
             await send(message)
 
+        token = current_request_key.set(request_key)
         try:
             await self.app(scope, replay_receive, capture)
         finally:
-            async with db.transaction() as tx:
-                where = sa.and_(table.c.scope == scope_id, table.c.key == key)
-                if status >= 500:
-                    await tx.conn.execute(table.delete().where(where))
-                else:
-                    kept = [
-                        (k.decode(), v.decode())
-                        for k, v in resp_headers
-                        if k.decode().lower() in ("content-type", "etag", "location")
-                    ]
-                    await tx.conn.execute(
-                        table.update()
-                        .where(where)
-                        .values(status_code=status, response_body=b"".join(chunks), response_headers=json.dumps(kept))
+            current_request_key.reset(token)
+            answer = b"".join(chunks)
+            if status >= 500 and not request_key.effect_committed:
+                await self._release(db, request_key)  # nothing happened: the client may simply retry
+            elif _carries_secret(resp_headers, answer):
+                await self._release(db, request_key)
+            elif status < 500:
+                await self._save(db, request_key, status, resp_headers, answer)
+
+    async def _claim(self, db: Database, request_key: RequestKey, digest: str) -> tuple[Any, Any]:
+        """Claim the key; or take over an expired claim whose effect never committed. Returns the row held by
+        someone else (and its committed effect, if any), or (None, None) when the key is now ours."""
+        table, effects = db.idempotency, db.idempotency_effects
+        where = sa.and_(table.c.scope == request_key.scope, table.c.key == request_key.key)
+        now = utcnow()
+        ours = {"claim": request_key.claim, "lease_until": now + self.lease}
+        async with db.transaction() as tx:
+            # One statement claims the key; the stored row is read only when someone holds it already.
+            claimed = await tx.conn.execute(
+                _insert_ignoring_conflict(tx.conn.dialect.name, table).values(
+                    scope=request_key.scope, key=request_key.key, request_hash=digest, created_at=now, **ours
+                )
+            )
+            if claimed.rowcount == 1:
+                return None, None
+            # Locked for update: a transaction recording its effect under the key (share lock) finishes first.
+            row = (await tx.conn.execute(sa.select(table).where(where).with_for_update())).first()
+            if row is None:  # claimed and released (a 5xx) between the two statements: ours now
+                await tx.conn.execute(
+                    table.insert().values(
+                        scope=request_key.scope, key=request_key.key, request_hash=digest, created_at=now, **ours
                     )
+                )
+                return None, None
+            if row.request_hash != digest or row.status_code is not None:
+                return row, None
+            effect = (
+                await tx.conn.execute(
+                    sa.select(effects).where(effects.c.scope == request_key.scope, effects.c.key == request_key.key)
+                )
+            ).first()
+            lease_until = row.lease_until or row.created_at + self.lease
+            if effect is None and lease_until <= now:
+                # The attempt holding the key died (or outlived its lease) before its effect committed.
+                await tx.conn.execute(table.update().where(where).values(**ours))
+                log.warning("Idempotency-Key claim of %s taken over after its lease expired", request_key.scope)
+                return None, None
+            return row, effect
+
+    async def _answer_repeat(
+        self, db: Database, scope: Scope, send: Send, request_key: RequestKey, row: Any, effect: Any, digest: str
+    ) -> None:
+        if row.request_hash != digest:
+            await _send_json(
+                send, 422, error_body("idempotency_key_reused", "this Idempotency-Key was used for another request")
+            )
+        elif row.status_code is not None:
+            stored_headers = [(k.encode(), v.encode()) for k, v in json.loads(row.response_headers or "[]")]
+            stored_headers.append((b"idempotent-replayed", b"true"))
+            await send({"type": "http.response.start", "status": row.status_code, "headers": stored_headers})
+            await send({"type": "http.response.body", "body": row.response_body or b""})
+        elif effect is not None and (effect.outcome or (row.lease_until or row.created_at + self.lease) <= utcnow()):
+            # Committed, and its answer can be rebuilt now; or, with nothing declared, its attempt is over.
+            await self._rebuild(db, scope, send, request_key, row, effect)
+        else:  # still running (its answer is about to be saved), or died within its lease
+            lease_until = row.lease_until or row.created_at + self.lease
+            wait = max(1, math.ceil((lease_until - utcnow()).total_seconds()))
+            await _send_json(
+                send,
+                409,
+                error_body("request_in_progress", "a request with this key is running"),
+                headers=[(b"retry-after", str(wait).encode())],
+            )
+
+    async def _rebuild(
+        self, db: Database, scope: Scope, send: Send, request_key: RequestKey, row: Any, effect: Any
+    ) -> None:
+        """The effect committed but its answer was never saved (the process died): answer from the outcome."""
+        outcome = json.loads(effect.outcome) if effect.outcome else None
+        if not outcome:
+            await _send_json(
+                send,
+                409,
+                error_body(
+                    "request_already_applied",
+                    "this request was applied, but its answer was lost; read the resource to see the outcome",
+                ),
+            )
+            return
+        dropped = {b"content-length", b"content-type", b"idempotency-key", b"transfer-encoding"}
+        read_scope = {
+            **scope,
+            "method": "GET",
+            "path": outcome["read"],
+            "raw_path": outcome["read"].encode(),
+            "query_string": b"",
+            "headers": [(k, v) for k, v in scope.get("headers", []) if k.lower() not in dropped],
+        }
+        status = 500
+        headers: list[tuple[bytes, bytes]] = []
+        chunks: list[bytes] = []
+
+        async def no_body() -> Message:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def capture(message: Message) -> None:
+            nonlocal status, headers
+            if message["type"] == "http.response.start":
+                status, headers = message["status"], list(message.get("headers", []))
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+
+        await self.app(read_scope, no_body, capture)
+        answer = b"".join(chunks)
+        if status == 200:
+            status = int(outcome["status"])
+            saved = RequestKey(scope=request_key.scope, key=request_key.key, claim=row.claim or "")
+            await self._save(db, saved, status, headers, answer)
+        headers = [(k, v) for k, v in headers if k.lower() != b"content-length"]
+        headers.append((b"idempotent-replayed", b"true"))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": answer})
+
+    async def _release(self, db: Database, request_key: RequestKey) -> None:
+        table, effects = db.idempotency, db.idempotency_effects
+        async with db.transaction() as tx:
+            await tx.conn.execute(
+                table.delete().where(
+                    table.c.scope == request_key.scope,
+                    table.c.key == request_key.key,
+                    table.c.claim == request_key.claim,
+                )
+            )
+            await tx.conn.execute(
+                effects.delete().where(
+                    effects.c.scope == request_key.scope,
+                    effects.c.key == request_key.key,
+                    effects.c.claim == request_key.claim,
+                )
+            )
+
+    async def _save(
+        self, db: Database, request_key: RequestKey, status: int, headers: list[tuple[bytes, bytes]], answer: bytes
+    ) -> None:
+        table = db.idempotency
+        kept = [
+            (k.decode(), v.decode()) for k, v in headers if k.decode().lower() in ("content-type", "etag", "location")
+        ]
+        async with db.transaction() as tx:
+            await tx.conn.execute(
+                table.update()
+                .where(
+                    table.c.scope == request_key.scope,
+                    table.c.key == request_key.key,
+                    table.c.claim == request_key.claim,
+                )
+                .values(
+                    status_code=status, response_body=answer, response_headers=json.dumps(kept), completed_at=utcnow()
+                )
+            )
 
     def _caller(self, headers: dict[str, str], scope: Scope) -> str:
         auth = headers.get("authorization", "")
@@ -228,9 +487,12 @@ def _insert_ignoring_conflict(dialect: str, table: sa.Table) -> Any:
     raise RuntimeError(f"Idempotency-Key storage supports SQLite and PostgreSQL, not {dialect}")
 
 
-async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
+async def _send_json(
+    send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
     payload = json.dumps(body).encode()
-    await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json")]})
+    start = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()), *(headers or [])]
+    await send({"type": "http.response.start", "status": status, "headers": start})
     await send({"type": "http.response.body", "body": payload})
 
 

@@ -148,3 +148,33 @@ def create_parked_events_table() -> None:
 def drop_parked_events_table() -> None:
     op.drop_index("ix_parked_events_due", table_name="parked_events")
     op.drop_table("parked_events")
+
+
+def add_idempotency_claims() -> None:
+    """Idempotency claims with a lease, the effects recorded with them, and the indexes retention deletes by."""
+    with op.batch_alter_table("idempotency_keys") as batch:
+        batch.add_column(sa.Column("claim", sa.String(32), nullable=True))
+        batch.add_column(sa.Column("lease_until", UtcDateTime(), nullable=True))
+        batch.add_column(sa.Column("completed_at", UtcDateTime(), nullable=True))
+    op.create_index("ix_idempotency_keys_created_at", "idempotency_keys", ["created_at"])
+    op.create_table(
+        "idempotency_effects",
+        sa.Column("scope", sa.String(200), primary_key=True),
+        sa.Column("key", sa.String(200), primary_key=True),
+        sa.Column("claim", sa.String(32), nullable=False),
+        sa.Column("outcome", sa.Text(), nullable=True),
+        sa.Column("committed_at", UtcDateTime(), nullable=False),
+    )
+    op.create_index("ix_idempotency_effects_committed_at", "idempotency_effects", ["committed_at"])
+    op.create_index("ix_inbox_processed_at", "inbox", ["processed_at"])
+
+
+def drop_idempotency_claims() -> None:
+    op.drop_index("ix_inbox_processed_at", table_name="inbox")
+    op.drop_index("ix_idempotency_effects_committed_at", table_name="idempotency_effects")
+    op.drop_table("idempotency_effects")
+    op.drop_index("ix_idempotency_keys_created_at", table_name="idempotency_keys")
+    with op.batch_alter_table("idempotency_keys") as batch:
+        batch.drop_column("completed_at")
+        batch.drop_column("lease_until")
+        batch.drop_column("claim")

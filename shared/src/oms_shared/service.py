@@ -29,6 +29,8 @@ from oms_shared.consumer import ConsumerMetrics, EventConsumer
 from oms_shared.contracts import Event
 from oms_shared.db import Database, create_engine
 from oms_shared.http import (
+    BodyLimit,
+    BodyLimitMiddleware,
     CorrelationIdMiddleware,
     IdempotencyMiddleware,
     install_error_handlers,
@@ -38,6 +40,7 @@ from oms_shared.kafka import ensure_topics
 from oms_shared.logs import configure_logging
 from oms_shared.migrations import upgrade_to_head
 from oms_shared.outbox import OutboxMetrics, OutboxRelay, make_producer
+from oms_shared.retention import RetentionMetrics, RetentionRule, messaging_rules, purge_all
 from oms_shared.settings import ServiceSettings
 from oms_shared.topics import all_topics_with_dlq
 
@@ -104,6 +107,13 @@ class ServiceRuntime:
         self.background: list[BackgroundTask] = []
         self.on_started: list[Callable[[], Awaitable[None]]] = []
         self.on_stopping: list[Callable[[], Awaitable[None]]] = []
+        # Routes that take more than settings.max_body_bytes (uploads) say so here, before build_app().
+        self.body_limits: list[BodyLimit] = []
+        # What the retention loop deletes: the shared tables, plus what the service adds (its logs).
+        self.retention: list[RetentionRule] = messaging_rules(
+            self.db, inbox_s=settings.inbox_retention_s, idempotency_s=settings.idempotency_retention_s
+        )
+        self._retention_metrics = RetentionMetrics(self.registry, settings.service_name)
         self.ready = False
         self._tasks: list[asyncio.Task[None]] = []
         self._ready_gauge = Gauge("oms_ready", "1 when the service is ready", ["service"], registry=self.registry)
@@ -162,6 +172,7 @@ class ServiceRuntime:
             self._tasks.append(asyncio.create_task(self._guard(self.token_verifier.keep_fresh), name="jwks"))
         for task in self.background:
             self._tasks.append(asyncio.create_task(self._guard(task), name=getattr(task, "__name__", "task")))
+        self._tasks.append(asyncio.create_task(self._guard(self.retention_loop), name="retention"))
         # Everything alive after start-up (modules, metadata, compiled statements) lives as long as the
         # process; frozen out of the collector's generations, full collections stop re-scanning it. Large
         # answers (a 10,000-line availability) trigger them: p50 153 -> 71 ms measured in inventory.
@@ -181,6 +192,19 @@ class ServiceRuntime:
             except Exception:
                 log.exception("background task %s failed; restarting in 1 s", getattr(task, "__name__", task))
                 await asyncio.sleep(1)
+
+    async def purge_expired(self) -> dict[str, int]:
+        """One retention pass: delete what outlived its table's retention; returns rows deleted per table."""
+        return await purge_all(
+            self.db, self.retention, self._retention_metrics, batch_size=self.settings.retention_batch_size
+        )
+
+    async def retention_loop(self) -> None:
+        """Background loop: a retention pass every retention_interval_s (batches, off the request path; the
+        first one an interval after start, not among the start-up work)."""
+        while True:
+            await asyncio.sleep(self.settings.retention_interval_s)
+            await self.purge_expired()
 
     async def stop(self) -> None:
         self.ready = False
@@ -260,7 +284,14 @@ class ServiceRuntime:
         for router in self.routers:
             app.include_router(router)
         app.add_middleware(
-            IdempotencyMiddleware, db_getter=lambda: self.db, verifier_getter=lambda: self.token_verifier
+            IdempotencyMiddleware,
+            db_getter=lambda: self.db,
+            verifier_getter=lambda: self.token_verifier,
+            lease_s=self.settings.idempotency_lease_s,
+        )
+        # Outside the idempotency layer, which buffers bodies: nothing reads more than the route allows.
+        app.add_middleware(
+            BodyLimitMiddleware, default_max_bytes=self.settings.max_body_bytes, limits=list(self.body_limits)
         )
         app.add_middleware(CorrelationIdMiddleware)
         return app

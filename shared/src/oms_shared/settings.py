@@ -65,6 +65,15 @@ class ServiceSettings(BaseSettings):
     log_level: str = Field(default_factory=lambda: _env("OMS_LOG_LEVEL", "INFO"))
     log_json: bool = True
     start_consumers: bool = True
+    # The largest request body a route takes unless the service declares more for it (uploads): 413 above.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1)
+    # An Idempotency-Key claim whose request died before its effect committed may be taken over after this.
+    idempotency_lease_s: float = Field(default=30.0, gt=0)
+    # Retention: rows older than these are deleted in batches by a background loop every retention_interval_s.
+    inbox_retention_s: float = Field(default=14 * 24 * 3600.0, gt=0)
+    idempotency_retention_s: float = Field(default=24 * 3600.0, gt=0)
+    retention_interval_s: float = Field(default=600.0, gt=0)
+    retention_batch_size: int = Field(default=1000, ge=1)
 
     def resolved_database_url(self) -> str:
         """The configured URL, or a SQLite file under the var dir named after the service."""

@@ -139,7 +139,7 @@ async def test_charts_excel_export_and_rebuild_show_the_same_figures(
         assert resp.json()["status"] == "done"
         stranger = token_for(keys[0], account_id=uuid.uuid4())
         resp = await client.get(f"/api/v1/admin/rebuild/{report['rebuild_id']}", headers=bearer(stranger))
-        assert resp.status_code == 403 and resp.json()["error"]["code"] == "foreign_tenant"
+        assert resp.status_code == 404 and resp.json()["error"]["code"] == "rebuild_not_found"
         resp = await client.get(f"/api/v1/admin/rebuild/{uuid.uuid4()}", headers=bearer(owner))
         assert resp.status_code == 404
 

@@ -74,7 +74,7 @@ async def test_a_full_stock_snapshot_is_one_event_per_warehouse_and_one_bad_row_
     error = refused.json()["error"]
     assert error["code"] == "invalid_rows"
     assert {(d["row"], d["field"], d["code"]) for d in error["details"]} == {
-        (0, "warehouse_id", "foreign_tenant"),
+        (0, "warehouse_id", "unknown_warehouse"),
         (1, "warehouse_code", "unknown_warehouse"),
         (2, "on_hand", "negative"),
         (3, "integration_reserved", "reserved_exceeds_on_hand"),
@@ -90,7 +90,7 @@ async def test_a_full_stock_snapshot_is_one_event_per_warehouse_and_one_bad_row_
     }
     assert all(d["message"] for d in error["details"])
     assert foreign_post.status_code == 422
-    assert [(d["row"], d["code"]) for d in foreign_post.json()["error"]["details"]] == [(0, "foreign_tenant")]
+    assert [(d["row"], d["code"]) for d in foreign_post.json()["error"]["details"]] == [(0, "unknown_warehouse")]
 
     assert accepted.status_code == 202, accepted.text
     assert accepted.json() | {"summary": None} == {
@@ -164,7 +164,7 @@ async def test_a_supplier_maps_its_own_warehouses_to_1c_and_nobody_else_can(
         "deleted": False,
     }
     assert (taken.status_code, taken.json()["error"]["code"]) == (409, "erp_id_taken")
-    assert (unknown.status_code, by_other.status_code) == (404, 403)
+    assert (unknown.status_code, by_other.status_code) == (404, 404)  # another account's: as unknown
     assert (by_reader.status_code, by_buyer.status_code, post_by_reader.status_code) == (403, 403, 403)
     assert [w["erp_id"] for w in listed_by_reader.json()["items"]] == ["1c-main", None]
     assert listed_by_other.json()["total"] == 0

@@ -1,0 +1,1 @@
+"""Hostile input against running services: bodies, files, names."""

@@ -49,7 +49,7 @@ async def test_uploads_are_validated_per_row_and_the_erp_sets_stock_and_integrat
     tenant = uuid.uuid4()
     token = token_for(keys[0], account_id=tenant)
     h = bearer(token)
-    app = create_app(Settings(database_url=database_url, **service_env))
+    app = create_app(Settings(database_url=database_url, reconcile_interval_s=0.2, **service_env))
     async with running_service(app) as client, TopicReader(kafka, RESERVE_UPDATED) as reserves:
         wid = await setup_catalogue(client, token, {"A": "1"})
 
@@ -151,7 +151,11 @@ async def test_uploads_are_validated_per_row_and_the_erp_sets_stock_and_integrat
             await tx.conn.execute(sa.update(stock).where(stock.c.sku == "A").values(reserved=stock.c.reserved - 1000))
         drift = (await client.get("/api/v1/reserves/drift", headers=h)).json()
         assert [(d["sku"], d["reserved"], d["ledger"]) for d in drift["items"]] == [("A", "4", "5")]
-        assert "oms_inventory_reserve_drift_items 1.0" in (await client.get("/metrics")).text
+
+        async def exported() -> None:  # by the reconciler loop, which checks every tenant
+            assert "oms_inventory_reserve_drift_items 1.0" in (await client.get("/metrics")).text
+
+        await eventually(exported, timeout=15)
 
         # Stock from an ERP that does not report reserves (1C's offers) leaves the Integration reserve alone.
         async def b_is(on_hand: str, reserved: str) -> None:

@@ -74,10 +74,11 @@ async def test_confirmed_order_reserves_what_is_available_and_rejecting_releases
             json={"items": [{"warehouse_id": other_wid, "sku": "A-1", "on_hand": "1"}]},
             headers=bearer(token),
         )
-        assert r.status_code == 403 and r.json()["error"]["code"] == "foreign_tenant"
-        assert (await client.get(url, headers=bearer(other))).json()["error"]["code"] == "foreign_tenant"
+        # Another account's ids are answered as unknown ones (R-ACC-4): nothing tells that they exist.
+        assert r.status_code == 422 and r.json()["error"]["details"][0]["code"] == "unknown_warehouse"
+        assert (await client.get(url, headers=bearer(other))).json()["error"]["code"] == "price_list_not_found"
         r = await client.get("/api/v1/stock", params={"warehouse_id": other_wid}, headers=bearer(token))
-        assert r.status_code == 403
+        assert r.status_code == 404 and r.json()["error"]["code"] == "unknown_warehouse"
         assert (await client.get("/api/v1/stock")).status_code == 401
         buyer = token_for(keys[0], account_id=tenant, kind="buyer")
         r = await client.put(

@@ -72,7 +72,7 @@ def test_stock_rows_are_all_checked_and_every_bad_row_is_reported() -> None:
     assert [(g.warehouse_id, g.sku, g.on_hand) for g in good] == [(WH, "A", 5000), (WH, "B", 3000)]
     assert {(e.row, e.code) for e in errors} == {
         (2, "unknown_warehouse"),
-        (3, "foreign_tenant"),
+        (3, "unknown_warehouse"),  # another account's: as unknown
         (4, "unknown_sku"),
         (4, "negative_quantity"),
         (5, "unknown_warehouse"),

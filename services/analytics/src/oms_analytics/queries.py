@@ -309,7 +309,7 @@ def _figure_condition(figure: str) -> sa.ColumnElement[bool] | None:
 async def _owned(
     conn: AsyncConnection, scope: Scope, table: sa.Table, id_col: str, order_col: sa.Column[Any], value: str
 ) -> None:
-    """``value`` must be the caller's own (R-ACC-4): 403 when another account's, 404 when unknown."""
+    """``value`` must be the caller's own (R-ACC-4): 404 when unknown, and just the same when another account's."""
     mine = await conn.scalar(
         sa.select(sa.literal(1)).where(table.c.tenant_id == scope.tenant_id, table.c[id_col] == value)
     ) or await conn.scalar(
@@ -318,8 +318,6 @@ async def _owned(
     if mine:
         return
     kind = "buyer" if id_col == "buyer_id" else "manager"
-    if await conn.scalar(sa.select(sa.literal(1)).where(table.c[id_col] == value).limit(1)):
-        raise Forbidden(f"this {kind} belongs to another account", code="foreign_tenant")
     raise NotFound(f"no {kind} {value}", code=f"{kind}_not_found")
 
 

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from oms_erp_bridge import catalog_api, replicas, sale_api
 from oms_erp_bridge.api import build_router
-from oms_erp_bridge.db import metadata
+from oms_erp_bridge.db import exchange_log, files, metadata, sessions
 from oms_erp_bridge.erp_auth import ErpAuth
 from oms_erp_bridge.exchange import build_exchange_router, sweep_sessions
 from oms_erp_bridge.settings import Settings
@@ -22,6 +22,8 @@ from oms_shared.contracts import (
     OrderStatusChangedV1,
     WarehouseUpdatedV1,
 )
+from oms_shared.http import MULTIPART_OVERHEAD, BodyLimit
+from oms_shared.retention import RetentionRule
 from oms_shared.service import ServiceRuntime
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -52,4 +54,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await asyncio.sleep(settings.session_sweep_interval_s)
 
     runtime.background.append(sweep_loop)
+
+    runtime.body_limits += [
+        # mode=file: one piece of at most file_limit_bytes, as told to 1C in mode=init.
+        BodyLimit("/exchange/1c", settings.file_limit_bytes + MULTIPART_OVERHEAD),
+        BodyLimit("/api/v1/erp/stock", settings.max_api_body_bytes),
+        BodyLimit("/api/v1/erp/orders/{order_id}/changes", settings.max_api_body_bytes),
+    ]
+    runtime.retention += [
+        RetentionRule(exchange_log, "started_at", settings.exchange_log_retention_s),
+        RetentionRule(sessions, "last_seen_at", settings.exchange_session_retention_s),
+        RetentionRule(files, "received_at", settings.exchange_session_retention_s),
+    ]
     return runtime.build_app()

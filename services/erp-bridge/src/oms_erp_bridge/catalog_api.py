@@ -36,7 +36,7 @@ from oms_erp_bridge.settings import Settings
 from oms_shared.auth import CurrentPrincipal, Principal
 from oms_shared.contracts import ErpStockItem
 from oms_shared.db import Database
-from oms_shared.errors import Conflict, Forbidden, Invalid, NotFound, RowError
+from oms_shared.errors import Conflict, Invalid, NotFound, RowError
 
 ErpId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size.")]
@@ -151,9 +151,7 @@ def _warehouse(row: Mapping[str, Any], index: WarehouseIndex, n: int) -> str | R
         warehouse_id = str(uuid.UUID(str(raw_id)))
     except ValueError:
         return RowError(n, "warehouse_id", "invalid_id", f"{raw_id!r} is not a warehouse id")
-    if warehouse_id in index.foreign:
-        return RowError(n, "warehouse_id", "foreign_tenant", "the warehouse belongs to another account")
-    if warehouse_id not in index.own:
+    if warehouse_id not in index.own:  # another account's warehouse is answered as an unknown one
         return RowError(n, "warehouse_id", "unknown_warehouse", f"no warehouse {warehouse_id}")
     if index.own[warehouse_id].deleted:
         return RowError(n, "warehouse_id", "warehouse_deleted", "the warehouse is deleted")
@@ -272,10 +270,8 @@ def build_router(db: Database, settings: Settings, auth: ErpAuth | None = None) 
             async with db.transaction() as tx:
                 query = sa.select(warehouses).where(warehouses.c.warehouse_id == str(warehouse_id))
                 row = (await tx.conn.execute(query)).first()
-                if row is None:
+                if row is None or row.tenant_id != tenant:  # another account's: answered as unknown
                     raise NotFound(f"no warehouse {warehouse_id} (yet)", code="unknown_warehouse")
-                if row.tenant_id != tenant:
-                    raise Forbidden("this warehouse belongs to another account", code="foreign_tenant")
                 if body.erp_id is not None:
                     await _check_free(tx.conn, tenant, row, body.erp_id)
                 await tx.conn.execute(

@@ -77,6 +77,7 @@ exchange_log = sa.Table(
     sa.Column("filename", sa.String(255), nullable=True),  # 0003
     sa.Column("caller", sa.String(300), nullable=True),  # 0005: who called the ERP API, e.g. "ERP (1c-exchange)"
     sa.Index("ix_erp_exchange_log_tenant_started", "tenant_id", "started_at"),
+    sa.Index("ix_erp_exchange_log_started", "started_at"),  # retention
 )
 
 # Orders as the ERP will see them: a snapshot per order, its version, and the version the ERP last took.

@@ -115,7 +115,7 @@ async def _owned(conn: AsyncConnection, tenant: str, order_ids: list[str]) -> di
         chunk = order_ids[start : start + orders_out.CHUNK]
         found = await conn.execute(sa.select(orders).where(orders.c.tenant_id == tenant, orders.c.order_id.in_(chunk)))
         rows.update({row.order_id: row for row in found.all()})
-    unknown = [oid for oid in order_ids if oid not in rows or not rows[oid].exportable]
+    unknown = [oid for oid in order_ids if oid not in rows or rows[oid].tenant_id != tenant or not rows[oid].exportable]
     if unknown:
         raise NotFound("no such orders for the ERP", code="order_not_found", details={"order_ids": unknown})
     return rows
@@ -154,7 +154,7 @@ def build_router(db: Database, auth: ErpAuth | None = None) -> APIRouter:
         "/orders/ack",
         summary="Confirm the order versions the ERP took; later changes stay pending",
         description=(
-            "All or nothing: an unknown order id answers 404 (another account's 403) and a version above the "
+            "All or nothing: an unknown order id answers 404 (another account's alike) and a version above the "
             "order's current one 409, naming the orders; nothing is applied then."
         ),
     )

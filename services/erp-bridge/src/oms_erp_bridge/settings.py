@@ -20,6 +20,11 @@ class Settings(ServiceSettings):
     # The most one session may upload in all (a catalog with its pieces), and the largest file imported.
     max_session_bytes: int = 512 * 1024 * 1024
     max_file_bytes: int = 200 * 1024 * 1024
+    # Retention of the exchange log (R-ERP-6: what an SRE or a manager reads) and of finished sessions' rows.
+    exchange_log_retention_s: float = 90 * 24 * 3600.0
+    exchange_session_retention_s: float = 7 * 24 * 3600.0
+    # The JSON API's stock (up to 10,000 rows) and order changes take larger bodies than the default.
+    max_api_body_bytes: int = 8 * 1024 * 1024
     # An import handles at most this many items per call and answers `progress` until done.
     import_batch: int = 2000
     # A full stock snapshot of a warehouse goes out in events (parts) of at most this many items: one event must

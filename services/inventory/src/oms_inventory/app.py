@@ -24,6 +24,7 @@ from oms_shared.contracts import (
     WarehouseUpdatedV1,
 )
 from oms_shared.db import utcnow
+from oms_shared.http import BodyLimit
 from oms_shared.service import ServiceRuntime
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -40,6 +41,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     runtime.consumer.on(PriceListUpdatedV1, inventory.on_price_list_updated)
     runtime.consumer.on(ErpStockImportedV1, inventory.on_erp_stock_imported)
     runtime.routers.append(build_router(runtime.db, inventory))
+    runtime.body_limits += [
+        BodyLimit("/api/v1/stock/upload", settings.max_upload_body_bytes),
+        BodyLimit("/api/v1/stock", settings.max_rows_body_bytes),
+        BodyLimit("/api/v1/products", settings.max_rows_body_bytes),
+    ]
 
     async def reconciler() -> None:
         while True:

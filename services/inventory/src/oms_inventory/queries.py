@@ -25,7 +25,7 @@ from oms_inventory.db import (
 )
 from oms_inventory.domain import fmt
 from oms_shared.auth import Principal
-from oms_shared.errors import Forbidden, Invalid, NotFound
+from oms_shared.errors import Invalid, NotFound
 
 # Formatting is cached: a 10,000-line availability answer has few distinct quantities.
 _fmt_cached = functools.lru_cache(maxsize=65536)(fmt)
@@ -190,10 +190,8 @@ async def item_row(conn: AsyncConnection, tenant: str, warehouse_id: str, sku: s
 
 async def check_warehouse(conn: AsyncConnection, tenant: str, warehouse_id: str) -> None:
     owner = await conn.scalar(sa.select(warehouses.c.tenant_id).where(warehouses.c.warehouse_id == warehouse_id))
-    if owner is None:
+    if owner is None or owner != tenant:  # another account's: answered as unknown
         raise NotFound(f"no warehouse {warehouse_id}", code="unknown_warehouse")
-    if owner != tenant:
-        raise Forbidden("this belongs to another account", code="foreign_tenant")
 
 
 async def incoming_row(conn: AsyncConnection, tenant: str, incoming_id: str) -> dict[str, Any]:
@@ -247,13 +245,18 @@ async def availability(
     with statistics not yet gathered (right after a bulk load) PostgreSQL nested-looped it for 15 s.
     """
     pl = (await conn.execute(sa.select(price_lists).where(price_lists.c.price_list_id == price_list_id))).first()
-    if pl is None or pl.deleted:
-        raise NotFound(f"no price list {price_list_id}", code="price_list_not_found")
     supplier_view = caller.is_supplier
-    if supplier_view and pl.tenant_id != str(caller.account_id):
-        raise Forbidden("this belongs to another account", code="foreign_tenant")
-    if not supplier_view and str(caller.account_id) not in json.loads(pl.buyer_account_ids):
-        raise Forbidden("this price list is not open to your account", code="foreign_tenant")
+    # Another supplier's list, or one not open to the buying account, is answered as an unknown one.
+    if (
+        pl is None
+        or pl.deleted
+        or (
+            pl.tenant_id != str(caller.account_id)
+            if supplier_view
+            else str(caller.account_id) not in json.loads(pl.buyer_account_ids)
+        )
+    ):
+        raise NotFound(f"no price list {price_list_id}", code="price_list_not_found")
     tenant = pl.tenant_id
     wh_ids: list[str] = json.loads(pl.warehouse_ids)
     items = price_list_items
@@ -465,8 +468,9 @@ async def list_holds(
     return _page_body(items, total, limit, offset)
 
 
-async def reserve_drift(conn: AsyncConnection) -> list[dict[str, Any]]:
-    """Items whose reserved projection differs from the sum of their ledger rows."""
+async def reserve_drift(conn: AsyncConnection, tenant: str | None = None) -> list[dict[str, Any]]:
+    """Items whose reserved projection differs from the sum of their ledger rows: of one tenant, or of all (the
+    reconciler)."""
     ledger = (
         sa.select(
             reserve_ledger.c.tenant_id,
@@ -474,6 +478,7 @@ async def reserve_drift(conn: AsyncConnection) -> list[dict[str, Any]]:
             reserve_ledger.c.sku,
             sa.func.sum(reserve_ledger.c.quantity).label("total"),
         )
+        .where(*([reserve_ledger.c.tenant_id == tenant] if tenant is not None else []))
         .group_by(reserve_ledger.c.tenant_id, reserve_ledger.c.warehouse_id, reserve_ledger.c.sku)
         .subquery()
     )
@@ -495,7 +500,10 @@ async def reserve_drift(conn: AsyncConnection) -> list[dict[str, Any]]:
                 ),
             )
         )
-        .where(stock.c.reserved != sa.func.coalesce(ledger.c.total, 0))
+        .where(
+            stock.c.reserved != sa.func.coalesce(ledger.c.total, 0),
+            *([stock.c.tenant_id == tenant] if tenant is not None else []),
+        )
     )
     out: dict[tuple[str, str, str], dict[str, Any]] = defaultdict(dict)
     for r in await conn.execute(stmt):

@@ -139,13 +139,12 @@ async def mark_read(
                 notifications.c.notification_id.in_(ids)
             )
         )
-        owners = {r.notification_id: r for r in found}
+        # Another account's notification is answered as an unknown one.
+        owners = {r.notification_id: r for r in found if r.account_id == str(principal.account_id)}
         missing = [i for i in ids if i not in owners]
         if missing:
             raise NotFound("no such notification", code="notification_not_found", details={"ids": missing})
         for row in owners.values():
-            if row.account_id != str(principal.account_id):
-                raise Forbidden("this belongs to another account", code="foreign_tenant")
             if row.user_id != str(principal.user_id):
                 raise Forbidden("this notification is another user's", code="not_your_notification")
         where.append(notifications.c.notification_id.in_(ids))
@@ -244,9 +243,8 @@ async def list_emails(
 async def _owned_email(conn: AsyncConnection, principal: Principal, email_id: str) -> Any:
     _require_owner(principal)
     row = (await conn.execute(sa.select(emails).where(emails.c.email_id == email_id))).first()
-    if row is None:
+    if row is None or row.tenant_id != str(principal.account_id):
         raise NotFound("no such e-mail", code="email_not_found")
-    principal.require_tenant(row.tenant_id)
     return row
 
 

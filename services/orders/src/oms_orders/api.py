@@ -16,7 +16,7 @@ from oms_orders.handlers import catalog, changes, communication, identity, impor
 from oms_orders.handlers import orders as order_cases
 from oms_orders.storage import FileStorage
 from oms_shared.auth import CurrentPrincipal, Principal
-from oms_shared.db import Database
+from oms_shared.db import Database, declare_outcome
 from oms_shared.throttle import AttemptGuard, RateLimiter
 
 IfMatch = Annotated[str | None, Header(alias="If-Match")]
@@ -238,6 +238,7 @@ def build_router(deps: Deps) -> APIRouter:
     async def transition(
         order_id: uuid.UUID, body: schemas.TransitionIn, principal: CurrentPrincipal, if_match: IfMatch = None
     ) -> JSONResponse:
+        declare_outcome(200, f"/api/v1/orders/{order_id}")  # the answer, should it be lost after the commit
         await order_cases.transition(db, principal, order_id, body, if_match)
         return order_response(await order_body(principal, order_id))
 
@@ -245,6 +246,7 @@ def build_router(deps: Deps) -> APIRouter:
     async def edit_lines(
         order_id: uuid.UUID, body: schemas.LinesEditIn, principal: CurrentPrincipal, if_match: IfMatch = None
     ) -> JSONResponse:
+        declare_outcome(200, f"/api/v1/orders/{order_id}")  # the answer, should it be lost after the commit
         await changes.edit_lines(db, principal, order_id, body, if_match)
         return order_response(await order_body(principal, order_id))
 
@@ -256,6 +258,7 @@ def build_router(deps: Deps) -> APIRouter:
     async def update_profile(
         order_id: uuid.UUID, body: schemas.ProfileIn, principal: CurrentPrincipal, if_match: IfMatch = None
     ) -> JSONResponse:
+        declare_outcome(200, f"/api/v1/orders/{order_id}")  # the answer, should it be lost after the commit
         await changes.update_profile(db, principal, order_id, body, if_match)
         return order_response(await order_body(principal, order_id))
 

@@ -37,7 +37,7 @@ from oms_shared.contracts import (
     UserPasswordResetRequestedV1,
     WarehouseUpdatedV1,
 )
-from oms_shared.http import error_body
+from oms_shared.http import MULTIPART_OVERHEAD, BodyLimit, error_body
 from oms_shared.service import ServiceRuntime
 from oms_shared.throttle import AttemptGuard, RateLimiter
 
@@ -134,6 +134,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         password_reset_ttl_s=settings.password_reset_ttl_s,
     )
     runtime.routers.append(build_router(deps))
+    runtime.body_limits += [
+        BodyLimit("/api/v1/orders/import", settings.max_import_bytes + MULTIPART_OVERHEAD),
+        BodyLimit("/api/v1/orders/{order_id}/documents", settings.max_file_bytes + MULTIPART_OVERHEAD),
+        BodyLimit("/api/v1/price-lists", settings.max_price_list_body_bytes),
+        BodyLimit("/api/v1/price-lists/{price_list_id}", settings.max_price_list_body_bytes),
+    ]
 
     async def overdue_loop() -> None:
         """R-ST-4: flag orders past their status's time limit, then look again after a while."""

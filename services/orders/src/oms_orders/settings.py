@@ -33,4 +33,6 @@ class Settings(ServiceSettings):
     max_import_rows: int = 5000
     max_import_bytes: int = 5 * 1024 * 1024
     overdue_scan_interval_s: float = 60.0
+    # A price list of up to 20,000 items comes as one JSON body (POST/PUT /price-lists): larger than the default.
+    max_price_list_body_bytes: int = 16 * 1024 * 1024
     list_count_cap: int = 10_000  # the order list's `total` counts at most this many (then "10,000+")

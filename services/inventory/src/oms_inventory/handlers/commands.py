@@ -44,7 +44,7 @@ from oms_inventory.reserves import (
 )
 from oms_shared.contracts import WarehouseUpdatedData, WarehouseUpdatedV1, make_event
 from oms_shared.db import Database, utcnow
-from oms_shared.errors import Conflict, Forbidden, Invalid, NotFound, RowError
+from oms_shared.errors import Conflict, Invalid, NotFound, RowError
 
 log = logging.getLogger(__name__)
 
@@ -265,10 +265,8 @@ class Commands:
             row = (
                 await tx.conn.execute(sa.select(incoming_stock).where(incoming_stock.c.incoming_id == incoming_id))
             ).first()
-            if row is None:
+            if row is None or row.tenant_id != tenant:  # another account's: answered as unknown
                 raise NotFound("no such incoming delivery", code="incoming_not_found")
-            if row.tenant_id != tenant:
-                raise Forbidden("this belongs to another account", code="foreign_tenant")
             if row.status != "expected":
                 raise Conflict(f"the delivery is already {row.status}", code="already_received")
             # Only the request that moves the delivery out of "expected" adds it to on hand: two receives of one

@@ -16,7 +16,7 @@ from oms_inventory.domain import LineTarget, WarehouseIndex, to_units
 from oms_inventory.reserves import insert_ignore
 from oms_shared.contracts import OrderLine, OrderStatus
 from oms_shared.db import utcnow
-from oms_shared.errors import Forbidden, Invalid, NotFound, RowError
+from oms_shared.errors import Invalid, NotFound, RowError
 from oms_shared.spreadsheets import SheetLimits, kind_of, read_upload
 
 log = logging.getLogger(__name__)
@@ -179,17 +179,13 @@ def raise_row_errors(errors: list[RowError]) -> None:
     if not errors:
         return
     details = [e.as_dict() for e in errors]
-    if any(e.code == "foreign_tenant" for e in errors):
-        raise Forbidden("some rows refer to another account's warehouses", code="foreign_tenant", details=details)
     raise Invalid(f"{len(errors)} row(s) are not valid; nothing was applied", code="invalid_rows", details=details)
 
 
 async def check_item(conn: AsyncConnection, tenant: str, warehouse_id: str, sku: str) -> None:
     owner = await conn.scalar(sa.select(warehouses.c.tenant_id).where(warehouses.c.warehouse_id == warehouse_id))
-    if owner is None:
+    if owner is None or owner != tenant:  # another account's: answered as unknown
         raise NotFound(f"no warehouse {warehouse_id}", code="unknown_warehouse")
-    if owner != tenant:
-        raise Forbidden("this belongs to another account", code="foreign_tenant")
     known = await conn.scalar(sa.select(sa.func.count()).where(products.c.tenant_id == tenant, products.c.sku == sku))
     if not known:
         raise NotFound(f"no product with SKU {sku!r}", code="unknown_sku")

@@ -73,12 +73,11 @@ async def _check_managers(conn: AsyncConnection, supplier_id: str, user_ids: lis
         return
     wanted = {str(u) for u in user_ids}
     rows = (await conn.execute(sa.select(users.c.id, users.c.account_id).where(users.c.id.in_(wanted)))).all()
-    found = {r.id: r.account_id for r in rows}
-    missing = sorted(wanted - set(found))
+    # Another account's user is answered as an unknown one: nothing tells that the id exists elsewhere.
+    found = {r.id for r in rows if r.account_id == supplier_id}
+    missing = sorted(wanted - found)
     if missing:
         raise Invalid("some managers are not users", code="unknown_user", details={"user_ids": missing})
-    if any(acc != supplier_id for acc in found.values()):
-        raise Forbidden("a manager belongs to another account", code="foreign_tenant")
 
 
 async def _check_buyer_account(conn: AsyncConnection, account_id: uuid.UUID | None) -> None:
@@ -125,9 +124,8 @@ async def create_buyer(db: Database, principal: Principal, cmd: schemas.BuyerIn)
 
 async def buyer_for(conn: AsyncConnection, principal: Principal, buyer_id: uuid.UUID) -> sa.Row[Any]:
     row = (await conn.execute(sa.select(buyers).where(buyers.c.id == str(buyer_id)))).first()
-    if row is None:
+    if row is None or row.supplier_id != str(principal.account_id):
         raise NotFound(f"buyer {buyer_id} does not exist", code="buyer_not_found")
-    principal.require_tenant(row.supplier_id)
     if restricted(principal) and str(principal.user_id) not in load_ids(row.manager_user_ids):
         raise Forbidden("you are not responsible for this buyer", code="not_your_buyer")
     return row
@@ -231,9 +229,7 @@ async def _check_price_list_refs(conn: AsyncConnection, supplier_id: str, cmd: s
     wanted = {str(b) for b in cmd.buyer_ids}
     if wanted:
         rows = (await conn.execute(sa.select(buyers.c.id, buyers.c.supplier_id).where(buyers.c.id.in_(wanted)))).all()
-        if any(r.supplier_id != supplier_id for r in rows):
-            raise Forbidden("a buyer belongs to another account", code="foreign_tenant")
-        missing = sorted(wanted - {r.id for r in rows})
+        missing = sorted(wanted - {r.id for r in rows if r.supplier_id == supplier_id})
         if missing:
             raise NotFound("some buyers do not exist", code="buyer_not_found", details={"buyer_ids": missing})
     wh = {str(w) for w in cmd.warehouse_ids}
@@ -242,8 +238,11 @@ async def _check_price_list_refs(conn: AsyncConnection, supplier_id: str, cmd: s
         rows = (
             await conn.execute(sa.select(warehouses.c.id, warehouses.c.supplier_id).where(warehouses.c.id.in_(wh)))
         ).all()
-        if any(r.supplier_id != supplier_id for r in rows):
-            raise Forbidden("a warehouse belongs to another account", code="foreign_tenant")
+        # Another account's warehouse is refused as one that does not exist (nothing says whose it is).
+        foreign = sorted(r.id for r in rows if r.supplier_id != supplier_id)
+        if foreign:
+            details = {"warehouse_ids": foreign}
+            raise NotFound("some warehouses do not exist", code="warehouse_not_found", details=details)
 
 
 async def _write_price_list(tx: Tx, price_list_id: str, cmd: schemas.PriceListIn) -> None:
@@ -393,9 +392,8 @@ async def update_price_list(
     principal.require("orders", "change")
     async with db.transaction() as tx:
         row = (await tx.conn.execute(sa.select(price_lists).where(price_lists.c.id == str(price_list_id)))).first()
-        if row is None:
+        if row is None or row.supplier_id != str(principal.account_id):
             raise NotFound(f"price list {price_list_id} does not exist", code="price_list_not_found")
-        principal.require_tenant(row.supplier_id)
         await _check_price_list_refs(tx.conn, row.supplier_id, cmd)
         await tx.conn.execute(
             price_lists.update()
@@ -444,12 +442,13 @@ async def price_list_for(conn: AsyncConnection, principal: Principal, price_list
             price_lists.c.id.in_(_buyer_access(str(principal.account_id))).label("open_to_caller")
         )
     row = (await conn.execute(query)).first()
-    if row is None or row.deleted:
+    # Another supplier's list, or one not open to the buying account, is answered as an unknown one.
+    if (
+        row is None
+        or row.deleted
+        or (row.supplier_id != str(principal.account_id) if principal.is_supplier else not row.open_to_caller)
+    ):
         raise NotFound(f"price list {price_list_id} does not exist", code="price_list_not_found")
-    if principal.is_supplier:
-        principal.require_tenant(row.supplier_id)
-    elif not row.open_to_caller:
-        raise Forbidden("this price list is not open to your account", code="foreign_tenant")
     return row
 
 

@@ -35,7 +35,7 @@ from oms_shared.contracts import (
 )
 from oms_shared.contracts import Side as ContractSide
 from oms_shared.db import Database, Tx, utcnow
-from oms_shared.errors import Forbidden, Invalid, NotFound
+from oms_shared.errors import Invalid, NotFound
 
 Change = tuple[str, str, str, str | None, str | None]  # line_id, sku, field, old, new
 
@@ -268,10 +268,8 @@ async def update_profile(
             new = str(cmd.responsible_user_id) if cmd.responsible_user_id else None
             if new is not None:
                 account = await tx.conn.scalar(sa.select(users.c.account_id).where(users.c.id == new))
-                if account is None:
+                if account is None or account != row.supplier_id:
                     raise NotFound(f"user {new} does not exist", code="user_not_found")
-                if account != row.supplier_id:
-                    raise Forbidden("the responsible employee must be one of yours", code="foreign_tenant")
             if new != row.responsible_user_id:
                 values["responsible_user_id"] = new
                 events.append(("responsible", {"old": row.responsible_user_id, "new": new}))

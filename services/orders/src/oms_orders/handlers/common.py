@@ -83,19 +83,17 @@ def restricted(principal: Principal) -> bool:
 async def order_for(
     conn: AsyncConnection, order_id: uuid.UUID, principal: Principal, *, write: bool = False, lock: bool = False
 ) -> sa.Row[Any]:
-    """The order row if the caller may see (or change) it: 404 unknown, 403 another tenant's (R-ACC-4)."""
+    """The order row if the caller may see (or change) it: 404 unknown, and just the same for another tenant's
+    (R-ACC-4: an answer never tells that an id exists elsewhere)."""
     query = sa.select(orders).where(orders.c.id == str(order_id))
     if lock and conn.dialect.name == "postgresql":
         query = query.with_for_update()
     row = (await conn.execute(query)).first()
-    if row is None:
+    owner = None if row is None else row.supplier_id if principal.is_supplier else row.buyer_account_id
+    if row is None or owner != str(principal.account_id):
         raise NotFound(f"order {order_id} does not exist", code="order_not_found")
     if principal.is_supplier:
-        principal.require_tenant(row.supplier_id)
         principal.require("orders", "change" if write else "read")
         if restricted(principal) and not await manages_buyer(conn, row.buyer_id, principal.user_id):
             raise Forbidden("this order belongs to a buyer you are not responsible for", code="not_your_buyer")
-    else:
-        if row.buyer_account_id != str(principal.account_id):
-            raise Forbidden("this belongs to another account", code="foreign_tenant")
     return row

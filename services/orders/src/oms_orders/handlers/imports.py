@@ -15,7 +15,7 @@ from oms_orders.handlers.common import load_ids
 from oms_orders.handlers.communication import TooLarge
 from oms_orders.handlers.orders import insert_order, price_items
 from oms_shared.auth import Principal
-from oms_shared.db import Database
+from oms_shared.db import Database, declare_outcome
 from oms_shared.spreadsheets import SheetLimits, read_upload
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -83,4 +83,6 @@ async def import_order(
             by_user_id=str(principal.user_id),
             by_side=domain.Side.SUPPLIER,
         )
+        # Should the answer be lost after this commits, a retry with the same Idempotency-Key gets this order.
+        declare_outcome(201, f"/api/v1/orders/{row.id}")
         return str(row.id)

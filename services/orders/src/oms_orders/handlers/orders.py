@@ -34,8 +34,8 @@ from oms_shared.contracts import (
     make_event,
 )
 from oms_shared.contracts import Side as ContractSide
-from oms_shared.db import Database, Tx, utcnow
-from oms_shared.errors import Forbidden, PreconditionFailed
+from oms_shared.db import Database, Tx, declare_outcome, utcnow
+from oms_shared.errors import NotFound, PreconditionFailed
 
 PRODUCER = "orders"
 
@@ -446,8 +446,8 @@ async def place_order(db: Database, principal: Principal, cmd: schemas.OrderIn) 
                 )
             )
         ).first()
-        if buyer is None:
-            raise Forbidden("your account is not a buyer of this supplier", code="foreign_tenant")
+        if buyer is None:  # the list is not open to this account after all: answered as an unknown list
+            raise NotFound(f"price list {cmd.price_list_id} does not exist", code="price_list_not_found")
         items = await price_items(tx.conn, price_list.id)
         lines = domain.validate_lines(
             [domain.RequestedLine(line.sku, str(line.warehouse_id), line.quantity) for line in cmd.lines],
@@ -468,6 +468,8 @@ async def place_order(db: Database, principal: Principal, cmd: schemas.OrderIn) 
             comment=cmd.comment,
             one_shipment=cmd.one_shipment,
         )
+        # Should the answer be lost after this commits, a retry with the same Idempotency-Key gets this order.
+        declare_outcome(201, f"/api/v1/orders/{row.id}")
         history = [
             {
                 "from": None,

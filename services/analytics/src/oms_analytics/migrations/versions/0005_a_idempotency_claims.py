@@ -1,0 +1,21 @@
+"""Idempotency claims with a lease and effects recorded with the effect; indexes for retention.
+
+Revision ID: 0005a
+Revises: 0004
+Create Date: 2026-12-03
+"""
+
+from oms_shared.migrations import add_idempotency_claims, drop_idempotency_claims
+
+revision = "0005a"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    add_idempotency_claims()
+
+
+def downgrade() -> None:
+    drop_idempotency_claims()
