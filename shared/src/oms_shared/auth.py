@@ -272,7 +272,7 @@ class TokenVerifier:
         try:
             kid = jwt.get_unverified_header(token).get("kid")
         except jwt.PyJWTError as exc:
-            raise Unauthorized("invalid token: not a signed token", code="invalid_token") from exc
+            raise Unauthorized("invalid token", code="invalid_token") from exc
         return str(kid) if kid is not None else None
 
     async def verify_async(self, token: str) -> Principal:
