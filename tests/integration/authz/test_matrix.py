@@ -10,8 +10,9 @@ query, fresh objects) is in ``REQUESTS`` below; a route that needs nothing speci
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +33,9 @@ from tests.integration.authz.harness import (
     unique,
     xlsx,
 )
-from tests.integration.authz.matrix import ROLES, TABLE, Row, status_class
+from tests.integration.authz.matrix import COLUMNS, ROLES, TABLE, Row, status_class
 
-Factory = Callable[[Stack], dict[str, Any]]
+Factory = Callable[[Stack], dict[str, Any] | Awaitable[dict[str, Any]]]
 
 
 def _csv(s: Stack) -> dict[str, Any]:
@@ -54,7 +55,18 @@ def _order(s: Stack) -> dict[str, Any]:
     return {"json": {"price_list_id": s.ids["price_list_id"], "lines": [line]}}
 
 
-# How each route is called when it needs more than its path: a JSON body, a file, a query; built per call.
+async def _refresh(s: Stack) -> dict[str, Any]:
+    """A refresh token of a session opened for the call (the token is the credential, not the bearer header)."""
+    return {"json": {"refresh_token": (await s.new_session("buyer"))["refresh_token"]}}
+
+
+def _spare_list(s: Stack) -> dict[str, str]:
+    # Switching a link off or regenerating it is done on a second list: the first one's link is called later.
+    return {"price_list_id": s.ids["spare_price_list_id"]}
+
+
+# How each route is called when it needs more than its path: a JSON body, a file, a query, other path ids
+# ("ids"); built per call (a coroutine when it has to call a service first).
 REQUESTS: dict[tuple[str, str], Factory] = {
     ("POST", "/api/v1/accounts"): lambda s: {
         "json": {
@@ -64,8 +76,22 @@ REQUESTS: dict[tuple[str, str], Factory] = {
         }
     },
     ("POST", "/api/v1/auth/token"): lambda s: {"json": {"email": s.data["b1_account"]["email"], "password": PASSWORD}},
+    ("POST", "/api/v1/auth/refresh"): _refresh,
+    # The caller's own password, to the same value: only who may change it is under test.
+    ("POST", "/api/v1/auth/password"): lambda s: {"json": {"old_password": PASSWORD, "new_password": PASSWORD}},
+    ("POST", "/api/v1/auth/password-reset"): lambda s: {"json": {"email": s.data["b1_account"]["email"]}},
+    ("POST", "/api/v1/auth/password-reset/confirm"): lambda s: {
+        "json": {"token": "not-a-reset-token", "new_password": "n3w-pass-42"}
+    },
+    ("POST", "/api/v1/price-lists/{price_list_id}/link"): lambda s: {
+        "ids": _spare_list(s),
+        "params": {"regenerate": "true"},
+    },
+    ("DELETE", "/api/v1/price-lists/{price_list_id}/link"): lambda s: {"ids": _spare_list(s)},
+    ("PUT", "/api/v1/warehouses/{warehouse_id}/stock-source"): lambda s: {"json": {"erp_fed": False}},
     ("POST", "/api/v1/users"): lambda s: {"json": {"email": f"{unique('u')}@example.com", "password": PASSWORD}},
-    ("PATCH", "/api/v1/users/{user_id}"): lambda s: {"json": {"name": "reader"}},
+    # The read-only manager's access, set to what it is: nobody changes their own access (ADR 011).
+    ("PATCH", "/api/v1/users/{user_id}"): lambda s: {"json": {"access_orders": "read"}},
     ("POST", "/api/v1/buyers"): lambda s: {"json": {"name": unique("buyer")}},
     ("PATCH", "/api/v1/buyers/{buyer_id}"): lambda s: {"json": {"contacts": "+7 495 000-00-00"}},
     ("POST", "/api/v1/price-lists"): lambda s: {"json": {**s.data["price_list_body"], "name": unique("list")}},
@@ -141,9 +167,17 @@ def _path(template: str, ids: dict[str, str]) -> str:
     return out
 
 
+# Routes called in a session of their own (signing out ends the session it is called in).
+OWN_SESSION = {("POST", "/api/v1/auth/logout")}
+
+
 async def call(s: Stack, row: Row, role: str) -> httpx.Response:
-    extra = REQUESTS.get((row.method, row.path), lambda _s: {})(s)
-    headers = {**s.headers[role], **extra.pop("headers", {})}
+    await s.renew()
+    made = REQUESTS.get((row.method, row.path), lambda _s: {})(s)
+    extra = await made if inspect.isawaitable(made) else made
+    ids = {**s.ids, **extra.pop("ids", {})}
+    own = (row.method, row.path) in OWN_SESSION and role in s.emails
+    headers = {**(await s.sign_in(role) if own else s.headers[role]), **extra.pop("headers", {})}
     if row.service == "analytics" and row.path.startswith("/api/v1/summary"):
         extra["params"] = {**period(), **extra.get("params", {})}
     if row.service == "orders" and row.path.startswith("/api/v1/orders/{order_id}") and row.method != "GET":
@@ -151,7 +185,7 @@ async def call(s: Stack, row: Row, role: str) -> httpx.Response:
         current = await s.clients["orders"].get(_path("/api/v1/orders/{order_id}", s.ids), headers=s.headers["owner"])
         headers["If-Match"] = current.headers["ETag"]
     client = s.clients[row.service]
-    return await client.request(row.method, _path(row.path, s.ids), headers=headers, **extra)
+    return await client.request(row.method, _path(row.path, ids), headers=headers, **extra)
 
 
 def test_every_route_has_a_row(stack: Stack) -> None:
@@ -187,8 +221,11 @@ async def test_survey(stack: Stack) -> None:
     lines = []
     for service, method, path in served:
         row = known.get((service, method, path)) or Row(service, method, path, "R-ACC-?", "")
-        got = [status_class((await call(stack, row, role)).status_code) for role in ROLES]
-        lines.append(f'    R("{service}", "{method}", "{path}", "{row.rule}", "{" ".join(got)}"),')
+        got = {role: status_class((await call(stack, row, role)).status_code) for role in ROLES}
+        answers = " ".join(got[role] for role in COLUMNS)
+        anonymous = {got[role] for role in ("anonymous", "expired", "forged")}
+        tail = "" if anonymous == {"401"} else f", anonymous={'/'.join(sorted(anonymous))!r}"
+        lines.append(f'    R("{service}", "{method}", "{path}", "{row.rule}", "{answers}"{tail}),')
     print("\n" + "\n".join(lines))
 
 
