@@ -269,10 +269,10 @@ async def _world(s: Stack, keys: tuple[Path, Path]) -> None:
         201,
     )
     erp = s.clients["erp-bridge"]
-    erp_login = unique("erp")
-    await _ok(
-        await erp.put("/api/v1/erp/connection", json={"login": erp_login, "password": ERP_PASSWORD}, headers=owner)
-    )
+    erp_login, stranger_erp_login = unique("erp"), unique("erp-z")
+    for login, headers in ((erp_login, owner), (stranger_erp_login, s.headers["stranger"])):
+        body = {"login": login, "password": ERP_PASSWORD}
+        await _ok(await erp.put("/api/v1/erp/connection", json=body, headers=headers))
 
     s.ids = {
         "order_id": oid,
@@ -286,7 +286,12 @@ async def _world(s: Stack, keys: tuple[Path, Path]) -> None:
         "token": link["link_token"],
         "incoming_id": incoming["items"][0]["incoming_id"],
     }
-    s.data = {"price_list_body": price_list_body, "b1_account": b1_account, "erp_login": erp_login}
+    s.data = {
+        "price_list_body": price_list_body,
+        "b1_account": b1_account,
+        "erp_login": erp_login,
+        "stranger_erp_login": stranger_erp_login,
+    }
 
     async def replicated() -> None:
         await s.renew()

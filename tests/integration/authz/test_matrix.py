@@ -269,3 +269,32 @@ async def test_nobody_else_reads_the_order_of_a_buyer_in_any_answer(stack: Stack
         ("analytics", "/api/v1/summary/details"),
     } <= shown_to_owner, shown_to_owner
     assert not leaks, f"B1's order shows to those who may not see it: {leaks}"
+
+
+async def test_the_erp_calls_its_api_with_its_exchange_login_for_its_supplier_only(stack: Stack) -> None:
+    """R-ACC-1, R-ACC-4 (ADR 012): the ERP's own credential — the exchange login of the supplier's connection, as
+    HTTP Basic — lists and changes that supplier's orders and feeds its stock; another supplier's ERP finds none
+    of them (404, as an unknown id); a wrong password and the people's configuration routes answer 401."""
+    erp = stack.clients["erp-bridge"]
+    own = httpx.BasicAuth(stack.data["erp_login"], ERP_PASSWORD)
+    other = httpx.BasicAuth(stack.data["stranger_erp_login"], ERP_PASSWORD)
+    order_id = stack.ids["order_id"]
+    orders_path, changes_path = "/api/v1/erp/orders", f"/api/v1/erp/orders/{order_id}/changes"
+
+    r = await erp.get(orders_path, params={"pending": "false"}, auth=own)
+    assert r.status_code == 200 and order_id in r.text, r.text
+    stock = {"mode": "changes", "items": [{"warehouse_id": stack.ids["warehouse_id"], "sku": "A-1", "on_hand": "1000"}]}
+    r = await erp.post("/api/v1/erp/stock", json=stock, auth=own)
+    assert r.status_code in (200, 202), r.text
+
+    r = await erp.get(orders_path, params={"pending": "false"}, auth=other)
+    assert r.status_code == 200 and r.json()["total"] == 0 and order_id not in r.text, r.text
+    r = await erp.post(changes_path, json={"erp_document_id": "ZK-9"}, auth=other)
+    assert r.status_code == 404, r.text
+    r = await erp.post("/api/v1/erp/orders/ack", json={"orders": [{"order_id": order_id, "version": 1}]}, auth=other)
+    assert r.status_code == 404, r.text
+
+    wrong = httpx.BasicAuth(stack.data["erp_login"], "not-the-password")
+    assert (await erp.get(orders_path, auth=wrong)).status_code == 401
+    for method, path in (("GET", "/api/v1/erp/connection"), ("GET", "/api/v1/erp/exchanges")):
+        assert (await erp.request(method, path, auth=own)).status_code == 401, path
