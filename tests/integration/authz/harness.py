@@ -305,10 +305,15 @@ async def _world(s: Stack, keys: tuple[Path, Path]) -> None:
         # Nothing listens on the SMTP port and one attempt is allowed: the e-mail fails (the owner may retry it).
         r = await s.clients["notifications"].get("/api/v1/emails", headers=owner)
         assert r.status_code == 200 and any(i["status"] == "failed" for i in r.json()["items"]), r.text
+        # B1 is told of its order in the notification centre.
+        r = await s.clients["notifications"].get("/api/v1/notifications", headers=s.headers["buyer"])
+        assert r.status_code == 200 and r.json()["total"] >= 1, r.text
 
     await eventually(replicated, timeout=120, interval=0.3)
     owner = s.headers["owner"]
     r = await s.clients["notifications"].get("/api/v1/emails", headers=owner)
     s.ids["email_id"] = next(i["email_id"] for i in r.json()["items"] if i["status"] == "failed")
+    r = await s.clients["notifications"].get("/api/v1/notifications", headers=s.headers["buyer"])
+    s.ids["notification_id"] = r.json()["items"][0]["notification_id"]
     r = await s.clients["analytics"].post("/api/v1/admin/rebuild", params={"wait": "true"}, headers=owner)
     s.ids["rebuild_id"] = (await _ok(r))["rebuild_id"]

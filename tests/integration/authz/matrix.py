@@ -170,7 +170,7 @@ TABLE: list[Row] = [
     R("notifications", "GET", "/api/v1/notifications", "R-ACC-4", "2xx 2xx 2xx 2xx 2xx 2xx"),
     R("notifications", "GET", "/api/v1/notifications/unread", "R-ACC-4", "2xx 2xx 2xx 2xx 2xx 2xx"),
     R("notifications", "GET", "/api/v1/preferences", "R-ACC-4", "2xx 2xx 2xx 2xx 2xx 2xx"),
-    R("notifications", "POST", "/api/v1/notifications/read", "R-ACC-4", "2xx 2xx 2xx 2xx 2xx 2xx"),
+    R("notifications", "POST", "/api/v1/notifications/read", "R-ACC-4", "404 404 404 2xx 404 404"),
     R("notifications", "PUT", "/api/v1/preferences", "R-ACC-4", "2xx 2xx 2xx 2xx 2xx 2xx"),
     R("orders", "DELETE", "/api/v1/orders/{order_id}", "R-ACC-4", "4xx 403 403 4xx 404 404"),
     R("orders", "GET", "/api/v1/orders", "R-ACC-4", "2xx 2xx 2xx 2xx 2xx 2xx"),

@@ -124,7 +124,8 @@ REQUESTS: dict[tuple[str, str], Factory] = {
     ("POST", "/api/v1/incoming"): lambda s: {
         "json": {"items": [{"warehouse_id": s.ids["warehouse_id"], "sku": "B-2", "quantity": "1"}]}
     },
-    ("POST", "/api/v1/notifications/read"): lambda s: {"json": {"all": True}},
+    # B1's notification: marking it read is B1's alone; to every other account it is unknown.
+    ("POST", "/api/v1/notifications/read"): lambda s: {"json": {"notification_ids": [s.ids["notification_id"]]}},
     ("PUT", "/api/v1/preferences"): lambda s: {"json": {"email": {"comment": True}}},
     ("GET", "/exchange/1c"): lambda s: {"params": {"type": "sale", "mode": "checkauth"}},
     ("POST", "/exchange/1c"): lambda s: {"params": {"type": "sale", "mode": "file", "filename": "orders.xml"}},
