@@ -135,9 +135,9 @@ async def running_stack(bootstrap: str, keys: tuple[Path, Path], tmp: Path) -> A
         return {**common, "database_url": f"sqlite+aiosqlite:///{tmp / name}.db", "consumer_group": unique(name)}
 
     # Sign-in throttles are not under test here: every role signs in and changes its password several times.
-    unthrottled = {"signin_per_ip_burst": 1000, "signin_per_login_burst": 1000}
+    unthrottled: dict[str, Any] = {"signin_per_ip_burst": 1000, "signin_per_login_burst": 1000}
     # The other services verify tokens with the keys orders publishes (ADR 011), fetched in-process.
-    jwks = {"jwks_url": f"http://orders{JWKS_PATH}"}
+    jwks: dict[str, Any] = {"jwks_url": f"http://orders{JWKS_PATH}"}
     orders = orders_app(
         OrdersSettings(
             **env("orders"),

@@ -174,7 +174,8 @@ OWN_SESSION = {("POST", "/api/v1/auth/logout")}
 
 async def call(s: Stack, row: Row, role: str) -> httpx.Response:
     await s.renew()
-    made = REQUESTS.get((row.method, row.path), lambda _s: {})(s)
+    factory = REQUESTS.get((row.method, row.path))
+    made = factory(s) if factory else {}
     extra = await made if inspect.isawaitable(made) else made
     ids = {**s.ids, **extra.pop("ids", {})}
     own = (row.method, row.path) in OWN_SESSION and role in s.emails
