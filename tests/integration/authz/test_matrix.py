@@ -285,6 +285,8 @@ async def test_the_erp_calls_its_api_with_its_exchange_login_for_its_supplier_on
 
     r = await erp.get(orders_path, params={"pending": "false"}, auth=own)
     assert r.status_code == 200 and order_id in r.text, r.text
+    r = await erp.post(changes_path, json={"erp_document_id": "ZK-1"}, auth=own)
+    assert r.status_code == 202, r.text
     stock = {"mode": "changes", "items": [{"warehouse_id": stack.ids["warehouse_id"], "sku": "A-1", "on_hand": "1000"}]}
     r = await erp.post("/api/v1/erp/stock", json=stock, auth=own)
     assert r.status_code in (200, 202), r.text
