@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -30,13 +31,15 @@ from oms_notifications.app import create_app as notifications_app
 from oms_notifications.settings import Settings as NotificationsSettings
 from oms_orders.app import create_app as orders_app
 from oms_orders.settings import Settings as OrdersSettings
-from oms_shared.auth import Principal, generate_keypair, issue_token
+from oms_shared.auth import JWKS_PATH, Principal, generate_keypair, issue_token
 from tests.support.services import bearer, eventually, running_service
 
 PASSWORD = "secret-pass-1"
 ERP_PASSWORD = "erp-exchange-secret"
 # Only documentation and tooling routes are left out: they carry no data and no token is read.
 TOOLING = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+# Access tokens live a minute (ADR 011): the harness renews a role's token this long before it lapses.
+RENEW_MARGIN_S = 20.0
 
 
 def routes_of(app: FastAPI) -> set[tuple[str, str]]:
@@ -60,6 +63,36 @@ class Stack:
     headers: dict[str, dict[str, str]]
     ids: dict[str, str] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
+    # role -> its e-mail, its refresh token and when its access token is to be renewed (monotonic seconds)
+    emails: dict[str, str] = field(default_factory=dict)
+    sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    async def new_session(self, role: str) -> dict[str, Any]:
+        """Signs the role's user in again: the answer with an access and a refresh token (sessions are kept)."""
+        body = {"email": self.emails[role], "password": PASSWORD}
+        return await _ok(await self.clients["orders"].post("/api/v1/auth/token", json=body))
+
+    async def sign_in(self, role: str) -> dict[str, str]:
+        """The headers of a new session of the role's user (the role's own session is kept)."""
+        return bearer((await self.new_session(role))["access_token"])
+
+    def open_session(self, role: str, email: str, answer: dict[str, Any]) -> None:
+        """The role's session: its headers from now on, and when to renew them."""
+        self.emails[role] = email
+        self.headers[role] = bearer(answer["access_token"])
+        renew_at = time.monotonic() + float(answer["expires_in"]) - RENEW_MARGIN_S
+        self.sessions[role] = {"refresh_token": answer["refresh_token"], "renew_at": renew_at}
+
+    async def renew(self) -> None:
+        """Renews the access tokens about to lapse, as a client does (``/auth/refresh``); a session that
+        ended (a password change ends the user's other sessions) is replaced by a new sign-in."""
+        for role, session in self.sessions.items():
+            if time.monotonic() < session["renew_at"]:
+                continue
+            body = {"refresh_token": session["refresh_token"]}
+            r = await self.clients["orders"].post("/api/v1/auth/refresh", json=body)
+            answer = await self.new_session(role) if r.status_code == 401 else await _ok(r)
+            self.open_session(role, self.emails[role], answer)
 
 
 def period() -> dict[str, str]:
@@ -93,7 +126,6 @@ async def running_stack(bootstrap: str, keys: tuple[Path, Path], tmp: Path) -> A
     os.environ["OMS_VAR_DIR"] = str(tmp / "var")
     common: dict[str, Any] = {
         "kafka_bootstrap": bootstrap,
-        "jwt_public_key_file": str(keys[1]),
         "log_json": False,
         "consumer_retry_backoff_s": 0.05,
         "outbox_poll_interval_s": 0.1,
@@ -102,17 +134,31 @@ async def running_stack(bootstrap: str, keys: tuple[Path, Path], tmp: Path) -> A
     def env(name: str) -> dict[str, Any]:
         return {**common, "database_url": f"sqlite+aiosqlite:///{tmp / name}.db", "consumer_group": unique(name)}
 
+    # Sign-in throttles are not under test here: every role signs in and changes its password several times.
+    unthrottled: dict[str, Any] = {"signin_per_ip_burst": 1000, "signin_per_login_burst": 1000}
+    # The other services verify tokens with the keys orders publishes (ADR 011), fetched in-process.
+    jwks: dict[str, Any] = {"jwks_url": f"http://orders{JWKS_PATH}"}
+    orders = orders_app(
+        OrdersSettings(
+            **env("orders"),
+            **unthrottled,
+            jwt_private_key_file=str(keys[0]),
+            jwt_public_key_file=str(keys[1]),
+            files_dir=str(tmp / "files"),
+        )
+    )
     apps = {
-        "orders": orders_app(
-            OrdersSettings(**env("orders"), jwt_private_key_file=str(keys[0]), files_dir=str(tmp / "files"))
-        ),
-        "inventory": inventory_app(InventorySettings(**env("inventory"))),
+        "orders": orders,
+        "inventory": inventory_app(InventorySettings(**env("inventory"), **jwks)),
         "notifications": notifications_app(
-            NotificationsSettings(**env("notifications"), smtp_port=9, email_max_attempts=1)
+            NotificationsSettings(**env("notifications"), **jwks, smtp_port=9, email_max_attempts=1)
         ),
-        "erp-bridge": erp_app(ErpSettings(**env("erp"), files_dir=str(tmp / "erp"))),
-        "analytics": analytics_app(AnalyticsSettings(**env("analytics"))),
+        "erp-bridge": erp_app(ErpSettings(**env("erp"), **jwks, files_dir=str(tmp / "erp"))),
+        "analytics": analytics_app(AnalyticsSettings(**env("analytics"), **jwks)),
     }
+    for name, app in apps.items():
+        if name != "orders":
+            app.state.runtime.token_verifier.transport = httpx.ASGITransport(app=orders)
     async with AsyncExitStack() as stack:
         clients = {name: await stack.enter_async_context(running_service(app)) for name, app in apps.items()}
         s = Stack(clients, apps, {})
@@ -131,12 +177,13 @@ async def _world(s: Stack, keys: tuple[Path, Path]) -> None:
         account = await _ok(await orders.post("/api/v1/accounts", json=body), 201)
         return {**account, "email": email}
 
-    async def sign_in(email: str) -> dict[str, str]:
+    async def sign_in(role: str, email: str) -> dict[str, str]:
         r = await orders.post("/api/v1/auth/token", json={"email": email, "password": PASSWORD})
-        return bearer((await _ok(r))["access_token"])
+        s.open_session(role, email, await _ok(r))
+        return s.headers[role]
 
     supplier = await register("supplier", "Supplier A")
-    owner = await sign_in(supplier["email"])
+    owner = await sign_in("owner", supplier["email"])
     staff: dict[str, dict[str, Any]] = {}
     for role, access in (
         ("restricted", {"access_buyers": "change", "access_orders": "full", "restricted_to_own_buyers": True}),
@@ -185,16 +232,16 @@ async def _world(s: Stack, keys: tuple[Path, Path]) -> None:
     }
     price_list = await _ok(await orders.post("/api/v1/price-lists", json=price_list_body, headers=owner), 201)
     plid = price_list["price_list_id"]
+    spare_body = {**price_list_body, "name": "Retail"}
+    spare = await _ok(await orders.post("/api/v1/price-lists", json=spare_body, headers=owner), 201)
+    await _ok(await orders.post(f"/api/v1/price-lists/{spare['price_list_id']}/link", headers=owner))
 
-    s.headers = {
-        "owner": owner,
-        "restricted": await sign_in(staff["restricted"]["email"]),
-        "reader": await sign_in(staff["reader"]["email"]),
-        "buyer": await sign_in(b1_account["email"]),
-        "other_buyer": await sign_in(b2_account["email"]),
-        "stranger": await sign_in(stranger_account["email"]),
-        "anonymous": {},
-    }
+    await sign_in("restricted", staff["restricted"]["email"])
+    await sign_in("reader", staff["reader"]["email"])
+    await sign_in("buyer", b1_account["email"])
+    await sign_in("other_buyer", b2_account["email"])
+    await sign_in("stranger", stranger_account["email"])
+    s.headers["anonymous"] = {}
     a_owner = Principal(uuid.UUID(supplier["user_id"]), uuid.UUID(supplier["account_id"]), "supplier", is_owner=True)
     s.headers["expired"] = bearer(issue_token(keys[0].read_bytes(), a_owner, ttl=timedelta(seconds=-60)))
     other_keys = generate_keypair(keys[0].parent / "other-key")
@@ -222,10 +269,10 @@ async def _world(s: Stack, keys: tuple[Path, Path]) -> None:
         201,
     )
     erp = s.clients["erp-bridge"]
-    erp_login = unique("erp")
-    await _ok(
-        await erp.put("/api/v1/erp/connection", json={"login": erp_login, "password": ERP_PASSWORD}, headers=owner)
-    )
+    erp_login, stranger_erp_login = unique("erp"), unique("erp-z")
+    for login, headers in ((erp_login, owner), (stranger_erp_login, s.headers["stranger"])):
+        body = {"login": login, "password": ERP_PASSWORD}
+        await _ok(await erp.put("/api/v1/erp/connection", json=body, headers=headers))
 
     s.ids = {
         "order_id": oid,
@@ -233,14 +280,22 @@ async def _world(s: Stack, keys: tuple[Path, Path]) -> None:
         "buyer_id": buyers["b1"],
         "user_id": staff["reader"]["user_id"],
         "price_list_id": plid,
+        "spare_price_list_id": spare["price_list_id"],
         "warehouse_id": wid,
         "document_id": document["document_id"],
         "token": link["link_token"],
         "incoming_id": incoming["items"][0]["incoming_id"],
     }
-    s.data = {"price_list_body": price_list_body, "b1_account": b1_account, "erp_login": erp_login}
+    s.data = {
+        "price_list_body": price_list_body,
+        "b1_account": b1_account,
+        "erp_login": erp_login,
+        "stranger_erp_login": stranger_erp_login,
+    }
 
     async def replicated() -> None:
+        await s.renew()
+        owner = s.headers["owner"]
         r = await inventory.get(f"/api/v1/orders/{oid}/reserves", headers=owner)
         assert r.status_code == 200, r.text
         r = await erp.get("/api/v1/erp/orders", params={"pending": "false"}, headers=owner)
@@ -250,9 +305,15 @@ async def _world(s: Stack, keys: tuple[Path, Path]) -> None:
         # Nothing listens on the SMTP port and one attempt is allowed: the e-mail fails (the owner may retry it).
         r = await s.clients["notifications"].get("/api/v1/emails", headers=owner)
         assert r.status_code == 200 and any(i["status"] == "failed" for i in r.json()["items"]), r.text
+        # B1 is told of its order in the notification centre.
+        r = await s.clients["notifications"].get("/api/v1/notifications", headers=s.headers["buyer"])
+        assert r.status_code == 200 and r.json()["total"] >= 1, r.text
 
     await eventually(replicated, timeout=120, interval=0.3)
+    owner = s.headers["owner"]
     r = await s.clients["notifications"].get("/api/v1/emails", headers=owner)
     s.ids["email_id"] = next(i["email_id"] for i in r.json()["items"] if i["status"] == "failed")
+    r = await s.clients["notifications"].get("/api/v1/notifications", headers=s.headers["buyer"])
+    s.ids["notification_id"] = r.json()["items"][0]["notification_id"]
     r = await s.clients["analytics"].post("/api/v1/admin/rebuild", params={"wait": "true"}, headers=owner)
     s.ids["rebuild_id"] = (await _ok(r))["rebuild_id"]

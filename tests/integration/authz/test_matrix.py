@@ -10,8 +10,9 @@ query, fresh objects) is in ``REQUESTS`` below; a route that needs nothing speci
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +33,9 @@ from tests.integration.authz.harness import (
     unique,
     xlsx,
 )
-from tests.integration.authz.matrix import ROLES, TABLE, Row, status_class
+from tests.integration.authz.matrix import COLUMNS, ROLES, TABLE, Row, status_class
 
-Factory = Callable[[Stack], dict[str, Any]]
+Factory = Callable[[Stack], dict[str, Any] | Awaitable[dict[str, Any]]]
 
 
 def _csv(s: Stack) -> dict[str, Any]:
@@ -54,7 +55,18 @@ def _order(s: Stack) -> dict[str, Any]:
     return {"json": {"price_list_id": s.ids["price_list_id"], "lines": [line]}}
 
 
-# How each route is called when it needs more than its path: a JSON body, a file, a query; built per call.
+async def _refresh(s: Stack) -> dict[str, Any]:
+    """A refresh token of a session opened for the call (the token is the credential, not the bearer header)."""
+    return {"json": {"refresh_token": (await s.new_session("buyer"))["refresh_token"]}}
+
+
+def _spare_list(s: Stack) -> dict[str, str]:
+    # Switching a link off or regenerating it is done on a second list: the first one's link is called later.
+    return {"price_list_id": s.ids["spare_price_list_id"]}
+
+
+# How each route is called when it needs more than its path: a JSON body, a file, a query, other path ids
+# ("ids"); built per call (a coroutine when it has to call a service first).
 REQUESTS: dict[tuple[str, str], Factory] = {
     ("POST", "/api/v1/accounts"): lambda s: {
         "json": {
@@ -64,8 +76,22 @@ REQUESTS: dict[tuple[str, str], Factory] = {
         }
     },
     ("POST", "/api/v1/auth/token"): lambda s: {"json": {"email": s.data["b1_account"]["email"], "password": PASSWORD}},
+    ("POST", "/api/v1/auth/refresh"): _refresh,
+    # The caller's own password, to the same value: only who may change it is under test.
+    ("POST", "/api/v1/auth/password"): lambda s: {"json": {"old_password": PASSWORD, "new_password": PASSWORD}},
+    ("POST", "/api/v1/auth/password-reset"): lambda s: {"json": {"email": s.data["b1_account"]["email"]}},
+    ("POST", "/api/v1/auth/password-reset/confirm"): lambda s: {
+        "json": {"token": "not-a-reset-token", "new_password": "n3w-pass-42"}
+    },
+    ("POST", "/api/v1/price-lists/{price_list_id}/link"): lambda s: {
+        "ids": _spare_list(s),
+        "params": {"regenerate": "true"},
+    },
+    ("DELETE", "/api/v1/price-lists/{price_list_id}/link"): lambda s: {"ids": _spare_list(s)},
+    ("PUT", "/api/v1/warehouses/{warehouse_id}/stock-source"): lambda s: {"json": {"erp_fed": False}},
     ("POST", "/api/v1/users"): lambda s: {"json": {"email": f"{unique('u')}@example.com", "password": PASSWORD}},
-    ("PATCH", "/api/v1/users/{user_id}"): lambda s: {"json": {"name": "reader"}},
+    # The read-only manager's access, set to what it is: nobody changes their own access (ADR 011).
+    ("PATCH", "/api/v1/users/{user_id}"): lambda s: {"json": {"access_orders": "read"}},
     ("POST", "/api/v1/buyers"): lambda s: {"json": {"name": unique("buyer")}},
     ("PATCH", "/api/v1/buyers/{buyer_id}"): lambda s: {"json": {"contacts": "+7 495 000-00-00"}},
     ("POST", "/api/v1/price-lists"): lambda s: {"json": {**s.data["price_list_body"], "name": unique("list")}},
@@ -98,7 +124,8 @@ REQUESTS: dict[tuple[str, str], Factory] = {
     ("POST", "/api/v1/incoming"): lambda s: {
         "json": {"items": [{"warehouse_id": s.ids["warehouse_id"], "sku": "B-2", "quantity": "1"}]}
     },
-    ("POST", "/api/v1/notifications/read"): lambda s: {"json": {"all": True}},
+    # B1's notification: marking it read is B1's alone; to every other account it is unknown.
+    ("POST", "/api/v1/notifications/read"): lambda s: {"json": {"notification_ids": [s.ids["notification_id"]]}},
     ("PUT", "/api/v1/preferences"): lambda s: {"json": {"email": {"comment": True}}},
     ("GET", "/exchange/1c"): lambda s: {"params": {"type": "sale", "mode": "checkauth"}},
     ("POST", "/exchange/1c"): lambda s: {"params": {"type": "sale", "mode": "file", "filename": "orders.xml"}},
@@ -141,9 +168,18 @@ def _path(template: str, ids: dict[str, str]) -> str:
     return out
 
 
+# Routes called in a session of their own (signing out ends the session it is called in).
+OWN_SESSION = {("POST", "/api/v1/auth/logout")}
+
+
 async def call(s: Stack, row: Row, role: str) -> httpx.Response:
-    extra = REQUESTS.get((row.method, row.path), lambda _s: {})(s)
-    headers = {**s.headers[role], **extra.pop("headers", {})}
+    await s.renew()
+    factory = REQUESTS.get((row.method, row.path))
+    made = factory(s) if factory else {}
+    extra = await made if inspect.isawaitable(made) else made
+    ids = {**s.ids, **extra.pop("ids", {})}
+    own = (row.method, row.path) in OWN_SESSION and role in s.emails
+    headers = {**(await s.sign_in(role) if own else s.headers[role]), **extra.pop("headers", {})}
     if row.service == "analytics" and row.path.startswith("/api/v1/summary"):
         extra["params"] = {**period(), **extra.get("params", {})}
     if row.service == "orders" and row.path.startswith("/api/v1/orders/{order_id}") and row.method != "GET":
@@ -151,7 +187,7 @@ async def call(s: Stack, row: Row, role: str) -> httpx.Response:
         current = await s.clients["orders"].get(_path("/api/v1/orders/{order_id}", s.ids), headers=s.headers["owner"])
         headers["If-Match"] = current.headers["ETag"]
     client = s.clients[row.service]
-    return await client.request(row.method, _path(row.path, s.ids), headers=headers, **extra)
+    return await client.request(row.method, _path(row.path, ids), headers=headers, **extra)
 
 
 def test_every_route_has_a_row(stack: Stack) -> None:
@@ -187,8 +223,11 @@ async def test_survey(stack: Stack) -> None:
     lines = []
     for service, method, path in served:
         row = known.get((service, method, path)) or Row(service, method, path, "R-ACC-?", "")
-        got = [status_class((await call(stack, row, role)).status_code) for role in ROLES]
-        lines.append(f'    R("{service}", "{method}", "{path}", "{row.rule}", "{" ".join(got)}"),')
+        got = {role: status_class((await call(stack, row, role)).status_code) for role in ROLES}
+        answers = " ".join(got[role] for role in COLUMNS)
+        anonymous = {got[role] for role in ("anonymous", "expired", "forged")}
+        tail = "" if anonymous == {"401"} else f", anonymous={'/'.join(sorted(anonymous))!r}"
+        lines.append(f'    R("{service}", "{method}", "{path}", "{row.rule}", "{answers}"{tail}),')
     print("\n" + "\n".join(lines))
 
 
@@ -232,3 +271,34 @@ async def test_nobody_else_reads_the_order_of_a_buyer_in_any_answer(stack: Stack
         ("analytics", "/api/v1/summary/details"),
     } <= shown_to_owner, shown_to_owner
     assert not leaks, f"B1's order shows to those who may not see it: {leaks}"
+
+
+async def test_the_erp_calls_its_api_with_its_exchange_login_for_its_supplier_only(stack: Stack) -> None:
+    """R-ACC-1, R-ACC-4 (ADR 012): the ERP's own credential — the exchange login of the supplier's connection, as
+    HTTP Basic — lists and changes that supplier's orders and feeds its stock; another supplier's ERP finds none
+    of them (404, as an unknown id); a wrong password and the people's configuration routes answer 401."""
+    erp = stack.clients["erp-bridge"]
+    own = httpx.BasicAuth(stack.data["erp_login"], ERP_PASSWORD)
+    other = httpx.BasicAuth(stack.data["stranger_erp_login"], ERP_PASSWORD)
+    order_id = stack.ids["order_id"]
+    orders_path, changes_path = "/api/v1/erp/orders", f"/api/v1/erp/orders/{order_id}/changes"
+
+    r = await erp.get(orders_path, params={"pending": "false"}, auth=own)
+    assert r.status_code == 200 and order_id in r.text, r.text
+    r = await erp.post(changes_path, json={"erp_document_id": "ZK-1"}, auth=own)
+    assert r.status_code == 202, r.text
+    stock = {"mode": "changes", "items": [{"warehouse_id": stack.ids["warehouse_id"], "sku": "A-1", "on_hand": "1000"}]}
+    r = await erp.post("/api/v1/erp/stock", json=stock, auth=own)
+    assert r.status_code in (200, 202), r.text
+
+    r = await erp.get(orders_path, params={"pending": "false"}, auth=other)
+    assert r.status_code == 200 and r.json()["total"] == 0 and order_id not in r.text, r.text
+    r = await erp.post(changes_path, json={"erp_document_id": "ZK-9"}, auth=other)
+    assert r.status_code == 404, r.text
+    r = await erp.post("/api/v1/erp/orders/ack", json={"orders": [{"order_id": order_id, "version": 1}]}, auth=other)
+    assert r.status_code == 404, r.text
+
+    wrong = httpx.BasicAuth(stack.data["erp_login"], "not-the-password")
+    assert (await erp.get(orders_path, auth=wrong)).status_code == 401
+    for method, path in (("GET", "/api/v1/erp/connection"), ("GET", "/api/v1/erp/exchanges")):
+        assert (await erp.request(method, path, auth=own)).status_code == 401, path
