@@ -5,9 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from oms_inventory.app import create_app
@@ -15,8 +17,10 @@ from oms_inventory.db import order_lines, reserve_ledger
 from oms_inventory.settings import Settings
 from oms_shared.contracts import LineChange, OrderChangedData, OrderChangedV1, OrderLine, OrderStatus, make_event
 from tests.integration.inventory.helpers import a_line, send, setup_catalogue, status_event, stock_of
-from tests.integration.inventory.nodes import Node, books, catalogue, item, line, nodes, status
+from tests.integration.inventory.nodes import USER, Node, books, catalogue, item, line, nodes, status
 from tests.integration.inventory.test_erp_shipping import erp_stock
+from tests.integration.inventory.test_pg_races import at_once
+from tests.support.databases import POSTGRES_URL, fresh_postgres_databases
 from tests.support.services import bearer, eventually, running_service, token_for
 
 U = 1000
@@ -219,3 +223,29 @@ async def test_a_release_after_a_partial_shipment_gives_back_only_what_is_left(d
         assert await item(node, tenant, wid, "A") == (11 * U, 0)
         assert await line_state(node, order) == ("released", 6 * U, 0)
         assert await node.inventory.reconcile() == []
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="needs OMS_TEST_POSTGRES_URL (races need PostgreSQL)")
+async def test_a_partial_shipment_racing_a_backorder_fill_on_another_replica_loses_no_unit() -> None:
+    """R-ERP-5, R-RSV-2: a line holds 6 of 10 and waits for 4; on two replicas at once the ERP ships 2 of it and new
+    stock fills it. Whichever goes first, the line ends holding all it still needs (8), the item reserves what the
+    line holds, and every line's ledger equals the line (before, the shipment wrote the line from a read taken
+    before the fill and dropped the filled units)."""
+    tenant = str(uuid.uuid4())
+    async with fresh_postgres_databases(1) as (url,), nodes(url, 2) as (a, b):
+        wid = await catalogue(a, tenant, {"A": "6"})
+        for _ in range(12):
+            await a.inventory.put_stock(tenant, USER, [{"warehouse_id": wid, "sku": "A", "on_hand": "6"}])
+            order, lines = uuid.uuid4(), [line("A", wid, "10")]
+            await a.deliver(status(tenant, order, 2, OrderStatus.CONFIRMED, lines))
+            assert await item(a, tenant, wid, "A") == (6 * U, 6 * U)
+            results = await at_once(
+                partial(a.deliver, ships(tenant, order, 3, lines, "0", "2")),
+                partial(b.inventory.put_stock, tenant, USER, [{"warehouse_id": wid, "sku": "A", "on_hand": "20"}]),
+            )
+            assert not [r for r in results if isinstance(r, BaseException)], results
+            assert await line_state(a, order) == ("active", 8 * U, 8 * U)
+            assert (await item(a, tenant, wid, "A"))[1] == 8 * U
+            assert await a.inventory.reconcile() == []
+            await a.deliver(status(tenant, order, 4, OrderStatus.SHIPPED, lines))
+            assert (await item(a, tenant, wid, "A"))[1] == 0
