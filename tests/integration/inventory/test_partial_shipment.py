@@ -249,3 +249,22 @@ async def test_a_partial_shipment_racing_a_backorder_fill_on_another_replica_los
             assert await a.inventory.reconcile() == []
             await a.deliver(status(tenant, order, 4, OrderStatus.SHIPPED, lines))
             assert (await item(a, tenant, wid, "A"))[1] == 0
+
+
+async def test_a_line_first_seen_after_part_of_it_shipped_never_gives_up_those_units(database_url: str) -> None:
+    """R-ERP-5, R-RSV-1: the first event of an order inventory applies already says 4 of the line's 10 shipped
+    (its confirmation arrives later, as older): the line holds the 6 left to ship; a later edit listing the line
+    with its 4 shipped takes nothing off on hand or the reserve, and shipping the order consumes the 6."""
+    tenant = str(uuid.uuid4())
+    async with nodes(database_url) as (node,):
+        wid = await catalogue(node, tenant, {"A": "15"})
+        order, lines = uuid.uuid4(), [line("A", wid, "10")]
+        await node.deliver(ships(tenant, order, 3, lines, "0", "4"))
+        await node.deliver(status(tenant, order, 2, OrderStatus.CONFIRMED, lines))  # older: skipped
+        assert await item(node, tenant, wid, "A") == (15 * U, 6 * U)
+        await node.deliver(ships(tenant, order, 4, lines, "4", "4"))
+        assert await item(node, tenant, wid, "A") == (15 * U, 6 * U)
+        assert await line_state(node, order) == ("active", 6 * U, 6 * U)
+        await node.deliver(status(tenant, order, 5, OrderStatus.SHIPPED, lines))
+        assert await item(node, tenant, wid, "A") == (9 * U, 0)
+        assert await node.inventory.reconcile() == []

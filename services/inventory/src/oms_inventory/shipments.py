@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -58,15 +59,18 @@ async def consume_shipped(
     # The same rows and items ``apply_order_lines`` reads next: all locked now, in the one global order.
     rows = await locked_rows(conn, tenant, where, [(t.warehouse_id, t.sku) for t in targets])
     by_id = {r.line_id: r for r in rows}
-    erp_fed = await erp_fed_warehouses(conn, tenant, [r.warehouse_id for r in rows if r.warehouse_id])
     ahead: dict[str, int] = {}
+    moving: list[tuple[Any, int]] = []  # (line, what it has shipped now)
     for row in rows:
         now = shipped.get(row.line_id)
         if now is None or row.state != "active":
             continue
         if now <= row.shipped:
             ahead[row.line_id] = row.shipped - now  # a repeated or older event: nothing more has shipped
-            continue
+        else:
+            moving.append((row, now))
+    erp_fed = await erp_fed_warehouses(conn, tenant, [r.warehouse_id for r, _ in moving if r.warehouse_id])
+    for row, now in moving:
         take = min(now - row.shipped, row.reserved)
         if take > 0 and row.warehouse_id:
             by_erp = row.warehouse_id in erp_fed
@@ -96,9 +100,8 @@ async def consume_shipped(
             )
             # Shipped units left the shelf: what the reserve held is not offered to backorders.
             eff.freed.discard((row.warehouse_id, row.sku))
-        await set_line(
-            conn, tenant, row, reserved=row.reserved - take, requested=max(row.requested - take, 0), shipped=now
-        )
+        left = max(row.requested - (now - row.shipped), 0)
+        await set_line(conn, tenant, row, reserved=row.reserved - take, requested=left, shipped=now)
         eff.order(row.order_id, "consumed")
     out = [
         dataclasses.replace(t, requested=max(0, t.requested - ahead[t.line_id])) if t.line_id in ahead else t
