@@ -82,6 +82,8 @@ order_lines = sa.Table(
     sa.Column("state", sa.String(20), nullable=False),
     sa.Column("confirmed_at", UtcDateTime(), nullable=False),
     sa.Column("updated_at", UtcDateTime(), nullable=False),
+    # What the ERP has shipped of the line so far (R-ERP-5): a shipment takes from the reserve only beyond it.
+    sa.Column("shipped", Qty(), nullable=False, server_default="0"),
     sa.Index("ix_order_line_reserves_item", "tenant_id", "warehouse_id", "sku", "state"),
 )
 

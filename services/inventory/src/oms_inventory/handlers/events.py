@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -29,10 +29,11 @@ from oms_inventory.reserves import (
     publish_effects,
     release_order,
 )
-from oms_inventory.shipments import consume_shipped, shipped_now
+from oms_inventory.shipments import consume_shipped, record_shipped
 from oms_shared.contracts import (
     ErpStockImportedV1,
     OrderChangedV1,
+    OrderLine,
     OrderStatus,
     OrderStatusChangedV1,
     PriceListUpdatedV1,
@@ -131,6 +132,26 @@ async def queue_place(conn: AsyncConnection, tenant: str, order_ids: Iterable[st
     return min(first, default) if first is not None else default
 
 
+async def apply_shipped_lines(
+    conn: AsyncConnection,
+    eff: Effects,
+    order_id: str,
+    lines: Sequence[OrderLine],
+    *,
+    confirmed_at: datetime,
+    reason: str,
+    kept_line_ids: Iterable[str] = (),
+) -> list[tuple[int, int]]:
+    """The order's lines as an event states them: what the ERP shipped since the lines last heard leaves the
+    warehouse first (R-ERP-5), then the reserves follow what is left to ship (``apply_order_lines``)."""
+    shipped = await consume_shipped(conn, eff, order_id, lines, line_targets(lines))
+    outcome = await apply_order_lines(
+        conn, eff, order_id, shipped.targets, confirmed_at=confirmed_at, reason=reason, kept_line_ids=kept_line_ids
+    )
+    await record_shipped(conn, eff.tenant_id, shipped.new_lines)
+    return outcome
+
+
 class EventHandlers:
     """Reactions to order, price-list and ERP events."""
 
@@ -150,9 +171,7 @@ class EventHandlers:
             return
         if data.to_status == OrderStatus.CONFIRMED:
             place = await queue_place(tx.conn, eff.tenant_id, [order_id], data.changed_at)
-            lines = await apply_order_lines(
-                tx.conn, eff, order_id, line_targets(data.lines), confirmed_at=place, reason="reserved"
-            )
+            lines = await apply_shipped_lines(tx.conn, eff, order_id, data.lines, confirmed_at=place, reason="reserved")
             if all(r >= q for q, r in lines):
                 outcome = "full"
             elif any(r > 0 for _, r in lines):
@@ -166,9 +185,7 @@ class EventHandlers:
             await consume_order(tx.conn, eff, order_id)
         elif data.to_status in HOLDING_STATUSES and data.lines and await holds_any(tx.conn, eff.tenant_id, order_id):
             place = await queue_place(tx.conn, eff.tenant_id, [order_id], data.changed_at)
-            await apply_order_lines(
-                tx.conn, eff, order_id, line_targets(data.lines), confirmed_at=place, reason="adjusted"
-            )
+            await apply_shipped_lines(tx.conn, eff, order_id, data.lines, confirmed_at=place, reason="adjusted")
         else:
             return
         await fill_freed(tx.conn, eff)
@@ -201,14 +218,12 @@ class EventHandlers:
         ):
             return
         eff = Effects(tenant_id=tenant, cause=str(event.event_id))
-        # A part shipped by the ERP leaves the warehouse first; the lines then hold only what is left to ship.
-        await consume_shipped(tx.conn, eff, order_id, shipped_now(data.line_changes))
         kept = [str(c.line_id) for c in data.line_changes if c.field in ("moved", "split")]
         # New lines of a part (a coming-soon part's shortage) keep the place of the order they come from.
         related = [str(r) for r in data.related_order_ids]
         place = await queue_place(tx.conn, tenant, [order_id, *related], data.changed_at)
-        await apply_order_lines(
-            tx.conn, eff, order_id, targets, confirmed_at=place, reason="adjusted", kept_line_ids=kept
+        await apply_shipped_lines(
+            tx.conn, eff, order_id, data.lines, confirmed_at=place, reason="adjusted", kept_line_ids=kept
         )
         await fill_freed(tx.conn, eff)
         await publish_effects(tx, eff, causation_id=str(event.event_id))
