@@ -339,7 +339,11 @@ async def current_principal(request: Request) -> Principal:
     verifier: TokenVerifier | None = getattr(request.app.state, "token_verifier", None)
     if verifier is None:
         raise Unauthorized("token verification is not configured", code="auth_unavailable")
-    return await verifier.verify_async(token.strip())
+    principal = await verifier.verify_async(token.strip())
+    access = request.scope.get("oms.access")  # the access log's record of who called (AccessLogMiddleware)
+    if isinstance(access, dict):
+        access.update(user_id=str(principal.user_id), account_id=str(principal.account_id))
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

@@ -29,9 +29,11 @@ from oms_shared.consumer import ConsumerMetrics, EventConsumer
 from oms_shared.contracts import Event
 from oms_shared.db import Database, create_engine
 from oms_shared.http import (
+    AccessLogMiddleware,
     BodyLimit,
     BodyLimitMiddleware,
     CorrelationIdMiddleware,
+    HttpMetrics,
     IdempotencyMiddleware,
     install_error_handlers,
     metrics_response,
@@ -98,6 +100,7 @@ class ServiceRuntime:
             transient_backoff_max_s=settings.consumer_transient_backoff_max_s,
         )
         self._outbox_metrics = OutboxMetrics(self.registry, settings.service_name)
+        self.http_metrics = HttpMetrics(self.registry, settings.service_name)
         # aiokafka clients must be created inside the running loop: made in start().
         self.producer: AIOKafkaProducer | None = None
         self.relay: OutboxRelay | None = None
@@ -293,6 +296,8 @@ class ServiceRuntime:
         app.add_middleware(
             BodyLimitMiddleware, default_max_bytes=self.settings.max_body_bytes, limits=list(self.body_limits)
         )
+        # Counts and logs every answer, the body limit's 413 included, under the request's correlation id.
+        app.add_middleware(AccessLogMiddleware, metrics=self.http_metrics)
         app.add_middleware(CorrelationIdMiddleware)
         return app
 
