@@ -20,6 +20,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from oms_shared.errors import Forbidden, Unauthorized
 
@@ -330,7 +331,18 @@ class TokenVerifier:
             raise Unauthorized("invalid token", code="invalid_token") from exc
 
 
-async def current_principal(request: Request) -> Principal:
+# Declares the bearer scheme in OpenAPI (the "Authorize" button in /docs); the token is checked below.
+bearer_scheme = HTTPBearer(
+    scheme_name="bearerAuth",
+    bearerFormat="JWT",
+    description="An access token from POST /api/v1/auth/token of the orders service (renewed by /auth/refresh).",
+    auto_error=False,
+)
+
+
+async def current_principal(
+    request: Request, _declared: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)] = None
+) -> Principal:
     """FastAPI dependency: the verified caller, or 401."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")

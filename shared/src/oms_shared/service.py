@@ -41,6 +41,7 @@ from oms_shared.http import (
 from oms_shared.kafka import ensure_topics
 from oms_shared.logs import configure_logging
 from oms_shared.migrations import upgrade_to_head
+from oms_shared.openapi import install_openapi
 from oms_shared.outbox import OutboxMetrics, OutboxRelay, make_producer
 from oms_shared.retention import RetentionMetrics, RetentionRule, messaging_rules, purge_all
 from oms_shared.settings import ServiceSettings
@@ -243,7 +244,11 @@ class ServiceRuntime:
         async def health() -> dict[str, str]:
             return {"status": "ok", "service": self.settings.service_name}
 
-        @router.get("/ready", summary="Readiness: migrated, connected, consuming")
+        @router.get(
+            "/ready",
+            summary="Readiness: migrated, connected, consuming",
+            responses={503: {"description": "Not ready: starting, stopping, or the database does not answer."}},
+        )
         async def ready() -> Response:
             body: dict[str, Any] = {"service": self.settings.service_name, "ready": self.ready}
             if self.ready:
@@ -283,6 +288,7 @@ class ServiceRuntime:
             self.load_verifier()
         app.state.token_verifier = self.token_verifier
         install_error_handlers(app)
+        install_openapi(app, service=self.settings.service_name)
         app.include_router(self.ops_router())
         for router in self.routers:
             app.include_router(router)

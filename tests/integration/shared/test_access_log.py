@@ -7,10 +7,14 @@ import logging
 import uuid
 from pathlib import Path
 
+import httpx
+from fastapi import APIRouter
 from prometheus_client.parser import text_string_to_metric_families
 
+from oms_shared.errors import OmsError
 from oms_shared.logs import JsonFormatter
 from tests.integration.shared.test_service_runtime import build_app
+from tests.support.documented import undocumented_answers
 from tests.support.services import bearer, running_service, token_for
 
 
@@ -77,3 +81,24 @@ async def test_requests_are_counted_timed_and_logged_by_route(
     assert isinstance(signed_in["duration_ms"], float) and signed_in["duration_ms"] >= 0
     anonymous = things[2]
     assert anonymous["status"] == 401 and anonymous["user_id"] is None and anonymous["correlation_id"]
+
+
+async def test_an_answer_the_document_lacks_is_caught(
+    database_url: str, service_env: dict[str, object], keys: tuple[Path, Path]
+) -> None:
+    """The check every in-process service test runs: an answer its OpenAPI document does not declare is named."""
+    runtime = build_app(database_url, service_env)
+    router = APIRouter()
+
+    @router.get("/teapot")
+    async def teapot() -> None:
+        raise OmsError("short and stout", code="teapot")  # 400, which the document does not declare
+
+    runtime.routers.append(router)
+    app = runtime.build_app()
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            assert (await client.get("/teapot")).status_code == 400
+            assert (await client.post("/things", json={"n": 1})).status_code == 401
+    assert undocumented_answers(app) == ["GET /teapot answered 400, documented [200]"]
