@@ -107,6 +107,7 @@ class CorrelationIdMiddleware:
 ACCESS_SCOPE_KEY = "oms.access"
 # Routes polled by supervisors and scrapers: counted, but logged at DEBUG so they do not drown the access log.
 _QUIET_ROUTES = frozenset({"/health", "/ready", "/metrics"})
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class HttpMetrics:
@@ -165,7 +166,7 @@ class AccessLogMiddleware:
         finally:
             duration = time.perf_counter() - started
             route = route_template(scope)
-            method = scope["method"]
+            method = scope["method"] if scope["method"] in _METHODS else "OTHER"  # no series per made-up verb
             self.metrics.requests.labels(self.metrics.service, method, route, str(status)).inc()
             self.metrics.duration.labels(self.metrics.service, method, route).observe(duration)
             access_log.log(

@@ -156,7 +156,8 @@ def _statuses(method: str, operation: dict[str, Any]) -> set[int]:
     statuses: set[int] = set()
     if secured:
         statuses |= {401, 403}
-    if any(p.get("in") == "path" for p in params) or (secured and has_body):
+    names_a_thing = any(p.get("in") == "path" or p.get("name", "").endswith("_id") for p in params)
+    if names_a_thing or (secured and has_body):  # an id that names nothing (or another account's) is a 404
         statuses.add(404)
     if method in WRITES:
         statuses |= {409, 413, 422}

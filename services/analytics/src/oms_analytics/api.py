@@ -180,6 +180,7 @@ def build_router(db: Database, runs: RebuildRuns, registry: CollectorRegistry) -
         "/admin/rebuild",
         summary="Reset this account's read models and replay the topics from the beginning (owner only)",
         status_code=202,
+        responses={200: {"description": "With wait=true: the rebuild, finished."}},
     )
     async def start_rebuild(principal: CurrentPrincipal, wait: bool = False) -> JSONResponse:
         principal.require_supplier()
