@@ -11,6 +11,8 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 MYPY_ARGS ?=
 BENCH_ARGS ?=
+# Extra arguments of `oms up`, e.g. make run OMS_UP_ARGS="--broker-port 19092"
+OMS_UP_ARGS ?=
 
 PACKAGES := shared services/orders services/inventory services/notifications services/erp-bridge services/analytics
 # Reinstall whenever a distribution's metadata or a pin changes (wildcard: a file not written yet is skipped).
@@ -21,7 +23,7 @@ INSTALL_INPUTS := $(wildcard pyproject.toml constraints.txt requirements-dev.txt
 
 help:
 	@echo "make install    create .venv and install every package (editable) with dev tools"
-	@echo "make run        start the local stack in the foreground (Ctrl-C stops it)"
+	@echo "make run        start the local stack in the foreground (Ctrl-C stops it; OMS_UP_ARGS='--broker-port 19092')"
 	@echo "make down       stop a stack started elsewhere; make status / make demo"
 	@echo "make test       run pytest (extra arguments: PYTEST_ARGS='-k orders -x')"
 	@echo "make lint | typecheck | docs | bench | clean"
@@ -46,7 +48,7 @@ $(STAMP): $(BIN)/python $(INSTALL_INPUTS)
 install: $(STAMP)
 
 run: install
-	$(BIN)/oms up
+	$(BIN)/oms up $(OMS_UP_ARGS)
 
 down:
 	@if [ -x $(BIN)/oms ]; then $(BIN)/oms down; else echo "no $(BIN)/oms: nothing to stop"; fi

@@ -13,6 +13,7 @@ import httpx
 from fastapi import FastAPI
 
 from oms_shared.auth import Principal, issue_token
+from tests.support.documented import undocumented_answers
 
 
 @asynccontextmanager
@@ -22,6 +23,10 @@ async def running_service(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield client
+    # The service's OpenAPI document must declare every answer the test saw it give (checked after a test
+    # body that passed; a failing one reports its own error).
+    undocumented = undocumented_answers(app)
+    assert not undocumented, "answers missing from the OpenAPI document:\n" + "\n".join(undocumented)
 
 
 def token_for(

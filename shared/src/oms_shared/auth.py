@@ -20,6 +20,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from oms_shared.errors import Forbidden, Unauthorized
 
@@ -330,7 +331,18 @@ class TokenVerifier:
             raise Unauthorized("invalid token", code="invalid_token") from exc
 
 
-async def current_principal(request: Request) -> Principal:
+# Declares the bearer scheme in OpenAPI (the "Authorize" button in /docs); the token is checked below.
+bearer_scheme = HTTPBearer(
+    scheme_name="bearerAuth",
+    bearerFormat="JWT",
+    description="An access token from POST /api/v1/auth/token of the orders service (renewed by /auth/refresh).",
+    auto_error=False,
+)
+
+
+async def current_principal(
+    request: Request, _declared: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)] = None
+) -> Principal:
     """FastAPI dependency: the verified caller, or 401."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
@@ -339,7 +351,11 @@ async def current_principal(request: Request) -> Principal:
     verifier: TokenVerifier | None = getattr(request.app.state, "token_verifier", None)
     if verifier is None:
         raise Unauthorized("token verification is not configured", code="auth_unavailable")
-    return await verifier.verify_async(token.strip())
+    principal = await verifier.verify_async(token.strip())
+    access = request.scope.get("oms.access")  # the access log's record of who called (AccessLogMiddleware)
+    if isinstance(access, dict):
+        access.update(user_id=str(principal.user_id), account_id=str(principal.account_id))
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

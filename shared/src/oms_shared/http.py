@@ -7,6 +7,7 @@ import json
 import logging
 import math
 import re
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -17,16 +18,17 @@ import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from sqlalchemy.dialects import postgresql, sqlite
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from oms_shared.db import Database, RequestKey, current_request_key, utcnow
 from oms_shared.errors import OmsError
-from oms_shared.logs import CORRELATION_HEADER, reset_correlation_id, set_correlation_id
+from oms_shared.logs import CORRELATION_HEADER, current_correlation_id, reset_correlation_id, set_correlation_id
 
 log = logging.getLogger(__name__)
+access_log = logging.getLogger("oms.access")
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
@@ -86,8 +88,6 @@ class CorrelationIdMiddleware:
             if name.decode().lower() == CORRELATION_HEADER.lower():
                 incoming = value.decode()[:128]
         token = set_correlation_id(incoming)
-        from oms_shared.logs import current_correlation_id
-
         cid = current_correlation_id()
 
         async def send_with_id(message: Message) -> None:
@@ -101,6 +101,91 @@ class CorrelationIdMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             reset_correlation_id(token)
+
+
+# Where the principal dependency leaves the verified caller for the access log (a dict in the ASGI scope).
+ACCESS_SCOPE_KEY = "oms.access"
+# Routes polled by supervisors and scrapers: counted, but logged at DEBUG so they do not drown the access log.
+_QUIET_ROUTES = frozenset({"/health", "/ready", "/metrics"})
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+class HttpMetrics:
+    """RED metrics of the HTTP API: requests by route template, method and status; latency by route."""
+
+    def __init__(self, registry: CollectorRegistry, service: str) -> None:
+        self.service = service
+        self.requests = Counter(
+            "oms_http_requests_total",
+            "HTTP requests answered, by route template, method and status",
+            ["service", "method", "route", "status"],
+            registry=registry,
+        )
+        self.duration = Histogram(
+            "oms_http_request_duration_seconds",
+            "Time to answer an HTTP request, by route template and method",
+            ["service", "method", "route"],
+            registry=registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+        )
+
+
+def route_template(scope: Scope) -> str:
+    """The route the request matched, as declared (``/api/v1/orders/{order_id}``); ``unmatched`` when none did,
+    so that scanners cannot create a metric series per path."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else "unmatched"
+
+
+class AccessLogMiddleware:
+    """One JSON log line per request (method, route, status, duration, correlation id, user), and the HTTP
+    request metrics. Inside ``CorrelationIdMiddleware``: the line carries the id the response echoes."""
+
+    def __init__(self, app: ASGIApp, metrics: HttpMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+        caller: dict[str, Any] = {}
+        scope[ACCESS_SCOPE_KEY] = caller
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            duration = time.perf_counter() - started
+            route = route_template(scope)
+            method = scope["method"] if scope["method"] in _METHODS else "OTHER"  # no series per made-up verb
+            self.metrics.requests.labels(self.metrics.service, method, route, str(status)).inc()
+            self.metrics.duration.labels(self.metrics.service, method, route).observe(duration)
+            access_log.log(
+                logging.DEBUG if route in _QUIET_ROUTES else logging.INFO,
+                "%s %s %s",
+                method,
+                route,
+                status,
+                extra={
+                    "http_method": method,
+                    "route": route,
+                    "path": scope.get("path", ""),
+                    "status": status,
+                    "duration_ms": round(duration * 1000, 1),
+                    "user_id": caller.get("user_id"),
+                    "account_id": caller.get("account_id"),
+                    "correlation_id": current_correlation_id(),
+                },
+            )
 
 
 class BodyTooLarge(Exception):

@@ -29,9 +29,11 @@ from oms_shared.consumer import ConsumerMetrics, EventConsumer
 from oms_shared.contracts import Event
 from oms_shared.db import Database, create_engine
 from oms_shared.http import (
+    AccessLogMiddleware,
     BodyLimit,
     BodyLimitMiddleware,
     CorrelationIdMiddleware,
+    HttpMetrics,
     IdempotencyMiddleware,
     install_error_handlers,
     metrics_response,
@@ -39,6 +41,7 @@ from oms_shared.http import (
 from oms_shared.kafka import ensure_topics
 from oms_shared.logs import configure_logging
 from oms_shared.migrations import upgrade_to_head
+from oms_shared.openapi import install_openapi
 from oms_shared.outbox import OutboxMetrics, OutboxRelay, make_producer
 from oms_shared.retention import RetentionMetrics, RetentionRule, messaging_rules, purge_all
 from oms_shared.settings import ServiceSettings
@@ -98,6 +101,7 @@ class ServiceRuntime:
             transient_backoff_max_s=settings.consumer_transient_backoff_max_s,
         )
         self._outbox_metrics = OutboxMetrics(self.registry, settings.service_name)
+        self.http_metrics = HttpMetrics(self.registry, settings.service_name)
         # aiokafka clients must be created inside the running loop: made in start().
         self.producer: AIOKafkaProducer | None = None
         self.relay: OutboxRelay | None = None
@@ -240,7 +244,11 @@ class ServiceRuntime:
         async def health() -> dict[str, str]:
             return {"status": "ok", "service": self.settings.service_name}
 
-        @router.get("/ready", summary="Readiness: migrated, connected, consuming")
+        @router.get(
+            "/ready",
+            summary="Readiness: migrated, connected, consuming",
+            responses={503: {"description": "Not ready: starting, stopping, or the database does not answer."}},
+        )
         async def ready() -> Response:
             body: dict[str, Any] = {"service": self.settings.service_name, "ready": self.ready}
             if self.ready:
@@ -280,6 +288,7 @@ class ServiceRuntime:
             self.load_verifier()
         app.state.token_verifier = self.token_verifier
         install_error_handlers(app)
+        install_openapi(app, service=self.settings.service_name)
         app.include_router(self.ops_router())
         for router in self.routers:
             app.include_router(router)
@@ -293,6 +302,8 @@ class ServiceRuntime:
         app.add_middleware(
             BodyLimitMiddleware, default_max_bytes=self.settings.max_body_bytes, limits=list(self.body_limits)
         )
+        # Counts and logs every answer, the body limit's 413 included, under the request's correlation id.
+        app.add_middleware(AccessLogMiddleware, metrics=self.http_metrics)
         app.add_middleware(CorrelationIdMiddleware)
         return app
 

@@ -102,12 +102,12 @@ async def test_manager_edits_buyer_agrees_manager_confirms_and_ships(
         r = await client.patch(
             f"{url}/profile",
             headers={**w.sup, **if_match(confirmed)},
-            json={"shipment_date": "2026-12-05", "paid_amount": "20.00", "responsible_user_id": manager["user_id"]},
+            json={"shipment_date": "2036-12-05", "paid_amount": "20.00", "responsible_user_id": manager["user_id"]},
         )
         assert r.status_code == 200, r.text
         profiled = r.json()
         assert (profiled["shipment_date"], profiled["paid_amount"], profiled["responsible_user_id"]) == (
-            "2026-12-05",
+            "2036-12-05",
             "20",
             manager["user_id"],
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,12 @@ async def test_buyer_places_supplier_confirms_and_the_order_shows_its_reserve(
     async with running_service(app) as client:
         world = await a_world(client)
 
-        r = await place(client, world, desired_shipment_date="2026-12-01", comment="call first")
+        r = await place(
+            client,
+            world,
+            desired_shipment_date=(datetime.now(UTC).date() + timedelta(days=30)).isoformat(),
+            comment="call first",
+        )
         assert r.status_code == 201, r.text
         order = r.json()
         assert r.headers["ETag"] == '"1"'

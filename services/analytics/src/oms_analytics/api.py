@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CollectorRegistry, Histogram
 
 from oms_analytics.charts import render_chart
-from oms_analytics.domain import ReportError, ReportQuery, parse_details_query, parse_report_query
+from oms_analytics.domain import (
+    FIGURES,
+    GROUP_BYS,
+    INTERVALS,
+    SORTS,
+    ReportError,
+    ReportQuery,
+    parse_details_query,
+    parse_report_query,
+)
 from oms_analytics.excel import render_workbook
 from oms_analytics.queries import Scope, load_details, load_summary, scope_of
 from oms_analytics.rebuild import RebuildRuns
@@ -19,6 +28,30 @@ from oms_shared.db import Database
 from oms_shared.errors import Conflict, Forbidden, Invalid, NotFound
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+# The parameters as OpenAPI shows them: their allowed values (checked by the domain, which names a bad one).
+DateFrom = Annotated[
+    str | None,
+    Query(
+        description="First day, YYYY-MM-DD (required; refused with date_range_missing)",
+        json_schema_extra={"format": "date"},
+    ),
+]
+DateTo = Annotated[
+    str | None, Query(description="Last day, YYYY-MM-DD (required)", json_schema_extra={"format": "date"})
+]
+GroupBy = Annotated[str | None, Query(description="Split the summary", json_schema_extra={"enum": list(GROUP_BYS)})]
+Interval = Annotated[
+    str | None, Query(description="Period of the series (default: day)", json_schema_extra={"enum": list(INTERVALS)})
+]
+Figure = Annotated[str | None, Query(description="The figure to explain", json_schema_extra={"enum": list(FIGURES)})]
+Sort = Annotated[
+    str | None,
+    Query(
+        description="Order of the rows; '-' first for descending",
+        json_schema_extra={"enum": [*SORTS, *(f"-{key}" for key in SORTS)]},
+    ),
+]
 
 
 def _report(date_from: str | None, date_to: str | None, group_by: str | None, interval: str | None) -> ReportQuery:
@@ -46,10 +79,10 @@ def build_router(db: Database, runs: RebuildRuns, registry: CollectorRegistry) -
     @router.get("/summary", summary="Summary of orders for a date range (R-AN-1), optionally by buyer or manager")
     async def get_summary(
         principal: CurrentPrincipal,
-        date_from: str | None = None,
-        date_to: str | None = None,
-        group_by: str | None = None,
-        interval: str | None = None,
+        date_from: DateFrom = None,
+        date_to: DateTo = None,
+        group_by: GroupBy = None,
+        interval: Interval = None,
     ) -> dict[str, Any]:
         scope = scope_of(principal)
         return await _load(scope, _report(date_from, date_to, group_by, interval), "summary")
@@ -57,14 +90,14 @@ def build_router(db: Database, runs: RebuildRuns, registry: CollectorRegistry) -
     @router.get("/summary/details", summary="The orders behind a figure of a summary, paginated")
     async def get_details(
         principal: CurrentPrincipal,
-        date_from: str | None = None,
-        date_to: str | None = None,
-        interval: str | None = None,
-        figure: str | None = None,
+        date_from: DateFrom = None,
+        date_to: DateTo = None,
+        interval: Interval = None,
+        figure: Figure = None,
         buyer_id: str | None = None,
         manager_id: str | None = None,
         period: str | None = None,
-        sort: str | None = None,
+        sort: Sort = None,
         limit: str | None = None,
         offset: str | None = None,
     ) -> dict[str, Any]:
@@ -101,10 +134,10 @@ def build_router(db: Database, runs: RebuildRuns, registry: CollectorRegistry) -
     )
     async def chart_png(
         principal: CurrentPrincipal,
-        date_from: str | None = None,
-        date_to: str | None = None,
-        group_by: str | None = None,
-        interval: str | None = None,
+        date_from: DateFrom = None,
+        date_to: DateTo = None,
+        group_by: GroupBy = None,
+        interval: Interval = None,
     ) -> Response:
         return await _chart(principal, "png", (date_from, date_to, group_by, interval))
 
@@ -116,10 +149,10 @@ def build_router(db: Database, runs: RebuildRuns, registry: CollectorRegistry) -
     )
     async def chart_svg(
         principal: CurrentPrincipal,
-        date_from: str | None = None,
-        date_to: str | None = None,
-        group_by: str | None = None,
-        interval: str | None = None,
+        date_from: DateFrom = None,
+        date_to: DateTo = None,
+        group_by: GroupBy = None,
+        interval: Interval = None,
     ) -> Response:
         return await _chart(principal, "svg", (date_from, date_to, group_by, interval))
 
@@ -131,10 +164,10 @@ def build_router(db: Database, runs: RebuildRuns, registry: CollectorRegistry) -
     )
     async def export_xlsx(
         principal: CurrentPrincipal,
-        date_from: str | None = None,
-        date_to: str | None = None,
-        group_by: str | None = None,
-        interval: str | None = None,
+        date_from: DateFrom = None,
+        date_to: DateTo = None,
+        group_by: GroupBy = None,
+        interval: Interval = None,
     ) -> Response:
         scope = scope_of(principal)
         query = _report(date_from, date_to, group_by, interval)
@@ -147,6 +180,7 @@ def build_router(db: Database, runs: RebuildRuns, registry: CollectorRegistry) -
         "/admin/rebuild",
         summary="Reset this account's read models and replay the topics from the beginning (owner only)",
         status_code=202,
+        responses={200: {"description": "With wait=true: the rebuild, finished."}},
     )
     async def start_rebuild(principal: CurrentPrincipal, wait: bool = False) -> JSONResponse:
         principal.require_supplier()

@@ -85,7 +85,11 @@ def connection_json(row: Any) -> dict[str, Any]:
 def build_router(db: Database) -> APIRouter:
     router = APIRouter(prefix="/api/v1/erp", tags=["erp"])
 
-    @router.get("/connection", summary="The ERP exchange connection of your account (never the password)")
+    @router.get(
+        "/connection",
+        summary="The ERP exchange connection of your account (never the password)",
+        responses={404: {"description": "No connection is set up yet (PUT /connection)."}},
+    )
     async def get_connection(principal: CurrentPrincipal) -> dict[str, Any]:
         tenant = admin(principal)
         async with db.read() as conn:

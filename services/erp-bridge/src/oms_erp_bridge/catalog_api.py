@@ -37,6 +37,7 @@ from oms_shared.auth import CurrentPrincipal, Principal
 from oms_shared.contracts import ErpStockItem
 from oms_shared.db import Database
 from oms_shared.errors import Conflict, Invalid, NotFound, RowError
+from oms_shared.openapi import ERP_OR_BEARER, THROTTLED
 
 ErpId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size.")]
@@ -309,6 +310,8 @@ def build_router(db: Database, settings: Settings, auth: ErpAuth | None = None) 
         "/stock",
         status_code=202,
         summary="Stock and ERP reserves per warehouse from an ERP other than 1C: a full snapshot or changes",
+        openapi_extra=ERP_OR_BEARER,
+        responses=THROTTLED,
     )
     async def post_stock(body: StockIn, caller: ErpCaller = stock_caller) -> dict[str, Any]:
         tenant = caller.tenant_id

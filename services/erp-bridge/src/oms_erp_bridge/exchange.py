@@ -39,6 +39,7 @@ from oms_erp_bridge.db import connections, files, sessions
 from oms_erp_bridge.protocol import Answer, Context, ExchangeFailure, log_call, safe_name
 from oms_erp_bridge.settings import Settings
 from oms_shared.db import Database, utcnow
+from oms_shared.openapi import THROTTLED
 from oms_shared.passwords import check_password
 from oms_shared.throttle import AttemptGuard, RateLimiter
 
@@ -399,11 +400,23 @@ def build_exchange_router(db: Database, settings: Settings) -> APIRouter:
 
     summary = "1C exchange with a website (CommerceML 2): checkauth, init, file, import, query, success"
 
-    @router.get("/exchange/1c", summary=summary, response_class=Response, operation_id="exchange_1c_get")
+    @router.get(
+        "/exchange/1c",
+        summary=summary,
+        response_class=Response,
+        operation_id="exchange_1c_get",
+        responses=THROTTLED,
+    )
     async def exchange_get(request: Request) -> Response:
         return await handle(db, settings, request, guard)
 
-    @router.post("/exchange/1c", summary=summary, response_class=Response, operation_id="exchange_1c_post")
+    @router.post(
+        "/exchange/1c",
+        summary=summary,
+        response_class=Response,
+        operation_id="exchange_1c_post",
+        responses=THROTTLED,
+    )
     async def exchange_post(request: Request) -> Response:
         return await handle(db, settings, request, guard)
 

@@ -29,6 +29,7 @@ from oms_erp_bridge.protocol import log_call
 from oms_shared.contracts import ErpLineChange, ErpOrderChangedData, ErpOrderChangedV1, OrderStatus, make_event
 from oms_shared.db import Database, utcnow
 from oms_shared.errors import Conflict, Invalid, NotFound, OmsError, PreconditionFailed
+from oms_shared.openapi import ERP_OR_BEARER, THROTTLED
 from oms_shared.quantity import PLACES
 
 T = TypeVar("T")
@@ -132,6 +133,8 @@ def build_router(db: Database, auth: ErpAuth | None = None) -> APIRouter:
             "An order waits while its `version` is above the version the ERP confirmed with `POST /orders/ack`. "
             "Prices are per unit, VAT included; `buyer.buyer_id` is a stable counterparty id."
         ),
+        openapi_extra=ERP_OR_BEARER,
+        responses=THROTTLED,
     )
     async def list_orders(
         caller: ErpCaller = who,
@@ -157,6 +160,8 @@ def build_router(db: Database, auth: ErpAuth | None = None) -> APIRouter:
             "All or nothing: an unknown order id answers 404 (another account's alike) and a version above the "
             "order's current one 409, naming the orders; nothing is applied then."
         ),
+        openapi_extra=ERP_OR_BEARER,
+        responses=THROTTLED,
     )
     async def ack_orders(body: AckIn, caller: ErpCaller = who) -> dict[str, Any]:
         tenant = caller.tenant_id
@@ -191,6 +196,8 @@ def build_router(db: Database, auth: ErpAuth | None = None) -> APIRouter:
             "Published as `erp.order_changed` and applied by the orders service: a smaller quantity is sent as "
             "`cancelled_quantity`, a line the ERP added has no `line_id`. Send an `Idempotency-Key` to retry safely."
         ),
+        openapi_extra=ERP_OR_BEARER,
+        responses=THROTTLED,
     )
     async def post_changes(
         order_id: uuid.UUID,

@@ -64,6 +64,42 @@ class ManualReserveIn(Body):
     reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = ""
 
 
+def _rows_body(row: dict[str, Any], required: list[str], example: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI request body of a rows route: each row's fields (rows are checked one by one, so the
+    model itself takes any row and refuses bad ones with the row report)."""
+    warehouse = {
+        "warehouse_id": {"type": "string", "format": "uuid", "description": "or warehouse_code"},
+        "warehouse_code": {"type": "string", "description": "the warehouse's code, instead of its id"},
+        "sku": {"type": "string"},
+    }
+    items = {"type": "object", "required": ["sku", *required], "properties": {**warehouse, **row}}
+    schema = {
+        "type": "object",
+        "required": ["items"],
+        "properties": {"items": {"type": "array", "minItems": 1, "maxItems": 10_000, "items": items}},
+    }
+    return {"requestBody": {"content": {"application/json": {"schema": schema, "example": {"items": [example]}}}}}
+
+
+STOCK_ROWS = _rows_body(
+    {
+        "on_hand": {"type": ["string", "number"], "description": "on hand, in the product's unit"},
+        "name": {"type": "string", "description": "creates or renames the product"},
+        "unit": {"type": "string"},
+    },
+    ["on_hand"],
+    {"warehouse_code": "MSK", "sku": "BOLT-M8", "on_hand": "500"},
+)
+INCOMING_ROWS = _rows_body(
+    {
+        "quantity": {"type": ["string", "number"]},
+        "expected_date": {"type": "string", "format": "date"},
+    },
+    ["quantity", "expected_date"],
+    {"warehouse_code": "MSK", "sku": "BOLT-M8", "quantity": "100", "expected_date": "2027-01-15"},
+)
+
+
 def _reader(p: Principal) -> str:
     p.require_supplier()
     return str(p.account_id)
@@ -106,7 +142,11 @@ def build_router(db: Database, inventory: Inventory) -> APIRouter:
         async with db.read() as conn:
             return await queries.list_products(conn, _reader(principal), q=q, sort=sort, limit=limit, offset=offset)
 
-    @router.put("/stock", summary="Set stock on hand (rows: warehouse_id or warehouse_code, sku, on_hand)")
+    @router.put(
+        "/stock",
+        summary="Set stock on hand (rows: warehouse_id or warehouse_code, sku, on_hand)",
+        openapi_extra=STOCK_ROWS,
+    )
     async def put_stock(body: RowsIn, principal: CurrentPrincipal) -> dict[str, Any]:
         tenant = _writer(principal)
         keys = await inventory.put_stock(tenant, str(principal.user_id), body.items)
@@ -188,6 +228,7 @@ def build_router(db: Database, inventory: Inventory) -> APIRouter:
         "/incoming",
         status_code=201,
         summary="Register expected deliveries (warehouse_id, sku, quantity, expected_date)",
+        openapi_extra=INCOMING_ROWS,
     )
     async def add_incoming(body: RowsIn, principal: CurrentPrincipal) -> dict[str, Any]:
         return {"items": await inventory.add_incoming(_writer(principal), body.items)}

@@ -17,6 +17,7 @@ from oms_orders.handlers import orders as order_cases
 from oms_orders.storage import FileStorage
 from oms_shared.auth import CurrentPrincipal, Principal
 from oms_shared.db import Database, declare_outcome
+from oms_shared.openapi import IF_MATCH_REQUIRED, THROTTLED
 from oms_shared.throttle import AttemptGuard, RateLimiter
 
 IfMatch = Annotated[str | None, Header(alias="If-Match")]
@@ -78,23 +79,43 @@ def build_router(deps: Deps) -> APIRouter:
     def client_ip(request: Request) -> str:
         return request.client.host if request.client else "unknown"
 
-    @router.post("/auth/token", tags=["identity"], summary="Sign in: e-mail and password for a token")
+    @router.post(
+        "/auth/token",
+        tags=["identity"],
+        summary="Sign in: e-mail and password for a token",
+        responses={**THROTTLED, 401: {"description": "Wrong e-mail or password, or a disabled user."}},
+    )
     async def token(body: schemas.TokenIn, request: Request) -> dict[str, Any]:
         deps.signin_guard.check(client_ip(request), identity.normalize_email(body.email))
         return await identity.sign_in(db, body, deps.tokens)
 
-    @router.post("/auth/refresh", tags=["identity"], summary="A new access token for a refresh token")
+    @router.post(
+        "/auth/refresh",
+        tags=["identity"],
+        summary="A new access token for a refresh token",
+        responses={401: {"description": "The refresh token is unknown, expired, reused or its session ended."}},
+    )
     async def refresh(body: schemas.RefreshIn) -> dict[str, Any]:
         return await identity.refresh(db, body, deps.tokens)
 
-    @router.post("/auth/password-reset", status_code=202, tags=["identity"], summary="E-mail a password reset link")
+    @router.post(
+        "/auth/password-reset",
+        status_code=202,
+        tags=["identity"],
+        summary="E-mail a password reset link",
+        responses=THROTTLED,
+    )
     async def request_password_reset(body: schemas.PasswordResetRequestIn, request: Request) -> dict[str, str]:
         deps.signin_guard.check(client_ip(request), identity.normalize_email(body.email))
         await identity.request_password_reset(db, body, deps.tokens)
         return {"status": "if the address belongs to a user, a reset link is on its way"}
 
     @router.post(
-        "/auth/password-reset/confirm", status_code=204, tags=["identity"], summary="Set a new password by reset link"
+        "/auth/password-reset/confirm",
+        status_code=204,
+        tags=["identity"],
+        summary="Set a new password by reset link",
+        responses=THROTTLED,
     )
     async def reset_password(body: schemas.PasswordResetIn, request: Request) -> Response:
         deps.signin_guard.check(client_ip(request), "password-reset")
@@ -107,7 +128,11 @@ def build_router(deps: Deps) -> APIRouter:
         return Response(status_code=204)
 
     @router.post(
-        "/auth/password", status_code=204, tags=["identity"], summary="Change one's password (ends other sessions)"
+        "/auth/password",
+        status_code=204,
+        tags=["identity"],
+        summary="Change one's password (ends other sessions)",
+        responses=THROTTLED,
     )
     async def change_password(
         body: schemas.PasswordChangeIn, request: Request, principal: CurrentPrincipal
@@ -242,7 +267,12 @@ def build_router(deps: Deps) -> APIRouter:
         await order_cases.transition(db, principal, order_id, body, if_match)
         return order_response(await order_body(principal, order_id))
 
-    @router.post("/orders/{order_id}/lines", tags=["orders"], summary="Edit, delete and add lines (R-ED-1)")
+    @router.post(
+        "/orders/{order_id}/lines",
+        tags=["orders"],
+        summary="Edit, delete and add lines (R-ED-1)",
+        openapi_extra=IF_MATCH_REQUIRED,
+    )
     async def edit_lines(
         order_id: uuid.UUID, body: schemas.LinesEditIn, principal: CurrentPrincipal, if_match: IfMatch = None
     ) -> JSONResponse:
@@ -254,7 +284,12 @@ def build_router(deps: Deps) -> APIRouter:
     async def list_changes(order_id: uuid.UUID, principal: CurrentPrincipal) -> dict[str, Any]:
         return await changes.list_changes(db, principal, order_id)
 
-    @router.patch("/orders/{order_id}/profile", tags=["orders"], summary="Shipment date, payment, responsible")
+    @router.patch(
+        "/orders/{order_id}/profile",
+        tags=["orders"],
+        summary="Shipment date, payment, responsible",
+        openapi_extra=IF_MATCH_REQUIRED,
+    )
     async def update_profile(
         order_id: uuid.UUID, body: schemas.ProfileIn, principal: CurrentPrincipal, if_match: IfMatch = None
     ) -> JSONResponse:
@@ -267,6 +302,7 @@ def build_router(deps: Deps) -> APIRouter:
         status_code=201,
         tags=["orders"],
         summary="Move or copy lines to a new or existing part (R-ED-2)",
+        openapi_extra=IF_MATCH_REQUIRED,
     )
     async def move_lines(
         order_id: uuid.UUID, body: schemas.MoveLinesIn, principal: CurrentPrincipal, if_match: IfMatch = None

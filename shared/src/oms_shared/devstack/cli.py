@@ -7,20 +7,24 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import httpx
 
 from oms_shared.devstack.components import (
     DEFAULT_SMTP_PORT,
     SERVICES,
+    STATE_FILE_NAME,
     StackError,
     component_status,
     default_var_dir,
     expected_components,
     format_table,
     read_state,
+    state_file,
     stop_recorded,
 )
 from oms_shared.devstack.procs import PortInUseError
@@ -43,12 +47,13 @@ def _raise_terminate(signum: int, frame: FrameType | None) -> None:
     raise _Terminate(signum)
 
 
-def cmd_up(args: argparse.Namespace) -> int:
-    env = os.environ
+def stack_from_env(args: argparse.Namespace, env: Mapping[str, str], **extra: Any) -> LocalStack:
+    """The stack `oms up` starts: its var dir (``OMS_VAR_DIR``), ports (``--broker-port``,
+    ``OMS_<SERVICE>_HTTP_PORT``, ``OMS_NOTIFICATIONS_SMTP_PORT``) and external broker or SMTP server, if any."""
     smtp_host = env.get("OMS_NOTIFICATIONS_SMTP_HOST") or None
     smtp_port = int(env.get("OMS_NOTIFICATIONS_SMTP_PORT") or (SMTP_STANDARD_PORT if smtp_host else DEFAULT_SMTP_PORT))
-    stack = LocalStack(
-        default_var_dir(),
+    return LocalStack(
+        default_var_dir(env),
         broker_port=args.broker_port,
         smtp_port=smtp_port,
         # A port the user pinned in the environment is the one the service will use, so wait on that.
@@ -56,8 +61,12 @@ def cmd_up(args: argparse.Namespace) -> int:
         kafka_bootstrap=env.get("OMS_KAFKA_BOOTSTRAP") or None,
         smtp_host=smtp_host,
         wait_ready=not args.no_wait,
-        echo=_echo,
+        **{"env": dict(env), **extra},
     )
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    stack = stack_from_env(args, os.environ, echo=_echo)
     previous = {sig: signal.signal(sig, _raise_terminate) for sig in (signal.SIGTERM, signal.SIGHUP)}
     running = False
     try:
@@ -117,6 +126,9 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     var_dir = default_var_dir()
+    found = read_state(var_dir) is not None
+    # Said first, on stderr (the JSON on stdout stays parseable): which stack this is, or that there is none.
+    print(_status_heading(var_dir, found=found, from_env=bool(os.environ.get("OMS_VAR_DIR"))), file=sys.stderr)
     with httpx.Client(timeout=2.0, trust_env=False) as client:
         statuses = [component_status(c, client) for c in expected_components(var_dir)]
     if args.json:
@@ -127,9 +139,19 @@ def cmd_status(args: argparse.Namespace) -> int:
             for s in statuses
         ]
         print(format_table(("component", "url", "pid", "alive", "ready", "restarts"), rows))
-        if read_state(var_dir) is None:
-            print(f"\n(no {var_dir / 'stack.json'}: showing default addresses)")
     return 0 if all(s["ready"] for s in statuses) else 1
+
+
+def _status_heading(var_dir: Path, *, found: bool, from_env: bool) -> str:
+    source = "OMS_VAR_DIR" if from_env else "the default: OMS_VAR_DIR is not set"
+    if found:
+        return f"oms status: the stack recorded in {state_file(var_dir)} (var dir {var_dir}, {source})"
+    return (
+        f"oms status: no stack found in {var_dir} ({source}; no {STATE_FILE_NAME} there).\n"
+        "  Shown below: the default addresses, probed; whatever answers there is not a stack started with this "
+        "var dir.\n"
+        "  A stack started with OMS_VAR_DIR=<dir> is shown by: OMS_VAR_DIR=<dir> oms status"
+    )
 
 
 def _yes_no(value: bool | None) -> str:

@@ -13,7 +13,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -471,19 +472,26 @@ def chapter_excel_import(story: Story) -> None:
 
     story.step("A file with bad rows is refused row by row, and nothing is created")
     before = story.call("GET", "orders", "/api/v1/orders", actor=supplier).json()["total"]
+    # A file as a user makes it in a spreadsheet program: a good row, a duplicate, a word for a number, a
+    # negative quantity, an unknown SKU. The whole file is refused, each bad row named with its reasons.
     bad = story.facts.get("bad_import_file")
-    if bad:
-        refused = story.call(
-            "POST",
-            "orders",
-            "/api/v1/orders/import",
-            actor=supplier,
-            data={"buyer_id": story.facts["buyer_id"], "price_list_id": story.facts["price_list_id"]},
-            files={"file": ("bad.xlsx", Path(bad).read_bytes(), XLSX)},
-            expect=422,
-        ).json()
-        for row in refused["error"].get("details", [])[:6]:
-            story.note(f"refused: {row}")
+    bad_bytes = Path(bad).read_bytes() if bad else (resources.files(__package__) / "data" / BAD_ROWS).read_bytes()
+    refused = story.call(
+        "POST",
+        "orders",
+        "/api/v1/orders/import",
+        actor=supplier,
+        data={"buyer_id": story.facts["buyer_id"], "price_list_id": story.facts["price_list_id"]},
+        files={"file": (BAD_ROWS, bad_bytes, XLSX)},
+        expect=422,
+    ).json()
+    story.note(f"{BAD_ROWS}: {refused['error']['message']}")
+    rows = refused["error"].get("details") or []
+    if not rows:
+        raise DemoFailed(f"a file with bad rows was refused without naming them: {refused}")
+    for row in rows[:6]:
+        reasons = row.get("reasons") or [row.get("reason") or row.get("message", "")]
+        story.note(f"refused: row {row.get('row')} ({row.get('sku', '')}): {'; '.join(str(r) for r in reasons)}")
     not_a_sheet = story.call(
         "POST",
         "orders",
@@ -493,7 +501,7 @@ def chapter_excel_import(story: Story) -> None:
         files={"file": ("order.xlsx", b"this is not a spreadsheet", XLSX)},
         expect=422,
     ).json()
-    story.note(f"not a spreadsheet: {not_a_sheet['error']['code']}")
+    story.note(f"a file that is not a spreadsheet: {not_a_sheet['error']['code']}")
     if story.call("GET", "orders", "/api/v1/orders", actor=supplier).json()["total"] != before:
         raise DemoFailed("a refused import created an order")
 
@@ -517,8 +525,9 @@ def chapter_excel_import(story: Story) -> None:
     story.step("The manager sends it to the buyer, who agrees")
     _transition(story, supplier, imported["order_id"], "awaiting_approval", "Заказ по вашей заявке")
     seen_by_buyer = story.call("GET", "orders", f"/api/v1/orders/{imported['order_id']}", actor=buyer).json()
-    story.note(f"the buyer sees order {seen_by_buyer['number']} '{seen_by_buyer['status']}'")
-    _transition(story, buyer, imported["order_id"], "agreed")
+    story.note(f"the buyer is asked to approve order {seen_by_buyer['number']} ('{seen_by_buyer['status']}')")
+    agreed = _transition(story, buyer, imported["order_id"], "agreed")
+    story.note(f"the buyer agreed: order {agreed['number']} is now '{agreed['status']}'")
     story.facts.update(imported_order_id=imported["order_id"], imported_number=imported["number"])
 
 
@@ -608,7 +617,15 @@ def chapter_scarce_stock(story: Story) -> None:
         "GET", "inventory", f"/api/v1/stock/reserves?warehouse_id={wh}&sku=GEAR-40", actor=supplier
     ).json()
     for holder in holders["holders"]:
-        story.note(f"{holder['kind']} {holder.get('order_id', '')} reserved {holder['reserved']}")
+        if holder["kind"] == "order":
+            number = holder.get("order_number")
+            buyer_name = holder.get("buyer_name")
+            if not number or not buyer_name:
+                held = story.call("GET", "orders", f"/api/v1/orders/{holder['order_id']}", actor=supplier).json()
+                number, buyer_name = held["number"], held["buyer_name"]
+            story.note(f"order {number} of {buyer_name}: reserved {holder['reserved']} of {holder['requested']}")
+        else:
+            story.note(f"{holder['kind']} reserve ({holder.get('reason') or 'no reason'}): {holder['reserved']}")
 
     story.step("The supplier rejects the first order: its 8 gears go to the waiting coming-soon part")
     _transition(story, supplier, first_order, "rejected", "Нет договора")
@@ -705,9 +722,17 @@ def chapter_analytics(story: Story) -> None:
         f"orders {summary['orders_count']}, sum {summary['orders_sum']}, average {summary['average_order']}, "
         f"paid {summary['paid_sum']}"
     )
+    # Two different figures: where the orders are now (one status each, shares add up to 100 %), and how many
+    # ever got through a step (a shipped order was confirmed too, so those shares overlap).
+    by_status = {k: v for k, v in summary["by_status"].items() if v["count"]}
+    shares = whole_percents({k: v["count"] for k, v in by_status.items()})
+    story.note("now, by current status (each order once; shares add up to 100 %):")
+    for status, figure in by_status.items():
+        story.note(f"  {status}: {figure['count']} orders, {figure['sum']} ({shares[status]} %)")
+    story.note("ever reached, of all orders of the period (a shipped order counts as confirmed too):")
     for status in ("confirmed", "shipped", "rejected", "cancelled"):
         figure = summary[status]
-        story.note(f"{status}: {figure['count']} orders, {figure['sum']} ({figure['share']:.0%})")
+        story.note(f"  ever {status}: {figure['count']} orders, {figure['sum']} ({figure['share']:.0%})")
 
     story.step("By buyer and by responsible manager")
     for group_by in ("buyer", "manager"):
@@ -912,6 +937,22 @@ def chapter_erp(story: Story) -> None:
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# The demo's file with bad rows, shipped with the package (written by LibreOffice Calc, like a user's).
+BAD_ROWS = "import_bad_rows.xlsx"
+
+
+def whole_percents(counts: dict[str, int]) -> dict[str, int]:
+    """Shares in whole percents that add up to exactly 100 (largest remainders get the rounding)."""
+    whole = sum(counts.values())
+    if not whole:
+        return {k: 0 for k in counts}
+    exact = {k: Decimal(100 * n) / whole for k, n in counts.items()}
+    floors = {k: int(v.to_integral_value(rounding=ROUND_DOWN)) for k, v in exact.items()}
+    left = 100 - sum(floors.values())
+    for k in sorted(exact, key=lambda k: exact[k] - floors[k], reverse=True)[:left]:
+        floors[k] += 1
+    return floors
+
 
 CHAPTERS: list[Callable[[Story], None]] = [
     chapter_thin_slice,

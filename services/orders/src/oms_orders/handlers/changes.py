@@ -12,7 +12,16 @@ import sqlalchemy as sa
 
 from oms_orders import domain, schemas
 from oms_orders.db import accounts, line_changes, order_lines, orders, price_lists, users
-from oms_orders.handlers.common import check_if_match, d, dec, iso, load_ids, order_for, side_of
+from oms_orders.handlers.common import (
+    check_if_match,
+    d,
+    dec,
+    iso,
+    load_ids,
+    order_for,
+    refuse_past_date,
+    side_of,
+)
 from oms_orders.handlers.orders import (
     PRODUCER,
     _uuid,
@@ -256,6 +265,7 @@ async def update_profile(
         events: list[tuple[str, dict[str, Any]]] = []
         values: dict[str, Any] = {}
         if "shipment_date" in fields and cmd.shipment_date != row.shipment_date:
+            refuse_past_date(cmd.shipment_date, "shipment_date")
             values["shipment_date"] = cmd.shipment_date
             events.append(("shipment_date", {"old": iso(row.shipment_date), "new": iso(cmd.shipment_date)}))
         if "paid_amount" in fields:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from oms_orders import domain
 from oms_orders.db import buyers, orders
 from oms_shared.auth import Principal
-from oms_shared.errors import Forbidden, NotFound, OmsError, PreconditionFailed
+from oms_shared.errors import Forbidden, Invalid, NotFound, OmsError, PreconditionFailed
 
 
 class PreconditionRequired(OmsError):
@@ -38,6 +38,22 @@ def d(value: Any) -> Decimal:
 
 def iso(value: datetime | date | None) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def earliest_today() -> date:
+    """The date that is today somewhere on Earth first falls back to (UTC-12): anything before it is past
+    for every user, whatever their time zone."""
+    return (datetime.now(UTC) - timedelta(hours=12)).date()
+
+
+def refuse_past_date(value: date | None, field: str) -> None:
+    """A shipment date in the past is a typo, never a plan: refused with 422 ``date_in_past``."""
+    if value is not None and value < earliest_today():
+        raise Invalid(
+            f"{field} {value.isoformat()} is in the past; choose today or a later date",
+            code="date_in_past",
+            details=[{"field": field, "reason": "a date in the past"}],
+        )
 
 
 def ids_json(values: list[str]) -> str:

@@ -22,7 +22,16 @@ from oms_orders.db import (
     price_list_items,
 )
 from oms_orders.handlers.catalog import price_list_for
-from oms_orders.handlers.common import check_if_match, d, dec, iso, load_ids, order_for, side_of
+from oms_orders.handlers.common import (
+    check_if_match,
+    d,
+    dec,
+    iso,
+    load_ids,
+    order_for,
+    refuse_past_date,
+    side_of,
+)
 from oms_shared.auth import Principal
 from oms_shared.contracts import (
     OrderLine,
@@ -433,6 +442,7 @@ async def place_order(db: Database, principal: Principal, cmd: schemas.OrderIn) 
     Answers the order as written, from what this transaction wrote (no second read).
     """
     principal.require_buyer()
+    refuse_past_date(cmd.desired_shipment_date, "desired_shipment_date")
     async with db.transaction() as tx:
         price_list = await price_list_for(tx.conn, principal, cmd.price_list_id)
         buyer = (
