@@ -10,7 +10,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email.header import Header
 from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+from email.policy import EmailPolicy
 from email.utils import format_datetime, formataddr, parseaddr
 from pathlib import Path
 from typing import Any
@@ -63,6 +66,34 @@ class Renderer:
         if not subject:
             raise TemplateFailure(f"template {name}: empty subject")
         return Rendered(subject=subject, text=text.strip() + "\n", html=html.strip() + "\n")
+
+
+class _WholeWordsPolicy(EmailPolicy):
+    """The SMTP policy, except that a non-ASCII subject is folded without losing a space.
+
+    Python's folder splits a long subject into encoded words exactly at a space and writes that space as the
+    folding whitespace between them, which RFC 2047 decoders drop ("от ООО«Рога…»"). Here the subject is cut
+    into encoded words at character boundaries, so every space stays inside a word.
+    """
+
+    def fold(self, name: str, value: str) -> str:
+        if name.lower() == "subject" and not str(value).isascii():
+            encoded = Header(str(value), "utf-8", header_name=name).encode(linesep=self.linesep)
+            return f"{name}: {encoded}{self.linesep}"
+        return super().fold(name, value)
+
+    def fold_binary(self, name: str, value: str) -> bytes:
+        if name.lower() == "subject" and not str(value).isascii():
+            return self.fold(name, value).encode("ascii")
+        return super().fold_binary(name, value)
+
+
+MESSAGE_POLICY = _WholeWordsPolicy(**SMTP_POLICY.__dict__)
+
+
+def message_bytes(msg: EmailMessage) -> bytes:
+    """The message as sent over SMTP (CRLF line ends, subjects folded by ``MESSAGE_POLICY``)."""
+    return msg.as_bytes(policy=MESSAGE_POLICY)
 
 
 def build_message(row: Any, rendered: Rendered, settings: Settings, context: dict[str, Any]) -> EmailMessage:
@@ -297,7 +328,7 @@ class EmailSender:
                 log.warning("e-mail %s was taken over by another sender; not sending it here", row.email_id)
                 continue
             try:
-                await client.send_message(msg)
+                await client.sendmail(parseaddr(s.mail_from)[1], [row.to_address], message_bytes(msg))
                 outcomes.append(Outcome(row.email_id))
             except aiosmtplib.SMTPRecipientsRefused as exc:
                 codes = [r.code for r in exc.recipients]
