@@ -301,8 +301,8 @@ def in_app_text(happening: Happening, locale: str) -> tuple[str, str]:
 
 
 def retry_delay_s(attempts: int, base_s: float, cap_s: float) -> float:
-    """Exponential backoff: base, 2·base, 4·base, ... capped."""
-    return float(min(cap_s, base_s * (2 ** max(0, attempts - 1))))
+    """Exponential backoff: base, 2·base, 4·base, ... capped (the cap bounds how late mail arrives after an outage)."""
+    return float(min(cap_s, base_s * (2 ** min(max(0, attempts - 1), 60))))
 
 
 def is_permanent_smtp_code(code: int | None) -> bool:
@@ -310,6 +310,7 @@ def is_permanent_smtp_code(code: int | None) -> bool:
     return code is not None and 500 <= code < 600
 
 
-def next_email_state(attempts: int, max_attempts: int, permanent: bool) -> str:
-    """After a failed attempt: 'failed' for good, or 'pending' to try again."""
-    return "failed" if permanent or attempts >= max_attempts else "pending"
+def next_email_state(permanent: bool) -> str:
+    """After a failed attempt: 'failed' for good only when retrying cannot help (R-NT-4: a mail server that is down
+    or answers 4xx is retried, however long it takes); otherwise 'pending' to try again."""
+    return "failed" if permanent else "pending"

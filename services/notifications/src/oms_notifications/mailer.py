@@ -343,8 +343,10 @@ class EmailSender:
                 outcomes += [Outcome(r.email_id, error=error, reason="connect") for r, _ in messages[index:]]
                 break
             except aiosmtplib.SMTPResponseException as exc:
-                permanent = is_permanent_smtp_code(exc.code)
-                outcomes.append(Outcome(row.email_id, f"smtp {exc.code}: {exc.message}", permanent, "smtp"))
+                # Only a recipient the server refuses for good (5xx at RCPT, above) fails an e-mail; any other
+                # answer (a sender or message refused, an overloaded server) is retried with backoff until an
+                # operator fixes it: the backlog alert tells them.
+                outcomes.append(Outcome(row.email_id, f"smtp {exc.code}: {exc.message}", False, "smtp"))
                 await _reset(client)
         self._last_used = self._loop_time()
         return outcomes
@@ -360,7 +362,7 @@ class EmailSender:
                 if outcome.ok:
                     values: dict[str, Any] = {"status": "sent", "sent_at": now, "last_error": ""}
                 else:
-                    state = next_email_state(attempts, s.email_max_attempts, outcome.permanent)
+                    state = next_email_state(outcome.permanent)
                     delay = retry_delay_s(attempts, s.email_retry_base_s, s.email_retry_max_s)
                     values = {
                         "status": state,

@@ -23,9 +23,11 @@ class Settings(ServiceSettings):
     smtp_timeout_s: float = 10.0
     mail_from: str = "OMS <noreply@oms.local>"
     public_base_url: str = "http://127.0.0.1:8100"
-    email_max_attempts: int = 5
-    email_retry_base_s: float = 1.0
-    email_retry_max_s: float = 300.0
+    # R-NT-4: an e-mail is retried until it is sent (a server that is down or answers 4xx never fails it; only a
+    # recipient refused with 5xx does), after base, 2·base, 4·base, ... seconds, at most email_retry_max_s apart:
+    # mail held up by an outage arrives at most that long after the server is back.
+    email_retry_base_s: float = 2.0
+    email_retry_max_s: float = 600.0
     email_poll_interval_s: float = 0.5
     # E-mails per claim (one SMTP session); small, so a slow server holds few and replicas share the queue.
     email_batch_size: int = 10
