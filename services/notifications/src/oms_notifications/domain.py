@@ -1,4 +1,4 @@
-"""Who hears of an order event, what they are told, and when a failed e-mail is tried again (stdlib only)."""
+"""Who hears of an order event, what they are told, and when a failed e-mail is tried again."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+from oms_notifications.formatting import day, line_value, money
 
 
 class Kind(StrEnum):
@@ -242,8 +244,11 @@ def email_wanted(kind: Kind, opted_out: Iterable[str]) -> bool:
 def _line_summary(facts: Mapping[str, Any], locale: str) -> str:
     parts = []
     for change in facts.get("line_changes", []):
-        label = field_label(str(change.get("field", "")), locale)
-        old, new = change.get("old"), change.get("new")
+        name = str(change.get("field", ""))
+        label = field_label(name, locale)
+        currency = facts.get("currency")
+        old = line_value(name, change.get("old"), locale, currency)
+        new = line_value(name, change.get("new"), locale, currency)
         values = f" {old} → {new}" if old is not None or new is not None else ""
         parts.append(f"{change.get('sku') or change.get('line_id', '')}: {label}{values}")
     return "; ".join(parts)
@@ -259,13 +264,10 @@ def in_app_text(happening: Happening, locale: str) -> tuple[str, str]:
     to_label = status_label(f.get("to_status"), loc)
     from_label = status_label(f.get("from_status"), loc)
     k = happening.kind
+    total = money(f.get("total"), loc, f.get("currency"))
     if k is Kind.NEW_ORDER:
         title = f"Новый заказ № {n}" if ru else f"New order No. {n}"
-        body = (
-            f"Покупатель: {buyer}. Сумма: {f.get('total', '')}"
-            if ru
-            else f"Buyer: {buyer}. Total: {f.get('total', '')}"
-        )
+        body = f"Покупатель: {buyer}. Сумма: {total}" if ru else f"Buyer: {buyer}. Total: {total}"
     elif k is Kind.STATUS_CHANGED:
         title = f"Заказ № {n}: статус «{to_label}»" if ru else f'Order No. {n}: status "{to_label}"'
         body = f"{from_label} → {to_label}" if from_label else to_label
@@ -280,7 +282,7 @@ def in_app_text(happening: Happening, locale: str) -> tuple[str, str]:
         body = str(f.get("document", ""))
     elif k is Kind.SHIPMENT_DATE:
         title = f"Дата отгрузки заказа № {n}" if ru else f"Shipment date of order No. {n}"
-        date = f.get("shipment_date") or ("не указана" if ru else "cleared")
+        date = day(f.get("shipment_date"), loc) or ("не указана" if ru else "cleared")
         body = f"Дата отгрузки: {date}" if ru else f"Shipment date: {date}"
     elif k is Kind.LINES_MOVED:
         title = (

@@ -30,6 +30,7 @@ from oms_notifications.domain import (
     recipients_for,
     status_label,
 )
+from oms_notifications.formatting import DEFAULT_CURRENCY, day, line_value, moment, money
 from oms_notifications.replicas import upsert
 from oms_shared.contracts import (
     OrderChangedV1,
@@ -153,6 +154,8 @@ class Notifier:
             return  # a part split off an order: the order.changed(split) event tells people about it
         facts = {
             "total": str(d.total),
+            # Orders may carry their currency (a price list's); RUB otherwise.
+            "currency": str(getattr(d, "currency", None) or DEFAULT_CURRENCY),
             "line_count": len(d.lines),
             "comment": d.comment,
             "desired_shipment_date": d.desired_shipment_date.isoformat() if d.desired_shipment_date else "",
@@ -239,6 +242,7 @@ class Notifier:
             "shipment_date": str(attrs.get("shipment_date") or attrs.get("new") or ""),
             "detail": str(attrs.get("detail") or attrs.get("reason") or attrs.get("message") or ""),
             "related_numbers": related,
+            "currency": str(getattr(d, "currency", None) or attrs.get("currency") or DEFAULT_CURRENCY),
             "line_changes": [
                 {"line_id": str(c.line_id), "sku": c.sku, "field": c.field, "old": c.old, "new": c.new}
                 for c in d.line_changes
@@ -263,7 +267,7 @@ class Notifier:
             "locale": d.locale,
             "recipient_name": d.name,
             "reset_url": self.links.password_reset(d.token),
-            "expires_at": d.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
+            "expires_at": moment(d.expires_at, d.locale),
         }
         row = {
             "email_id": str(uuid.uuid4()),
@@ -389,13 +393,20 @@ class Notifier:
             "to_status": status_label(f.get("to_status"), locale),
             "comment": f.get("comment", ""),
             "document": f.get("document", ""),
-            "shipment_date": f.get("shipment_date", ""),
-            "desired_shipment_date": f.get("desired_shipment_date", ""),
-            "total": f.get("total", ""),
+            "shipment_date": day(f.get("shipment_date"), locale),
+            "desired_shipment_date": day(f.get("desired_shipment_date"), locale),
+            "total": money(f.get("total"), locale, f.get("currency")) if f.get("total") not in (None, "") else "",
             "line_count": f.get("line_count", 0),
             "detail": f.get("detail", ""),
             "related_numbers": list(f.get("related_numbers", [])),
-            "line_changes": list(f.get("line_changes", [])),
+            "line_changes": [
+                {
+                    **c,
+                    "old": line_value(str(c.get("field", "")), c.get("old"), locale, f.get("currency")),
+                    "new": line_value(str(c.get("field", "")), c.get("new"), locale, f.get("currency")),
+                }
+                for c in f.get("line_changes", [])
+            ],
             "field_labels": dict(FIELD_LABELS[normalize_locale(locale)]),
         }
 
