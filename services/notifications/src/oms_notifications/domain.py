@@ -142,6 +142,13 @@ class OrderRef:
     buyer_account_id: str | None = None
     buyer_name: str = ""
     responsible_user_id: str | None = None
+    # The order its parts were split from (this order's own id when it is no part); None when not known.
+    root_order_id: str | None = None
+
+    @property
+    def family(self) -> str:
+        """The order and its parts, as one key: what happens to them within a moment is told in one e-mail."""
+        return self.root_order_id or self.order_id
 
 
 @dataclass(frozen=True)
@@ -288,8 +295,9 @@ def in_app_text(happening: Happening, locale: str) -> tuple[str, str]:
         title = (
             f"Товары перенесены в другую часть заказа № {n}" if ru else f"Lines moved to another part of order No. {n}"
         )
+        # Which lines went from which part to which; the parts alone when the event names no lines.
         parts = ", ".join(f.get("related_numbers", []))
-        body = (f"Части заказа: {parts}" if ru else f"Order parts: {parts}") if parts else _line_summary(f, loc)
+        body = _line_summary(f, loc) or ((f"Части заказа: {parts}" if ru else f"Order parts: {parts}") if parts else "")
     elif k is Kind.LINES_EDITED:
         title = f"Изменены позиции заказа № {n}" if ru else f"Lines of order No. {n} changed"
         body = _line_summary(f, loc)

@@ -86,6 +86,8 @@ def line_value(field: str, value: Any, locale: str, currency: str | None = None)
     """The old or new value of a changed line as the reader writes it (prices as money, quantities as numbers)."""
     if value is None:
         return None
+    if field in ("moved", "copied"):  # the parts a line went from and to
+        return f"{'No.' if _lang(locale) == 'en' else '№'} {value}"
     if field == "price":
         return money(value, locale, currency)
     if field == "quantity":

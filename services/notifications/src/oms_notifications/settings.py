@@ -32,6 +32,10 @@ class Settings(ServiceSettings):
     # E-mails per claim (one SMTP session); small, so a slow server holds few and replicas share the queue.
     email_batch_size: int = 10
     email_linger_s: float = 0.05
+    # What one action causes (a move's event per part, an edit's line changes and its status) reaches a person as
+    # one e-mail: an order's e-mail waits this long for more of the same order and its parts to the same recipient,
+    # then the mailer sends them together. 0 sends each at once.
+    email_coalesce_window_s: float = 5.0
     # An SMTP session is kept open while e-mails keep coming and closed after this much idle time.
     smtp_idle_close_s: float = 2.0
     # A claimed e-mail whose sender died is picked up again after this lease. The sender renews it before each
