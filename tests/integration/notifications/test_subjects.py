@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import aiosmtplib
 
 from oms_notifications.domain import LOCALES, Kind
-from oms_notifications.mailer import PACKAGED_TEMPLATES, Renderer, build_message, message_bytes
+from oms_notifications.mailer import PACKAGED_TEMPLATES, Prepared, Renderer, build_message, message_bytes
 from oms_notifications.settings import Settings
 from oms_shared.devstack.mailcatcher import MailCatcher
 from tests.unit.notifications.test_templates import a_context
@@ -56,6 +56,24 @@ async def test_every_subject_of_every_kind_decodes_to_what_was_written(tmp_path:
                         msg = build_message(row, rendered, settings, context)
                         expected[row.email_id] = rendered.subject
                         await client.sendmail("noreply@oms.test", [row.to_address], message_bytes(msg))
+                # Several e-mails to one person sent as one: their subjects joined, or counted.
+                for name in NAMES:
+                    for kinds in (["new_order", "comment"], ["new_order", "status_changed", "document"]):
+                        members = []
+                        for kind in kinds:
+                            context = a_context(locale, buyer_name=name, comment=name)
+                            row = SimpleNamespace(
+                                email_id=str(uuid.uuid4()),
+                                to_address=f"digest-{locale}@example.test",
+                                order_id="o-1",
+                                kind=kind,
+                                locale=locale,
+                            )
+                            members.append(Prepared(row, context, renderer.render(kind, locale, context)))
+                        rendered, context = renderer.render_group(locale, members)
+                        msg = build_message(members[0].row, rendered, settings, context)
+                        expected[members[0].row.email_id] = rendered.subject
+                        await client.sendmail("noreply@oms.test", [members[0].row.to_address], message_bytes(msg))
         finally:
             await client.quit()
         mails = await catcher.wait_for_messages(len(expected), timeout_s=20)
@@ -64,3 +82,4 @@ async def test_every_subject_of_every_kind_decodes_to_what_was_written(tmp_path:
     wrong = {expected[k]: got[k] for k in expected if got[k] != expected[k]}
     assert not wrong
     assert any("от ООО «Рога & Копыта»" in s for s in got.values())
+    assert any(s.startswith("Новый заказ № 1024 от ООО «Рога & Копыта»; ") for s in got.values())

@@ -80,3 +80,21 @@ def test_e_mails_show_formatted_totals_dates_and_prices() -> None:
     )
     _s, text, _h = _email(edit, ru, "lines_edited")
     assert "SKU-1: цена 2,50 ₽ → 3,00 ₽" in text
+
+
+def test_a_move_says_which_lines_went_from_which_part_to_which() -> None:
+    """R-ED-2, R-NT-3: the in-app text and the e-mail of a move name each line (with its product name when the
+    event carries it) and the parts it went from and to, not just "Order parts: 1024"."""
+    moved = happening(
+        Kind.LINES_MOVED,
+        facts={
+            "related_numbers": ["1024-2"],
+            "line_changes": [
+                {"line_id": "l1", "sku": "SKU-1", "name": "Болт", "field": "moved", "old": "1024", "new": "1024-2"}
+            ],
+        },
+    )
+    assert in_app_text(moved, "ru")[1] == "SKU-1 Болт: перенесена № 1024 → № 1024-2"
+    assert in_app_text(moved, "en")[1] == "SKU-1 Болт: moved No. 1024 → No. 1024-2"
+    _s, text, html = _email(moved, a_user("u-ru", locale="ru"), "lines_moved")
+    assert "- SKU-1 Болт: перенесена № 1024 → № 1024-2" in text and "<td>SKU-1 Болт</td>" in html

@@ -257,7 +257,8 @@ def _line_summary(facts: Mapping[str, Any], locale: str) -> str:
         old = line_value(name, change.get("old"), locale, currency)
         new = line_value(name, change.get("new"), locale, currency)
         values = f" {old} → {new}" if old is not None or new is not None else ""
-        parts.append(f"{change.get('sku') or change.get('line_id', '')}: {label}{values}")
+        product = " ".join(str(x) for x in (change.get("sku") or change.get("line_id", ""), change.get("name")) if x)
+        parts.append(f"{product}: {label}{values}")
     return "; ".join(parts)
 
 

@@ -148,7 +148,9 @@ def _line_change(c: Any, number: str, related: list[str]) -> dict[str, Any]:
         # from is the related one.
         source = number if new != number else (related[0] if related else "")
         old = source or None
-    return {"line_id": str(c.line_id), "sku": c.sku, "field": c.field, "old": old, "new": new}
+    # The product's name, when the event carries it (newer order events do).
+    name = str(getattr(c, "name", "") or "")
+    return {"line_id": str(c.line_id), "sku": c.sku, "name": name, "field": c.field, "old": old, "new": new}
 
 
 # ---- order events → notifications --------------------------------------------------------------------
