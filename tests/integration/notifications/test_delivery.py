@@ -16,7 +16,8 @@ from tests.support.services import eventually, running_service
 async def test_mail_survives_smtp_outage_and_refused_address_is_failed_then_retried(
     database_url: str, service_env: dict[str, object], keys: tuple[Path, Path], kafka: str, tmp_path: Path
 ) -> None:
-    """R-NT-4: with the SMTP server down every e-mail waits and is retried with backoff; when it comes back each
+    """R-NT-4: with the SMTP server down every e-mail waits and is retried with backoff, never given up on; when it
+    comes back each
     arrives exactly once; an address the server refuses is marked failed (API and metric) without holding up the
     others, and the owner can retry it."""
     private = keys[0]
@@ -29,7 +30,6 @@ async def test_mail_survives_smtp_outage_and_refused_address_is_failed_then_retr
             port,
             email_retry_base_s=0.2,
             email_retry_max_s=0.8,
-            email_max_attempts=50,
             smtp_idle_close_s=60,  # keep the session open so the outage hits it
         )
     )
@@ -46,10 +46,12 @@ async def test_mail_survives_smtp_outage_and_refused_address_is_failed_then_retr
         async def waiting_after_failed_attempts() -> bool:
             body = (await client.get("/api/v1/emails", params={"status": "pending"}, headers=owner)).json()
             return body["total"] == 3 and all(
-                i["attempts"] >= 2 and "connect" in i["last_error"] for i in body["items"]
+                i["attempts"] >= 7 and "connect" in i["last_error"] for i in body["items"]
             )
 
-        await eventually(waiting_after_failed_attempts, timeout=15)
+        # More attempts than any give-up limit would allow, and none is failed: an outage only delays mail.
+        await eventually(waiting_after_failed_attempts, timeout=20)
+        assert (await client.get("/api/v1/emails", params={"status": "failed"}, headers=owner)).json()["total"] == 0
         assert await metric(client, "oms_notifications_emails_retried_total") >= 6
         await eventually(lambda: _metric_at_least(client, "oms_notifications_email_queue_depth", 3))
         assert await metric(client, "oms_notifications_email_oldest_pending_age_seconds") > 0

@@ -19,6 +19,8 @@ def settings(database_url: str, service_env: dict[str, object], smtp_port: int, 
         "smtp_port": smtp_port,
         "email_retry_base_s": 0.1,
         "email_poll_interval_s": 0.1,
+        # One e-mail per event here; the coalescing of e-mails has its own tests.
+        "email_coalesce_window_s": 0,
         "public_base_url": "http://oms.test",
         **service_env,
     }

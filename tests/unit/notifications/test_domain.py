@@ -21,6 +21,7 @@ from oms_notifications.domain import (
     recipients_for,
     retry_delay_s,
 )
+from oms_notifications.settings import Settings
 
 SUPPLIER = "s-1"
 BUYER_ACCOUNT = "b-acc"
@@ -143,12 +144,26 @@ def test_email_opt_out_is_per_kind() -> None:
     assert not email_wanted(Kind.COMMENT, ["comment"])
 
 
-def test_failed_e_mails_back_off_exponentially_and_give_up_after_the_limit() -> None:
-    """R-NT-4: retried with exponential backoff; after N attempts it is failed."""
+def test_failed_e_mails_back_off_exponentially_and_are_never_given_up_on_for_a_transient_error() -> None:
+    """R-NT-4: retried with exponential backoff, capped; a transient error (server down, 4xx) never fails an
+    e-mail however many attempts it took; only a permanent refusal does."""
     assert [retry_delay_s(n, 1.0, 30.0) for n in (1, 2, 3, 4, 5, 6)] == [1.0, 2.0, 4.0, 8.0, 16.0, 30.0]
-    assert next_email_state(4, 5, permanent=False) == "pending"
-    assert next_email_state(5, 5, permanent=False) == "failed"
-    assert next_email_state(1, 5, permanent=True) == "failed"
+    assert retry_delay_s(10_000, 2.0, 600.0) == 600.0
+    assert next_email_state(permanent=False) == "pending"
+    assert next_email_state(permanent=True) == "failed"
+
+
+def test_with_the_default_settings_an_hour_long_outage_is_retried_and_delivered_soon_after() -> None:
+    """R-NT-4: an SMTP server down for an hour: the e-mail keeps being retried all through it (no final failure),
+    and the first attempt after the server is back comes at most ``email_retry_max_s`` (10 minutes) later."""
+    s = Settings()
+    elapsed, attempts = 0.0, 0
+    while elapsed < 3600:
+        attempts += 1
+        assert next_email_state(permanent=False) == "pending"
+        elapsed += retry_delay_s(attempts, s.email_retry_base_s, s.email_retry_max_s)
+    assert elapsed - 3600 <= s.email_retry_max_s == 600
+    assert attempts < 20  # backing off: a few attempts an hour, not one a second
 
 
 def test_only_5xx_smtp_replies_are_permanent() -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from oms_notifications.domain import FIELD_LABELS, LOCALES, Kind
-from oms_notifications.mailer import PACKAGED_TEMPLATES, Renderer, TemplateFailure
+from oms_notifications.mailer import PACKAGED_TEMPLATES, Prepared, Renderer, TemplateFailure
 
 
 def a_context(locale: str, **over: Any) -> dict[str, Any]:
@@ -65,3 +66,30 @@ def test_a_missing_template_is_a_template_failure_with_the_reason() -> None:
         Renderer(PACKAGED_TEMPLATES).render(
             "comment", "ru", {k: v for k, v in a_context("ru").items() if k != "order_number"}
         )
+
+
+def _prepared(kind: str, locale: str, **over: Any) -> Prepared:
+    context = a_context(locale, **over)
+    row = SimpleNamespace(kind=kind, email_id=kind, locale=locale)
+    return Prepared(row, context, Renderer(PACKAGED_TEMPLATES).render(kind, locale, context))
+
+
+def test_coalesced_e_mails_show_each_subject_and_body_once_escaped_once() -> None:
+    """R-NT-2: an edit's two e-mails as one: both subjects in the subject, both bodies, HTML escaped exactly once;
+    a move told by the order and by its part (the same lines) is told once."""
+    renderer = Renderer(PACKAGED_TEMPLATES)
+    edited = _prepared(
+        "lines_edited", "ru", line_changes=[{"line_id": "l", "sku": "<SKU>", "field": "quantity", "old": 4, "new": 3}]
+    )
+    status = _prepared("status_changed", "ru", to_status="Редактируется", from_status="Подтверждён")
+    rendered, _context = renderer.render_group("ru", [edited, status])
+    assert rendered.subject == "Изменения в заказе № 1024; Заказ № 1024: статус «Редактируется»"
+    assert "- <SKU>: количество 4 → 3" in rendered.text and "Подтверждён → Редактируется" in rendered.text
+    assert "<table" in rendered.html and "<td>&lt;SKU&gt;</td>" in rendered.html and "&amp;lt;" not in rendered.html
+    assert "Отключить" not in rendered.text and "http://oms.test/settings/notifications" in rendered.text
+
+    move = [{"line_id": "l", "sku": "SKU-1", "field": "moved", "old": "№ 1024", "new": "№ 1024-2"}]
+    on_order = _prepared("lines_moved", "en", line_changes=move)
+    on_part = _prepared("lines_moved", "en", line_changes=move, order_number="1024-2")
+    rendered, _context = renderer.render_group("en", [on_order, on_part])
+    assert rendered == on_order.rendered

@@ -64,6 +64,9 @@ orders = sa.Table(
     sa.Column("status", sa.String(30), nullable=False),
     # 0003e: the order version (event sequence) the row is as of; an older event does not overwrite it
     sa.Column("sequence", sa.BigInteger(), nullable=False, server_default="0"),
+    # 0004l: the order its parts were split from (itself for an order that is no part): e-mails about an order and
+    # its parts are coalesced
+    sa.Column("root_order_id", sa.String(36), nullable=True),
 )
 
 notifications = sa.Table(
@@ -111,9 +114,13 @@ emails = sa.Table(
     sa.Column("last_error", sa.Text(), nullable=False),
     sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.Column("sent_at", UtcDateTime(), nullable=True),
+    # 0004l: e-mails of one recipient with the same key (an order and its parts) that are pending together are sent
+    # as one message; null for an e-mail that is never coalesced (a password reset)
+    sa.Column("group_key", sa.String(80), nullable=True),
     # One e-mail per (event, recipient): a redelivered event never sends twice.
     sa.UniqueConstraint("source_event_id", "user_id", name="uq_nt_emails_event_user"),
     sa.Index("ix_nt_emails_status_next", "status", "next_attempt_at"),
+    sa.Index("ix_nt_emails_user_group", "user_id", "group_key"),
 )
 
 preferences = sa.Table(

@@ -1,4 +1,4 @@
-"""Who hears of an order event, what they are told, and when a failed e-mail is tried again (stdlib only)."""
+"""Who hears of an order event, what they are told, and when a failed e-mail is tried again."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+from oms_notifications.formatting import day, line_value, money
 
 
 class Kind(StrEnum):
@@ -140,6 +142,13 @@ class OrderRef:
     buyer_account_id: str | None = None
     buyer_name: str = ""
     responsible_user_id: str | None = None
+    # The order its parts were split from (this order's own id when it is no part); None when not known.
+    root_order_id: str | None = None
+
+    @property
+    def family(self) -> str:
+        """The order and its parts, as one key: what happens to them within a moment is told in one e-mail."""
+        return self.root_order_id or self.order_id
 
 
 @dataclass(frozen=True)
@@ -242,10 +251,14 @@ def email_wanted(kind: Kind, opted_out: Iterable[str]) -> bool:
 def _line_summary(facts: Mapping[str, Any], locale: str) -> str:
     parts = []
     for change in facts.get("line_changes", []):
-        label = field_label(str(change.get("field", "")), locale)
-        old, new = change.get("old"), change.get("new")
+        name = str(change.get("field", ""))
+        label = field_label(name, locale)
+        currency = facts.get("currency")
+        old = line_value(name, change.get("old"), locale, currency)
+        new = line_value(name, change.get("new"), locale, currency)
         values = f" {old} → {new}" if old is not None or new is not None else ""
-        parts.append(f"{change.get('sku') or change.get('line_id', '')}: {label}{values}")
+        product = " ".join(str(x) for x in (change.get("sku") or change.get("line_id", ""), change.get("name")) if x)
+        parts.append(f"{product}: {label}{values}")
     return "; ".join(parts)
 
 
@@ -259,13 +272,10 @@ def in_app_text(happening: Happening, locale: str) -> tuple[str, str]:
     to_label = status_label(f.get("to_status"), loc)
     from_label = status_label(f.get("from_status"), loc)
     k = happening.kind
+    total = money(f.get("total"), loc, f.get("currency"))
     if k is Kind.NEW_ORDER:
         title = f"Новый заказ № {n}" if ru else f"New order No. {n}"
-        body = (
-            f"Покупатель: {buyer}. Сумма: {f.get('total', '')}"
-            if ru
-            else f"Buyer: {buyer}. Total: {f.get('total', '')}"
-        )
+        body = f"Покупатель: {buyer}. Сумма: {total}" if ru else f"Buyer: {buyer}. Total: {total}"
     elif k is Kind.STATUS_CHANGED:
         title = f"Заказ № {n}: статус «{to_label}»" if ru else f'Order No. {n}: status "{to_label}"'
         body = f"{from_label} → {to_label}" if from_label else to_label
@@ -280,14 +290,15 @@ def in_app_text(happening: Happening, locale: str) -> tuple[str, str]:
         body = str(f.get("document", ""))
     elif k is Kind.SHIPMENT_DATE:
         title = f"Дата отгрузки заказа № {n}" if ru else f"Shipment date of order No. {n}"
-        date = f.get("shipment_date") or ("не указана" if ru else "cleared")
+        date = day(f.get("shipment_date"), loc) or ("не указана" if ru else "cleared")
         body = f"Дата отгрузки: {date}" if ru else f"Shipment date: {date}"
     elif k is Kind.LINES_MOVED:
         title = (
             f"Товары перенесены в другую часть заказа № {n}" if ru else f"Lines moved to another part of order No. {n}"
         )
+        # Which lines went from which part to which; the parts alone when the event names no lines.
         parts = ", ".join(f.get("related_numbers", []))
-        body = (f"Части заказа: {parts}" if ru else f"Order parts: {parts}") if parts else _line_summary(f, loc)
+        body = _line_summary(f, loc) or ((f"Части заказа: {parts}" if ru else f"Order parts: {parts}") if parts else "")
     elif k is Kind.LINES_EDITED:
         title = f"Изменены позиции заказа № {n}" if ru else f"Lines of order No. {n} changed"
         body = _line_summary(f, loc)
@@ -301,8 +312,8 @@ def in_app_text(happening: Happening, locale: str) -> tuple[str, str]:
 
 
 def retry_delay_s(attempts: int, base_s: float, cap_s: float) -> float:
-    """Exponential backoff: base, 2·base, 4·base, ... capped."""
-    return float(min(cap_s, base_s * (2 ** max(0, attempts - 1))))
+    """Exponential backoff: base, 2·base, 4·base, ... capped (the cap bounds how late mail arrives after an outage)."""
+    return float(min(cap_s, base_s * (2 ** min(max(0, attempts - 1), 60))))
 
 
 def is_permanent_smtp_code(code: int | None) -> bool:
@@ -310,6 +321,7 @@ def is_permanent_smtp_code(code: int | None) -> bool:
     return code is not None and 500 <= code < 600
 
 
-def next_email_state(attempts: int, max_attempts: int, permanent: bool) -> str:
-    """After a failed attempt: 'failed' for good, or 'pending' to try again."""
-    return "failed" if permanent or attempts >= max_attempts else "pending"
+def next_email_state(permanent: bool) -> str:
+    """After a failed attempt: 'failed' for good only when retrying cannot help (R-NT-4: a mail server that is down
+    or answers 4xx is retried, however long it takes); otherwise 'pending' to try again."""
+    return "failed" if permanent else "pending"

@@ -6,6 +6,7 @@ import json
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -30,6 +31,7 @@ from oms_notifications.domain import (
     recipients_for,
     status_label,
 )
+from oms_notifications.formatting import DEFAULT_CURRENCY, day, line_value, moment, money
 from oms_notifications.replicas import upsert
 from oms_shared.contracts import (
     OrderChangedV1,
@@ -84,9 +86,13 @@ async def _save_order(tx: Tx, ref: OrderRef, status: str, sequence: int) -> Orde
     notification. An event without a sequence (0) is not ordered and overwrites as before."""
     stored = (
         await tx.conn.execute(
-            sa.select(orders.c.sequence, orders.c.responsible_user_id).where(orders.c.order_id == ref.order_id)
+            sa.select(orders.c.sequence, orders.c.responsible_user_id, orders.c.root_order_id).where(
+                orders.c.order_id == ref.order_id
+            )
         )
     ).first()
+    root = ref.root_order_id or (stored.root_order_id if stored is not None else None)
+    ref = replace(ref, root_order_id=root)
     if stored is not None and sequence and stored.sequence > sequence:
         return replace(ref, responsible_user_id=stored.responsible_user_id)
     await upsert(
@@ -102,6 +108,7 @@ async def _save_order(tx: Tx, ref: OrderRef, status: str, sequence: int) -> Orde
             "responsible_user_id": ref.responsible_user_id,
             "status": status,
             "sequence": max(sequence, stored.sequence if stored is not None else 0),
+            "root_order_id": root,
         },
     )
     return ref
@@ -119,12 +126,31 @@ async def _load_order(conn: AsyncConnection, order_id: str) -> tuple[OrderRef, s
         buyer_account_id=row.buyer_account_id,
         buyer_name=row.buyer_name,
         responsible_user_id=row.responsible_user_id,
+        root_order_id=row.root_order_id,
     )
     return ref, row.status
 
 
+async def _root_of(conn: AsyncConnection, order_id: str) -> str:
+    """The order ``order_id``'s parts hang from (``order_id`` itself when it is no part, or not known yet)."""
+    return str(await conn.scalar(sa.select(orders.c.root_order_id).where(orders.c.order_id == order_id)) or order_id)
+
+
 async def _buyer_name(conn: AsyncConnection, buyer_id: str) -> str:
     return str(await conn.scalar(sa.select(buyers.c.name).where(buyers.c.buyer_id == buyer_id)) or "")
+
+
+def _line_change(c: Any, number: str, related: list[str]) -> dict[str, Any]:
+    """A changed line for people: a moved or copied line says from which part to which (1024 → 1024-2)."""
+    old, new = c.old, c.new
+    if c.field in ("moved", "copied") and new:
+        # The order's own event names the part it went to; the part's event names itself, and the order it came
+        # from is the related one.
+        source = number if new != number else (related[0] if related else "")
+        old = source or None
+    # The product's name, when the event carries it (newer order events do).
+    name = str(getattr(c, "name", "") or "")
+    return {"line_id": str(c.line_id), "sku": c.sku, "name": name, "field": c.field, "old": old, "new": new}
 
 
 # ---- order events → notifications --------------------------------------------------------------------
@@ -133,9 +159,12 @@ async def _buyer_name(conn: AsyncConnection, buyer_id: str) -> str:
 class Notifier:
     """Turns order events into in-app notifications and queued e-mails, in the event's transaction."""
 
-    def __init__(self, links: Links, on_queued: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self, links: Links, on_queued: Callable[[], None] = lambda: None, coalesce_window_s: float = 0.0
+    ) -> None:
         self.links = links
         self.on_queued = on_queued
+        self.coalesce_window_s = coalesce_window_s
 
     async def order_placed(self, event: OrderPlacedV1, tx: Tx) -> None:
         d = event.data
@@ -147,12 +176,15 @@ class Notifier:
             buyer_account_id=str(d.buyer_account_id) if d.buyer_account_id else None,
             buyer_name=d.buyer_name or await _buyer_name(tx.conn, str(d.buyer_id)),
             responsible_user_id=str(d.responsible_user_id) if d.responsible_user_id else None,
+            root_order_id=await _root_of(tx.conn, str(d.parent_order_id)) if d.parent_order_id else str(d.order_id),
         )
         ref = await _save_order(tx, ref, d.status.value, event.sequence)
         if d.parent_order_id is not None:
             return  # a part split off an order: the order.changed(split) event tells people about it
         facts = {
             "total": str(d.total),
+            # Orders may carry their currency (a price list's); RUB otherwise.
+            "currency": str(getattr(d, "currency", None) or DEFAULT_CURRENCY),
             "line_count": len(d.lines),
             "comment": d.comment,
             "desired_shipment_date": d.desired_shipment_date.isoformat() if d.desired_shipment_date else "",
@@ -184,6 +216,7 @@ class Notifier:
                 if d.responsible_user_id
                 else (known[0].responsible_user_id if known else None)
             ),
+            root_order_id=known[0].root_order_id if known else None,
         )
         ref = await _save_order(tx, ref, d.to_status.value, event.sequence)
         kind = kind_for_status(d.to_status.value)
@@ -217,7 +250,7 @@ class Notifier:
                     break
             if parent is None:
                 raise UnknownReplica(f"unknown order {d.order_id}: no order.placed was seen for it")
-            ref = replace(parent[0], order_id=str(d.order_id), number=d.number)
+            ref = replace(parent[0], order_id=str(d.order_id), number=d.number, root_order_id=parent[0].family)
         if d.kind == "responsible" and d.attributes.get("responsible_user_id"):
             ref = replace(ref, responsible_user_id=str(d.attributes["responsible_user_id"]))
         ref = await _save_order(tx, ref, d.status.value, event.sequence)
@@ -239,10 +272,8 @@ class Notifier:
             "shipment_date": str(attrs.get("shipment_date") or attrs.get("new") or ""),
             "detail": str(attrs.get("detail") or attrs.get("reason") or attrs.get("message") or ""),
             "related_numbers": related,
-            "line_changes": [
-                {"line_id": str(c.line_id), "sku": c.sku, "field": c.field, "old": c.old, "new": c.new}
-                for c in d.line_changes
-            ],
+            "currency": str(getattr(d, "currency", None) or attrs.get("currency") or DEFAULT_CURRENCY),
+            "line_changes": [_line_change(c, d.number, related) for c in d.line_changes],
         }
         happening = Happening(
             kind=kind,
@@ -263,7 +294,7 @@ class Notifier:
             "locale": d.locale,
             "recipient_name": d.name,
             "reset_url": self.links.password_reset(d.token),
-            "expires_at": d.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
+            "expires_at": moment(d.expires_at, d.locale),
         }
         row = {
             "email_id": str(uuid.uuid4()),
@@ -318,6 +349,9 @@ class Notifier:
             return
         opted_out = await _email_opt_outs(conn, [u.user_id for u in chosen])
         now = utcnow()
+        # Held for the window, so the mailer sends what else this action causes for the order with it.
+        coalescing = self.coalesce_window_s > 0
+        send_at = now + timedelta(seconds=self.coalesce_window_s) if coalescing else now
         source = str(source_event_id)
         in_app_rows = []
         email_rows = []
@@ -358,11 +392,12 @@ class Notifier:
                     "source_event_id": source,
                     "status": "pending",
                     "attempts": 0,
-                    "next_attempt_at": now,
+                    "next_attempt_at": send_at,
                     "claimed_until": None,
                     "last_error": "",
                     "created_at": now,
                     "sent_at": None,
+                    "group_key": f"order:{order.family}" if coalescing else None,
                 }
             )
         await conn.execute(insert_ignoring_duplicates(conn, notifications), in_app_rows)
@@ -389,13 +424,20 @@ class Notifier:
             "to_status": status_label(f.get("to_status"), locale),
             "comment": f.get("comment", ""),
             "document": f.get("document", ""),
-            "shipment_date": f.get("shipment_date", ""),
-            "desired_shipment_date": f.get("desired_shipment_date", ""),
-            "total": f.get("total", ""),
+            "shipment_date": day(f.get("shipment_date"), locale),
+            "desired_shipment_date": day(f.get("desired_shipment_date"), locale),
+            "total": money(f.get("total"), locale, f.get("currency")) if f.get("total") not in (None, "") else "",
             "line_count": f.get("line_count", 0),
             "detail": f.get("detail", ""),
             "related_numbers": list(f.get("related_numbers", [])),
-            "line_changes": list(f.get("line_changes", [])),
+            "line_changes": [
+                {
+                    **c,
+                    "old": line_value(str(c.get("field", "")), c.get("old"), locale, f.get("currency")),
+                    "new": line_value(str(c.get("field", "")), c.get("new"), locale, f.get("currency")),
+                }
+                for c in f.get("line_changes", [])
+            ],
             "field_labels": dict(FIELD_LABELS[normalize_locale(locale)]),
         }
 

@@ -10,7 +10,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email.header import Header
 from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+from email.policy import EmailPolicy
 from email.utils import format_datetime, formataddr, parseaddr
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,7 @@ from typing import Any
 import aiosmtplib
 import jinja2
 import sqlalchemy as sa
+from markupsafe import Markup
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from oms_notifications.db import emails
@@ -63,6 +67,76 @@ class Renderer:
         if not subject:
             raise TemplateFailure(f"template {name}: empty subject")
         return Rendered(subject=subject, text=text.strip() + "\n", html=html.strip() + "\n")
+
+    def render_group(self, locale: str, members: Sequence[Prepared]) -> tuple[Rendered, dict[str, Any]]:
+        """One message for several e-mails of one person about one order and its parts: each one's subject and
+        body under each other. A move told by both parts (the same lines) is told once."""
+        shown: list[dict[str, Any]] = []
+        kept: list[Prepared] = []
+        told: set[str] = set()
+        for member in members:
+            lines = {json.dumps(c, sort_keys=True) for c in member.context.get("line_changes", [])}
+            if member.row.kind == "lines_moved" and lines and lines <= told:
+                continue
+            told |= lines
+            name = f"{locale}/{member.row.kind}.j2"
+            try:
+                text = self._text.get_template(name).render(member.context, part="body_text")
+                html = self._html.get_template(name).render(member.context, part="body_html")
+            except jinja2.TemplateError as exc:
+                raise TemplateFailure(f"template {name}: {type(exc).__name__}: {exc}") from exc
+            kept.append(member)
+            # The HTML part is rendered (and escaped) already: the layout must not escape it again.
+            shown.append({"subject": member.rendered.subject, "text": text.strip(), "html": Markup(html.strip())})
+        if len(kept) == 1:
+            return kept[0].rendered, kept[0].context
+        first = kept[0].context
+        preferences = str(first.get("unsubscribe_url", "")).split("?")[0]
+        context = {
+            **first,
+            "items": shown,
+            "order_numbers": list(dict.fromkeys(str(m.context.get("order_number", "")) for m in kept)),
+            "preferences_url": preferences,
+            "unsubscribe_url": preferences,
+        }
+        return self.render("digest", locale, context), context
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A claimed e-mail with its context and its own rendering."""
+
+    row: Any
+    context: dict[str, Any]
+    rendered: Rendered
+
+
+class _WholeWordsPolicy(EmailPolicy):
+    """The SMTP policy, except that a non-ASCII subject is folded without losing a space.
+
+    Python's folder splits a long subject into encoded words exactly at a space and writes that space as the
+    folding whitespace between them, which RFC 2047 decoders drop ("от ООО«Рога…»"). Here the subject is cut
+    into encoded words at character boundaries, so every space stays inside a word.
+    """
+
+    def fold(self, name: str, value: str) -> str:
+        if name.lower() == "subject" and not str(value).isascii():
+            encoded = Header(str(value), "utf-8", header_name=name).encode(linesep=self.linesep)
+            return f"{name}: {encoded}{self.linesep}"
+        return str(super().fold(name, value))
+
+    def fold_binary(self, name: str, value: str) -> bytes:
+        if name.lower() == "subject" and not str(value).isascii():
+            return self.fold(name, value).encode("ascii")
+        return super().fold_binary(name, value)
+
+
+MESSAGE_POLICY = _WholeWordsPolicy(**SMTP_POLICY.__dict__)
+
+
+def message_bytes(msg: EmailMessage) -> bytes:
+    """The message as sent over SMTP (CRLF line ends, subjects folded by ``MESSAGE_POLICY``)."""
+    return msg.as_bytes(policy=MESSAGE_POLICY)
 
 
 def build_message(row: Any, rendered: Rendered, settings: Settings, context: dict[str, Any]) -> EmailMessage:
@@ -261,22 +335,68 @@ class EmailSender:
                 .returning(*emails.c)
             )
             rows = list(result)
+            # The rest of each claimed e-mail's group (same person, same order and its parts) goes with it, even
+            # if still inside its window. Rows another sender holds or is claiming are skipped, never waited for.
+            for user_id, key in sorted({(r.user_id, r.group_key) for r in rows if r.group_key}):
+                free = sa.and_(
+                    emails.c.user_id == user_id,
+                    emails.c.group_key == key,
+                    emails.c.status == "pending",
+                    sa.or_(emails.c.claimed_until.is_(None), emails.c.claimed_until < now),
+                )
+                companions = (
+                    sa.select(emails.c.email_id)
+                    .where(free)
+                    .with_for_update(skip_locked=True)
+                    .cte("companions")
+                    .prefix_with("MATERIALIZED", dialect="postgresql")
+                )
+                more = await tx.conn.execute(
+                    emails.update()
+                    .where(emails.c.email_id.in_(sa.select(companions.c.email_id)), free)
+                    .values(claimed_until=lease, claim_token=token)
+                    .returning(*emails.c)
+                )
+                rows += list(more)
         rows.sort(key=lambda r: r.created_at)
         return rows
 
+    def _messages(self, members: list[Prepared]) -> list[tuple[list[Prepared], EmailMessage]]:
+        """The message of a group of e-mails to one person (one each if the group's layout cannot be rendered)."""
+        if len(members) > 1:
+            try:
+                rendered, context = self.renderer.render_group(members[0].row.locale, members)
+            except TemplateFailure as exc:
+                log.warning("e-mails %s sent one by one: %s", [m.row.email_id for m in members], exc)
+            else:
+                msg = build_message(members[0].row, rendered, self.settings, context)
+                msg.replace_header("X-OMS-Kind", ",".join(dict.fromkeys(m.row.kind for m in members)))
+                return [(members, msg)]
+        return [([m], build_message(m.row, m.rendered, self.settings, m.context)) for m in members]
+
     async def _send(self, rows: Sequence[Any], token: str) -> list[Outcome]:
         outcomes: list[Outcome] = []
-        messages: list[tuple[Any, EmailMessage]] = []
+        groups: dict[tuple[str, ...], list[Prepared]] = {}
         for row in rows:
-            context = json.loads(row.context)
             try:
+                context = json.loads(row.context)
                 rendered = self.renderer.render(row.kind, row.locale, context)
-                messages.append((row, build_message(row, rendered, self.settings, context)))
             except TemplateFailure as exc:
                 log.error("e-mail %s cannot be rendered: %s", row.email_id, exc)
                 outcomes.append(Outcome(row.email_id, error=str(exc), permanent=True, reason="template"))
+                continue
             except (ValueError, KeyError, TypeError) as exc:
                 outcomes.append(Outcome(row.email_id, error=f"message: {exc}", permanent=True, reason="message"))
+                continue
+            key = (row.user_id, row.to_address, row.group_key) if row.group_key else (row.email_id,)
+            groups.setdefault(key, []).append(Prepared(row, context, rendered))
+        messages: list[tuple[list[Prepared], EmailMessage]] = []
+        for members in groups.values():
+            try:
+                messages += self._messages(members)
+            except (ValueError, KeyError, TypeError) as exc:
+                error = f"message: {exc}"
+                outcomes += [Outcome(m.row.email_id, error=error, permanent=True, reason="message") for m in members]
         if not messages:
             return outcomes
         s = self.settings
@@ -285,35 +405,48 @@ class EmailSender:
         except (aiosmtplib.SMTPException, *_CONNECTION_ERRORS) as exc:
             await self._disconnect()
             error = f"smtp connect {s.smtp_host}:{s.smtp_port}: {exc}"
-            log.warning("%s; %d e-mails will be retried", error, len(messages))
-            outcomes += [Outcome(row.email_id, error=error, reason="connect") for row, _ in messages]
+            log.warning("%s; %d e-mails will be retried", error, len(rows))
+            outcomes += [Outcome(m.row.email_id, error=error, reason="connect") for ms, _ in messages for m in ms]
             return outcomes
         held = {row.email_id for row in rows}
-        for index, (row, msg) in enumerate(messages):
+        sender = parseaddr(s.mail_from)[1]
+        for index, (members, msg) in enumerate(messages):
             # Renew the lease of every row of the batch still ours (sent ones wait to be recorded) and make sure
-            # this one still is: if the lease ran out and another sender took it, that sender sends it.
+            # these still are: if the lease ran out and another sender took one, that sender sends it.
             held = await self._renew(sorted(held), token)
-            if row.email_id not in held:
-                log.warning("e-mail %s was taken over by another sender; not sending it here", row.email_id)
-                continue
+            mine = [m for m in members if m.row.email_id in held]
+            if len(mine) < len(members):
+                log.warning(
+                    "e-mails %s were taken over by another sender; not sending them here",
+                    [m.row.email_id for m in members if m not in mine],
+                )
+                if not mine:
+                    continue
+                # The rest is sent as its own message (any other part of a split-up group waits for its lease).
+                members, msg = self._messages(mine)[0]
+            ids = [m.row.email_id for m in members]
             try:
-                await client.send_message(msg)
-                outcomes.append(Outcome(row.email_id))
+                await client.sendmail(sender, [members[0].row.to_address], message_bytes(msg))
+                outcomes += [Outcome(i) for i in ids]
             except aiosmtplib.SMTPRecipientsRefused as exc:
                 codes = [r.code for r in exc.recipients]
                 detail = "; ".join(f"{r.code} {r.message}" for r in exc.recipients)
                 permanent = all(is_permanent_smtp_code(c) for c in codes)
-                outcomes.append(Outcome(row.email_id, f"refused: {detail}", permanent, "refused"))
+                outcomes += [Outcome(i, f"refused: {detail}", permanent, "refused") for i in ids]
                 await _reset(client)
             except _CONNECTION_ERRORS as exc:
                 # The session is gone: this and every later message of the batch wait for a retry.
                 await self._disconnect()
                 error = f"smtp connection lost: {exc}"
-                outcomes += [Outcome(r.email_id, error=error, reason="connect") for r, _ in messages[index:]]
+                outcomes += [
+                    Outcome(m.row.email_id, error=error, reason="connect") for ms, _ in messages[index:] for m in ms
+                ]
                 break
             except aiosmtplib.SMTPResponseException as exc:
-                permanent = is_permanent_smtp_code(exc.code)
-                outcomes.append(Outcome(row.email_id, f"smtp {exc.code}: {exc.message}", permanent, "smtp"))
+                # Only a recipient the server refuses for good (5xx at RCPT, above) fails an e-mail; any other
+                # answer (a sender or message refused, an overloaded server) is retried with backoff until an
+                # operator fixes it: the backlog alert tells them.
+                outcomes += [Outcome(i, f"smtp {exc.code}: {exc.message}", False, "smtp") for i in ids]
                 await _reset(client)
         self._last_used = self._loop_time()
         return outcomes
@@ -329,7 +462,7 @@ class EmailSender:
                 if outcome.ok:
                     values: dict[str, Any] = {"status": "sent", "sent_at": now, "last_error": ""}
                 else:
-                    state = next_email_state(attempts, s.email_max_attempts, outcome.permanent)
+                    state = next_email_state(outcome.permanent)
                     delay = retry_delay_s(attempts, s.email_retry_base_s, s.email_retry_max_s)
                     values = {
                         "status": state,

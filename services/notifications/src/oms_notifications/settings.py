@@ -23,13 +23,19 @@ class Settings(ServiceSettings):
     smtp_timeout_s: float = 10.0
     mail_from: str = "OMS <noreply@oms.local>"
     public_base_url: str = "http://127.0.0.1:8100"
-    email_max_attempts: int = 5
-    email_retry_base_s: float = 1.0
-    email_retry_max_s: float = 300.0
+    # R-NT-4: an e-mail is retried until it is sent (a server that is down or answers 4xx never fails it; only a
+    # recipient refused with 5xx does), after base, 2·base, 4·base, ... seconds, at most email_retry_max_s apart:
+    # mail held up by an outage arrives at most that long after the server is back.
+    email_retry_base_s: float = 2.0
+    email_retry_max_s: float = 600.0
     email_poll_interval_s: float = 0.5
     # E-mails per claim (one SMTP session); small, so a slow server holds few and replicas share the queue.
     email_batch_size: int = 10
     email_linger_s: float = 0.05
+    # What one action causes (a move's event per part, an edit's line changes and its status) reaches a person as
+    # one e-mail: an order's e-mail waits this long for more of the same order and its parts to the same recipient,
+    # then the mailer sends them together. 0 sends each at once.
+    email_coalesce_window_s: float = 5.0
     # An SMTP session is kept open while e-mails keep coming and closed after this much idle time.
     smtp_idle_close_s: float = 2.0
     # A claimed e-mail whose sender died is picked up again after this lease. The sender renews it before each
