@@ -22,7 +22,7 @@ from oms_orders.db import (
     price_list_items,
 )
 from oms_orders.handlers.catalog import price_list_for
-from oms_orders.handlers.common import check_if_match, d, dec, iso, load_ids, order_for, side_of
+from oms_orders.handlers.common import check_if_match, d, dec, fold, iso, load_ids, order_for, side_of
 from oms_shared.auth import Principal
 from oms_shared.contracts import (
     OrderLine,
@@ -380,6 +380,7 @@ async def insert_order(
             buyer_id=buyer.id,
             buyer_account_id=buyer.buyer_account_id,
             buyer_name=buyer.name,
+            buyer_name_search=fold(buyer.name),
             price_list_id=price_list.id,
             price_list_name=price_list.name,
             status=status.value,
