@@ -164,15 +164,47 @@ def build_router(deps: Deps) -> APIRouter:
     async def list_price_lists(principal: CurrentPrincipal, limit: Limit = 50, offset: Offset = 0) -> dict[str, Any]:
         return await catalog.list_price_lists(db, principal, limit=limit, offset=offset)
 
-    @router.get("/price-lists/{price_list_id}", tags=["price lists"], summary="One price list")
-    async def get_price_list(price_list_id: uuid.UUID, principal: CurrentPrincipal) -> dict[str, Any]:
-        return await catalog.get_price_list(db, principal, price_list_id)
+    @router.get(
+        "/price-lists/{price_list_id}",
+        tags=["price lists"],
+        summary="One price list",
+        description="The `ETag` header carries its version: send it back as `If-Match` to change the list.",
+    )
+    async def get_price_list(price_list_id: uuid.UUID, principal: CurrentPrincipal) -> JSONResponse:
+        return order_response(await catalog.get_price_list(db, principal, price_list_id))
 
-    @router.put("/price-lists/{price_list_id}", tags=["price lists"], summary="Replace a price list")
+    @router.put(
+        "/price-lists/{price_list_id}",
+        tags=["price lists"],
+        summary="Replace a price list",
+        description=(
+            "Replaces everything, `buyer_ids` included, so it needs `If-Match` with the version you loaded "
+            "(428 without it, 412 if the list changed since, e.g. a buyer joined through the link). To open the "
+            "list to a buyer or close it for one without touching the others use `PATCH .../buyers`."
+        ),
+    )
     async def update_price_list(
-        price_list_id: uuid.UUID, body: schemas.PriceListIn, principal: CurrentPrincipal
-    ) -> dict[str, Any]:
-        return await catalog.update_price_list(db, principal, price_list_id, body)
+        price_list_id: uuid.UUID, body: schemas.PriceListIn, principal: CurrentPrincipal, if_match: IfMatch = None
+    ) -> JSONResponse:
+        return order_response(await catalog.update_price_list(db, principal, price_list_id, body, if_match))
+
+    @router.patch(
+        "/price-lists/{price_list_id}/buyers",
+        tags=["price lists"],
+        summary="Open a price list to buyers or close it for them",
+        description=(
+            "`add` and `remove` buyer ids; every other buyer, one who joined through the link meanwhile too, "
+            "stays. Needs `If-Match` with the list's version (428 without it, 412 if stale)."
+        ),
+    )
+    async def change_price_list_buyers(
+        price_list_id: uuid.UUID,
+        body: schemas.PriceListBuyersPatch,
+        principal: CurrentPrincipal,
+        if_match: IfMatch = None,
+    ) -> JSONResponse:
+        body_out = await catalog.change_price_list_buyers(db, principal, price_list_id, body, if_match)
+        return order_response(body_out)
 
     # ------------------------------------------------------------ orders
 

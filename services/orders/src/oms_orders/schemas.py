@@ -113,6 +113,14 @@ class PriceListIn(Body):
     segments: list[str] = Field(default_factory=list, max_length=100, description="Buyer segments it is open to.")
 
 
+class PriceListBuyersPatch(Body):
+    """Buyers to open the price list to and to close it for; every other buyer stays as it is (one who joined
+    through the link meanwhile too). A buyer in both lists is refused."""
+
+    add: list[uuid.UUID] = Field(default_factory=list, max_length=10000)
+    remove: list[uuid.UUID] = Field(default_factory=list, max_length=10000)
+
+
 class OrderLineIn(Body):
     sku: str = Field(min_length=1, max_length=100)
     warehouse_id: uuid.UUID

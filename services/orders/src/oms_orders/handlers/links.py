@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from oms_orders import schemas
 from oms_orders.db import accounts, buyers, price_list_buyers, price_lists, users
-from oms_orders.handlers.catalog import _publish_buyer, price_list_json
+from oms_orders.handlers.catalog import _publish_buyer, _publish_price_list, price_list_json
+from oms_orders.handlers.common import fold
 from oms_orders.handlers.identity import _email_free, normalize_email, publish_account
 from oms_shared.auth import Principal
 from oms_shared.db import Database, Tx, utcnow
@@ -64,7 +65,11 @@ async def open_link(db: Database, token: str) -> dict[str, Any]:
 
 
 async def _grant(tx: Tx, supplier_id: str, price_list_id: str, account_id: str, name: str, inn: str, kpp: str) -> str:
-    """Make ``account_id`` a buyer of the supplier (once) with access to the price list."""
+    """Make ``account_id`` a buyer of the supplier (once) with access to the price list.
+
+    Holds the price list's lock like every change of its buyers, and moves its version on when the buyer is new
+    on it: a replacement prepared before the join is refused as stale (412) instead of dropping the buyer."""
+    await tx.conn.execute(sa.select(price_lists.c.id).where(price_lists.c.id == price_list_id).with_for_update())
     buyer = (
         await tx.conn.execute(
             sa.select(buyers).where(buyers.c.supplier_id == supplier_id, buyers.c.buyer_account_id == account_id)
@@ -79,6 +84,7 @@ async def _grant(tx: Tx, supplier_id: str, price_list_id: str, account_id: str, 
                 supplier_id=supplier_id,
                 buyer_account_id=account_id,
                 name=name,
+                name_search=fold(name),
                 inn=inn,
                 kpp=kpp,
                 manager_user_ids="[]",
@@ -94,6 +100,7 @@ async def _grant(tx: Tx, supplier_id: str, price_list_id: str, account_id: str, 
         )
     ):
         await tx.conn.execute(price_list_buyers.insert().values(price_list_id=price_list_id, buyer_id=buyer_id))
+        await _publish_price_list(tx, price_list_id, bump=True)
     await _publish_buyer(tx, buyer_id)
     return buyer_id
 
