@@ -71,7 +71,19 @@ def build_router(deps: Deps) -> APIRouter:
 
     # ------------------------------------------------------------ identity
 
-    @router.post("/accounts", status_code=201, tags=["identity"], summary="Register a supplier or buyer account")
+    @router.post(
+        "/accounts",
+        status_code=201,
+        tags=["identity"],
+        summary="Register a supplier or buyer account",
+        description=(
+            "Creates the account and its owner and answers their ids; it signs nobody in and returns no token. "
+            "To call the API as the owner, sign in with the same e-mail and password: `POST /api/v1/auth/token` "
+            '`{"email": "…", "password": "…"}` answers `access_token` (send it as `Authorization: Bearer <token>`) '
+            "and `refresh_token` (renew the short-lived access token with `POST /api/v1/auth/refresh`). A buyer "
+            "whose INN (and KPP) a supplier already keeps as its buyer is linked to that buyer record here."
+        ),
+    )
     async def create_account(body: schemas.AccountIn) -> dict[str, str]:
         return await identity.create_account(db, body)
 
