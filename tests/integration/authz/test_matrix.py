@@ -71,6 +71,10 @@ REQUESTS: dict[tuple[str, str], Factory] = {
     ("POST", "/api/v1/price-lists"): lambda s: {"json": {**s.data["price_list_body"], "name": unique("list")}},
     ("PUT", "/api/v1/price-lists/{price_list_id}"): lambda s: {"json": s.data["price_list_body"]},
     ("PATCH", "/api/v1/price-lists/{price_list_id}/buyers"): lambda s: {"json": {"add": [], "remove": []}},
+    ("POST", "/api/v1/buyers/{buyer_id}/invitations"): lambda s: {"json": {"email": f"{unique('inv')}@example.com"}},
+    ("POST", "/api/v1/invitations/{token}/register"): lambda s: {
+        "json": {"email": f"{unique('inv')}@example.com", "password": PASSWORD}
+    },
     ("POST", "/api/v1/orders"): _order,
     ("POST", "/api/v1/orders/{order_id}/transitions"): lambda s: {"json": {"to": "confirmed"}},
     ("POST", "/api/v1/orders/{order_id}/lines"): lambda s: {

@@ -12,7 +12,18 @@ from fastapi import APIRouter, File, Form, Header, Path, Query, Request, Respons
 from fastapi.responses import JSONResponse
 
 from oms_orders import schemas
-from oms_orders.handlers import catalog, changes, communication, identity, imports, links, listing, parts, preview
+from oms_orders.handlers import (
+    catalog,
+    changes,
+    communication,
+    identity,
+    imports,
+    invitations,
+    links,
+    listing,
+    parts,
+    preview,
+)
 from oms_orders.handlers import orders as order_cases
 from oms_orders.storage import FileStorage
 from oms_shared.auth import CurrentPrincipal, Principal
@@ -44,6 +55,8 @@ class Deps:
         signin_guard: AttemptGuard | None = None,
         session_ttl_s: int = 12 * 3600,
         password_reset_ttl_s: int = 3600,
+        invitation_ttl_s: int = 7 * 24 * 3600,
+        link_buyers_by_inn: bool = True,
     ) -> None:
         self.db = db
         self.private_key_pem = private_key_pem
@@ -58,6 +71,8 @@ class Deps:
             access_ttl_s=token_ttl_s,
             session_ttl_s=session_ttl_s,
             password_reset_ttl_s=password_reset_ttl_s,
+            invitation_ttl_s=invitation_ttl_s,
+            link_buyers_by_inn=link_buyers_by_inn,
         )
         self.signin_guard = signin_guard or AttemptGuard(RateLimiter(50, 30), RateLimiter(10, 5))
 
@@ -84,8 +99,8 @@ def build_router(deps: Deps) -> APIRouter:
             "whose INN (and KPP) a supplier already keeps as its buyer is linked to that buyer record here."
         ),
     )
-    async def create_account(body: schemas.AccountIn) -> dict[str, str]:
-        return await identity.create_account(db, body)
+    async def create_account(body: schemas.AccountIn) -> dict[str, Any]:
+        return await identity.create_account(db, body, link_by_inn=deps.tokens.link_buyers_by_inn)
 
     def client_ip(request: Request) -> str:
         return request.client.host if request.client else "unknown"
@@ -430,7 +445,50 @@ def build_router(deps: Deps) -> APIRouter:
     async def register_by_link(
         token: Annotated[str, Path(max_length=100)], body: schemas.LinkRegistrationIn
     ) -> dict[str, str]:
-        return await links.register_by_link(db, token, body)
+        return await links.register_by_link(db, token, body, link_by_inn=deps.tokens.link_buyers_by_inn)
+
+    @router.post(
+        "/buyers/{buyer_id}/invitations",
+        status_code=201,
+        tags=["buyers"],
+        summary="Invite the buyer company by e-mail",
+        description=(
+            "E-mails a one-time link (valid `OMS_ORDERS_INVITATION_TTL_S`, 7 days): the buyer registers through it "
+            "(`POST /invitations/{token}/register`) or, signed in with an account already, accepts it "
+            "(`POST /invitations/{token}/accept`); either way this buyer record gets the account. 409 if the "
+            "record has an account already."
+        ),
+    )
+    async def invite_buyer(
+        buyer_id: uuid.UUID, body: schemas.InvitationIn, principal: CurrentPrincipal
+    ) -> dict[str, Any]:
+        return await invitations.invite(db, principal, buyer_id, body, deps.tokens)
+
+    @router.get("/buyers/{buyer_id}/invitations", tags=["buyers"], summary="Invitations sent to a buyer")
+    async def list_invitations(buyer_id: uuid.UUID, principal: CurrentPrincipal) -> dict[str, Any]:
+        return await invitations.list_invitations(db, principal, buyer_id)
+
+    @router.get("/invitations/{token}", tags=["buyers"], summary="The invitation behind a link (no sign-in)")
+    async def show_invitation(token: Annotated[str, Path(max_length=100)]) -> dict[str, Any]:
+        return await invitations.show(db, token)
+
+    @router.post(
+        "/invitations/{token}/register",
+        status_code=201,
+        tags=["buyers"],
+        summary="Register a buyer account through an invitation",
+        description="Then sign in with `POST /api/v1/auth/token` for a token.",
+    )
+    async def register_by_invitation(
+        token: Annotated[str, Path(max_length=100)], body: schemas.InvitationRegistrationIn
+    ) -> dict[str, str]:
+        return await invitations.register(db, token, body)
+
+    @router.post("/invitations/{token}/accept", tags=["buyers"], summary="A signed-in buyer accepts an invitation")
+    async def accept_invitation(
+        token: Annotated[str, Path(max_length=100)], principal: CurrentPrincipal
+    ) -> dict[str, str]:
+        return await invitations.accept(db, principal, token)
 
     @router.post("/links/{token}/join", tags=["links"], summary="A signed-in buyer joins through a link")
     async def join_by_link(token: Annotated[str, Path(max_length=100)], principal: CurrentPrincipal) -> dict[str, str]:

@@ -93,6 +93,23 @@ buyers = sa.Table(
     sa.UniqueConstraint("supplier_id", "buyer_account_id", name="uq_buyers_supplier_account"),
 )
 
+# 0009m: invitations of a buyer company by e-mail (one-time tokens kept as hashes): registering or accepting
+# through one links the buyer record to the account.
+buyer_invitations = sa.Table(
+    "buyer_invitations",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("supplier_id", sa.String(36), nullable=False, index=True),
+    sa.Column("buyer_id", sa.String(36), sa.ForeignKey("buyers.id"), nullable=False, index=True),
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("invited_by_user_id", sa.String(36), nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("expires_at", UtcDateTime(), nullable=False, index=True),
+    sa.Column("accepted_at", UtcDateTime(), nullable=True),
+    sa.Column("accepted_account_id", sa.String(36), nullable=True),
+)
+
 price_lists = sa.Table(
     "price_lists",
     metadata,

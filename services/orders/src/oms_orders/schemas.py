@@ -198,3 +198,22 @@ class LinkRegistrationIn(Body):
     email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
     password: str = Field(min_length=8, max_length=200)
     name: str = Field(default="", max_length=300)
+
+
+class InvitationIn(Body):
+    """Whom to invite: the buyer company's e-mail, and the language of the invitation."""
+
+    email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+    locale: Literal["ru", "en"] = "ru"
+
+
+class InvitationRegistrationIn(Body):
+    """Registering through an invitation; the company's name, INN and KPP default to the supplier's record."""
+
+    email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+    password: str = Field(min_length=8, max_length=200)
+    name: str = Field(default="", max_length=300)
+    locale: str = Field(default="ru", max_length=10)
+    company_name: str = Field(default="", max_length=300)
+    inn: str | None = Field(default=None, max_length=20)
+    kpp: str | None = Field(default=None, max_length=20)

@@ -90,6 +90,46 @@ async def _check_buyer_account(conn: AsyncConnection, account_id: uuid.UUID | No
         raise Invalid(f"account {account_id} is not a buyer account", code="not_a_buyer_account")
 
 
+async def link_buyer_records_by_inn(tx: Tx, account_id: str, inn: str, kpp: str) -> list[str]:
+    """A buyer company registering: link it to the suppliers' buyer records of its INN that have no account yet
+    (KPP equal, or not kept on the record), at most one per supplier (the oldest); returns their ids."""
+    inn = inn.strip()
+    if not inn:
+        return []
+    rows = (
+        await tx.conn.execute(
+            sa.select(buyers.c.id, buyers.c.supplier_id)
+            .where(
+                buyers.c.inn == inn,
+                sa.or_(buyers.c.kpp == "", buyers.c.kpp == kpp.strip()),
+                buyers.c.buyer_account_id.is_(None),
+                buyers.c.deleted.is_(False),
+            )
+            .order_by(buyers.c.created_at, buyers.c.id)
+        )
+    ).all()
+    taken = {
+        r.supplier_id
+        for r in await tx.conn.execute(sa.select(buyers.c.supplier_id).where(buyers.c.buyer_account_id == account_id))
+    }
+    linked: list[str] = []
+    for row in rows:
+        if row.supplier_id in taken:
+            continue
+        taken.add(row.supplier_id)
+        await link_buyer_record(tx, row.id, account_id)
+        linked.append(row.id)
+    return linked
+
+
+async def link_buyer_record(tx: Tx, buyer_id: str, account_id: str) -> None:
+    """Fill the buyer record's account (it had none) and tell the other services."""
+    await tx.conn.execute(
+        buyers.update().where(buyers.c.id == buyer_id).values(buyer_account_id=account_id, updated_at=utcnow())
+    )
+    await _publish_buyer(tx, buyer_id)
+
+
 async def create_buyer(db: Database, principal: Principal, cmd: schemas.BuyerIn) -> dict[str, Any]:
     principal.require("buyers", "change")
     supplier_id = str(principal.account_id)

@@ -12,7 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from oms_orders import schemas
 from oms_orders.db import accounts, buyers, price_list_buyers, price_lists, users
-from oms_orders.handlers.catalog import _publish_buyer, _publish_price_list, price_list_json
+from oms_orders.handlers.catalog import (
+    _publish_buyer,
+    _publish_price_list,
+    link_buyer_records_by_inn,
+    price_list_json,
+)
 from oms_orders.handlers.common import fold
 from oms_orders.handlers.identity import _email_free, normalize_email, publish_account
 from oms_shared.auth import Principal
@@ -105,8 +110,11 @@ async def _grant(tx: Tx, supplier_id: str, price_list_id: str, account_id: str, 
     return buyer_id
 
 
-async def register_by_link(db: Database, token: str, cmd: schemas.LinkRegistrationIn) -> dict[str, str]:
-    """The short form: a new buyer account and owner, a buyer record at the supplier, access to the list."""
+async def register_by_link(
+    db: Database, token: str, cmd: schemas.LinkRegistrationIn, *, link_by_inn: bool = True
+) -> dict[str, str]:
+    """The short form: a new buyer account and owner, a buyer record at the supplier, access to the list.
+    A buyer record of its INN/KPP without an account (at this supplier or another) is linked, not duplicated."""
     email = normalize_email(cmd.email)
     password_hash = await asyncio.to_thread(hash_password, cmd.password)
     account_id, user_id = str(uuid.uuid4()), str(uuid.uuid4())
@@ -133,6 +141,8 @@ async def register_by_link(db: Database, token: str, cmd: schemas.LinkRegistrati
             )
         )
         await publish_account(tx, account_id)
+        if link_by_inn:
+            await link_buyer_records_by_inn(tx, account_id, cmd.inn, cmd.kpp)
         buyer_id = await _grant(tx, row.supplier_id, row.id, account_id, cmd.company_name, cmd.inn, cmd.kpp)
     return {"account_id": account_id, "user_id": user_id, "buyer_id": buyer_id, "price_list_id": row.id}
 
