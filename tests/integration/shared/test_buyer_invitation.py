@@ -10,11 +10,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
+import sqlalchemy as sa
 
 from oms_notifications.app import create_app as notifications_app
 from oms_notifications.settings import Settings as NotificationsSettings
 from oms_orders.app import create_app as orders_app
 from oms_orders.db import buyer_invitations
+from oms_orders.handlers.identity import purge_expired
 from oms_orders.settings import Settings as OrdersSettings
 from oms_shared.db import utcnow
 from oms_shared.devstack.mailcatcher import MailCatcher
@@ -132,3 +134,11 @@ async def test_an_invited_buyer_registers_or_accepts_through_the_e_mailed_link_a
             )
             assert r.status_code == 404
             assert (await o.get(f"/api/v1/buyers/{late_record}", headers=sup)).json()["buyer_account_id"] is None
+
+            # A day past expiry an unused invitation is forgotten; accepted ones stay (how a record got its account).
+            async with orders.state.runtime.db.transaction() as tx:
+                await tx.conn.execute(buyer_invitations.update().values(expires_at=utcnow() - timedelta(days=2)))
+            assert await purge_expired(orders.state.runtime.db) == 1
+            async with orders.state.runtime.db.read() as conn:
+                left = (await conn.execute(sa.select(buyer_invitations.c.buyer_id))).scalars().all()
+            assert sorted(left) == sorted([romashka, lily_record])
