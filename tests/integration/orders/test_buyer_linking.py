@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
-from tests.integration.orders.helpers import orders_app, register, sign_in
+import pytest
+
+from oms_shared.topics import BUYER_INVITED
+from tests.integration.orders.helpers import orders_app, read_events, register, sign_in
+from tests.support.databases import POSTGRES_URL, fresh_postgres_databases
 from tests.support.services import running_service
 
 
@@ -108,3 +113,45 @@ async def test_linking_by_inn_can_be_switched_off(
         )
         assert r.status_code == 201 and r.json()["linked_buyer_ids"] == []
         assert (await client.get(f"/api/v1/buyers/{buyer_id}", headers=sup)).json()["buyer_account_id"] is None
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="concurrency is proved on PostgreSQL (SQLite serialises writers)")
+async def test_two_invitations_of_one_buyer_registered_at_once_link_it_once(
+    service_env: dict[str, object], keys: tuple[Path, Path], kafka: str
+) -> None:
+    """R-IN-2 on PostgreSQL: a buyer invited twice, both links used at the same moment: one registration links
+    the record, the other is told the invitation is no longer valid (404) and creates no account."""
+    async with fresh_postgres_databases(1) as (database_url,):
+        app = orders_app(database_url, service_env, keys, start_consumers=False)
+        async with running_service(app) as client:
+            supplier = await register(client, "supplier", "Supplier Co")
+            sup = await sign_in(client, supplier["email"])
+            buyer_id = (await client.post("/api/v1/buyers", headers=sup, json={"name": "Двойник"})).json()["buyer_id"]
+            for n in range(2):
+                r = await client.post(
+                    f"/api/v1/buyers/{buyer_id}/invitations", headers=sup, json={"email": f"twin{n}@twin.example"}
+                )
+                assert r.status_code == 201, r.text
+            events = await read_events(
+                kafka, BUYER_INVITED, 2, where=lambda e: str(e.data.buyer_id) == buyer_id, timeout=30
+            )
+            tokens = [e.data.token for e in events]
+            assert len(set(tokens)) == 2
+            answers = await asyncio.gather(
+                *(
+                    client.post(
+                        f"/api/v1/invitations/{token}/register",
+                        json={"email": f"twin{n}@twin.example", "password": "secret-pass-1"},
+                    )
+                    for n, token in enumerate(tokens)
+                )
+            )
+            assert sorted(r.status_code for r in answers) == [201, 404], [r.text for r in answers]
+            winner = next(r for r in answers if r.status_code == 201).json()
+            record = (await client.get(f"/api/v1/buyers/{buyer_id}", headers=sup)).json()
+            assert record["buyer_account_id"] == winner["account_id"]
+            loser = next(n for n, r in enumerate(answers) if r.status_code == 404)
+            r = await client.post(
+                "/api/v1/auth/token", json={"email": f"twin{loser}@twin.example", "password": "secret-pass-1"}
+            )
+            assert r.status_code == 401  # no account was left behind

@@ -116,18 +116,24 @@ async def link_buyer_records_by_inn(tx: Tx, account_id: str, inn: str, kpp: str)
     for row in rows:
         if row.supplier_id in taken:
             continue
-        taken.add(row.supplier_id)
-        await link_buyer_record(tx, row.id, account_id)
-        linked.append(row.id)
+        if await link_buyer_record(tx, row.id, account_id):
+            taken.add(row.supplier_id)
+            linked.append(row.id)
     return linked
 
 
-async def link_buyer_record(tx: Tx, buyer_id: str, account_id: str) -> None:
-    """Fill the buyer record's account (it had none) and tell the other services."""
-    await tx.conn.execute(
-        buyers.update().where(buyers.c.id == buyer_id).values(buyer_account_id=account_id, updated_at=utcnow())
+async def link_buyer_record(tx: Tx, buyer_id: str, account_id: str) -> bool:
+    """Fill the buyer record's account if it still has none (a concurrent link wins once: the other sees the
+    record taken) and tell the other services; whether it was linked here."""
+    linked = await tx.conn.execute(
+        buyers.update()
+        .where(buyers.c.id == buyer_id, buyers.c.buyer_account_id.is_(None))
+        .values(buyer_account_id=account_id, updated_at=utcnow())
     )
+    if linked.rowcount != 1:
+        return False
     await _publish_buyer(tx, buyer_id)
+    return True
 
 
 async def create_buyer(db: Database, principal: Principal, cmd: schemas.BuyerIn) -> dict[str, Any]:

@@ -155,7 +155,11 @@ async def _accept(tx: Tx, row: Any, account_id: str) -> str:
     )
     if taken:
         raise Conflict("your account already is a buyer of this supplier", code="buyer_exists")
-    await link_buyer_record(tx, row.buyer_id, account_id)
+    if not await link_buyer_record(tx, row.buyer_id, account_id):
+        raise NotFound(
+            "this invitation is not valid, was used or has expired; ask the supplier for a new one",
+            code="invitation_not_found",
+        )
     await tx.conn.execute(
         buyer_invitations.update()
         .where(buyer_invitations.c.id == row.id)
