@@ -21,6 +21,7 @@ EXPECTED = {
             topics.ACCOUNT_UPDATED,
             topics.BUYER_UPDATED,
             topics.PASSWORD_RESET_REQUESTED,
+            topics.BUYER_INVITED,
         },
     ),
     "inventory": (
@@ -35,6 +36,7 @@ EXPECTED = {
             topics.ORDER_STATUS_CHANGED,
             topics.ORDER_CHANGED,
             topics.PASSWORD_RESET_REQUESTED,
+            topics.BUYER_INVITED,
         },
         {topics.NOTIFICATION_DELIVERED},
     ),

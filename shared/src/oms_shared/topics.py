@@ -16,6 +16,7 @@ ERP_ORDER_CHANGED = "erp.order_changed"
 ERP_STOCK_IMPORTED = "erp.stock_imported"
 NOTIFICATION_DELIVERED = "notification.delivered"
 PASSWORD_RESET_REQUESTED = "user.password_reset_requested"
+BUYER_INVITED = "buyer.invited"
 
 ALL_TOPICS: tuple[str, ...] = (
     ORDER_PLACED,
@@ -32,6 +33,7 @@ ALL_TOPICS: tuple[str, ...] = (
     ERP_STOCK_IMPORTED,
     NOTIFICATION_DELIVERED,
     PASSWORD_RESET_REQUESTED,
+    BUYER_INVITED,
 )
 
 DLQ_SUFFIX = ".dlq"

@@ -102,6 +102,9 @@ TABLE: list[Row] = [
     # Every signed-in user ends their own session and changes their own password (the old one required).
     R("orders", "POST", "/api/v1/auth/logout", "R-ACC-1", "2xx 2xx 2xx 2xx 2xx 2xx"),
     R("orders", "POST", "/api/v1/auth/password", "R-ACC-1", "2xx 2xx 2xx 2xx 2xx 2xx"),
+    # Invitation links: the token is the key (the harness's is a price-list link's, no invitation's: 404 to all).
+    R("orders", "GET", "/api/v1/invitations/{token}", "public", "404 404 404 404 404 404", anonymous="404"),
+    R("orders", "POST", "/api/v1/invitations/{token}/register", "public", "404 404 404 404 404 404", anonymous="404"),
     # R-ACC-1: access levels per section; the owner has all; employees, buyers, price lists, settings,
     # stock and the ERP configuration are the supplier's (a buyer gets 403). The reserve drift is the owner's
     # alone, of their own tenant (the stranger gets theirs); an employee's access is changed by the owner or a
@@ -133,12 +136,16 @@ TABLE: list[Row] = [
     R("notifications", "POST", "/api/v1/emails/{email_id}/retry", "R-ACC-1", "2xx 403 403 403 403 404"),
     R("orders", "GET", "/api/v1/buyers", "R-ACC-1", "2xx 2xx 2xx 403 403 2xx"),
     R("orders", "GET", "/api/v1/buyers/{buyer_id}", "R-ACC-1", "2xx 403 2xx 403 403 404"),
+    R("orders", "GET", "/api/v1/buyers/{buyer_id}/invitations", "R-ACC-1", "2xx 403 2xx 403 403 404"),
     R("orders", "GET", "/api/v1/me", "R-ACC-1", "2xx 2xx 2xx 2xx 2xx 2xx"),
     R("orders", "GET", "/api/v1/price-lists", "R-ACC-1", "2xx 2xx 2xx 2xx 2xx 2xx"),
     R("orders", "GET", "/api/v1/price-lists/{price_list_id}", "R-ACC-1", "2xx 2xx 2xx 2xx 2xx 404"),
     R("orders", "GET", "/api/v1/settings/time-limits", "R-ACC-1", "2xx 2xx 2xx 403 403 2xx"),
     R("orders", "GET", "/api/v1/users", "R-ACC-1", "2xx 2xx 2xx 2xx 2xx 2xx"),
     R("orders", "PATCH", "/api/v1/buyers/{buyer_id}", "R-ACC-1", "2xx 403 403 403 403 404"),
+    # The buyer under test has its account already: the owner's invitation is refused on its merits (409).
+    R("orders", "POST", "/api/v1/buyers/{buyer_id}/invitations", "R-ACC-1", "4xx 403 403 403 403 404"),
+    R("orders", "PATCH", "/api/v1/price-lists/{price_list_id}/buyers", "R-ACC-1", "2xx 2xx 403 403 403 404"),
     R("orders", "PATCH", "/api/v1/users/{user_id}", "R-ACC-1", "2xx 403 403 404 404 404"),
     R("orders", "POST", "/api/v1/buyers", "R-ACC-1", "2xx 2xx 403 403 403 2xx"),
     R("orders", "POST", "/api/v1/price-lists", "R-ACC-1", "2xx 2xx 403 403 403 404"),
@@ -182,6 +189,7 @@ TABLE: list[Row] = [
     R("orders", "GET", "/api/v1/orders/{order_id}/split-preview", "R-ACC-4", "2xx 403 2xx 2xx 404 404"),
     R("orders", "PATCH", "/api/v1/orders/{order_id}/profile", "R-ACC-4", "2xx 403 403 403 403 404"),
     R("orders", "POST", "/api/v1/links/{token}/join", "R-ACC-4", "403 403 403 2xx 2xx 403"),
+    R("orders", "POST", "/api/v1/invitations/{token}/accept", "R-ACC-4", "403 403 403 404 404 403"),
     R("orders", "POST", "/api/v1/orders", "R-ACC-4", "403 403 403 2xx 2xx 403"),
     R("orders", "POST", "/api/v1/orders/import", "R-ACC-4", "2xx 403 403 403 403 404"),
     R("orders", "POST", "/api/v1/orders/{order_id}/documents", "R-ACC-4", "2xx 403 403 2xx 404 404"),

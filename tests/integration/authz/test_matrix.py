@@ -96,6 +96,11 @@ REQUESTS: dict[tuple[str, str], Factory] = {
     ("PATCH", "/api/v1/buyers/{buyer_id}"): lambda s: {"json": {"contacts": "+7 495 000-00-00"}},
     ("POST", "/api/v1/price-lists"): lambda s: {"json": {**s.data["price_list_body"], "name": unique("list")}},
     ("PUT", "/api/v1/price-lists/{price_list_id}"): lambda s: {"json": s.data["price_list_body"]},
+    ("PATCH", "/api/v1/price-lists/{price_list_id}/buyers"): lambda s: {"json": {"add": [], "remove": []}},
+    ("POST", "/api/v1/buyers/{buyer_id}/invitations"): lambda s: {"json": {"email": f"{unique('inv')}@example.com"}},
+    ("POST", "/api/v1/invitations/{token}/register"): lambda s: {
+        "json": {"email": f"{unique('inv')}@example.com", "password": PASSWORD}
+    },
     ("POST", "/api/v1/orders"): _order,
     ("POST", "/api/v1/orders/{order_id}/transitions"): lambda s: {"json": {"to": "confirmed"}},
     ("POST", "/api/v1/orders/{order_id}/lines"): lambda s: {
@@ -186,6 +191,18 @@ async def call(s: Stack, row: Row, role: str) -> httpx.Response:
         # Order writes need the version the caller saw: the current one, so only access decides.
         current = await s.clients["orders"].get(_path("/api/v1/orders/{order_id}", s.ids), headers=s.headers["owner"])
         headers["If-Match"] = current.headers["ETag"]
+    if (
+        row.service == "orders"
+        and row.path.startswith("/api/v1/price-lists/{price_list_id}")
+        and row.method
+        in {
+            "PUT",
+            "PATCH",
+        }
+    ):
+        # So is a change of a price list: the current version, so only access decides.
+        path = _path("/api/v1/price-lists/{price_list_id}", s.ids)
+        headers["If-Match"] = (await s.clients["orders"].get(path, headers=s.headers["owner"])).headers["ETag"]
     client = s.clients[row.service]
     return await client.request(row.method, _path(row.path, ids), headers=headers, **extra)
 

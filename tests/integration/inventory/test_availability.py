@@ -129,3 +129,44 @@ async def test_buyers_read_availability_of_the_price_lists_open_to_them(
         await eventually(shut, timeout=15)
         r = await client.get(url, headers=bearer(token))
         assert r.status_code == 200 and r.json()["items"][0]["warehouses"][0]["on_hand"] == "10"
+
+
+async def test_the_total_is_over_all_the_suppliers_warehouses_and_the_lists_own_total_is_beside_it(
+    kafka: str, database_url: str, service_env: dict[str, Any], keys: tuple[Path, Path]
+) -> None:
+    """R-STK-2: a line shows availability on the list's warehouses, ``total_available`` over all the supplier's
+    warehouses (500 in Moscow on the list + 300 in St Petersburg off it = 800) and ``total_available_in_list``
+    over the list's own (500), to the supplier and to the buyer, whole and by pages; reserves count, and
+    another supplier's stock of the same SKU does not."""
+    tenant, buyer = uuid.uuid4(), uuid.uuid4()
+    token = token_for(keys[0], account_id=tenant)
+    buyer_token = token_for(keys[0], account_id=buyer, kind="buyer")
+    rival = token_for(keys[0], account_id=uuid.uuid4())
+    app = create_app(Settings(database_url=database_url, **service_env))
+    async with running_service(app) as client:
+        msk = await setup_catalogue(client, token, {"A-1": "500", "B-2": "5"}, code="MSK")
+        spb = await setup_catalogue(client, token, {"A-1": "300"}, code="SPB")
+        await setup_catalogue(client, rival, {"A-1": "1000"}, code="MSK")
+        pl = price_list_event(tenant, [msk], ["A-1", "B-2"], buyer_account_ids=[buyer])
+        await send(kafka, pl)
+        url = f"/api/v1/price-lists/{pl.data.price_list_id}/availability"
+
+        async def totals(who: str, **params: int) -> list[tuple[str, str, str]]:
+            r = await client.get(url, params=params, headers=bearer(who))
+            assert r.status_code == 200, r.text
+            return [(i["sku"], i["total_available"], i["total_available_in_list"]) for i in r.json()["items"]]
+
+        async def listed() -> None:
+            assert await totals(token) == [("A-1", "800", "500"), ("B-2", "5", "5")]
+
+        await eventually(listed, timeout=15)
+        assert await totals(buyer_token) == [("A-1", "800", "500"), ("B-2", "5", "5")]
+        assert await totals(token, limit=1) == [("A-1", "800", "500")]
+        assert await totals(buyer_token, limit=1, offset=1) == [("B-2", "5", "5")]
+
+        await send(kafka, status_event(tenant, uuid.uuid4(), OrderStatus.CONFIRMED, [a_line("A-1", spb, "100")]))
+
+        async def reserved_off_the_list() -> None:
+            assert (await totals(token))[0] == ("A-1", "700", "500")
+
+        await eventually(reserved_off_the_list, timeout=15)

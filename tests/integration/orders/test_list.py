@@ -190,3 +190,49 @@ async def test_walking_the_list_by_cursor_returns_every_order_once_in_order_for_
         assert [o["shipment_date"] for o in by_date["items"]][3:] == [None] * 4  # no date yet: last going up
         by_date_desc = (await client.get("/api/v1/orders", headers=w.sup, params={"sort": "-shipment_date"})).json()
         assert [o["shipment_date"] for o in by_date_desc["items"]][:4] == [None] * 4
+
+
+async def test_search_folds_case_in_every_alphabet_on_every_database(
+    database_url: str, service_env: dict[str, object], keys: tuple[Path, Path]
+) -> None:
+    """R-LS-1: orders and buyers are found by any part of the buyer's name in any case, Cyrillic, Latin or mixed
+    ("Строй", "СТРОЙ" and "строй" alike; "ё" as "е"), on SQLite as on PostgreSQL."""
+    app = orders_app(database_url, service_env, keys, start_consumers=False)
+    async with running_service(app) as client:
+        w = await a_world(client)
+        numbers = {}
+        for name in ("ООО «СтройМир»", "Acme Trading", "Ёлка-Trade Сервис"):
+            r = await client.patch(f"/api/v1/buyers/{w.buyer_id}", headers=w.sup, json={"name": name})
+            assert r.status_code == 200, r.text
+            numbers[name] = (await place(client, w)).json()["number"]
+
+        async def orders_found(text: str) -> list[str]:
+            r = await client.get("/api/v1/orders", headers=w.sup, params={"search": text})
+            assert r.status_code == 200, r.text
+            return sorted(o["number"] for o in r.json()["items"])
+
+        for text in ("Строй", "строй", "СТРОЙ", "тройм", "«строймир»"):
+            assert await orders_found(text) == [numbers["ООО «СтройМир»"]], text
+        for text in ("acme", "ACME TRADING", "Trading"):
+            assert await orders_found(text) == [numbers["Acme Trading"]], text
+        for text in ("ёлка", "ЕЛКА-trade", "trade сервис", "СЕРВИС"):
+            assert await orders_found(text) == [numbers["Ёлка-Trade Сервис"]], text
+        assert await orders_found("trad") == sorted([numbers["Acme Trading"], numbers["Ёлка-Trade Сервис"]])
+        assert await orders_found("%") == [] and await orders_found("_") == []  # wildcards are plain characters
+        # The buyer agrees to it in the buyer's own list as well.
+        r = await client.get("/api/v1/orders", headers=w.buy, params={"search": "СТРОЙмир"})
+        assert [o["number"] for o in r.json()["items"]] == [numbers["ООО «СтройМир»"]]
+
+        other = await client.post("/api/v1/buyers", headers=w.sup, json={"name": "ИП Строев", "inn": "500100732259"})
+        assert other.status_code == 201, other.text
+
+        async def buyers_found(text: str) -> list[str]:
+            r = await client.get("/api/v1/buyers", headers=w.sup, params={"search": text})
+            assert r.status_code == 200, r.text
+            return sorted(b["name"] for b in r.json()["items"])
+
+        assert await buyers_found("строев") == ["ИП Строев"]
+        assert await buyers_found("СТРО") == ["ИП Строев"]  # the first buyer is called "Ёлка-Trade Сервис" now
+        assert await buyers_found("елка") == ["Ёлка-Trade Сервис"]
+        assert await buyers_found("TRADE") == ["Ёлка-Trade Сервис"]
+        assert await buyers_found("5001007") == ["ИП Строев"]  # by INN too

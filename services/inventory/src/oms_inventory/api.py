@@ -262,6 +262,10 @@ def build_router(db: Database, inventory: Inventory) -> APIRouter:
     @router.get(
         "/price-lists/{price_list_id}/availability",
         summary="Availability of every price-list line (R-STK-2); for the supplier, and for buyers it is open to",
+        description=(
+            "Per line: available on each of the list's warehouses (the supplier also sees on hand and reserved), "
+            "`total_available` over all the supplier's warehouses and `total_available_in_list` over the list's."
+        ),
     )
     async def availability(
         price_list_id: uuid.UUID,

@@ -234,10 +234,12 @@ async def list_incoming(
 async def availability(
     conn: AsyncConnection, caller: Principal, price_list_id: str, *, limit: int | None, offset: int
 ) -> str:
-    """Per price-list line: availability on each linked warehouse and the total (R-STK-2), as JSON text.
+    """Per price-list line: availability on each linked warehouse and the totals (R-STK-2), as JSON text.
 
+    ``total_available`` is over all the supplier's warehouses (R-STK-2: "the total over all the supplier's
+    warehouses"), ``total_available_in_list`` over the list's own warehouses (what can be ordered from it).
     The supplier's users see on hand, reserved and available per warehouse; a buyer account the list is open
-    to (``pricelist.updated`` names them) sees what it can order: available per warehouse and the total.
+    to (``pricelist.updated`` names them) sees what it can order: available per warehouse and the totals.
 
     Two set-based statements whatever the list's length: its lines in list order (paged in SQL, on the
     list-order index) and the stock of the linked warehouses (a page asks only for its SKUs); they are
@@ -295,16 +297,30 @@ async def availability(
             i = column[wh]
             row[i] = on_hand
             row[i + 1] = reserved
+    everywhere: dict[str, int] = {}  # sku -> available over all the supplier's warehouses
+    if item_rows:
+        sel_all = (
+            sa.select(stock.c.sku, sa.func.sum(stock.c.on_hand - stock.c.reserved))
+            .where(stock.c.tenant_id == tenant)
+            .group_by(stock.c.sku)
+        )
+        if limit is not None:
+            sel_all = sel_all.where(stock.c.sku.in_([r[0] for r in item_rows]))
+        else:  # the list's SKUs only, not every product the supplier stocks
+            sel_all = sel_all.where(
+                stock.c.sku.in_(sa.select(items.c.sku).where(items.c.price_list_id == price_list_id))
+            )
+        everywhere = {sku: int(amount or 0) for sku, amount in (await conn.execute(sel_all)).all()}
     # The hot loop of a 10,000-line answer writes JSON text directly. Lines with the same stock figures
     # share the text of their warehouses array and total, so each distinct combination is written once.
     f = _fmt_cached
     wh_q = [quote(w) for w in wh_ids]
     none = (0,) * (2 * n)
-    tails: dict[tuple[int, ...], str] = {}
+    tails: dict[tuple[int, ...], str] = {}  # per warehouse figures, then the all-warehouse total
     parts = []
     for sku, name in item_rows:
         found = figures.get(sku)
-        key = tuple(found) if found is not None else none
+        key = (*(found if found is not None else none), everywhere.get(sku, 0))
         tail = tails.get(key)
         if tail is None:
             cells = []
@@ -319,7 +335,10 @@ async def availability(
                     )
                 else:
                     cells.append(f'{{"warehouse_id":{wh_q[i]},"available":"{f(on_hand - reserved)}"}}')
-            tail = f'"warehouses":[{",".join(cells)}],"total_available":"{f(total_avail)}"}}'
+            tail = (
+                f'"warehouses":[{",".join(cells)}],"total_available":"{f(key[-1])}",'
+                f'"total_available_in_list":"{f(total_avail)}"}}'
+            )
             tails[key] = tail
         parts.append(f'{{"sku":{quote(sku)},"name":{quote(name or "")},{tail}')
     head = json.dumps(

@@ -14,6 +14,7 @@ from oms_notifications.replicas import apply_account, apply_buyer
 from oms_notifications.settings import Settings
 from oms_shared.contracts import (
     AccountUpdatedV1,
+    BuyerInvitedV1,
     BuyerUpdatedV1,
     NotificationDeliveredV1,
     OrderChangedV1,
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     runtime.consumer.on(OrderStatusChangedV1, notifier.status_changed)
     runtime.consumer.on(OrderChangedV1, notifier.order_changed)
     runtime.consumer.on(UserPasswordResetRequestedV1, notifier.password_reset_requested)
+    runtime.consumer.on(BuyerInvitedV1, notifier.buyer_invited)
     runtime.produces.append(NotificationDeliveredV1)
     runtime.background.append(sender.run)
     runtime.routers.append(build_router(runtime.db, sender.wake))

@@ -34,6 +34,7 @@ from oms_notifications.domain import (
 from oms_notifications.formatting import DEFAULT_CURRENCY, day, line_value, moment, money
 from oms_notifications.replicas import upsert
 from oms_shared.contracts import (
+    BuyerInvitedV1,
     OrderChangedV1,
     OrderPlacedV1,
     OrderStatusChangedV1,
@@ -63,9 +64,14 @@ class Links:
     def password_reset(self, token: str) -> str:
         return f"{self.base_url.rstrip('/')}/reset?{urlencode({'token': token})}"
 
+    def invitation(self, token: str) -> str:
+        return f"{self.base_url.rstrip('/')}/invitation?{urlencode({'token': token})}"
+
 
 # Not a notification kind users opt out of (Kind): a reset link is asked for by the reader and always sent.
 PASSWORD_RESET_KIND = "password_reset"
+# Nor is a supplier's invitation: it goes to an address that is nobody's account yet.
+BUYER_INVITATION_KIND = "buyer_invitation"
 
 
 def insert_ignoring_duplicates(conn: AsyncConnection, table: sa.Table) -> Any:
@@ -304,6 +310,43 @@ class Notifier:
             "to_address": d.email,
             "locale": normalize_locale(d.locale),
             "kind": PASSWORD_RESET_KIND,
+            "order_id": "",
+            "order_number": "",
+            "context": json.dumps(context),
+            "source_event_id": str(event.event_id),
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "claimed_until": None,
+            "last_error": "",
+            "created_at": now,
+            "sent_at": None,
+        }
+        await tx.conn.execute(insert_ignoring_duplicates(tx.conn, emails), [row])
+        self.on_queued()
+
+    async def buyer_invited(self, event: BuyerInvitedV1, tx: Tx) -> None:
+        """E-mail a supplier's invitation to the buyer company's address. Nobody's account yet: no in-app copy,
+        no preferences; the e-mail's recipient id is the invitation's."""
+        d = event.data
+        now = utcnow()
+        context = {
+            "kind": BUYER_INVITATION_KIND,
+            "locale": d.locale,
+            "supplier_name": d.supplier_name,
+            "buyer_name": d.buyer_name,
+            "invited_by_name": d.invited_by_name,
+            "invitation_url": self.links.invitation(d.token),
+            "expires_at": d.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
+        }
+        row = {
+            "email_id": str(uuid.uuid4()),
+            "notification_id": str(uuid.uuid4()),
+            "user_id": str(d.invitation_id),
+            "tenant_id": str(event.tenant_id),
+            "to_address": d.email,
+            "locale": normalize_locale(d.locale),
+            "kind": BUYER_INVITATION_KIND,
             "order_id": "",
             "order_number": "",
             "context": json.dumps(context),

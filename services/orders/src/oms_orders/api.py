@@ -12,7 +12,18 @@ from fastapi import APIRouter, File, Form, Header, Path, Query, Request, Respons
 from fastapi.responses import JSONResponse
 
 from oms_orders import schemas
-from oms_orders.handlers import catalog, changes, communication, identity, imports, links, listing, parts, preview
+from oms_orders.handlers import (
+    catalog,
+    changes,
+    communication,
+    identity,
+    imports,
+    invitations,
+    links,
+    listing,
+    parts,
+    preview,
+)
 from oms_orders.handlers import orders as order_cases
 from oms_orders.storage import FileStorage
 from oms_shared.auth import CurrentPrincipal, Principal
@@ -45,6 +56,8 @@ class Deps:
         signin_guard: AttemptGuard | None = None,
         session_ttl_s: int = 12 * 3600,
         password_reset_ttl_s: int = 3600,
+        invitation_ttl_s: int = 7 * 24 * 3600,
+        link_buyers_by_inn: bool = True,
     ) -> None:
         self.db = db
         self.private_key_pem = private_key_pem
@@ -59,6 +72,8 @@ class Deps:
             access_ttl_s=token_ttl_s,
             session_ttl_s=session_ttl_s,
             password_reset_ttl_s=password_reset_ttl_s,
+            invitation_ttl_s=invitation_ttl_s,
+            link_buyers_by_inn=link_buyers_by_inn,
         )
         self.signin_guard = signin_guard or AttemptGuard(RateLimiter(50, 30), RateLimiter(10, 5))
 
@@ -72,9 +87,21 @@ def build_router(deps: Deps) -> APIRouter:
 
     # ------------------------------------------------------------ identity
 
-    @router.post("/accounts", status_code=201, tags=["identity"], summary="Register a supplier or buyer account")
-    async def create_account(body: schemas.AccountIn) -> dict[str, str]:
-        return await identity.create_account(db, body)
+    @router.post(
+        "/accounts",
+        status_code=201,
+        tags=["identity"],
+        summary="Register a supplier or buyer account",
+        description=(
+            "Creates the account and its owner and answers their ids; it signs nobody in and returns no token. "
+            "To call the API as the owner, sign in with the same e-mail and password: `POST /api/v1/auth/token` "
+            '`{"email": "…", "password": "…"}` answers `access_token` (send it as `Authorization: Bearer <token>`) '
+            "and `refresh_token` (renew the short-lived access token with `POST /api/v1/auth/refresh`). A buyer "
+            "whose INN (and KPP) a supplier already keeps as its buyer is linked to that buyer record here."
+        ),
+    )
+    async def create_account(body: schemas.AccountIn) -> dict[str, Any]:
+        return await identity.create_account(db, body, link_by_inn=deps.tokens.link_buyers_by_inn)
 
     def client_ip(request: Request) -> str:
         return request.client.host if request.client else "unknown"
@@ -189,15 +216,47 @@ def build_router(deps: Deps) -> APIRouter:
     async def list_price_lists(principal: CurrentPrincipal, limit: Limit = 50, offset: Offset = 0) -> dict[str, Any]:
         return await catalog.list_price_lists(db, principal, limit=limit, offset=offset)
 
-    @router.get("/price-lists/{price_list_id}", tags=["price lists"], summary="One price list")
-    async def get_price_list(price_list_id: uuid.UUID, principal: CurrentPrincipal) -> dict[str, Any]:
-        return await catalog.get_price_list(db, principal, price_list_id)
+    @router.get(
+        "/price-lists/{price_list_id}",
+        tags=["price lists"],
+        summary="One price list",
+        description="The `ETag` header carries its version: send it back as `If-Match` to change the list.",
+    )
+    async def get_price_list(price_list_id: uuid.UUID, principal: CurrentPrincipal) -> JSONResponse:
+        return order_response(await catalog.get_price_list(db, principal, price_list_id))
 
-    @router.put("/price-lists/{price_list_id}", tags=["price lists"], summary="Replace a price list")
+    @router.put(
+        "/price-lists/{price_list_id}",
+        tags=["price lists"],
+        summary="Replace a price list",
+        description=(
+            "Replaces everything, `buyer_ids` included, so it needs `If-Match` with the version you loaded "
+            "(428 without it, 412 if the list changed since, e.g. a buyer joined through the link). To open the "
+            "list to a buyer or close it for one without touching the others use `PATCH .../buyers`."
+        ),
+    )
     async def update_price_list(
-        price_list_id: uuid.UUID, body: schemas.PriceListIn, principal: CurrentPrincipal
-    ) -> dict[str, Any]:
-        return await catalog.update_price_list(db, principal, price_list_id, body)
+        price_list_id: uuid.UUID, body: schemas.PriceListIn, principal: CurrentPrincipal, if_match: IfMatch = None
+    ) -> JSONResponse:
+        return order_response(await catalog.update_price_list(db, principal, price_list_id, body, if_match))
+
+    @router.patch(
+        "/price-lists/{price_list_id}/buyers",
+        tags=["price lists"],
+        summary="Open a price list to buyers or close it for them",
+        description=(
+            "`add` and `remove` buyer ids; every other buyer, one who joined through the link meanwhile too, "
+            "stays. Needs `If-Match` with the list's version (428 without it, 412 if stale)."
+        ),
+    )
+    async def change_price_list_buyers(
+        price_list_id: uuid.UUID,
+        body: schemas.PriceListBuyersPatch,
+        principal: CurrentPrincipal,
+        if_match: IfMatch = None,
+    ) -> JSONResponse:
+        body_out = await catalog.change_price_list_buyers(db, principal, price_list_id, body, if_match)
+        return order_response(body_out)
 
     # ------------------------------------------------------------ orders
 
@@ -422,7 +481,50 @@ def build_router(deps: Deps) -> APIRouter:
     async def register_by_link(
         token: Annotated[str, Path(max_length=100)], body: schemas.LinkRegistrationIn
     ) -> dict[str, str]:
-        return await links.register_by_link(db, token, body)
+        return await links.register_by_link(db, token, body, link_by_inn=deps.tokens.link_buyers_by_inn)
+
+    @router.post(
+        "/buyers/{buyer_id}/invitations",
+        status_code=201,
+        tags=["buyers"],
+        summary="Invite the buyer company by e-mail",
+        description=(
+            "E-mails a one-time link (valid `OMS_ORDERS_INVITATION_TTL_S`, 7 days): the buyer registers through it "
+            "(`POST /invitations/{token}/register`) or, signed in with an account already, accepts it "
+            "(`POST /invitations/{token}/accept`); either way this buyer record gets the account. 409 if the "
+            "record has an account already."
+        ),
+    )
+    async def invite_buyer(
+        buyer_id: uuid.UUID, body: schemas.InvitationIn, principal: CurrentPrincipal
+    ) -> dict[str, Any]:
+        return await invitations.invite(db, principal, buyer_id, body, deps.tokens)
+
+    @router.get("/buyers/{buyer_id}/invitations", tags=["buyers"], summary="Invitations sent to a buyer")
+    async def list_invitations(buyer_id: uuid.UUID, principal: CurrentPrincipal) -> dict[str, Any]:
+        return await invitations.list_invitations(db, principal, buyer_id)
+
+    @router.get("/invitations/{token}", tags=["buyers"], summary="The invitation behind a link (no sign-in)")
+    async def show_invitation(token: Annotated[str, Path(max_length=100)]) -> dict[str, Any]:
+        return await invitations.show(db, token)
+
+    @router.post(
+        "/invitations/{token}/register",
+        status_code=201,
+        tags=["buyers"],
+        summary="Register a buyer account through an invitation",
+        description="Then sign in with `POST /api/v1/auth/token` for a token.",
+    )
+    async def register_by_invitation(
+        token: Annotated[str, Path(max_length=100)], body: schemas.InvitationRegistrationIn
+    ) -> dict[str, str]:
+        return await invitations.register(db, token, body)
+
+    @router.post("/invitations/{token}/accept", tags=["buyers"], summary="A signed-in buyer accepts an invitation")
+    async def accept_invitation(
+        token: Annotated[str, Path(max_length=100)], principal: CurrentPrincipal
+    ) -> dict[str, str]:
+        return await invitations.accept(db, principal, token)
 
     @router.post("/links/{token}/join", tags=["links"], summary="A signed-in buyer joins through a link")
     async def join_by_link(token: Annotated[str, Path(max_length=100)], principal: CurrentPrincipal) -> dict[str, str]:

@@ -25,6 +25,7 @@ from oms_orders.storage import LocalFileStorage
 from oms_shared.auth import TokenVerifier, generate_keypair, jwks_document, public_pem_of, write_key_file
 from oms_shared.contracts import (
     AccountUpdatedV1,
+    BuyerInvitedV1,
     BuyerUpdatedV1,
     ErpOrderChangedV1,
     OrderChangedV1,
@@ -116,6 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         OrderChangedV1,
         OrderDeletedV1,
         UserPasswordResetRequestedV1,
+        BuyerInvitedV1,
     ]
     deps = Deps(
         runtime.db,
@@ -132,6 +134,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
         session_ttl_s=settings.session_ttl_s,
         password_reset_ttl_s=settings.password_reset_ttl_s,
+        invitation_ttl_s=settings.invitation_ttl_s,
+        link_buyers_by_inn=settings.link_buyers_by_inn,
     )
     runtime.routers.append(build_router(deps))
     runtime.body_limits += [

@@ -80,6 +80,8 @@ buyers = sa.Table(
     sa.Column("supplier_id", sa.String(36), nullable=False, index=True),
     sa.Column("buyer_account_id", sa.String(36), nullable=True, index=True),
     sa.Column("name", sa.String(300), nullable=False),
+    # 0008m: the name case-folded in Python (see handlers.common.fold) for a search that folds every alphabet
+    sa.Column("name_search", sa.String(300), nullable=False, server_default=""),
     sa.Column("inn", sa.String(20), nullable=False, server_default=""),
     sa.Column("kpp", sa.String(20), nullable=False, server_default=""),
     sa.Column("contacts", sa.Text(), nullable=False, server_default=""),
@@ -89,6 +91,23 @@ buyers = sa.Table(
     sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.Column("updated_at", UtcDateTime(), nullable=False),
     sa.UniqueConstraint("supplier_id", "buyer_account_id", name="uq_buyers_supplier_account"),
+)
+
+# 0009m: invitations of a buyer company by e-mail (one-time tokens kept as hashes): registering or accepting
+# through one links the buyer record to the account.
+buyer_invitations = sa.Table(
+    "buyer_invitations",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("supplier_id", sa.String(36), nullable=False, index=True),
+    sa.Column("buyer_id", sa.String(36), sa.ForeignKey("buyers.id"), nullable=False, index=True),
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("invited_by_user_id", sa.String(36), nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("expires_at", UtcDateTime(), nullable=False, index=True),
+    sa.Column("accepted_at", UtcDateTime(), nullable=True),
+    sa.Column("accepted_account_id", sa.String(36), nullable=True),
 )
 
 price_lists = sa.Table(
@@ -149,6 +168,7 @@ orders = sa.Table(
     sa.Column("buyer_id", sa.String(36), nullable=False, index=True),
     sa.Column("buyer_account_id", sa.String(36), nullable=True),
     sa.Column("buyer_name", sa.String(300), nullable=False, server_default=""),
+    sa.Column("buyer_name_search", sa.String(300), nullable=False, server_default=""),  # 0008m: folded
     sa.Column("price_list_id", sa.String(36), nullable=True),
     sa.Column("price_list_name", sa.String(300), nullable=False, server_default=""),
     sa.Column("status", sa.String(30), nullable=False),
@@ -263,7 +283,7 @@ stock_levels = sa.Table(
 
 # 0004: the list's indexes (see migration 0004): every sort column with id last, so that a page and its keyset
 # cursor come straight from an index; the buyer and status filters and overdue orders in creation order; the
-# buyer's own view. PostgreSQL only: the number prefix and the buyer-name trigram search.
+# buyer's own view. PostgreSQL only: the number prefix and the buyer-name trigram search (0008m: on the folded name).
 for _name, _columns in {
     "ix_orders_sup_created_id": ["created_at"],
     "ix_orders_sup_updated_id": ["updated_at"],
@@ -296,7 +316,7 @@ sa.Index(
 ).ddl_if(dialect="postgresql")
 sa.Index(
     "ix_orders_buyer_name_trgm",
-    sa.text("lower(buyer_name) gin_trgm_ops"),
+    sa.text("buyer_name_search gin_trgm_ops"),
     postgresql_using="gin",
     _table=orders,
 ).ddl_if(dialect="postgresql")

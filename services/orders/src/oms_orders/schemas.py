@@ -113,6 +113,14 @@ class PriceListIn(Body):
     segments: list[str] = Field(default_factory=list, max_length=100, description="Buyer segments it is open to.")
 
 
+class PriceListBuyersPatch(Body):
+    """Buyers to open the price list to and to close it for; every other buyer stays as it is (one who joined
+    through the link meanwhile too). A buyer in both lists is refused."""
+
+    add: list[uuid.UUID] = Field(default_factory=list, max_length=10000)
+    remove: list[uuid.UUID] = Field(default_factory=list, max_length=10000)
+
+
 class OrderLineIn(Body):
     sku: str = Field(min_length=1, max_length=100)
     warehouse_id: uuid.UUID
@@ -190,3 +198,22 @@ class LinkRegistrationIn(Body):
     email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
     password: str = Field(min_length=8, max_length=200)
     name: str = Field(default="", max_length=300)
+
+
+class InvitationIn(Body):
+    """Whom to invite: the buyer company's e-mail, and the language of the invitation."""
+
+    email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+    locale: Literal["ru", "en"] = "ru"
+
+
+class InvitationRegistrationIn(Body):
+    """Registering through an invitation; the company's name, INN and KPP default to the supplier's record."""
+
+    email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+    password: str = Field(min_length=8, max_length=200)
+    name: str = Field(default="", max_length=300)
+    locale: str = Field(default="ru", max_length=10)
+    company_name: str = Field(default="", max_length=300)
+    inn: str | None = Field(default=None, max_length=20)
+    kpp: str | None = Field(default=None, max_length=20)

@@ -23,6 +23,11 @@ class Settings(ServiceSettings):
     session_ttl_s: int = 12 * 3600
     # A password reset link works once, for this long.
     password_reset_ttl_s: int = 3600
+    # A buyer invitation link works once, for this long.
+    invitation_ttl_s: int = Field(default=7 * 24 * 3600, ge=60)
+    # A buyer account registering with the INN (and KPP) of a supplier's buyer record without an account is
+    # linked to it. INNs are public: switch off where a supplier prefers to link only through invitations.
+    link_buyers_by_inn: bool = True
     # Sign-in attempts (and password changes and reset requests), per replica: a burst, then so many a minute.
     signin_per_login_burst: int = 10
     signin_per_login_per_minute: float = 5.0

@@ -256,6 +256,31 @@ class UserPasswordResetRequestedV1(Event):
     data: UserPasswordResetRequestedData
 
 
+class BuyerInvitedData(ContractModel):
+    invitation_id: uuid.UUID
+    buyer_id: uuid.UUID
+    buyer_name: str
+    supplier_name: str
+    email: str = Field(description="Where the invitation goes; not necessarily a user of any account yet.")
+    locale: str = "ru"
+    invited_by_name: str = ""
+    token: str = Field(description="One-time secret for the invitation link; single use, expires at expires_at.")
+    expires_at: datetime
+
+
+@register
+class BuyerInvitedV1(Event):
+    """A supplier invited a buyer company by e-mail: notifications e-mails the link to register (or, with an
+    account already, to accept). ``tenant_id`` is the supplier. The token is a secret: consumers other than
+    notifications must not keep it."""
+
+    TOPIC: ClassVar[str] = topics.BUYER_INVITED
+    EVENT_TYPE: ClassVar[str] = "buyer.invited"
+    event_type: Literal["buyer.invited"] = "buyer.invited"
+    schema_version: Literal[1] = 1
+    data: BuyerInvitedData
+
+
 class BuyerUpdatedData(ContractModel):
     buyer_id: uuid.UUID
     buyer_account_id: uuid.UUID | None = None

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from oms_orders import schemas
 from oms_orders.db import accounts, buyers, price_list_buyers, price_list_items, price_lists, users, warehouses
-from oms_orders.handlers.common import dec, ids_json, iso, load_ids, restricted
+from oms_orders.handlers.common import check_if_match, dec, fold, ids_json, iso, load_ids, restricted
 from oms_shared.auth import Principal
 from oms_shared.contracts import (
     BuyerUpdatedData,
@@ -90,6 +90,52 @@ async def _check_buyer_account(conn: AsyncConnection, account_id: uuid.UUID | No
         raise Invalid(f"account {account_id} is not a buyer account", code="not_a_buyer_account")
 
 
+async def link_buyer_records_by_inn(tx: Tx, account_id: str, inn: str, kpp: str) -> list[str]:
+    """A buyer company registering: link it to the suppliers' buyer records of its INN that have no account yet
+    (KPP equal, or not kept on the record), at most one per supplier (the oldest); returns their ids."""
+    inn = inn.strip()
+    if not inn:
+        return []
+    rows = (
+        await tx.conn.execute(
+            sa.select(buyers.c.id, buyers.c.supplier_id)
+            .where(
+                buyers.c.inn == inn,
+                sa.or_(buyers.c.kpp == "", buyers.c.kpp == kpp.strip()),
+                buyers.c.buyer_account_id.is_(None),
+                buyers.c.deleted.is_(False),
+            )
+            .order_by(buyers.c.created_at, buyers.c.id)
+        )
+    ).all()
+    taken = {
+        r.supplier_id
+        for r in await tx.conn.execute(sa.select(buyers.c.supplier_id).where(buyers.c.buyer_account_id == account_id))
+    }
+    linked: list[str] = []
+    for row in rows:
+        if row.supplier_id in taken:
+            continue
+        if await link_buyer_record(tx, row.id, account_id):
+            taken.add(row.supplier_id)
+            linked.append(row.id)
+    return linked
+
+
+async def link_buyer_record(tx: Tx, buyer_id: str, account_id: str) -> bool:
+    """Fill the buyer record's account if it still has none (a concurrent link wins once: the other sees the
+    record taken) and tell the other services; whether it was linked here."""
+    linked = await tx.conn.execute(
+        buyers.update()
+        .where(buyers.c.id == buyer_id, buyers.c.buyer_account_id.is_(None))
+        .values(buyer_account_id=account_id, updated_at=utcnow())
+    )
+    if linked.rowcount != 1:
+        return False
+    await _publish_buyer(tx, buyer_id)
+    return True
+
+
 async def create_buyer(db: Database, principal: Principal, cmd: schemas.BuyerIn) -> dict[str, Any]:
     principal.require("buyers", "change")
     supplier_id = str(principal.account_id)
@@ -110,6 +156,7 @@ async def create_buyer(db: Database, principal: Principal, cmd: schemas.BuyerIn)
                 supplier_id=supplier_id,
                 buyer_account_id=str(cmd.buyer_account_id) if cmd.buyer_account_id else None,
                 name=cmd.name,
+                name_search=fold(cmd.name),
                 inn=cmd.inn,
                 kpp=cmd.kpp,
                 contacts=cmd.contacts,
@@ -144,9 +191,13 @@ async def list_buyers(
     where = [buyers.c.supplier_id == str(principal.account_id), buyers.c.deleted.is_(False)]
     if restricted(principal):
         where.append(buyers.c.manager_user_ids.contains(str(principal.user_id)))
-    if search:
-        like = f"%{search.lower()}%"
-        where.append(sa.or_(sa.func.lower(buyers.c.name).like(like), buyers.c.inn.like(like)))
+    if search.strip():
+        where.append(
+            sa.or_(
+                buyers.c.name_search.contains(fold(search), autoescape=True),
+                buyers.c.inn.contains(search.strip(), autoescape=True),
+            )
+        )
     async with db.read() as conn:
         total = await conn.scalar(sa.select(sa.func.count()).select_from(buyers).where(*where))
         rows = (
@@ -171,6 +222,8 @@ async def update_buyer(
         if "buyer_account_id" in changes:
             await _check_buyer_account(tx.conn, cmd.buyer_account_id)
             changes["buyer_account_id"] = str(cmd.buyer_account_id) if cmd.buyer_account_id else None
+        if "name" in changes:
+            changes["name_search"] = fold(changes["name"])
         if changes:
             changes["updated_at"] = utcnow()
             await tx.conn.execute(buyers.update().where(buyers.c.id == row.id).values(**changes))
@@ -386,14 +439,26 @@ async def create_price_list(db: Database, principal: Principal, cmd: schemas.Pri
         return await price_list_json(tx.conn, row)
 
 
+async def _price_list_for_change(tx: Tx, principal: Principal, price_list_id: uuid.UUID) -> sa.Row[Any]:
+    """The supplier's own price list, locked until the commit: its buyers change one writer at a time (a join
+    through the link takes the same lock), so a version checked here stays the version written over."""
+    row = (
+        await tx.conn.execute(sa.select(price_lists).where(price_lists.c.id == str(price_list_id)).with_for_update())
+    ).first()
+    if row is None or row.supplier_id != str(principal.account_id):
+        raise NotFound(f"price list {price_list_id} does not exist", code="price_list_not_found")
+    return row
+
+
 async def update_price_list(
-    db: Database, principal: Principal, price_list_id: uuid.UUID, cmd: schemas.PriceListIn
+    db: Database, principal: Principal, price_list_id: uuid.UUID, cmd: schemas.PriceListIn, if_match: str | None
 ) -> dict[str, Any]:
+    """Replace the price list, buyers included: only over the version the client saw (If-Match), so a buyer who
+    joined through the link meanwhile is never dropped unseen (the join moved the version on)."""
     principal.require("orders", "change")
     async with db.transaction() as tx:
-        row = (await tx.conn.execute(sa.select(price_lists).where(price_lists.c.id == str(price_list_id)))).first()
-        if row is None or row.supplier_id != str(principal.account_id):
-            raise NotFound(f"price list {price_list_id} does not exist", code="price_list_not_found")
+        row = await _price_list_for_change(tx, principal, price_list_id)
+        check_if_match(row.version, if_match, required=True, what="price list")
         await _check_price_list_refs(tx.conn, row.supplier_id, cmd)
         await tx.conn.execute(
             price_lists.update()
@@ -408,6 +473,54 @@ async def update_price_list(
             )
         )
         await _write_price_list(tx, row.id, cmd)
+        row = (await tx.conn.execute(sa.select(price_lists).where(price_lists.c.id == row.id))).one()
+        return await price_list_json(tx.conn, row)
+
+
+async def change_price_list_buyers(
+    db: Database,
+    principal: Principal,
+    price_list_id: uuid.UUID,
+    cmd: schemas.PriceListBuyersPatch,
+    if_match: str | None,
+) -> dict[str, Any]:
+    """Open the price list to some buyers and close it for others; every other buyer stays (R-IN-2)."""
+    principal.require("orders", "change")
+    add = sorted({str(b) for b in cmd.add})
+    remove = sorted({str(b) for b in cmd.remove})
+    both = sorted(set(add) & set(remove))
+    if both:
+        raise Invalid("a buyer is both added and removed", code="buyer_added_and_removed", details={"buyer_ids": both})
+    async with db.transaction() as tx:
+        row = await _price_list_for_change(tx, principal, price_list_id)
+        check_if_match(row.version, if_match, required=True, what="price list")
+        wanted = set(add) | set(remove)
+        if wanted:
+            found = await tx.conn.execute(
+                sa.select(buyers.c.id).where(buyers.c.id.in_(wanted), buyers.c.supplier_id == row.supplier_id)
+            )
+            missing = sorted(wanted - {r.id for r in found})
+            if missing:
+                raise NotFound("some buyers do not exist", code="buyer_not_found", details={"buyer_ids": missing})
+        current = {
+            r.buyer_id
+            for r in await tx.conn.execute(
+                sa.select(price_list_buyers.c.buyer_id).where(price_list_buyers.c.price_list_id == row.id)
+            )
+        }
+        new = [b for b in add if b not in current]
+        gone = [b for b in remove if b in current]
+        if new:
+            await tx.conn.execute(price_list_buyers.insert(), [{"price_list_id": row.id, "buyer_id": b} for b in new])
+        if gone:
+            await tx.conn.execute(
+                price_list_buyers.delete().where(
+                    price_list_buyers.c.price_list_id == row.id, price_list_buyers.c.buyer_id.in_(gone)
+                )
+            )
+        if new or gone:
+            await tx.conn.execute(price_lists.update().where(price_lists.c.id == row.id).values(updated_at=utcnow()))
+            await _publish_price_list(tx, row.id, bump=True)
         row = (await tx.conn.execute(sa.select(price_lists).where(price_lists.c.id == row.id))).one()
         return await price_list_json(tx.conn, row)
 

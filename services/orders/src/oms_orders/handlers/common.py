@@ -32,6 +32,12 @@ def dec(value: Any) -> str:
     return format(d.normalize(), "f")
 
 
+def fold(text: str) -> str:
+    """Text as the search compares it, the same on every database: case-folded in every alphabet (SQLite's
+    ``lower()`` folds only Latin letters), "ё" as "е" (Russian writes either), runs of spaces as one."""
+    return " ".join(text.casefold().replace("ё", "е").split())
+
+
 def d(value: Any) -> Decimal:
     return value if isinstance(value, Decimal) else Decimal(str(value or 0))
 
@@ -68,20 +74,20 @@ def side_of(principal: Principal) -> domain.Side:
     return domain.Side.SUPPLIER if principal.is_supplier else domain.Side.BUYER
 
 
-def check_if_match(current: int, if_match: str | None, *, required: bool) -> None:
+def check_if_match(current: int, if_match: str | None, *, required: bool, what: str = "order") -> None:
     """R-ED-4: a write must carry the version the client saw; a stale one changes nothing."""
     if not if_match:
         if required:
-            raise PreconditionRequired('send If-Match: "<version>" with the version of the order you saw')
+            raise PreconditionRequired(f'send If-Match: "<version>" with the version of the {what} you saw')
         return
     raw = if_match.strip().removeprefix("W/").strip('"')
     try:
         seen = int(raw)
     except ValueError:
-        raise PreconditionFailed(f"If-Match {if_match!r} is not an order version", code="stale_version") from None
+        raise PreconditionFailed(f"If-Match {if_match!r} is not a {what} version", code="stale_version") from None
     if seen != current:
         raise PreconditionFailed(
-            f"the order changed since you loaded it (your version {seen}, now {current}); reload and retry",
+            f"the {what} changed since you loaded it (your version {seen}, now {current}); reload and retry",
             code="stale_version",
             details={"current_version": current},
         )

@@ -15,7 +15,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from oms_orders import schemas
-from oms_orders.db import accounts, password_resets, sessions, users
+from oms_orders.db import accounts, buyer_invitations, password_resets, sessions, users
+from oms_orders.handlers.catalog import link_buyer_records_by_inn
 from oms_shared.auth import LEVELS, Principal, issue_token
 from oms_shared.contracts import (
     AccessLevel,
@@ -81,8 +82,9 @@ async def _email_free(conn: AsyncConnection, email: str) -> None:
         raise Conflict(f"a user with e-mail {email} already exists", code="email_taken")
 
 
-async def create_account(db: Database, cmd: schemas.AccountIn) -> dict[str, str]:
-    """A new supplier (tenant) or buyer account with its owner."""
+async def create_account(db: Database, cmd: schemas.AccountIn, *, link_by_inn: bool = True) -> dict[str, Any]:
+    """A new supplier (tenant) or buyer account with its owner. A buyer company is linked to the suppliers' buyer
+    records of its INN/KPP that have no account yet (``linked_buyer_ids``), unless ``link_by_inn`` is off."""
     email = normalize_email(cmd.owner.email)
     password_hash = await asyncio.to_thread(hash_password, cmd.owner.password)
     account_id, user_id = str(uuid.uuid4()), str(uuid.uuid4())
@@ -109,7 +111,13 @@ async def create_account(db: Database, cmd: schemas.AccountIn) -> dict[str, str]
             )
         )
         await publish_account(tx, account_id)
-    return {"account_id": account_id, "user_id": user_id}
+        linked: list[str] = []
+        if cmd.kind == "buyer" and link_by_inn:
+            linked = await link_buyer_records_by_inn(tx, account_id, cmd.inn, cmd.kpp)
+    body: dict[str, Any] = {"account_id": account_id, "user_id": user_id}
+    if cmd.kind == "buyer":
+        body["linked_buyer_ids"] = linked
+    return body
 
 
 def principal_of(user: sa.Row[Any], account: sa.Row[Any]) -> Principal:
@@ -132,6 +140,8 @@ class TokenPolicy:
     access_ttl_s: int = 60
     session_ttl_s: int = 12 * 3600
     password_reset_ttl_s: int = 3600
+    invitation_ttl_s: int = 7 * 24 * 3600
+    link_buyers_by_inn: bool = True
 
 
 _dummy_hash: str | None = None
@@ -237,11 +247,14 @@ async def end_sessions(conn: AsyncConnection, user_id: str, *, keep: str | None 
 
 
 async def purge_expired(db: Database, keep_s: float = 24 * 3600) -> int:
-    """Forget sessions and reset tokens that expired more than ``keep_s`` ago; how many went."""
+    """Forget sessions, reset tokens and unused buyer invitations that expired more than ``keep_s`` ago; how
+    many went (an accepted invitation stays: it tells how the buyer record got its account)."""
     cutoff = utcnow() - timedelta(seconds=keep_s)
     async with db.transaction() as tx:
         gone = (await tx.conn.execute(sessions.delete().where(sessions.c.expires_at < cutoff))).rowcount
         gone += (await tx.conn.execute(password_resets.delete().where(password_resets.c.expires_at < cutoff))).rowcount
+        unused = sa.and_(buyer_invitations.c.expires_at < cutoff, buyer_invitations.c.accepted_at.is_(None))
+        gone += (await tx.conn.execute(buyer_invitations.delete().where(unused))).rowcount
     return int(gone)
 
 

@@ -12,7 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from oms_orders import schemas
 from oms_orders.db import accounts, buyers, price_list_buyers, price_lists, users
-from oms_orders.handlers.catalog import _publish_buyer, price_list_json
+from oms_orders.handlers.catalog import (
+    _publish_buyer,
+    _publish_price_list,
+    link_buyer_records_by_inn,
+    price_list_json,
+)
+from oms_orders.handlers.common import fold
 from oms_orders.handlers.identity import _email_free, normalize_email, publish_account
 from oms_shared.auth import Principal
 from oms_shared.db import Database, Tx, utcnow
@@ -64,7 +70,11 @@ async def open_link(db: Database, token: str) -> dict[str, Any]:
 
 
 async def _grant(tx: Tx, supplier_id: str, price_list_id: str, account_id: str, name: str, inn: str, kpp: str) -> str:
-    """Make ``account_id`` a buyer of the supplier (once) with access to the price list."""
+    """Make ``account_id`` a buyer of the supplier (once) with access to the price list.
+
+    Holds the price list's lock like every change of its buyers, and moves its version on when the buyer is new
+    on it: a replacement prepared before the join is refused as stale (412) instead of dropping the buyer."""
+    await tx.conn.execute(sa.select(price_lists.c.id).where(price_lists.c.id == price_list_id).with_for_update())
     buyer = (
         await tx.conn.execute(
             sa.select(buyers).where(buyers.c.supplier_id == supplier_id, buyers.c.buyer_account_id == account_id)
@@ -79,6 +89,7 @@ async def _grant(tx: Tx, supplier_id: str, price_list_id: str, account_id: str, 
                 supplier_id=supplier_id,
                 buyer_account_id=account_id,
                 name=name,
+                name_search=fold(name),
                 inn=inn,
                 kpp=kpp,
                 manager_user_ids="[]",
@@ -94,12 +105,16 @@ async def _grant(tx: Tx, supplier_id: str, price_list_id: str, account_id: str, 
         )
     ):
         await tx.conn.execute(price_list_buyers.insert().values(price_list_id=price_list_id, buyer_id=buyer_id))
+        await _publish_price_list(tx, price_list_id, bump=True)
     await _publish_buyer(tx, buyer_id)
     return buyer_id
 
 
-async def register_by_link(db: Database, token: str, cmd: schemas.LinkRegistrationIn) -> dict[str, str]:
-    """The short form: a new buyer account and owner, a buyer record at the supplier, access to the list."""
+async def register_by_link(
+    db: Database, token: str, cmd: schemas.LinkRegistrationIn, *, link_by_inn: bool = True
+) -> dict[str, str]:
+    """The short form: a new buyer account and owner, a buyer record at the supplier, access to the list.
+    A buyer record of its INN/KPP without an account (at this supplier or another) is linked, not duplicated."""
     email = normalize_email(cmd.email)
     password_hash = await asyncio.to_thread(hash_password, cmd.password)
     account_id, user_id = str(uuid.uuid4()), str(uuid.uuid4())
@@ -126,6 +141,8 @@ async def register_by_link(db: Database, token: str, cmd: schemas.LinkRegistrati
             )
         )
         await publish_account(tx, account_id)
+        if link_by_inn:
+            await link_buyer_records_by_inn(tx, account_id, cmd.inn, cmd.kpp)
         buyer_id = await _grant(tx, row.supplier_id, row.id, account_id, cmd.company_name, cmd.inn, cmd.kpp)
     return {"account_id": account_id, "user_id": user_id, "buyer_id": buyer_id, "price_list_id": row.id}
 

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from oms_orders import domain
 from oms_orders.db import accounts, buyers, orders
-from oms_orders.handlers.common import dec, iso, restricted
+from oms_orders.handlers.common import dec, fold, iso, restricted
 from oms_shared.auth import Principal
 from oms_shared.db import Database
 from oms_shared.errors import Invalid
@@ -120,11 +120,11 @@ async def list_orders(
     if q.number:
         where.append(orders.c.number == q.number)
     if q.search:
-        text = q.search.strip().lower()
+        text = fold(q.search)
         where.append(
             sa.or_(
-                sa.func.lower(orders.c.buyer_name).contains(text, autoescape=True),
-                orders.c.number.startswith(text, autoescape=True),
+                orders.c.buyer_name_search.contains(text, autoescape=True),
+                orders.c.number.startswith(q.search.strip(), autoescape=True),
             )
         )
     for column, lo, hi in (

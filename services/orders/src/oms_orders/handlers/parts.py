@@ -39,6 +39,7 @@ async def new_part(tx: Tx, source: sa.Row[Any], *, by_user_id: str | None, by_si
             buyer_id=source.buyer_id,
             buyer_account_id=source.buyer_account_id,
             buyer_name=source.buyer_name,
+            buyer_name_search=source.buyer_name_search,
             price_list_id=source.price_list_id,
             price_list_name=source.price_list_name,
             status=source.status,
