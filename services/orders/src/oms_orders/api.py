@@ -142,7 +142,7 @@ def build_router(deps: Deps) -> APIRouter:
         status_code=204,
         tags=["identity"],
         summary="Set a new password by reset link",
-        responses=THROTTLED,
+        responses={**THROTTLED, 400: {"description": "The reset link is unknown, used or expired."}},
     )
     async def reset_password(body: schemas.PasswordResetIn, request: Request) -> Response:
         deps.signin_guard.check(client_ip(request), "password-reset")
