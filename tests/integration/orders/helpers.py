@@ -13,8 +13,9 @@ import httpx
 from aiokafka import AIOKafkaConsumer
 
 from oms_orders.app import create_app
+from oms_orders.handlers.catalog import apply_product
 from oms_orders.settings import Settings
-from oms_shared.contracts import Event, parse_event
+from oms_shared.contracts import Event, ProductUpdatedData, ProductUpdatedV1, make_event, parse_event
 from oms_shared.outbox import make_producer
 from tests.support.services import bearer
 
@@ -44,6 +45,21 @@ async def sign_in(client: httpx.AsyncClient, email: str, password: str = "secret
     r = await client.post("/api/v1/auth/token", json={"email": email, "password": password})
     assert r.status_code == 200, r.text
     return bearer(r.json()["access_token"])
+
+
+# The products of the world's catalogue: (SKU, name, unit).
+CATALOGUE = [("A-1", "Bolt", "pcs"), ("B-2", "Nut", "kg"), ("C-3", "Washer", "pcs")]
+
+
+async def catalogue(client: httpx.AsyncClient, supplier_id: str, items: list[tuple[str, str, str]]) -> None:
+    """Give the orders service the supplier's products as inventory's ``product.updated`` would (the handler
+    the consumer runs, in one transaction), so that price lists can be built from them."""
+    runtime = client._transport.app.state.runtime  # type: ignore[attr-defined]
+    async with runtime.db.transaction() as tx:
+        for sku, name, unit in items:
+            data = ProductUpdatedData(sku=sku, name=name, unit=unit)
+            event = make_event(ProductUpdatedV1, tenant_id=uuid.UUID(supplier_id), aggregate_id=sku, data=data)
+            await apply_product(event, tx)
 
 
 @dataclass
@@ -76,6 +92,7 @@ async def a_world(client: httpx.AsyncClient, *, auto_confirm: bool = False) -> W
     )
     assert r.status_code == 201, r.text
     buyer_id = r.json()["buyer_id"]
+    await catalogue(client, supplier["account_id"], CATALOGUE)
     warehouses = [str(uuid.uuid4()), str(uuid.uuid4())]
     r = await client.post(
         "/api/v1/price-lists",
@@ -85,9 +102,9 @@ async def a_world(client: httpx.AsyncClient, *, auto_confirm: bool = False) -> W
             "warehouse_ids": warehouses,
             "auto_confirm": auto_confirm,
             "items": [
-                {"sku": "A-1", "name": "Bolt", "unit": "pcs", "price": "10.50", "vat_rate": "20"},
-                {"sku": "B-2", "name": "Nut", "unit": "kg", "price": "2", "vat_rate": "20"},
-                {"sku": "C-3", "name": "Washer", "unit": "pcs", "price": "1.25", "vat_rate": "20"},
+                {"sku": "A-1", "price": "10.50", "vat_rate": "20"},
+                {"sku": "B-2", "price": "2", "vat_rate": "20"},
+                {"sku": "C-3", "price": "1.25", "vat_rate": "20"},
             ],
             "buyer_ids": [buyer_id],
         },

@@ -303,14 +303,23 @@ def line_amount(quantity: Decimal, price: Decimal) -> Decimal:
     return money.line_amount(quantity, price)
 
 
-def line_vat(amount: Decimal, vat_rate: Decimal) -> Decimal:
-    """The VAT inside a line's amount (prices include VAT), per line and half-up to kopecks, as 1C computes it."""
-    return money.line_vat(amount, vat_rate, vat_included=True)
+def line_vat(amount: Decimal, vat_rate: Decimal, *, vat_included: bool = True) -> Decimal:
+    """The VAT of a line's amount (inside it, or on top of it), per line and half-up to kopecks, as 1C does."""
+    return money.line_vat(amount, vat_rate, vat_included=vat_included)
 
 
-def order_total(lines: list[tuple[Decimal, Decimal]]) -> Decimal:
-    """Sum of the lines' amounts (prices include VAT), each rounded half-up to kopecks."""
-    return money.order_total(lines)
+def order_total(
+    lines: list[tuple[Decimal, Decimal]], vat_rates: list[Decimal] | None = None, *, vat_included: bool = True
+) -> Decimal:
+    """What the buyer pays: the sum of the lines' amounts (each half-up to kopecks), plus their VAT when the
+    price list adds VAT on top (``vat_rates`` then gives each line's rate)."""
+    if vat_included:
+        return money.order_total(lines)
+    rates = vat_rates or [Decimal(0)] * len(lines)
+    return money.document(
+        money.line(quantity, price, rate, vat_included=False)
+        for (quantity, price), rate in zip(lines, rates, strict=True)
+    ).total
 
 
 def reserve_status(lines: list[tuple[Decimal, Decimal]]) -> str:

@@ -21,6 +21,8 @@ from oms_shared.contracts.erp import (
     ErpStockItem,
 )
 from oms_shared.contracts.inventory import (
+    ProductUpdatedData,
+    ProductUpdatedV1,
     ReserveLine,
     ReserveUpdatedData,
     ReserveUpdatedV1,
@@ -88,6 +90,8 @@ __all__ = [
     "PriceListItem",
     "PriceListUpdatedData",
     "PriceListUpdatedV1",
+    "ProductUpdatedData",
+    "ProductUpdatedV1",
     "Quantity",
     "ReserveLine",
     "ReserveUpdatedData",

@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from oms_inventory.db import order_lines, products, warehouses
 from oms_inventory.domain import LineTarget, WarehouseIndex, to_units
-from oms_inventory.reserves import insert_ignore
-from oms_shared.contracts import OrderLine, OrderStatus
-from oms_shared.db import utcnow
+from oms_inventory.reserves import PRODUCER, insert_ignore
+from oms_shared.contracts import OrderLine, OrderStatus, ProductUpdatedData, ProductUpdatedV1, make_event
+from oms_shared.db import Tx, utcnow
 from oms_shared.errors import Invalid, NotFound, RowError
 from oms_shared.spreadsheets import SheetLimits, kind_of, read_upload
 
@@ -132,6 +132,25 @@ async def upsert_product(conn: AsyncConnection, tenant: str, sku: str, name: str
             products.update()
             .where(products.c.tenant_id == tenant, products.c.sku == sku)
             .values(updated_at=utcnow(), **changes)
+        )
+
+
+async def publish_products(tx: Tx, tenant: str, skus: Sequence[str]) -> None:
+    """Tell the other services (orders builds price lists from them) the products as they are now."""
+    wanted = sorted(set(skus))
+    if not wanted:
+        return
+    rows = await tx.conn.execute(
+        sa.select(products.c.sku, products.c.name, products.c.unit).where(
+            products.c.tenant_id == tenant, products.c.sku.in_(wanted)
+        )
+    )
+    for row in rows.all():
+        data = ProductUpdatedData(sku=row.sku, name=row.name, unit=row.unit or "")
+        await tx.publish(
+            make_event(
+                ProductUpdatedV1, tenant_id=uuid.UUID(tenant), aggregate_id=row.sku, data=data, producer=PRODUCER
+            )
         )
 
 

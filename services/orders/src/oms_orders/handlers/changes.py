@@ -20,6 +20,7 @@ from oms_orders.handlers.orders import (
     change_status,
     contract_lines,
     lines_of,
+    money_fields,
     price_items,
     recompute,
 )
@@ -74,7 +75,8 @@ async def publish_changed(
                 for line_id, sku, field, old, new in changes
             ],
         )
-    lines = contract_lines(await lines_of(tx.conn, row.id)) if with_lines else None
+    rows = await lines_of(tx.conn, row.id)
+    lines = contract_lines(rows) if with_lines else None
     data = OrderChangedData(
         order_id=uuid.UUID(row.id),
         number=row.number,
@@ -92,6 +94,7 @@ async def publish_changed(
         related_order_ids=[uuid.UUID(r) for r in related or []],
         attributes=attributes or {},
         changed_at=at,
+        **money_fields(row, rows),
     )
     await tx.publish(
         make_event(
