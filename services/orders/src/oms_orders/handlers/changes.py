@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from oms_orders import domain, schemas
 from oms_orders.db import accounts, line_changes, order_lines, orders, price_lists, users
-from oms_orders.handlers.common import check_if_match, d, dec, iso, load_ids, order_for, side_of
+from oms_orders.handlers.common import check_if_match, d, dec, iso, load_ids, order_for, side_of, user_names
 from oms_orders.handlers.orders import (
     PRODUCER,
     _uuid,
@@ -223,6 +223,7 @@ async def list_changes(db: Database, principal: Principal, order_id: uuid.UUID) 
                 sa.select(line_changes).where(line_changes.c.order_id == row.id).order_by(line_changes.c.id)
             )
         ).all()
+        names = await user_names(conn, [c.by_user_id for c in rows])
     items = [
         {
             "line_id": c.line_id,
@@ -231,6 +232,7 @@ async def list_changes(db: Database, principal: Principal, order_id: uuid.UUID) 
             "old": c.old,
             "new": c.new,
             "by_user_id": c.by_user_id,
+            "by_user_name": names.get(c.by_user_id or "", ""),
             "by_side": c.by_side,
             "at": iso(c.at),
         }

@@ -22,7 +22,7 @@ from oms_orders.db import (
     price_list_items,
 )
 from oms_orders.handlers.catalog import price_list_for
-from oms_orders.handlers.common import check_if_match, d, dec, iso, load_ids, order_for, side_of
+from oms_orders.handlers.common import check_if_match, d, dec, iso, load_ids, order_for, side_of, user_names
 from oms_shared.auth import Principal
 from oms_shared.contracts import (
     OrderLine,
@@ -119,11 +119,12 @@ def money_fields(row: sa.Row[Any], lines: Sequence[Any]) -> dict[str, Any]:
     }
 
 
-def history_json(h: Any) -> dict[str, Any]:
+def history_json(h: Any, names: dict[str, str]) -> dict[str, Any]:
     return {
         "from": h.from_status,
         "to": h.to_status,
         "by_user_id": h.by_user_id,
+        "by_user_name": names.get(h.by_user_id or "", ""),
         "by_side": h.by_side,
         "at": iso(h.at),
         "comment": h.comment,
@@ -197,11 +198,12 @@ async def order_json(conn: AsyncConnection, row: sa.Row[Any], principal: Princip
         )
     ]
     supplier_name = await conn.scalar(sa.select(accounts.c.name).where(accounts.c.id == row.supplier_id))
+    names = await user_names(conn, [h.by_user_id for h in history])
     return order_body(
         row,
         supplier_name=supplier_name,
         lines=lines,
-        history=[history_json(h) for h in history],
+        history=[history_json(h, names) for h in history],
         part_ids=part_ids,
         principal=principal,
     )
@@ -514,6 +516,7 @@ async def place_order(db: Database, principal: Principal, cmd: schemas.OrderIn) 
                 "from": None,
                 "to": row.status,
                 "by_user_id": by_user_id,
+                "by_user_name": principal.name,
                 "by_side": domain.Side.BUYER.value,
                 "at": iso(row.status_changed_at),
                 "comment": "",
@@ -530,6 +533,7 @@ async def place_order(db: Database, principal: Principal, cmd: schemas.OrderIn) 
                     "from": placed_status,
                     "to": row.status,
                     "by_user_id": None,
+                    "by_user_name": "",
                     "by_side": domain.Side.SYSTEM.value,
                     "at": iso(row.status_changed_at),
                     "comment": comment,
