@@ -438,11 +438,53 @@ IMPORT_COLUMNS = ("sku", "warehouse", "quantity")
 _HEADER_ALIASES = {
     "sku": "sku",
     "артикул": "sku",
+    # Columns of a price list's template that the import reads past (the product is the SKU's).
+    "name": "name",
+    "наименование": "name",
+    "unit": "unit",
+    "ед. изм.": "unit",
+    "price": "price",
+    "цена": "price",
     "warehouse": "warehouse",
     "склад": "warehouse",
     "quantity": "quantity",
     "количество": "quantity",
 }
+
+
+def _warehouse_of_header(cell: object, warehouse_by_code: dict[str, str]) -> str | None:
+    """The warehouse a template column stands for: "Name [CODE]" (or the code or id alone), else None."""
+    text = str(cell or "").strip()
+    if text.endswith("]") and "[" in text:
+        text = text[text.rindex("[") + 1 : -1].strip()
+    return warehouse_by_code.get(text.lower()) if text else None
+
+
+def import_layout(
+    header: tuple[object, ...], rows: list[tuple[int, tuple[object, ...]]], warehouse_by_code: dict[str, str]
+) -> tuple[dict[str, int], list[tuple[int, tuple[object, ...]]]]:
+    """The sheet's columns and rows as one row per line (SKU, warehouse, quantity).
+
+    A price list's template has an SKU column and a quantity column per warehouse: each filled quantity cell
+    becomes a line (sheet row number kept). Any other sheet must have the SKU, warehouse and quantity columns."""
+    names = [_HEADER_ALIASES.get(str(cell or "").strip().lower()) for cell in header]
+    per_warehouse = {
+        i: wh
+        for i, cell in enumerate(header)
+        if names[i] is None and (wh := _warehouse_of_header(cell, warehouse_by_code)) is not None
+    }
+    if "sku" not in names or "warehouse" in names or not per_warehouse:
+        return import_columns(header), rows
+    sku_at = names.index("sku")
+    lines: list[tuple[int, tuple[object, ...]]] = []
+    for number, values in rows:
+        sku = values[sku_at] if sku_at < len(values) else None
+        for index, warehouse_id in per_warehouse.items():
+            quantity = values[index] if index < len(values) else None
+            if quantity is None or str(quantity).strip() == "" or str(quantity).strip() in ("0", "0.0"):
+                continue
+            lines.append((number, (sku, warehouse_id, quantity)))
+    return {"sku": 0, "warehouse": 1, "quantity": 2}, lines
 
 
 def import_columns(header: tuple[object, ...]) -> dict[str, int]:
