@@ -113,26 +113,28 @@ async def holds_lines(conn: AsyncConnection, tenant: str, line_ids: list[str]) -
     return bool(n)
 
 
-async def upsert_product(conn: AsyncConnection, tenant: str, sku: str, name: str | None, unit: str | None) -> None:
+async def upsert_product(conn: AsyncConnection, tenant: str, sku: str, name: str | None, unit: str | None) -> bool:
+    """Create the product, or rename it / change its unit when given; answers whether anything changed (the
+    other services then hear of it: ``publish_products``)."""
     name = name[:300] if name else name
     unit = unit[:30] if unit else unit
-    await insert_ignore(
-        conn,
-        products,
-        {"tenant_id": tenant, "sku": sku, "name": name or sku, "unit": unit or "", "updated_at": utcnow()},
-        ["tenant_id", "sku"],
-    )
+    where = (products.c.tenant_id == tenant, products.c.sku == sku)
+    before = (await conn.execute(sa.select(products.c.name, products.c.unit).where(*where))).first()
+    if before is None:
+        await insert_ignore(
+            conn,
+            products,
+            {"tenant_id": tenant, "sku": sku, "name": name or sku, "unit": unit or "", "updated_at": utcnow()},
+            ["tenant_id", "sku"],
+        )
     changes: dict[str, Any] = {}
-    if name:
+    if name and (before is None or before.name != name):
         changes["name"] = name
-    if unit:
+    if unit and (before is None or before.unit != unit):
         changes["unit"] = unit
     if changes:
-        await conn.execute(
-            products.update()
-            .where(products.c.tenant_id == tenant, products.c.sku == sku)
-            .values(updated_at=utcnow(), **changes)
-        )
+        await conn.execute(products.update().where(*where).values(updated_at=utcnow(), **changes))
+    return before is None or bool(changes)
 
 
 async def publish_products(tx: Tx, tenant: str, skus: Sequence[str]) -> None:
