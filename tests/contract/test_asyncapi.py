@@ -11,7 +11,13 @@ from oms_shared import topics
 
 EXPECTED = {
     "orders": (
-        {topics.RESERVE_UPDATED, topics.WAREHOUSE_UPDATED, topics.STOCK_UPDATED, topics.ERP_ORDER_CHANGED},
+        {
+            topics.RESERVE_UPDATED,
+            topics.WAREHOUSE_UPDATED,
+            topics.STOCK_UPDATED,
+            topics.ERP_ORDER_CHANGED,
+            topics.PRODUCT_UPDATED,
+        },
         {
             topics.ORDER_PLACED,
             topics.ORDER_STATUS_CHANGED,
@@ -26,7 +32,7 @@ EXPECTED = {
     ),
     "inventory": (
         {topics.ORDER_STATUS_CHANGED, topics.ORDER_CHANGED, topics.PRICE_LIST_UPDATED, topics.ERP_STOCK_IMPORTED},
-        {topics.RESERVE_UPDATED, topics.STOCK_UPDATED, topics.WAREHOUSE_UPDATED},
+        {topics.RESERVE_UPDATED, topics.STOCK_UPDATED, topics.WAREHOUSE_UPDATED, topics.PRODUCT_UPDATED},
     ),
     "notifications": (
         {

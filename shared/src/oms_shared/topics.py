@@ -12,6 +12,7 @@ BUYER_UPDATED = "buyer.updated"
 RESERVE_UPDATED = "reserve.updated"
 STOCK_UPDATED = "stock.updated"
 WAREHOUSE_UPDATED = "warehouse.updated"
+PRODUCT_UPDATED = "product.updated"
 ERP_ORDER_CHANGED = "erp.order_changed"
 ERP_STOCK_IMPORTED = "erp.stock_imported"
 NOTIFICATION_DELIVERED = "notification.delivered"
@@ -29,6 +30,7 @@ ALL_TOPICS: tuple[str, ...] = (
     RESERVE_UPDATED,
     STOCK_UPDATED,
     WAREHOUSE_UPDATED,
+    PRODUCT_UPDATED,
     ERP_ORDER_CHANGED,
     ERP_STOCK_IMPORTED,
     NOTIFICATION_DELIVERED,

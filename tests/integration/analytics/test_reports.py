@@ -84,7 +84,7 @@ async def test_charts_excel_export_and_rebuild_show_the_same_figures(
         assert "<svg" in text and "Orders per day" in text and "By status" in text and "Shipped" in text
 
         # Excel: figures in a formatted table with a frozen header, and native charts.
-        xlsx = await _get(client, "/api/v1/summary/export.xlsx", owner, group_by="buyer")
+        xlsx = await _get(client, "/api/v1/summary/export.xlsx", owner, group_by="buyer", lang="en")
         assert "attachment" in xlsx.headers["content-disposition"]
         wb = load_workbook(io.BytesIO(xlsx.content))
         assert wb.sheetnames == ["Summary", "Series", "By buyer"]
@@ -113,10 +113,16 @@ async def test_charts_excel_export_and_rebuild_show_the_same_figures(
             assert "'By buyer'!$C$2:$C$3" in group_chart and "'By buyer'!$A$2:$A$3" in group_chart
 
         # A restricted manager's export and chart hold only their buyers' orders (R-AN-3).
-        mine = load_workbook(io.BytesIO((await _get(client, "/api/v1/summary/export.xlsx", restricted)).content))
-        mine_rows = {r[0]: r[1:] for r in mine["Summary"].iter_rows(min_row=2, max_col=4, values_only=True) if r[0]}
-        assert mine_rows["All orders"][:2] == (2, 3250.25)
-        assert mine.sheetnames == ["Summary", "Series"]
+        # In the manager's own language (her profile says Russian), whatever the browser says.
+        export = await client.get(
+            "/api/v1/summary/export.xlsx", params=RANGE, headers={**bearer(restricted), "Accept-Language": "en-US"}
+        )
+        mine = load_workbook(io.BytesIO(export.content))
+        mine_rows = {r[0]: r[1:] for r in mine["Сводка"].iter_rows(min_row=2, max_col=4, values_only=True) if r[0]}
+        assert mine_rows["Все заказы"][:2] == (2, 3250.25)
+        assert "Статус сейчас: Отгружен" in mine_rows and "Отгружены (за период)" in mine_rows
+        assert mine.sheetnames == ["Сводка", "Динамика"]
+        assert [c.value for c in mine["Сводка"][1]] == ["Показатель", "Заказы", "Сумма", "Доля"]
         mine_svg = (await _get(client, "/api/v1/summary/chart.svg", restricted, group_by="buyer")).text
         assert "ООО Ромашка" in mine_svg and "АО Василёк" not in mine_svg
 

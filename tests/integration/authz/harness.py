@@ -225,12 +225,16 @@ async def _world(s: Stack, keys: tuple[Path, Path]) -> None:
         "name": "Wholesale",
         "warehouse_ids": [wid],
         "items": [
-            {"sku": "A-1", "name": "Bolt", "unit": "pcs", "price": "10.50", "vat_rate": "20"},
-            {"sku": "B-2", "name": "Nut", "unit": "pcs", "price": "2", "vat_rate": "20"},
+            {"sku": "A-1", "price": "10.50", "vat_rate": "20"},
+            {"sku": "B-2", "price": "2", "vat_rate": "20"},
         ],
         "buyer_ids": [buyers["b1"], buyers["b2"]],
     }
-    price_list = await _ok(await orders.post("/api/v1/price-lists", json=price_list_body, headers=owner), 201)
+
+    async def price_list_created() -> dict[str, Any]:  # once the products have reached orders (product.updated)
+        return await _ok(await orders.post("/api/v1/price-lists", json=price_list_body, headers=owner), 201)
+
+    price_list = await eventually(price_list_created, timeout=120, interval=0.3)
     plid = price_list["price_list_id"]
     spare_body = {**price_list_body, "name": "Retail"}
     spare = await _ok(await orders.post("/api/v1/price-lists", json=spare_body, headers=owner), 201)

@@ -146,11 +146,13 @@ async def test_oversized_bodies_are_refused_before_they_are_read_and_the_service
     assert orders.rss_bytes() - rss_before < 64 * MB
 
 
-async def test_upload_routes_take_their_own_larger_limit_and_json_routes_stay_small(orders: ServiceProcess) -> None:
+async def test_upload_routes_take_their_own_larger_limit_and_json_routes_stay_small(
+    orders: ServiceProcess, kafka: str
+) -> None:
     """R-IN-3: a 2 MB file attached to an order passes (files have their own limit, 10 MB by default) while a
     2 MB JSON order is refused with 413 — from a signed-in buyer too, before validation."""
     async with httpx.AsyncClient(base_url=orders.url, timeout=30, trust_env=False) as client:
-        world = await a_world(client)
+        world = await a_world(client, kafka=kafka)
         placed = await place(client, world)
         assert placed.status_code == 201, placed.text
         url = f"/api/v1/orders/{placed.json()['order_id']}/documents"

@@ -126,3 +126,50 @@ async def test_a_restricted_manager_sees_only_reserves_of_their_own_buyers_order
         await eventually(late_one_handled)
         r = await client.get(f"/api/v1/orders/{their_order}/reserves", headers=bearer(restricted))
         assert r.status_code == 200, r.text
+
+
+async def test_reserve_drill_downs_name_the_order_and_its_buyer(
+    kafka: str, database_url: str, service_env: dict[str, Any], keys: tuple[Path, Path]
+) -> None:
+    """R-RSV-5: who holds a warehouse item's reserve, and an order's reserves, show the order's number and its
+    buyer's name (from the order and buyer events inventory reads), with the ids alongside."""
+    tenant, buyer, order_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    owner = token_for(keys[0], account_id=tenant)
+    app = create_app(Settings(database_url=database_url, **service_env))
+    async with running_service(app) as client:
+        wid = await setup_catalogue(client, owner, {"A": "10"})
+        named = make_event(
+            BuyerUpdatedV1,
+            tenant_id=tenant,
+            aggregate_id=str(buyer),
+            sequence=1,
+            producer="orders",
+            data=BuyerUpdatedData(buyer_id=buyer, name="ООО «Рога и копыта»"),
+        )
+        await send(kafka, named, confirmed(tenant, order_id, buyer, wid, "4"))
+
+        async def holders() -> list[dict[str, Any]]:
+            r = await client.get(
+                "/api/v1/stock/reserves", params={"warehouse_id": wid, "sku": "A"}, headers=bearer(owner)
+            )
+            assert r.status_code == 200, r.text
+            found = [h for h in r.json()["holders"] if h["kind"] == "order"]
+            assert found and found[0]["buyer_name"], found
+            return found
+
+        [holder] = await eventually(holders)
+        assert (holder["order_id"], holder["order_number"], holder["buyer_name"]) == (
+            str(order_id),
+            "1001",
+            "ООО «Рога и копыта»",
+        )
+        r = await client.get(f"/api/v1/orders/{order_id}/reserves", headers=bearer(owner))
+        assert r.status_code == 200, r.text
+        assert (r.json()["order_number"], r.json()["buyer_name"]) == ("1001", "ООО «Рога и копыта»")
+        line_id = r.json()["lines"][0]["line_id"]
+        r = await client.get(f"/api/v1/orders/{order_id}/lines/{line_id}/reserves", headers=bearer(owner))
+        assert (r.json()["order_id"], r.json()["order_number"], r.json()["buyer_name"]) == (
+            str(order_id),
+            "1001",
+            "ООО «Рога и копыта»",
+        )

@@ -13,10 +13,11 @@ import httpx
 from aiokafka import AIOKafkaConsumer
 
 from oms_orders.app import create_app
+from oms_orders.handlers.catalog import apply_product
 from oms_orders.settings import Settings
-from oms_shared.contracts import Event, parse_event
+from oms_shared.contracts import Event, ProductUpdatedData, ProductUpdatedV1, make_event, parse_event
 from oms_shared.outbox import make_producer
-from tests.support.services import bearer
+from tests.support.services import bearer, eventually
 
 
 def orders_app(database_url: str, service_env: dict[str, object], keys: tuple[Path, Path], **extra: Any) -> Any:
@@ -46,6 +47,37 @@ async def sign_in(client: httpx.AsyncClient, email: str, password: str = "secret
     return bearer(r.json()["access_token"])
 
 
+# The products of the world's catalogue: (SKU, name, unit).
+CATALOGUE = [("A-1", "Bolt", "pcs"), ("B-2", "Nut", "kg"), ("C-3", "Washer", "pcs")]
+
+
+async def catalogue(
+    client: httpx.AsyncClient, supplier_id: str, items: list[tuple[str, str, str]], kafka: str | None = None
+) -> None:
+    """Give the orders service the supplier's products as inventory's ``product.updated`` would, so that price
+    lists can be built from them: to an in-process service through the handler its consumer runs (one
+    transaction), to a service in its own process through the broker (``kafka``; it applies them shortly)."""
+    events = [
+        make_event(
+            ProductUpdatedV1,
+            tenant_id=uuid.UUID(supplier_id),
+            aggregate_id=sku,
+            data=ProductUpdatedData(sku=sku, name=name, unit=unit),
+            producer="inventory",
+        )
+        for sku, name, unit in items
+    ]
+    app = getattr(client._transport, "app", None)
+    if app is None:
+        assert kafka, "a service in its own process hears of products through the broker: pass kafka"
+        for event in events:
+            await publish(kafka, event)
+        return
+    async with app.state.runtime.db.transaction() as tx:
+        for event in events:
+            await apply_product(event, tx)
+
+
 @dataclass
 class World:
     """A supplier with a price list over two warehouses and a buyer account that may order from it."""
@@ -59,7 +91,8 @@ class World:
     warehouses: list[str] = field(default_factory=list)
 
 
-async def a_world(client: httpx.AsyncClient, *, auto_confirm: bool = False) -> World:
+async def a_world(client: httpx.AsyncClient, *, auto_confirm: bool = False, kafka: str | None = None) -> World:
+    """The world through the API; ``kafka``: the broker of an orders service running in its own process."""
     supplier = await register(client, "supplier", "Supplier Co")
     buyer_account = await register(client, "buyer", "Buyer LLC")
     sup = await sign_in(client, supplier["email"])
@@ -76,23 +109,26 @@ async def a_world(client: httpx.AsyncClient, *, auto_confirm: bool = False) -> W
     )
     assert r.status_code == 201, r.text
     buyer_id = r.json()["buyer_id"]
+    await catalogue(client, supplier["account_id"], CATALOGUE, kafka)
     warehouses = [str(uuid.uuid4()), str(uuid.uuid4())]
-    r = await client.post(
-        "/api/v1/price-lists",
-        headers=sup,
-        json={
-            "name": "Wholesale",
-            "warehouse_ids": warehouses,
-            "auto_confirm": auto_confirm,
-            "items": [
-                {"sku": "A-1", "name": "Bolt", "unit": "pcs", "price": "10.50", "vat_rate": "20"},
-                {"sku": "B-2", "name": "Nut", "unit": "kg", "price": "2", "vat_rate": "20"},
-                {"sku": "C-3", "name": "Washer", "unit": "pcs", "price": "1.25", "vat_rate": "20"},
-            ],
-            "buyer_ids": [buyer_id],
-        },
-    )
-    assert r.status_code == 201, r.text
+    body = {
+        "name": "Wholesale",
+        "warehouse_ids": warehouses,
+        "auto_confirm": auto_confirm,
+        "items": [
+            {"sku": "A-1", "price": "10.50", "vat_rate": "20"},
+            {"sku": "B-2", "price": "2", "vat_rate": "20"},
+            {"sku": "C-3", "price": "1.25", "vat_rate": "20"},
+        ],
+        "buyer_ids": [buyer_id],
+    }
+
+    async def created() -> httpx.Response:
+        r = await client.post("/api/v1/price-lists", headers=sup, json=body)
+        assert r.status_code == 201, r.text  # through the broker, the products arrive shortly
+        return r
+
+    r = await eventually(created, timeout=30)
     return World(supplier, buyer_account, sup, buy, buyer_id, r.json()["price_list_id"], warehouses)
 
 

@@ -52,6 +52,9 @@ async def test_manager_imports_an_order_from_excel_and_the_buyer_agrees(
         r = await client.get("/api/v1/imports/template.xlsx")
         assert r.status_code == 200
         sheet = load_workbook(io.BytesIO(r.content)).active
+        assert sheet is not None and [c.value for c in sheet[1]] == ["Артикул", "Склад", "Количество"]
+        r = await client.get("/api/v1/imports/template.xlsx", headers={"Accept-Language": "en-GB,en;q=0.9"})
+        sheet = load_workbook(io.BytesIO(r.content)).active
         assert sheet is not None and [c.value for c in sheet[1]] == ["SKU", "Warehouse", "Quantity"]
 
         async def send(content: bytes, name: str = "order.xlsx") -> Any:
@@ -112,3 +115,78 @@ async def test_manager_imports_an_order_from_excel_and_the_buyer_agrees(
         assert r.status_code == 200
         r = await client.post(url, headers=w.buy, json={"to": "agreed"})
         assert r.status_code == 200 and r.json()["status"] == "agreed"
+
+
+async def test_the_template_of_a_price_list_lists_its_products_and_warehouses_in_the_users_language(
+    database_url: str, service_env: dict[str, object], keys: tuple[Path, Path], kafka: str
+) -> None:
+    """R-IN-3: a manager downloads the template of the chosen price list — its SKUs, names, units and prices, a
+    quantity column per warehouse of the list, headers in the user's language (their profile's locale, or the one
+    asked for); filled in, it imports as an order with a line per filled cell. A buyer gets no template."""
+    app = orders_app(database_url, service_env, keys)
+    async with running_service(app) as client:
+        w = await a_world(client)
+        for warehouse_id, code, name in ((w.warehouses[0], "MAIN", "Москва"), (w.warehouses[1], "SPB", "Петербург")):
+            await publish(
+                kafka,
+                make_event(
+                    WarehouseUpdatedV1,
+                    tenant_id=uuid.UUID(w.supplier["account_id"]),
+                    aggregate_id=warehouse_id,
+                    data=WarehouseUpdatedData(warehouse_id=uuid.UUID(warehouse_id), code=code, name=name),
+                ),
+            )
+
+        async def replicated() -> None:
+            pl = (await client.get(f"/api/v1/price-lists/{w.price_list_id}", headers=w.sup)).json()
+            assert [x["name"] for x in pl["warehouses"]] == ["Москва", "Петербург"]
+
+        await eventually(replicated, timeout=15)
+        url = f"/api/v1/price-lists/{w.price_list_id}/import-template.xlsx"
+        r = await client.get(url, headers=w.sup)
+        assert r.status_code == 200, r.text
+        sheet = load_workbook(io.BytesIO(r.content)).active
+        assert sheet is not None
+        rows = [[c.value for c in row] for row in sheet.iter_rows()]
+        assert rows == [
+            ["Артикул", "Наименование", "Ед. изм.", "Цена", "Москва [MAIN]", "Петербург [SPB]"],
+            ["A-1", "Bolt", "pcs", 10.5, None, None],
+            ["B-2", "Nut", "kg", 2, None, None],
+            ["C-3", "Washer", "pcs", 1.25, None, None],
+        ]
+        # The user's own language: their profile says English.
+        r = await client.patch(f"/api/v1/users/{w.supplier['user_id']}", headers=w.sup, json={"locale": "en"})
+        assert r.status_code == 200, r.text
+        english = load_workbook(io.BytesIO((await client.get(url, headers=w.sup)).content)).active
+        assert english is not None and [c.value for c in english[1]][:4] == ["SKU", "Name", "Unit", "Price"]
+        asked = load_workbook(io.BytesIO((await client.get(url, headers=w.sup, params={"lang": "ru"})).content)).active
+        assert asked is not None and asked["A1"].value == "Артикул"
+        assert (await client.get(url, headers=w.buy)).status_code == 403
+
+        rows[1][4], rows[1][5], rows[3][5] = 5, 2, 10  # A-1: 5 in Moscow and 2 in St Petersburg; C-3: 10 there
+        r = await client.post(
+            "/api/v1/orders/import",
+            headers=w.sup,
+            data={"buyer_id": w.buyer_id, "price_list_id": w.price_list_id},
+            files={
+                "file": ("order.xlsx", xlsx(rows), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+            },
+        )
+        assert r.status_code == 201, r.text
+        lines = [(x["sku"], x["name"], x["warehouse_id"], x["quantity"]) for x in r.json()["lines"]]
+        assert lines == [
+            ("A-1", "Bolt", w.warehouses[0], "5"),
+            ("A-1", "Bolt", w.warehouses[1], "2"),
+            ("C-3", "Washer", w.warehouses[1], "10"),
+        ]
+        rows[2][4] = "много"  # a bad cell is reported with its sheet row
+        r = await client.post(
+            "/api/v1/orders/import",
+            headers=w.sup,
+            data={"buyer_id": w.buyer_id, "price_list_id": w.price_list_id},
+            files={
+                "file": ("order.xlsx", xlsx(rows), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+            },
+        )
+        assert r.status_code == 422, r.text
+        assert [d["row"] for d in r.json()["error"]["details"]] == [3]

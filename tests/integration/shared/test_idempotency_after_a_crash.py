@@ -29,7 +29,7 @@ LEASE_S = 3
 @pytest.fixture
 async def orders_on_postgres(
     kafka: str, keys: tuple[Path, Path], tmp_path: Path
-) -> AsyncIterator[tuple[ServiceProcess, str]]:
+) -> AsyncIterator[tuple[ServiceProcess, str, str]]:
     async with fresh_postgres_databases(1) as urls:
         service = ServiceProcess(
             "orders",
@@ -45,7 +45,7 @@ async def orders_on_postgres(
         )
         await asyncio.to_thread(service.start)
         try:
-            yield service, urls[0].replace("postgresql+asyncpg://", "postgresql://")
+            yield service, urls[0].replace("postgresql+asyncpg://", "postgresql://"), kafka
         finally:
             await asyncio.to_thread(service.stop)
 
@@ -78,14 +78,14 @@ async def send_in_background(url: str, headers: dict[str, str], body: dict[str, 
 
 
 async def test_a_placement_killed_inside_its_transaction_is_placed_once_by_the_retry(
-    orders_on_postgres: tuple[ServiceProcess, str],
+    orders_on_postgres: tuple[ServiceProcess, str, str],
 ) -> None:
     """R-IN-1: the process dies while the order's transaction waits (nothing committed); the retry with the same
     Idempotency-Key answers 409 with Retry-After while the dead claim's lease runs, then places the order —
     exactly one order, and the retries after that replay it."""
-    service, pg_url = orders_on_postgres
+    service, pg_url, kafka = orders_on_postgres
     async with httpx.AsyncClient(base_url=service.url, timeout=30, trust_env=False) as client:
-        world = await a_world(client)
+        world = await a_world(client, kafka=kafka)
     headers = {**world.buy, "Idempotency-Key": f"place-{uuid.uuid4()}"}
     body = order_body(world)
     locker = await asyncpg.connect(pg_url)
@@ -122,14 +122,14 @@ async def test_a_placement_killed_inside_its_transaction_is_placed_once_by_the_r
 
 
 async def test_an_order_committed_before_the_kill_is_not_placed_again_and_the_retry_gets_it(
-    orders_on_postgres: tuple[ServiceProcess, str],
+    orders_on_postgres: tuple[ServiceProcess, str, str],
 ) -> None:
     """R-IN-1: the order commits, then the process dies before the key's answer is saved (the test holds that
     write back); the retry with the same Idempotency-Key gets the order that was placed — no second order, no
     permanent 409 — and so does every retry after it."""
-    service, pg_url = orders_on_postgres
+    service, pg_url, kafka = orders_on_postgres
     async with httpx.AsyncClient(base_url=service.url, timeout=30, trust_env=False) as client:
-        world = await a_world(client)
+        world = await a_world(client, kafka=kafka)
     key = f"place-{uuid.uuid4()}"
     headers = {**world.buy, "Idempotency-Key": key}
     body = order_body(world)

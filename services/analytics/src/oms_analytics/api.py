@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+import sqlalchemy as sa
+from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CollectorRegistry, Histogram
 
 from oms_analytics.charts import render_chart
+from oms_analytics.db import users
 from oms_analytics.domain import (
     FIGURES,
     GROUP_BYS,
@@ -20,7 +22,7 @@ from oms_analytics.domain import (
     parse_details_query,
     parse_report_query,
 )
-from oms_analytics.excel import render_workbook
+from oms_analytics.excel import render_workbook, workbook_language
 from oms_analytics.queries import Scope, load_details, load_summary, scope_of
 from oms_analytics.rebuild import RebuildRuns
 from oms_shared.auth import CurrentPrincipal
@@ -168,11 +170,22 @@ def build_router(db: Database, runs: RebuildRuns, registry: CollectorRegistry) -
         date_to: DateTo = None,
         group_by: GroupBy = None,
         interval: Interval = None,
+        lang: Annotated[
+            Literal["ru", "en"] | None,
+            Query(description="The workbook's language; else the user's (their profile), else Accept-Language."),
+        ] = None,
+        accept_language: Annotated[str | None, Header()] = None,
     ) -> Response:
         scope = scope_of(principal)
         query = _report(date_from, date_to, group_by, interval)
         body = await _load(scope, query, "export")
-        data = await asyncio.to_thread(render_workbook, body)
+        async with db.read() as conn:
+            locale = await conn.scalar(
+                sa.select(users.c.locale).where(
+                    users.c.tenant_id == str(principal.account_id), users.c.user_id == str(principal.user_id)
+                )
+            )
+        data = await asyncio.to_thread(render_workbook, body, workbook_language(lang, locale, accept_language))
         name = f"orders-summary-{query.group_by}-{query.date_from}-{query.date_to}.xlsx"
         return Response(data, media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 

@@ -68,6 +68,7 @@ users = sa.Table(
     sa.Column("name", sa.String(300), nullable=False, server_default=""),
     sa.Column("email", sa.String(300), nullable=False, server_default=""),
     sa.Column("version", sa.String(80), nullable=False, server_default=""),
+    sa.Column("locale", sa.String(10), nullable=False, server_default=""),  # 0006k: the export's language
 )
 
 # Per-day rollups of an_orders, kept in the same transaction as the rows they summarise.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -20,6 +21,68 @@ SHARE = "0.0%"
 HOURS = "0.00"
 HEADER_FONT = Font(bold=True, color="FFFFFF")
 HEADER_FILL = PatternFill("solid", fgColor="4C78A8")
+
+
+# The workbook's words in Russian (the English ones are the keys); ``lang`` picks the language.
+RU = {
+    "All orders": "Все заказы",
+    "Status now: ": "Статус сейчас: ",
+    "Confirmed (reached)": "Подтверждены (за период)",
+    "Shipped (reached)": "Отгружены (за период)",
+    "Rejected (reached)": "Отклонены (за период)",
+    "Cancelled (reached)": "Отменены (за период)",
+    "Paid": "Оплачено",
+    "Average order": "Средний заказ",
+    "Overdue now": "Просрочены сейчас",
+    "Summary": "Сводка",
+    "Figure": "Показатель",
+    "Orders": "Заказы",
+    "Sum": "Сумма",
+    "Share": "Доля",
+    "Period": "Период",
+    "Median hours to confirm": "Медиана часов до подтверждения",
+    "Median hours to ship": "Медиана часов до отгрузки",
+    "Orders by status": "Заказы по статусам",
+    "Series": "Динамика",
+    "Confirmed": "Подтверждены",
+    "Shipped": "Отгружены",
+    "Rejected": "Отклонены",
+    "Cancelled": "Отменены",
+    "Overdue": "Просрочены",
+    "By buyer": "По покупателям",
+    "By manager": "По менеджерам",
+    "Buyer": "Покупатель",
+    "Manager": "Менеджер",
+    "Orders per day": "Заказы по дням",
+    "Orders per week": "Заказы по неделям",
+    "Orders per month": "Заказы по месяцам",
+    "Sum by buyer": "Сумма по покупателям",
+    "Sum by manager": "Сумма по менеджерам",
+}
+STATUS_RU = {
+    "new": "Новый",
+    "editing": "Редактируется",
+    "awaiting_approval": "Ждёт согласования",
+    "agreed": "Согласован",
+    "confirmed": "Подтверждён",
+    "shipped": "Отгружен",
+    "rejected": "Отклонён",
+    "cancelled": "Отменён",
+}
+LANGUAGES = ("ru", "en")
+
+
+def workbook_language(asked: str | None, locale: str | None, accept_language: str | None) -> str:
+    """The language asked for, else the user's, else the browser's first known one, else Russian."""
+    for candidate in (asked, locale, *(accept_language or "").split(",")):
+        code = (candidate or "").split(";")[0].strip().lower()[:2]
+        if code in LANGUAGES:
+            return code
+    return "ru"
+
+
+def _words(lang: str) -> Callable[[str], str]:
+    return (lambda text: RU.get(text, text)) if lang == "ru" else (lambda text: text)
 
 
 def _d(value: str) -> Decimal:
@@ -47,39 +110,44 @@ def _table(ws: Worksheet, headers: list[str], rows: list[list[Any]], formats: li
     ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{len(rows) + 1}"
 
 
-def _figures_rows(body: dict[str, Any]) -> list[list[Any]]:
+def _figures_rows(body: dict[str, Any], lang: str = "en") -> list[list[Any]]:
+    t = _words(lang)
+    labels = STATUS_RU if lang == "ru" else STATUS_LABELS
     n = body["orders_count"]
-    rows: list[list[Any]] = [["All orders", n, _d(body["orders_sum"]), 1 if n else 0]]
-    for status, label in STATUS_LABELS.items():
+    rows: list[list[Any]] = [[t("All orders"), n, _d(body["orders_sum"]), 1 if n else 0]]
+    for status, label in labels.items():
         figure = body["by_status"][status]
-        rows.append([f"Status now: {label}", figure["count"], _d(figure["sum"]), figure["count"] / n if n else 0])
+        rows.append([t("Status now: ") + label, figure["count"], _d(figure["sum"]), figure["count"] / n if n else 0])
     for outcome in ("confirmed", "shipped", "rejected", "cancelled"):
         f = body[outcome]
-        rows.append([f"{outcome.capitalize()} (reached)", f["count"], _d(f["sum"]), f["share"]])
-    rows.append(["Paid", None, _d(body["paid_sum"]), None])
-    rows.append(["Average order", None, _d(body["average_order"]), None])
-    rows.append(["Overdue now", body["overdue_count"], None, body["overdue_count"] / n if n else 0])
+        rows.append([t(f"{outcome.capitalize()} (reached)"), f["count"], _d(f["sum"]), f["share"]])
+    rows.append([t("Paid"), None, _d(body["paid_sum"]), None])
+    rows.append([t("Average order"), None, _d(body["average_order"]), None])
+    rows.append([t("Overdue now"), body["overdue_count"], None, body["overdue_count"] / n if n else 0])
     return rows
 
 
-def render_workbook(body: dict[str, Any]) -> bytes:
-    """A workbook with the summary's figures, its series with a chart, and its groups with a chart."""
+def render_workbook(body: dict[str, Any], lang: str = "en") -> bytes:
+    """A workbook with the summary's figures, its series with a chart, and its groups with a chart, in ``lang``
+    (ru or en)."""
+    t = _words(lang)
     wb = Workbook()
     ws = wb.active
     assert ws is not None
-    ws.title = "Summary"
-    _table(ws, ["Figure", "Orders", "Sum", "Share"], _figures_rows(body), [None, COUNT, MONEY, SHARE])
+    ws.title = t("Summary")
+    headers = [t("Figure"), t("Orders"), t("Sum"), t("Share")]
+    _table(ws, headers, _figures_rows(body, lang), [None, COUNT, MONEY, SHARE])
     extra = len(ws["A"]) + 2
-    ws.cell(extra, 1, "Period").font = Font(bold=True)
+    ws.cell(extra, 1, t("Period")).font = Font(bold=True)
     ws.cell(extra, 2, f"{body['date_from']} — {body['date_to']}")
-    ws.cell(extra + 1, 1, "Median hours to confirm").font = Font(bold=True)
+    ws.cell(extra + 1, 1, t("Median hours to confirm")).font = Font(bold=True)
     ws.cell(extra + 1, 2, body["median_hours_to_confirm"]).number_format = HOURS
-    ws.cell(extra + 2, 1, "Median hours to ship").font = Font(bold=True)
+    ws.cell(extra + 2, 1, t("Median hours to ship")).font = Font(bold=True)
     ws.cell(extra + 2, 2, body["median_hours_to_ship"]).number_format = HOURS
     status_chart = BarChart()
     status_chart.type = "bar"
-    status_chart.title = "Orders by status"
-    status_chart.y_axis.title = "Orders"
+    status_chart.title = t("Orders by status")
+    status_chart.y_axis.title = t("Orders")
     status_chart.add_data(
         Reference(ws, min_col=2, min_row=1, max_row=1 + len(STATUS_LABELS) + 1), titles_from_data=True
     )
@@ -87,31 +155,31 @@ def render_workbook(body: dict[str, Any]) -> bytes:
     status_chart.height, status_chart.width = 9, 16
     ws.add_chart(status_chart, "F2")
 
-    series_ws = wb.create_sheet("Series")
+    series_ws = wb.create_sheet(t("Series"))
     series = body["series"]
     _table(
         series_ws,
-        ["Period", "Orders", "Sum", "Confirmed", "Shipped"],
+        [t("Period"), t("Orders"), t("Sum"), t("Confirmed"), t("Shipped")],
         [[p["period"], p["count"], _d(p["sum"]), p["confirmed"], p["shipped"]] for p in series],
         [None, COUNT, MONEY, COUNT, COUNT],
     )
     bars = BarChart()
-    bars.title = f"Orders per {body.get('interval', 'day')}"
-    bars.y_axis.title = "Orders"
-    bars.x_axis.title = "Period"
+    bars.title = t(f"Orders per {body.get('interval', 'day')}")
+    bars.y_axis.title = t("Orders")
+    bars.x_axis.title = t("Period")
     bars.add_data(Reference(series_ws, min_col=2, min_row=1, max_row=len(series) + 1), titles_from_data=True)
     bars.set_categories(Reference(series_ws, min_col=1, min_row=2, max_row=len(series) + 1))
     line = LineChart()
     line.add_data(Reference(series_ws, min_col=3, min_row=1, max_row=len(series) + 1), titles_from_data=True)
     line.y_axis.axId = 200
-    line.y_axis.title = "Sum"
+    line.y_axis.title = t("Sum")
     line.y_axis.crosses = "max"
     bars += line
     bars.height, bars.width = 10, 24
     series_ws.add_chart(bars, "G2")
 
     if body.get("groups") is not None:
-        groups_ws = wb.create_sheet("By buyer" if body["group_by"] == "buyer" else "By manager")
+        groups_ws = wb.create_sheet(t("By buyer") if body["group_by"] == "buyer" else t("By manager"))
         rows = [
             [
                 g["name"],
@@ -132,27 +200,27 @@ def render_workbook(body: dict[str, Any]) -> bytes:
         _table(
             groups_ws,
             [
-                "Buyer" if body["group_by"] == "buyer" else "Manager",
-                "Orders",
-                "Sum",
-                "Confirmed",
-                "Shipped",
-                "Rejected",
-                "Cancelled",
-                "Paid",
-                "Average order",
-                "Median hours to confirm",
-                "Median hours to ship",
-                "Overdue",
+                t("Buyer") if body["group_by"] == "buyer" else t("Manager"),
+                t("Orders"),
+                t("Sum"),
+                t("Confirmed"),
+                t("Shipped"),
+                t("Rejected"),
+                t("Cancelled"),
+                t("Paid"),
+                t("Average order"),
+                t("Median hours to confirm"),
+                t("Median hours to ship"),
+                t("Overdue"),
             ],
             rows,
             [None, COUNT, MONEY, COUNT, COUNT, COUNT, COUNT, MONEY, MONEY, HOURS, HOURS, COUNT],
         )
         chart = BarChart()
         chart.type = "bar"
-        chart.title = f"Sum by {body['group_by']}"
-        chart.x_axis.title = body["group_by"].capitalize()
-        chart.y_axis.title = "Sum"
+        chart.title = t(f"Sum by {body['group_by']}")
+        chart.x_axis.title = t(body["group_by"].capitalize())
+        chart.y_axis.title = t("Sum")
         shown = min(len(rows), 20)
         chart.add_data(Reference(groups_ws, min_col=3, min_row=1, max_row=shown + 1), titles_from_data=True)
         chart.set_categories(Reference(groups_ws, min_col=1, min_row=2, max_row=shown + 1))

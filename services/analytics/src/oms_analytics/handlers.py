@@ -370,7 +370,7 @@ async def on_account_updated(event: AccountUpdatedV1, tx: Tx) -> None:
     }
     for user in d.users:
         uid = str(user.user_id)
-        values = {"name": user.name or user.email, "email": user.email, "version": version}
+        values = {"name": user.name or user.email, "email": user.email, "version": version, "locale": user.locale}
         if uid not in existing:
             await tx.conn.execute(users.insert().values(tenant_id=tenant, user_id=uid, **values))
         elif existing[uid] < version:

@@ -75,9 +75,11 @@ async def on_buyer_updated(event: BuyerUpdatedV1, tx: Tx) -> None:
     if current is not None and current >= version:
         return
     if current is None:
-        await tx.conn.execute(access_buyers.insert().values(tenant_id=tenant, buyer_id=buyer_id, version=version))
+        await tx.conn.execute(
+            access_buyers.insert().values(tenant_id=tenant, buyer_id=buyer_id, version=version, name=d.name)
+        )
     else:
-        await tx.conn.execute(access_buyers.update().where(*where).values(version=version))
+        await tx.conn.execute(access_buyers.update().where(*where).values(version=version, name=d.name))
     await tx.conn.execute(
         access_buyer_managers.delete().where(
             access_buyer_managers.c.tenant_id == tenant, access_buyer_managers.c.buyer_id == buyer_id
@@ -91,15 +93,42 @@ async def on_buyer_updated(event: BuyerUpdatedV1, tx: Tx) -> None:
         )
 
 
-async def remember_order_buyer(tx: Tx, tenant_id: str, order_id: str, buyer_id: str) -> None:
+async def remember_order_buyer(tx: Tx, tenant_id: str, order_id: str, buyer_id: str, number: str = "") -> None:
     where = (access_order_buyers.c.tenant_id == tenant_id, access_order_buyers.c.order_id == order_id)
-    current = await tx.conn.scalar(sa.select(access_order_buyers.c.buyer_id).where(*where))
+    current = (
+        await tx.conn.execute(sa.select(access_order_buyers.c.buyer_id, access_order_buyers.c.number).where(*where))
+    ).first()
     if current is None:
         await tx.conn.execute(
-            access_order_buyers.insert().values(tenant_id=tenant_id, order_id=order_id, buyer_id=buyer_id)
+            access_order_buyers.insert().values(
+                tenant_id=tenant_id, order_id=order_id, buyer_id=buyer_id, number=number
+            )
         )
-    elif current != buyer_id:
-        await tx.conn.execute(access_order_buyers.update().where(*where).values(buyer_id=buyer_id))
+    elif (current.buyer_id, current.number) != (buyer_id, number or current.number):
+        values = {"buyer_id": buyer_id, **({"number": number} if number else {})}
+        await tx.conn.execute(access_order_buyers.update().where(*where).values(**values))
+
+
+def order_names(order_id: Any, tenant_id: Any) -> tuple[Any, Any]:
+    """Scalar subqueries of an order's number and its buyer's name (from the replicas; "" when not known yet)."""
+    number = (
+        sa.select(access_order_buyers.c.number)
+        .where(access_order_buyers.c.tenant_id == tenant_id, access_order_buyers.c.order_id == order_id)
+        .scalar_subquery()
+    )
+    buyer_name = (
+        sa.select(access_buyers.c.name)
+        .join(
+            access_order_buyers,
+            sa.and_(
+                access_order_buyers.c.tenant_id == access_buyers.c.tenant_id,
+                access_order_buyers.c.buyer_id == access_buyers.c.buyer_id,
+            ),
+        )
+        .where(access_order_buyers.c.tenant_id == tenant_id, access_order_buyers.c.order_id == order_id)
+        .scalar_subquery()
+    )
+    return sa.func.coalesce(number, "").label("order_number"), sa.func.coalesce(buyer_name, "").label("buyer_name")
 
 
 def remembering_buyer(handler: Callable[[E, Tx], Awaitable[None]]) -> Callable[[E, Tx], Awaitable[None]]:
@@ -107,7 +136,7 @@ def remembering_buyer(handler: Callable[[E, Tx], Awaitable[None]]) -> Callable[[
 
     async def handle(event: E, tx: Tx) -> None:
         d = event.data
-        await remember_order_buyer(tx, str(event.tenant_id), str(d.order_id), str(d.buyer_id))
+        await remember_order_buyer(tx, str(event.tenant_id), str(d.order_id), str(d.buyer_id), d.number)
         await handler(event, tx)
 
     handle.__name__ = getattr(handler, "__name__", "handle")

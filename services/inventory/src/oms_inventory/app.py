@@ -19,6 +19,7 @@ from oms_shared.contracts import (
     OrderChangedV1,
     OrderStatusChangedV1,
     PriceListUpdatedV1,
+    ProductUpdatedV1,
     ReserveUpdatedV1,
     StockUpdatedV1,
     WarehouseUpdatedV1,
@@ -54,7 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await asyncio.sleep(settings.reconcile_interval_s)
 
     runtime.background.append(reconciler)
-    runtime.produces += [ReserveUpdatedV1, StockUpdatedV1, WarehouseUpdatedV1]
+    runtime.produces += [ReserveUpdatedV1, StockUpdatedV1, WarehouseUpdatedV1, ProductUpdatedV1]
     app = runtime.build_app()
     app.state.inventory = inventory
     return app

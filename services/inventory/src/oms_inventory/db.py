@@ -188,6 +188,7 @@ access_buyers = sa.Table(
     sa.Column("tenant_id", sa.String(36), primary_key=True),
     sa.Column("buyer_id", sa.String(36), primary_key=True),
     sa.Column("version", sa.String(80), nullable=False),  # of the buyer.updated applied: older ones are dropped
+    sa.Column("name", sa.String(300), nullable=False, server_default=""),  # 0007k: drill-downs show it
 )
 
 access_buyer_managers = sa.Table(
@@ -205,5 +206,6 @@ access_order_buyers = sa.Table(
     sa.Column("tenant_id", sa.String(36), primary_key=True),
     sa.Column("order_id", sa.String(36), primary_key=True),
     sa.Column("buyer_id", sa.String(36), nullable=False),
+    sa.Column("number", sa.String(50), nullable=False, server_default=""),  # 0007k: the order's readable number
     sa.Index("ix_inv_access_order_buyers_buyer", "tenant_id", "buyer_id"),
 )

@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from oms_inventory.access import Scope, may_see_order, own_orders
+from oms_inventory.access import Scope, may_see_order, order_names, own_orders
 from oms_inventory.db import (
     holds,
     incoming_stock,
@@ -367,8 +367,11 @@ async def order_reserves(conn: AsyncConnection, scope: Scope, order_id: str) -> 
     )
     if not rows or not await may_see_order(conn, scope, order_id):
         raise NotFound("inventory holds nothing for this order", code="order_not_found")
+    names = (await conn.execute(sa.select(*order_names(order_id, scope.tenant_id)))).one()
     return {
         "order_id": order_id,
+        "order_number": names.order_number,
+        "buyer_name": names.buyer_name,
         "fully_reserved": all(r.reserved >= r.requested for r in rows if r.state == "active"),
         "lines": [
             {
@@ -398,7 +401,13 @@ async def line_reserves(conn: AsyncConnection, scope: Scope, order_id: str, line
         .where(reserve_ledger.c.tenant_id == tenant, reserve_ledger.c.line_id == line_id)
         .order_by(reserve_ledger.c.id)
     )
-    return {**line, "order_id": order_id, "entries": [_ledger(r) for r in rows]}
+    return {
+        **line,
+        "order_id": order_id,
+        "order_number": body["order_number"],
+        "buyer_name": body["buyer_name"],
+        "entries": [_ledger(r) for r in rows],
+    }
 
 
 def _ledger(r: Any) -> dict[str, Any]:
@@ -432,13 +441,17 @@ async def item_reserves(conn: AsyncConnection, scope: Scope, warehouse_id: str, 
     if scope.restricted:
         visible.append(order_lines.c.order_id.in_(own_orders(scope)))
     orders = await conn.execute(
-        sa.select(order_lines).where(*visible).order_by(order_lines.c.confirmed_at, order_lines.c.line_id)
+        sa.select(order_lines, *order_names(order_lines.c.order_id, order_lines.c.tenant_id))
+        .where(*visible)
+        .order_by(order_lines.c.confirmed_at, order_lines.c.line_id)
     )
     for r in orders:
         holders.append(
             {
                 "kind": "order",
                 "order_id": r.order_id,
+                "order_number": r.order_number,
+                "buyer_name": r.buyer_name,
                 "line_id": r.line_id,
                 "reserved": fmt(r.reserved),
                 "requested": fmt(r.requested),

@@ -51,6 +51,8 @@ class Effects:
     # Ledger rows wait here and go in with one executemany (``flush_ledger``, run by ``publish_effects``):
     # nothing reads the ledger inside the transaction that writes it.
     ledger: list[dict[str, Any]] = field(default_factory=list)
+    # SKUs of products created or changed (by the ERP's stock): told to the other services (product.updated).
+    products: set[str] = field(default_factory=set)
     _seq: int = 0
 
     def key(self, *parts: object) -> str:

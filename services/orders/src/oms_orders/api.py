@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Header, Path, Query, Request, Response, UploadFile
@@ -429,11 +429,38 @@ def build_router(deps: Deps) -> APIRouter:
         return await changes.set_time_limits(db, principal, body)
 
     @router.get("/imports/template.xlsx", tags=["import"], summary="The Excel template for importing an order")
-    async def import_template() -> Response:
+    async def import_template(
+        lang: Annotated[
+            Literal["ru", "en"] | None, Query(description="Headers' language; else Accept-Language.")
+        ] = None,
+        accept_language: Annotated[str | None, Header()] = None,
+    ) -> Response:
         return Response(
-            imports.template_bytes(),
+            imports.template_bytes(imports.language(lang, None, accept_language)),
             media_type=imports.XLSX_TYPE,
             headers={"Content-Disposition": 'attachment; filename="order-template.xlsx"'},
+        )
+
+    @router.get(
+        "/price-lists/{price_list_id}/import-template.xlsx",
+        tags=["import"],
+        summary="The Excel template of a price list: its products, a quantity column per warehouse (R-IN-3)",
+    )
+    async def price_list_import_template(
+        price_list_id: uuid.UUID,
+        principal: CurrentPrincipal,
+        lang: Annotated[
+            Literal["ru", "en"] | None, Query(description="Headers' language; else the user's, else Accept-Language.")
+        ] = None,
+        accept_language: Annotated[str | None, Header()] = None,
+    ) -> Response:
+        content, name = await imports.price_list_template(db, principal, price_list_id, lang, accept_language)
+        return Response(
+            content,
+            media_type=imports.XLSX_TYPE,
+            headers={
+                "Content-Disposition": f"attachment; filename=\"order-template.xlsx\"; filename*=UTF-8''{quote(name)}"
+            },
         )
 
     @router.post("/orders/import", status_code=201, tags=["import"], summary="Create an order from .xlsx (R-IN-3)")

@@ -15,7 +15,7 @@ from oms_orders import domain
 from oms_orders.api import Deps, build_router
 from oms_orders.db import metadata
 from oms_orders.handlers import identity
-from oms_orders.handlers.catalog import apply_warehouse
+from oms_orders.handlers.catalog import apply_product, apply_warehouse
 from oms_orders.handlers.changes import scan_overdue
 from oms_orders.handlers.erp import apply_erp_change
 from oms_orders.handlers.preview import apply_stock
@@ -33,6 +33,7 @@ from oms_shared.contracts import (
     OrderPlacedV1,
     OrderStatusChangedV1,
     PriceListUpdatedV1,
+    ProductUpdatedV1,
     ReserveUpdatedV1,
     StockUpdatedV1,
     UserPasswordResetRequestedV1,
@@ -106,6 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     runtime.routers.append(jwks_router([public_pem_of(private_pem), *previous_public_keys(settings)]))
     runtime.consumer.on(ReserveUpdatedV1, apply_reserve)
     runtime.consumer.on(WarehouseUpdatedV1, apply_warehouse)
+    runtime.consumer.on(ProductUpdatedV1, apply_product)
     runtime.consumer.on(StockUpdatedV1, apply_stock)
     runtime.consumer.on(ErpOrderChangedV1, apply_erp_change)
     runtime.produces += [

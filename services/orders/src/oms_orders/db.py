@@ -122,6 +122,9 @@ price_lists = sa.Table(
     sa.Column("segments", sa.Text(), nullable=False, server_default="[]"),  # 0003: buyer segments it is open to
     # 0005: the buyer accounts it was last published as open to (pricelist.updated carries them to inventory)
     sa.Column("buyer_account_ids", sa.Text(), nullable=False, server_default="[]"),
+    # 0008k: the currency of its prices, and whether they include VAT ("в т.ч. НДС") or VAT comes on top.
+    sa.Column("currency", sa.String(3), nullable=False, server_default="RUB"),
+    sa.Column("vat_included", sa.Boolean(), nullable=False, server_default=sa.true()),
     sa.Column("deleted", sa.Boolean(), nullable=False, server_default=sa.false()),
     sa.Column("version", sa.Integer(), nullable=False, server_default="1"),
     sa.Column("created_at", UtcDateTime(), nullable=False),
@@ -145,6 +148,18 @@ price_list_buyers = sa.Table(
     metadata,
     sa.Column("price_list_id", sa.String(36), sa.ForeignKey("price_lists.id"), primary_key=True),
     sa.Column("buyer_id", sa.String(36), sa.ForeignKey("buyers.id"), primary_key=True),
+)
+
+# 0008k: inventory's product catalogue (from product.updated): price lists are built from it.
+products = sa.Table(
+    "products",
+    metadata,
+    sa.Column("supplier_id", sa.String(36), primary_key=True),
+    sa.Column("sku", sa.String(100), primary_key=True),
+    sa.Column("name", sa.String(500), nullable=False, server_default=""),
+    sa.Column("unit", sa.String(30), nullable=False, server_default=""),
+    sa.Column("deleted", sa.Boolean(), nullable=False, server_default=sa.false()),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
 )
 
 warehouses = sa.Table(
@@ -192,6 +207,9 @@ orders = sa.Table(
     sa.Column("placed_by_side", sa.String(10), nullable=False, server_default="buyer"),
     sa.Column("deleted_by_supplier", sa.Boolean(), nullable=False, server_default=sa.false()),
     sa.Column("deleted_by_buyer", sa.Boolean(), nullable=False, server_default=sa.false()),
+    # 0008k: the price list's currency and VAT mode when the order was placed: its lines keep them
+    sa.Column("currency", sa.String(3), nullable=False, server_default="RUB"),
+    sa.Column("vat_included", sa.Boolean(), nullable=False, server_default=sa.true()),
     sa.UniqueConstraint("supplier_id", "number", name="uq_orders_supplier_number"),
 )
 

@@ -303,14 +303,23 @@ def line_amount(quantity: Decimal, price: Decimal) -> Decimal:
     return money.line_amount(quantity, price)
 
 
-def line_vat(amount: Decimal, vat_rate: Decimal) -> Decimal:
-    """The VAT inside a line's amount (prices include VAT), per line and half-up to kopecks, as 1C computes it."""
-    return money.line_vat(amount, vat_rate, vat_included=True)
+def line_vat(amount: Decimal, vat_rate: Decimal, *, vat_included: bool = True) -> Decimal:
+    """The VAT of a line's amount (inside it, or on top of it), per line and half-up to kopecks, as 1C does."""
+    return money.line_vat(amount, vat_rate, vat_included=vat_included)
 
 
-def order_total(lines: list[tuple[Decimal, Decimal]]) -> Decimal:
-    """Sum of the lines' amounts (prices include VAT), each rounded half-up to kopecks."""
-    return money.order_total(lines)
+def order_total(
+    lines: list[tuple[Decimal, Decimal]], vat_rates: list[Decimal] | None = None, *, vat_included: bool = True
+) -> Decimal:
+    """What the buyer pays: the sum of the lines' amounts (each half-up to kopecks), plus their VAT when the
+    price list adds VAT on top (``vat_rates`` then gives each line's rate)."""
+    if vat_included:
+        return money.order_total(lines)
+    rates = vat_rates or [Decimal(0)] * len(lines)
+    return money.document(
+        money.line(quantity, price, rate, vat_included=False)
+        for (quantity, price), rate in zip(lines, rates, strict=True)
+    ).total
 
 
 def reserve_status(lines: list[tuple[Decimal, Decimal]]) -> str:
@@ -429,11 +438,53 @@ IMPORT_COLUMNS = ("sku", "warehouse", "quantity")
 _HEADER_ALIASES = {
     "sku": "sku",
     "артикул": "sku",
+    # Columns of a price list's template that the import reads past (the product is the SKU's).
+    "name": "name",
+    "наименование": "name",
+    "unit": "unit",
+    "ед. изм.": "unit",
+    "price": "price",
+    "цена": "price",
     "warehouse": "warehouse",
     "склад": "warehouse",
     "quantity": "quantity",
     "количество": "quantity",
 }
+
+
+def _warehouse_of_header(cell: object, warehouse_by_code: dict[str, str]) -> str | None:
+    """The warehouse a template column stands for: "Name [CODE]" (or the code or id alone), else None."""
+    text = str(cell or "").strip()
+    if text.endswith("]") and "[" in text:
+        text = text[text.rindex("[") + 1 : -1].strip()
+    return warehouse_by_code.get(text.lower()) if text else None
+
+
+def import_layout(
+    header: tuple[object, ...], rows: list[tuple[int, tuple[object, ...]]], warehouse_by_code: dict[str, str]
+) -> tuple[dict[str, int], list[tuple[int, tuple[object, ...]]]]:
+    """The sheet's columns and rows as one row per line (SKU, warehouse, quantity).
+
+    A price list's template has an SKU column and a quantity column per warehouse: each filled quantity cell
+    becomes a line (sheet row number kept). Any other sheet must have the SKU, warehouse and quantity columns."""
+    names = [_HEADER_ALIASES.get(str(cell or "").strip().lower()) for cell in header]
+    per_warehouse = {
+        i: wh
+        for i, cell in enumerate(header)
+        if names[i] is None and (wh := _warehouse_of_header(cell, warehouse_by_code)) is not None
+    }
+    if "sku" not in names or "warehouse" in names or not per_warehouse:
+        return import_columns(header), rows
+    sku_at = names.index("sku")
+    lines: list[tuple[int, tuple[object, ...]]] = []
+    for number, values in rows:
+        sku = values[sku_at] if sku_at < len(values) else None
+        for index, warehouse_id in per_warehouse.items():
+            quantity = values[index] if index < len(values) else None
+            if quantity is None or str(quantity).strip() == "" or str(quantity).strip() in ("0", "0.0"):
+                continue
+            lines.append((number, (sku, warehouse_id, quantity)))
+    return {"sku": 0, "warehouse": 1, "quantity": 2}, lines
 
 
 def import_columns(header: tuple[object, ...]) -> dict[str, int]:

@@ -97,9 +97,9 @@ class BuyerPatch(Body):
 
 
 class PriceItemIn(Body):
-    sku: str = Field(min_length=1, max_length=100)
-    name: str = Field(default="", max_length=500)
-    unit: str = Field(default="", max_length=30)
+    sku: str = Field(min_length=1, max_length=100, description="A product of the catalogue (inventory's products).")
+    name: str = Field(default="", max_length=500, description="Ignored: the name comes from the catalogue.")
+    unit: str = Field(default="", max_length=30, description="Used only when the catalogue gives no unit.")
     price: Decimal = Field(ge=0, max_digits=16, decimal_places=4)
     vat_rate: Decimal = Field(default=Decimal(0), ge=0, le=100, max_digits=7, decimal_places=4)
 
@@ -111,6 +111,11 @@ class PriceListIn(Body):
     items: list[PriceItemIn] = Field(default_factory=list, max_length=20000)
     buyer_ids: list[uuid.UUID] = Field(default_factory=list, max_length=10000)
     segments: list[str] = Field(default_factory=list, max_length=100, description="Buyer segments it is open to.")
+    currency: str = Field(default="RUB", pattern="^[A-Z]{3}$", description="ISO 4217 code of the prices.")
+    vat_mode: Literal["included", "on_top"] = Field(
+        default="included",
+        description='Prices include VAT ("в т.ч. НДС", the default) or VAT is added on top ("НДС сверху").',
+    )
 
 
 class PriceListBuyersPatch(Body):

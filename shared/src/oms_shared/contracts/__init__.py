@@ -21,6 +21,8 @@ from oms_shared.contracts.erp import (
     ErpStockItem,
 )
 from oms_shared.contracts.inventory import (
+    ProductUpdatedData,
+    ProductUpdatedV1,
     ReserveLine,
     ReserveUpdatedData,
     ReserveUpdatedV1,
@@ -92,6 +94,8 @@ __all__ = [
     "PriceListItem",
     "PriceListUpdatedData",
     "PriceListUpdatedV1",
+    "ProductUpdatedData",
+    "ProductUpdatedV1",
     "Quantity",
     "ReserveLine",
     "ReserveUpdatedData",

@@ -74,3 +74,21 @@ class WarehouseUpdatedV1(Event):
     event_type: Literal["warehouse.updated"] = "warehouse.updated"
     schema_version: Literal[1] = 1
     data: WarehouseUpdatedData
+
+
+class ProductUpdatedData(ContractModel):
+    sku: str
+    name: str = Field(description="The product's name as the catalogue shows it.")
+    unit: str = Field(default="", description="Unit of measure (шт, кг, ...).")
+    deleted: bool = False
+
+
+@register
+class ProductUpdatedV1(Event):
+    """A product of the supplier's catalogue was created or changed (full snapshot); keyed by SKU."""
+
+    TOPIC: ClassVar[str] = topics.PRODUCT_UPDATED
+    EVENT_TYPE: ClassVar[str] = "product.updated"
+    event_type: Literal["product.updated"] = "product.updated"
+    schema_version: Literal[1] = 1
+    data: ProductUpdatedData

@@ -40,7 +40,9 @@ class OrderLine(ContractModel):
     unit: str = Field(default="", description="Unit of measure.")
     warehouse_id: uuid.UUID | None = Field(default=None, description="Warehouse the quantity is ordered from.")
     quantity: Quantity = Field(description="Ordered quantity.")
-    price: Money = Field(default=Money(0), description="Price per unit, VAT included.")
+    price: Money = Field(
+        default=Money(0), description="Price per unit: VAT included, unless the order's vat_included is false."
+    )
     vat_rate: Money = Field(default=Money(0), description="VAT rate in percent.")
     additional: bool = Field(default=False, description="Added by the supplier after placing.")
     shipped_quantity: Quantity = Field(
@@ -59,7 +61,7 @@ class OrderPlacedData(ContractModel):
     price_list_id: uuid.UUID | None = None
     status: OrderStatus
     lines: list[OrderLine]
-    total: Money
+    total: Money = Field(description="What the buyer pays, VAT included (whether inside the prices or on top).")
     desired_shipment_date: date | None = None
     comment: str = ""
     one_shipment: bool = False
@@ -67,6 +69,12 @@ class OrderPlacedData(ContractModel):
     placed_by_user_id: uuid.UUID | None = None
     placed_by_side: Side = Side.BUYER
     created_at: datetime
+    currency: str = Field(default="RUB", description="ISO 4217 code of every amount of the order.")
+    vat_included: bool = Field(
+        default=True, description='Prices include VAT ("в т.ч. НДС"); false: VAT is added on top ("НДС сверху").'
+    )
+    vat_amount: Money | None = Field(default=None, description="The order's VAT: the sum of its lines' VAT.")
+    net_total: Money | None = Field(default=None, description="The order's amount without VAT (total - VAT).")
 
 
 @register
@@ -95,6 +103,12 @@ class OrderStatusChangedData(ContractModel):
     total: Money = Money(0)
     lines: list[OrderLine] = Field(default_factory=list, description="The order's lines after the change.")
     changed_at: datetime
+    currency: str = Field(default="RUB", description="ISO 4217 code of every amount of the order.")
+    vat_included: bool = Field(
+        default=True, description='Prices include VAT ("в т.ч. НДС"); false: VAT is added on top ("НДС сверху").'
+    )
+    vat_amount: Money | None = Field(default=None, description="The order's VAT: the sum of its lines' VAT.")
+    net_total: Money | None = Field(default=None, description="The order's amount without VAT (total - VAT).")
 
 
 @register
@@ -133,6 +147,12 @@ class OrderChangedData(ContractModel):
     related_order_ids: list[uuid.UUID] = Field(default_factory=list, description="Other parts involved.")
     attributes: dict[str, Any] = Field(default_factory=dict, description="Kind-specific values.")
     changed_at: datetime
+    currency: str = Field(default="RUB", description="ISO 4217 code of every amount of the order.")
+    vat_included: bool = Field(
+        default=True, description='Prices include VAT ("в т.ч. НДС"); false: VAT is added on top ("НДС сверху").'
+    )
+    vat_amount: Money | None = Field(default=None, description="The order's VAT: the sum of its lines' VAT.")
+    net_total: Money | None = Field(default=None, description="The order's amount without VAT (total - VAT).")
 
 
 @register

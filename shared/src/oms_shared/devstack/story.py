@@ -107,6 +107,19 @@ class Story:
         raise DemoFailed(f"timed out after {timeout:.0f} s waiting for {what} (last seen: {last!r})")
 
 
+def _create_price_list(story: Story, supplier: Actor, body: dict[str, Any]) -> dict[str, Any]:
+    """Create a price list from catalogue products (names and units come from the catalogue), once the products
+    just added in inventory have reached the orders service (product.updated)."""
+
+    def created() -> dict[str, Any] | None:
+        r = story.call("POST", "orders", "/api/v1/price-lists", actor=supplier, json=body, expect=(201, 422))
+        if r.status_code == 422 and r.json()["error"]["code"] != "unknown_sku":
+            raise DemoFailed(f"POST orders/api/v1/price-lists answered 422: {r.text[:800]}")
+        return dict(r.json()) if r.status_code == 201 else None
+
+    return dict(story.wait_for("the catalogue's products to reach the orders service", created))
+
+
 def _sign_up(story: Story, kind: str, company: str, person: str) -> Actor:
     suffix = uuid.uuid4().hex[:8]
     actor = Actor(name=person, email=f"{kind}-{suffix}@example.com", password=f"demo-{suffix}-pass")
@@ -180,24 +193,21 @@ def chapter_thin_slice(story: Story) -> None:
 
     story.step("The supplier registers the buyer and opens a price list to it (orders)")
     buyer_rec = _register_buyer(story, supplier, buyer, "ООО «Покупатель»", "7700000001", "770001001")
-    price_list = story.call(
-        "POST",
-        "orders",
-        "/api/v1/price-lists",
-        actor=supplier,
-        json={
+    price_list = _create_price_list(
+        story,
+        supplier,
+        {
             "name": "Крепёж опт",
             "warehouse_ids": [wh],
             "auto_confirm": False,
             "items": [
-                {"sku": "BOLT-M8", "name": "Болт М8×40", "unit": "шт", "price": "12.50", "vat_rate": "20"},
-                {"sku": "NUT-M8", "name": "Гайка М8", "unit": "шт", "price": "3.20", "vat_rate": "20"},
-                {"sku": "WASHER-M8", "name": "Шайба М8", "unit": "шт", "price": "0.90", "vat_rate": "20"},
+                {"sku": "BOLT-M8", "price": "12.50", "vat_rate": "20"},
+                {"sku": "NUT-M8", "price": "3.20", "vat_rate": "20"},
+                {"sku": "WASHER-M8", "price": "0.90", "vat_rate": "20"},
             ],
             "buyer_ids": [buyer_rec["buyer_id"]],
         },
-        expect=201,
-    ).json()
+    )
     pl = price_list["price_list_id"]
 
     def availability(actor: Actor = supplier) -> dict[str, Decimal]:
@@ -554,20 +564,17 @@ def chapter_scarce_stock(story: Story) -> None:
         actor=supplier,
         json={"items": [{"warehouse_id": wh, "sku": "GEAR-40", "on_hand": "10"}]},
     )
-    scarce = story.call(
-        "POST",
-        "orders",
-        "/api/v1/price-lists",
-        actor=supplier,
-        json={
+    scarce = _create_price_list(
+        story,
+        supplier,
+        {
             "name": "Дефицит",
             "warehouse_ids": [wh],
             "auto_confirm": False,
-            "items": [{"sku": "GEAR-40", "name": "Шестерня Z40", "unit": "шт", "price": "450.00", "vat_rate": "20"}],
+            "items": [{"sku": "GEAR-40", "price": "450.00", "vat_rate": "20"}],
             "buyer_ids": [story.facts["buyer_id"], second["buyer_id"]],
         },
-        expect=201,
-    ).json()["price_list_id"]
+    )["price_list_id"]
 
     def gears() -> dict[str, Any] | None:
         answer = story.call(

@@ -28,6 +28,7 @@ from oms_inventory.handlers.support import (
     InventoryMetrics,
     check_item,
     parse_upload,
+    publish_products,
     raise_row_errors,
     upsert_product,
     warehouse_index,
@@ -101,6 +102,7 @@ class Commands:
         async with self.db.transaction() as tx:
             for item in items:
                 await upsert_product(tx.conn, tenant, item["sku"], item["name"], item["unit"])
+            await publish_products(tx, tenant, [i["sku"] for i in items])
             rows = await tx.conn.execute(
                 sa.select(products.c.sku, products.c.name, products.c.unit).where(
                     products.c.tenant_id == tenant, products.c.sku.in_([i["sku"] for i in items])
@@ -113,10 +115,13 @@ class Commands:
         async with self.db.transaction() as tx:
             conn = tx.conn
             named = [r for r in rows if isinstance(r, Mapping) and str(r.get("name") or "").strip()]
+            named_skus = []
             for r in named:  # uploads may carry product names: create those products with the stock
                 sku = str(r.get("sku") or "").strip()
                 if sku and len(sku) <= MAX_SKU:
                     await upsert_product(conn, tenant, sku, str(r["name"]).strip(), str(r.get("unit") or "") or None)
+                    named_skus.append(sku)
+            await publish_products(tx, tenant, named_skus)
             index = await warehouse_index(conn, tenant, rows)
             good, errors = validate_stock_rows(rows, index, first_row=first_row)
             if not errors:

@@ -44,7 +44,7 @@ async def apply_erp_stock(conn: AsyncConnection, eff: Effects, data: ErpStockImp
     if data.mode == "full" and data.parts > 1:
         await apply_snapshot_part(conn, eff, data)
         return
-    targets = await erp_targets(conn, eff.tenant_id, data.items)
+    targets = await erp_targets(conn, eff.tenant_id, data.items, eff.products)
     covered = sorted({wh for wh, _ in targets})
     await mark_erp_fed(conn, eff.tenant_id, covered)
     if data.mode == "full" and covered:
@@ -65,7 +65,7 @@ async def apply_snapshot_part(conn: AsyncConnection, eff: Effects, data: ErpStoc
     if not await _claim_part(conn, tenant, data):
         log.info("erp snapshot %s part %d/%d received again: ignored", snapshot_id, data.part, data.parts)
         return
-    targets = await erp_targets(conn, tenant, data.items)
+    targets = await erp_targets(conn, tenant, data.items, eff.products)
     await mark_erp_fed(conn, tenant, sorted({wh for wh, _ in targets}))
     await apply_targets(conn, eff, targets)
     await _record_listed(conn, tenant, snapshot_id, targets)
@@ -98,9 +98,11 @@ async def mark_erp_fed(conn: AsyncConnection, tenant: str, warehouse_ids: Sequen
         )
 
 
-async def erp_targets(conn: AsyncConnection, tenant: str, items: Sequence[ErpStockItem]) -> Targets:
-    """The usable items of the tenant's warehouses; each one's product is created or renamed on the way. An
-    item without ``integration_reserved`` keeps the Integration reserve it has."""
+async def erp_targets(
+    conn: AsyncConnection, tenant: str, items: Sequence[ErpStockItem], changed: set[str] | None = None
+) -> Targets:
+    """The usable items of the tenant's warehouses; each one's product is created or renamed on the way (their
+    SKUs go into ``changed``). An item without ``integration_reserved`` keeps the Integration reserve it has."""
     own = set(
         (await conn.execute(sa.select(warehouses.c.warehouse_id).where(warehouses.c.tenant_id == tenant))).scalars()
     )
@@ -123,7 +125,8 @@ async def erp_targets(conn: AsyncConnection, tenant: str, items: Sequence[ErpSto
             log.warning("erp stock row %s/%s skipped: %s", wh, item.sku, exc.message)
             continue
         targets[(wh, item.sku)] = (on_hand, min(integ, on_hand))
-        await upsert_product(conn, tenant, item.sku, item.name or None, item.unit or None)
+        if await upsert_product(conn, tenant, item.sku, item.name or None, item.unit or None) and changed is not None:
+            changed.add(item.sku)
     return targets
 
 

@@ -19,6 +19,7 @@ from oms_inventory.handlers.support import (
     holds_any,
     holds_lines,
     line_targets,
+    publish_products,
 )
 from oms_inventory.reserves import (
     Effects,
@@ -273,3 +274,4 @@ class EventHandlers:
         await apply_erp_stock(tx.conn, eff, event.data)
         await fill_freed(tx.conn, eff)
         await publish_effects(tx, eff, causation_id=str(event.event_id))
+        await publish_products(tx, eff.tenant_id, sorted(eff.products))

@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from oms_inventory.db import order_lines, products, warehouses
 from oms_inventory.domain import LineTarget, WarehouseIndex, to_units
-from oms_inventory.reserves import insert_ignore
-from oms_shared.contracts import OrderLine, OrderStatus
-from oms_shared.db import utcnow
+from oms_inventory.reserves import PRODUCER, insert_ignore
+from oms_shared.contracts import OrderLine, OrderStatus, ProductUpdatedData, ProductUpdatedV1, make_event
+from oms_shared.db import Tx, utcnow
 from oms_shared.errors import Invalid, NotFound, RowError
 from oms_shared.spreadsheets import SheetLimits, kind_of, read_upload
 
@@ -113,25 +113,46 @@ async def holds_lines(conn: AsyncConnection, tenant: str, line_ids: list[str]) -
     return bool(n)
 
 
-async def upsert_product(conn: AsyncConnection, tenant: str, sku: str, name: str | None, unit: str | None) -> None:
+async def upsert_product(conn: AsyncConnection, tenant: str, sku: str, name: str | None, unit: str | None) -> bool:
+    """Create the product, or rename it / change its unit when given; answers whether anything changed (the
+    other services then hear of it: ``publish_products``)."""
     name = name[:300] if name else name
     unit = unit[:30] if unit else unit
-    await insert_ignore(
-        conn,
-        products,
-        {"tenant_id": tenant, "sku": sku, "name": name or sku, "unit": unit or "", "updated_at": utcnow()},
-        ["tenant_id", "sku"],
-    )
+    where = (products.c.tenant_id == tenant, products.c.sku == sku)
+    before = (await conn.execute(sa.select(products.c.name, products.c.unit).where(*where))).first()
+    if before is None:
+        await insert_ignore(
+            conn,
+            products,
+            {"tenant_id": tenant, "sku": sku, "name": name or sku, "unit": unit or "", "updated_at": utcnow()},
+            ["tenant_id", "sku"],
+        )
     changes: dict[str, Any] = {}
-    if name:
+    if name and (before is None or before.name != name):
         changes["name"] = name
-    if unit:
+    if unit and (before is None or before.unit != unit):
         changes["unit"] = unit
     if changes:
-        await conn.execute(
-            products.update()
-            .where(products.c.tenant_id == tenant, products.c.sku == sku)
-            .values(updated_at=utcnow(), **changes)
+        await conn.execute(products.update().where(*where).values(updated_at=utcnow(), **changes))
+    return before is None or bool(changes)
+
+
+async def publish_products(tx: Tx, tenant: str, skus: Sequence[str]) -> None:
+    """Tell the other services (orders builds price lists from them) the products as they are now."""
+    wanted = sorted(set(skus))
+    if not wanted:
+        return
+    rows = await tx.conn.execute(
+        sa.select(products.c.sku, products.c.name, products.c.unit).where(
+            products.c.tenant_id == tenant, products.c.sku.in_(wanted)
+        )
+    )
+    for row in rows.all():
+        data = ProductUpdatedData(sku=row.sku, name=row.name, unit=row.unit or "")
+        await tx.publish(
+            make_event(
+                ProductUpdatedV1, tenant_id=uuid.UUID(tenant), aggregate_id=row.sku, data=data, producer=PRODUCER
+            )
         )
 
 

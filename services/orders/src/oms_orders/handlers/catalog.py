@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections import Counter
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from oms_orders import schemas
-from oms_orders.db import accounts, buyers, price_list_buyers, price_list_items, price_lists, users, warehouses
+from oms_orders.db import (
+    accounts,
+    buyers,
+    price_list_buyers,
+    price_list_items,
+    price_lists,
+    products,
+    users,
+    warehouses,
+)
 from oms_orders.handlers.common import check_if_match, dec, fold, ids_json, iso, load_ids, restricted
 from oms_shared.auth import Principal
 from oms_shared.contracts import (
@@ -19,6 +29,7 @@ from oms_shared.contracts import (
     PriceListItem,
     PriceListUpdatedData,
     PriceListUpdatedV1,
+    ProductUpdatedV1,
     WarehouseUpdatedV1,
     make_event,
 )
@@ -254,6 +265,8 @@ async def price_list_json(conn: AsyncConnection, row: sa.Row[Any], *, with_buyer
         "warehouse_ids": wh_ids,
         "warehouses": [{"warehouse_id": w, "name": names.get(w, "")} for w in wh_ids],
         "auto_confirm": row.auto_confirm,
+        "currency": row.currency,
+        "vat_mode": "included" if row.vat_included else "on_top",
         "version": row.version,
         "items": [
             {"sku": i.sku, "name": i.name, "unit": i.unit, "price": dec(i.price), "vat_rate": dec(i.vat_rate)}
@@ -274,11 +287,40 @@ async def price_list_json(conn: AsyncConnection, row: sa.Row[Any], *, with_buyer
     return body
 
 
-async def _check_price_list_refs(conn: AsyncConnection, supplier_id: str, cmd: schemas.PriceListIn) -> None:
+Catalogue = dict[str, tuple[str, str]]
+
+
+async def _catalogue(conn: AsyncConnection, supplier_id: str, skus: list[str]) -> Catalogue:
+    """Name and unit of each of ``skus`` in the supplier's product catalogue (inventory's, replicated here)."""
+    found: Catalogue = {}
+    wanted = sorted(set(skus))
+    for start in range(0, len(wanted), 1000):
+        rows = await conn.execute(
+            sa.select(products.c.sku, products.c.name, products.c.unit).where(
+                products.c.supplier_id == supplier_id,
+                products.c.sku.in_(wanted[start : start + 1000]),
+                products.c.deleted.is_(False),
+            )
+        )
+        found.update({r.sku: (r.name, r.unit) for r in rows})
+    return found
+
+
+async def _check_price_list_refs(conn: AsyncConnection, supplier_id: str, cmd: schemas.PriceListIn) -> Catalogue:
+    """Check what the list refers to; answer the catalogue's name and unit of each of its SKUs."""
     skus = [i.sku for i in cmd.items]
-    dupes = sorted({s for s in skus if skus.count(s) > 1})
+    dupes = sorted(s for s, n in Counter(skus).items() if n > 1)
     if dupes:
         raise Invalid("a SKU appears more than once in the price list", code="duplicate_sku", details={"skus": dupes})
+    catalogue = await _catalogue(conn, supplier_id, skus)
+    unknown = [s for s in skus if s not in catalogue]
+    if unknown:
+        shown = ", ".join(unknown[:10]) + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else "")
+        raise Invalid(
+            f"not in the product catalogue: {shown}; add the products first (POST /api/v1/products in inventory)",
+            code="unknown_sku",
+            details={"skus": unknown},
+        )
     wanted = {str(b) for b in cmd.buyer_ids}
     if wanted:
         rows = (await conn.execute(sa.select(buyers.c.id, buyers.c.supplier_id).where(buyers.c.id.in_(wanted)))).all()
@@ -296,9 +338,10 @@ async def _check_price_list_refs(conn: AsyncConnection, supplier_id: str, cmd: s
         if foreign:
             details = {"warehouse_ids": foreign}
             raise NotFound("some warehouses do not exist", code="warehouse_not_found", details=details)
+    return catalogue
 
 
-async def _write_price_list(tx: Tx, price_list_id: str, cmd: schemas.PriceListIn) -> None:
+async def _write_price_list(tx: Tx, price_list_id: str, cmd: schemas.PriceListIn, catalogue: Catalogue) -> None:
     await tx.conn.execute(price_list_items.delete().where(price_list_items.c.price_list_id == price_list_id))
     await tx.conn.execute(price_list_buyers.delete().where(price_list_buyers.c.price_list_id == price_list_id))
     if cmd.items:
@@ -309,8 +352,8 @@ async def _write_price_list(tx: Tx, price_list_id: str, cmd: schemas.PriceListIn
                     "price_list_id": price_list_id,
                     "sku": i.sku,
                     "position": n,
-                    "name": i.name,
-                    "unit": i.unit,
+                    "name": catalogue[i.sku][0],
+                    "unit": catalogue[i.sku][1] or i.unit,
                     "price": i.price,
                     "vat_rate": i.vat_rate,
                 }
@@ -420,7 +463,7 @@ async def create_price_list(db: Database, principal: Principal, cmd: schemas.Pri
     price_list_id = str(uuid.uuid4())
     now = utcnow()
     async with db.transaction() as tx:
-        await _check_price_list_refs(tx.conn, supplier_id, cmd)
+        catalogue = await _check_price_list_refs(tx.conn, supplier_id, cmd)
         await tx.conn.execute(
             price_lists.insert().values(
                 id=price_list_id,
@@ -429,12 +472,14 @@ async def create_price_list(db: Database, principal: Principal, cmd: schemas.Pri
                 warehouse_ids=json.dumps([str(w) for w in dict.fromkeys(cmd.warehouse_ids)]),
                 auto_confirm=cmd.auto_confirm,
                 segments=ids_json(cmd.segments),
+                currency=cmd.currency,
+                vat_included=cmd.vat_mode == "included",
                 version=1,
                 created_at=now,
                 updated_at=now,
             )
         )
-        await _write_price_list(tx, price_list_id, cmd)
+        await _write_price_list(tx, price_list_id, cmd, catalogue)
         row = (await tx.conn.execute(sa.select(price_lists).where(price_lists.c.id == price_list_id))).one()
         return await price_list_json(tx.conn, row)
 
@@ -459,7 +504,7 @@ async def update_price_list(
     async with db.transaction() as tx:
         row = await _price_list_for_change(tx, principal, price_list_id)
         check_if_match(row.version, if_match, required=True, what="price list")
-        await _check_price_list_refs(tx.conn, row.supplier_id, cmd)
+        catalogue = await _check_price_list_refs(tx.conn, row.supplier_id, cmd)
         await tx.conn.execute(
             price_lists.update()
             .where(price_lists.c.id == row.id)
@@ -468,11 +513,13 @@ async def update_price_list(
                 warehouse_ids=json.dumps([str(w) for w in dict.fromkeys(cmd.warehouse_ids)]),
                 auto_confirm=cmd.auto_confirm,
                 segments=ids_json(cmd.segments),
+                currency=cmd.currency,
+                vat_included=cmd.vat_mode == "included",
                 version=row.version + 1,
                 updated_at=utcnow(),
             )
         )
-        await _write_price_list(tx, row.id, cmd)
+        await _write_price_list(tx, row.id, cmd, catalogue)
         row = (await tx.conn.execute(sa.select(price_lists).where(price_lists.c.id == row.id))).one()
         return await price_list_json(tx.conn, row)
 
@@ -610,3 +657,15 @@ async def apply_warehouse(event: WarehouseUpdatedV1, tx: Tx) -> None:
     )
     if updated.rowcount == 0:
         await tx.conn.execute(warehouses.insert().values(id=str(data.warehouse_id), **values))
+
+
+async def apply_product(event: ProductUpdatedV1, tx: Tx) -> None:
+    """Keep inventory's product catalogue (names and units) for price lists; a full snapshot, so upsert."""
+    data = event.data
+    supplier_id = str(event.tenant_id)
+    values = {"name": data.name, "unit": data.unit, "deleted": data.deleted, "updated_at": utcnow()}
+    updated = await tx.conn.execute(
+        products.update().where(products.c.supplier_id == supplier_id, products.c.sku == data.sku).values(**values)
+    )
+    if updated.rowcount == 0:
+        await tx.conn.execute(products.insert().values(supplier_id=supplier_id, sku=data.sku, **values))

@@ -21,6 +21,7 @@ from oms_orders.handlers.common import (
     order_for,
     refuse_past_date,
     side_of,
+    user_names,
 )
 from oms_orders.handlers.orders import (
     PRODUCER,
@@ -29,6 +30,7 @@ from oms_orders.handlers.orders import (
     change_status,
     contract_lines,
     lines_of,
+    money_fields,
     price_items,
     recompute,
 )
@@ -83,7 +85,8 @@ async def publish_changed(
                 for line_id, sku, field, old, new in changes
             ],
         )
-    lines = contract_lines(await lines_of(tx.conn, row.id)) if with_lines else None
+    rows = await lines_of(tx.conn, row.id)
+    lines = contract_lines(rows) if with_lines else None
     data = OrderChangedData(
         order_id=uuid.UUID(row.id),
         number=row.number,
@@ -101,6 +104,7 @@ async def publish_changed(
         related_order_ids=[uuid.UUID(r) for r in related or []],
         attributes=attributes or {},
         changed_at=at,
+        **money_fields(row, rows),
     )
     await tx.publish(
         make_event(
@@ -229,6 +233,7 @@ async def list_changes(db: Database, principal: Principal, order_id: uuid.UUID) 
                 sa.select(line_changes).where(line_changes.c.order_id == row.id).order_by(line_changes.c.id)
             )
         ).all()
+        names = await user_names(conn, [c.by_user_id for c in rows])
     items = [
         {
             "line_id": c.line_id,
@@ -237,6 +242,7 @@ async def list_changes(db: Database, principal: Principal, order_id: uuid.UUID) 
             "old": c.old,
             "new": c.new,
             "by_user_id": c.by_user_id,
+            "by_user_name": names.get(c.by_user_id or "", ""),
             "by_side": c.by_side,
             "at": iso(c.at),
         }

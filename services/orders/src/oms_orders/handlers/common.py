@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from oms_orders import domain
-from oms_orders.db import buyers, orders
+from oms_orders.db import buyers, orders, users
 from oms_shared.auth import Principal
 from oms_shared.errors import Forbidden, Invalid, NotFound, OmsError, PreconditionFailed
 
@@ -119,3 +119,13 @@ async def order_for(
         if restricted(principal) and not await manages_buyer(conn, row.buyer_id, principal.user_id):
             raise Forbidden("this order belongs to a buyer you are not responsible for", code="not_your_buyer")
     return row
+
+
+async def user_names(conn: AsyncConnection, user_ids: Any) -> dict[str, str]:
+    """The names of people (users of the accounts) by id, for answers that say who did what; ids not known
+    here (a system step, a deleted user) are left out. A person without a name is shown by the id alone."""
+    wanted = sorted({str(u) for u in user_ids if u})
+    if not wanted:
+        return {}
+    rows = await conn.execute(sa.select(users.c.id, users.c.name).where(users.c.id.in_(wanted)))
+    return {r.id: r.name for r in rows}

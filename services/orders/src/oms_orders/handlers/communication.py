@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from oms_orders import domain
 from oms_orders.db import comments, documents
 from oms_orders.handlers.changes import publish_changed
-from oms_orders.handlers.common import iso, order_for, side_of
+from oms_orders.handlers.common import iso, order_for, side_of, user_names
 from oms_orders.handlers.orders import bump
 from oms_orders.storage import FileStorage
 from oms_shared.auth import Principal
@@ -78,12 +78,13 @@ async def list_comments(db: Database, principal: Principal, order_id: uuid.UUID)
                 sa.select(comments).where(comments.c.order_id == row.id).order_by(comments.c.at, comments.c.id)
             )
         ).all()
+        names = await user_names(conn, [c.author_user_id for c in rows if not c.author_name])
     items = [
         {
             "comment_id": c.id,
             "order_id": c.order_id,
             "author_user_id": c.author_user_id,
-            "author_name": c.author_name,
+            "author_name": c.author_name or names.get(c.author_user_id, ""),
             "author_side": c.author_side,
             "text": c.text,
             "at": iso(c.at),
@@ -93,7 +94,7 @@ async def list_comments(db: Database, principal: Principal, order_id: uuid.UUID)
     return {"items": items, "total": len(items), "limit": len(items), "offset": 0}
 
 
-def document_json(doc: sa.Row[Any]) -> dict[str, Any]:
+def document_json(doc: sa.Row[Any], names: dict[str, str] | None = None) -> dict[str, Any]:
     return {
         "document_id": doc.id,
         "order_id": doc.order_id,
@@ -101,6 +102,7 @@ def document_json(doc: sa.Row[Any]) -> dict[str, Any]:
         "content_type": doc.content_type,
         "size": doc.size,
         "uploaded_by_user_id": doc.uploaded_by_user_id,
+        "uploaded_by_name": (names or {}).get(doc.uploaded_by_user_id, ""),
         "uploaded_by_side": doc.uploaded_by_side,
         "at": iso(doc.at),
     }
@@ -162,7 +164,7 @@ async def add_document(
         # The row did not commit: do not leave an orphan file behind.
         await storage.delete(key)
         raise
-    return document_json(doc)
+    return document_json(doc, {doc.uploaded_by_user_id: principal.name})
 
 
 async def list_documents(db: Database, principal: Principal, order_id: uuid.UUID) -> dict[str, Any]:
@@ -171,7 +173,8 @@ async def list_documents(db: Database, principal: Principal, order_id: uuid.UUID
         rows = (
             await conn.execute(sa.select(documents).where(documents.c.order_id == row.id).order_by(documents.c.at))
         ).all()
-    items = [document_json(x) for x in rows]
+        names = await user_names(conn, [x.uploaded_by_user_id for x in rows])
+    items = [document_json(x, names) for x in rows]
     return {"items": items, "total": len(items), "limit": len(items), "offset": 0}
 
 

@@ -5,15 +5,17 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from oms_orders import domain
-from oms_orders.db import accounts, buyers, orders
+from oms_orders.db import accounts, buyers, order_lines, orders
 from oms_orders.handlers.common import dec, fold, iso, restricted
 from oms_shared.auth import Principal
 from oms_shared.db import Database
@@ -67,8 +69,8 @@ def _day_after(value: date) -> datetime:
     return _day_start(value + timedelta(days=1))
 
 
-def summary_json(row: sa.Row[Any]) -> dict[str, Any]:
-    return {
+def summary_json(row: sa.Row[Any], vat: Decimal | None = None) -> dict[str, Any]:
+    body = {
         "order_id": row.id,
         "number": row.number,
         "status": row.status,
@@ -90,7 +92,31 @@ def summary_json(row: sa.Row[Any]) -> dict[str, Any]:
         "rejected": row.status == domain.Status.REJECTED.value,
         "reserve_status": row.reserve_status,
         "parent_order_id": row.parent_order_id,
+        "currency": row.currency,
+        "vat_mode": "included" if row.vat_included else "on_top",
+        "gross_total": dec(row.total),
     }
+    if vat is not None:
+        body["vat_amount"] = dec(vat)
+        body["net_total"] = dec(row.total - vat)
+    return body
+
+
+async def _vat_of(conn: AsyncConnection, page: Sequence[sa.Row[Any]]) -> dict[str, Decimal]:
+    """Each order's VAT (the sum of its lines' VAT, as the order's answer computes it), in one read."""
+    included = {r.id: r.vat_included for r in page}
+    vat = dict.fromkeys(included, Decimal(0))
+    if not page:
+        return vat
+    lines = await conn.execute(
+        sa.select(order_lines.c.order_id, order_lines.c.quantity, order_lines.c.price, order_lines.c.vat_rate).where(
+            order_lines.c.order_id.in_(list(included))
+        )
+    )
+    for x in lines:
+        amount = domain.line_amount(Decimal(x.quantity), Decimal(x.price))
+        vat[x.order_id] += domain.line_vat(amount, Decimal(x.vat_rate), vat_included=included[x.order_id])
+    return vat
 
 
 async def list_orders(
@@ -183,10 +209,11 @@ async def list_orders(
     async with db.read() as conn:
         counted = await conn.scalar(sa.select(sa.func.count()).select_from(matching)) or 0
         rows = (await conn.execute(query)).all()
-    more = len(rows) > q.limit
-    rows = rows[: q.limit]
+        more = len(rows) > q.limit
+        rows = rows[: q.limit]
+        vat = await _vat_of(conn, rows)
     return {
-        "items": [summary_json(r) for r in rows],
+        "items": [summary_json(r, vat[r.id]) for r in rows],
         "total": min(counted, count_cap),
         "total_exact": counted <= count_cap,
         "limit": q.limit,

@@ -32,6 +32,7 @@ from oms_orders.handlers.common import (
     order_for,
     refuse_past_date,
     side_of,
+    user_names,
 )
 from oms_shared.auth import Principal
 from oms_shared.contracts import (
@@ -83,8 +84,9 @@ class WrittenLine:
     shipped_quantity: Decimal = Decimal(0)
 
 
-def line_json(line: Any) -> dict[str, Any]:
+def line_json(line: Any, vat_included: bool = True) -> dict[str, Any]:
     amount = domain.line_amount(d(line.quantity), d(line.price))
+    vat = domain.line_vat(amount, d(line.vat_rate), vat_included=vat_included)
     return {
         "line_id": line.id,
         "sku": line.sku,
@@ -95,7 +97,10 @@ def line_json(line: Any) -> dict[str, Any]:
         "price": dec(line.price),
         "vat_rate": dec(line.vat_rate),
         "amount": dec(amount),
-        "vat_amount": dec(domain.line_vat(amount, d(line.vat_rate))),
+        "vat_amount": dec(vat),
+        # As Russian documents show a line: without VAT, the VAT, and with VAT.
+        "net_amount": dec(amount - vat if vat_included else amount),
+        "gross_amount": dec(amount if vat_included else amount + vat),
         "additional": line.additional,
         "reserved": dec(line.reserved),
         "shortage": dec(line.shortage),
@@ -103,11 +108,34 @@ def line_json(line: Any) -> dict[str, Any]:
     }
 
 
-def history_json(h: Any) -> dict[str, Any]:
+def vat_mode(vat_included: bool) -> str:
+    """How the order's prices treat VAT: "included" ("в т.ч. НДС") or "on_top" ("НДС сверху")."""
+    return "included" if vat_included else "on_top"
+
+
+def money_fields(row: sa.Row[Any], lines: Sequence[Any]) -> dict[str, Any]:
+    """The money an event tells besides ``total`` (what the buyer pays): currency, VAT mode, VAT and net."""
+    vat = sum(
+        (
+            domain.line_vat(domain.line_amount(d(x.quantity), d(x.price)), d(x.vat_rate), vat_included=row.vat_included)
+            for x in lines
+        ),
+        Decimal(0),
+    )
+    return {
+        "currency": row.currency,
+        "vat_included": row.vat_included,
+        "vat_amount": vat,
+        "net_total": d(row.total) - vat,
+    }
+
+
+def history_json(h: Any, names: dict[str, str]) -> dict[str, Any]:
     return {
         "from": h.from_status,
         "to": h.to_status,
         "by_user_id": h.by_user_id,
+        "by_user_name": names.get(h.by_user_id or "", ""),
         "by_side": h.by_side,
         "at": iso(h.at),
         "comment": h.comment,
@@ -125,7 +153,8 @@ def order_body(
 ) -> dict[str, Any]:
     """The order as the API shows it, from rows already at hand (no I/O)."""
     status = domain.Status(row.status)
-    line_items = [line_json(line) for line in lines]
+    line_items = [line_json(line, row.vat_included) for line in lines]
+    vat_total = sum((Decimal(x["vat_amount"]) for x in line_items), Decimal(0))
     body: dict[str, Any] = {
         "order_id": row.id,
         "number": row.number,
@@ -151,7 +180,11 @@ def order_body(
         "overdue": row.overdue,
         "rejected": status == domain.Status.REJECTED,
         "lines": line_items,
-        "vat_amount": dec(sum((Decimal(x["vat_amount"]) for x in line_items), Decimal(0))),
+        "vat_amount": dec(vat_total),
+        "currency": row.currency,
+        "vat_mode": vat_mode(row.vat_included),
+        "net_total": dec(d(row.total) - vat_total),
+        "gross_total": dec(row.total),
         "reserve_status": row.reserve_status,
         "parent_order_id": row.parent_order_id,
         "part_ids": part_ids,
@@ -176,11 +209,12 @@ async def order_json(conn: AsyncConnection, row: sa.Row[Any], principal: Princip
         )
     ]
     supplier_name = await conn.scalar(sa.select(accounts.c.name).where(accounts.c.id == row.supplier_id))
+    names = await user_names(conn, [h.by_user_id for h in history])
     return order_body(
         row,
         supplier_name=supplier_name,
         lines=lines,
-        history=[history_json(h) for h in history],
+        history=[history_json(h, names) for h in history],
         part_ids=part_ids,
         principal=principal,
     )
@@ -240,6 +274,7 @@ async def publish_placed(
         placed_by_user_id=_uuid(by_user_id),
         placed_by_side=ContractSide(by_side.value),
         created_at=row.created_at,
+        **money_fields(row, lines),
     )
     await tx.publish(
         make_event(
@@ -278,6 +313,7 @@ async def publish_status_changed(
         total=d(row.total),
         lines=contract_lines(lines),
         changed_at=at,
+        **money_fields(row, lines),
     )
     await tx.publish(
         make_event(
@@ -380,7 +416,11 @@ async def insert_order(
     order_id = str(uuid.uuid4())
     now = utcnow()
     managers = load_ids(buyer.manager_user_ids)
-    total = domain.order_total([(line.quantity, line.price) for line in lines])
+    total = domain.order_total(
+        [(line.quantity, line.price) for line in lines],
+        [line.vat_rate for line in lines],
+        vat_included=price_list.vat_included,
+    )
     await tx.conn.execute(
         orders.insert().values(
             id=order_id,
@@ -403,6 +443,8 @@ async def insert_order(
             one_shipment=one_shipment,
             responsible_user_id=managers[0] if managers else None,
             total=total,
+            currency=price_list.currency,
+            vat_included=price_list.vat_included,
             placed_by_side=by_side.value,
         )
     )
@@ -487,6 +529,7 @@ async def place_order(db: Database, principal: Principal, cmd: schemas.OrderIn) 
                 "from": None,
                 "to": row.status,
                 "by_user_id": by_user_id,
+                "by_user_name": principal.name,
                 "by_side": domain.Side.BUYER.value,
                 "at": iso(row.status_changed_at),
                 "comment": "",
@@ -503,6 +546,7 @@ async def place_order(db: Database, principal: Principal, cmd: schemas.OrderIn) 
                     "from": placed_status,
                     "to": row.status,
                     "by_user_id": None,
+                    "by_user_name": "",
                     "by_side": domain.Side.SYSTEM.value,
                     "at": iso(row.status_changed_at),
                     "comment": comment,
@@ -541,6 +585,9 @@ async def transition(
 async def recompute(conn: AsyncConnection, order_id: str) -> tuple[Decimal, str]:
     """Total and reserve status of an order from its lines."""
     lines = await lines_of(conn, order_id)
-    total = domain.order_total([(d(x.quantity), d(x.price)) for x in lines])
+    vat_included = bool(await conn.scalar(sa.select(orders.c.vat_included).where(orders.c.id == order_id)))
+    total = domain.order_total(
+        [(d(x.quantity), d(x.price)) for x in lines], [d(x.vat_rate) for x in lines], vat_included=vat_included
+    )
     status = domain.reserve_status([(d(x.quantity), d(x.reserved)) for x in lines])
     return total, status

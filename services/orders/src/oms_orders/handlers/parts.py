@@ -54,6 +54,8 @@ async def new_part(tx: Tx, source: sa.Row[Any], *, by_user_id: str | None, by_si
             parent_order_id=root.id,
             split_done=True,
             placed_by_side=source.placed_by_side,
+            currency=source.currency,
+            vat_included=source.vat_included,
         )
     )
     await tx.conn.execute(
