@@ -101,6 +101,7 @@ ERROR_SCHEMAS: dict[str, Any] = {
 }
 
 _ERRORS: dict[int, tuple[str, str]] = {
+    400: ("The request cannot be taken as it is: its code says why (e.g. an unknown or used link).", "bad_request"),
     401: ("No valid bearer token: missing_token, invalid_token, token_expired, session_ended.", "missing_token"),
     403: ("Signed in, but the caller's side or access level may not do this.", "access_denied"),
     404: ("Not found, or not visible to the caller (another account's looks exactly the same).", "not_found"),
