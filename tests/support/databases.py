@@ -48,3 +48,10 @@ async def fresh_postgres_databases(count: int = 1) -> AsyncIterator[list[str]]:
                 await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
             await admin.close()
+
+
+# Tests that only PostgreSQL can prove (races, locks, outages): skipped on a developer's machine without it,
+# never in CI, where a missing database fails them instead.
+needs_postgres = pytest.mark.skipif(
+    not POSTGRES_URL and not IN_CI, reason="needs OMS_TEST_POSTGRES_URL (PostgreSQL: SQLite serialises writers)"
+)

@@ -9,7 +9,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 
 from oms_inventory.app import create_app
@@ -20,7 +19,7 @@ from tests.integration.inventory.helpers import a_line, send, setup_catalogue, s
 from tests.integration.inventory.nodes import USER, Node, books, catalogue, item, line, nodes, status
 from tests.integration.inventory.test_erp_shipping import erp_stock
 from tests.integration.inventory.test_pg_races import at_once
-from tests.support.databases import POSTGRES_URL, fresh_postgres_databases
+from tests.support.databases import fresh_postgres_databases, needs_postgres
 from tests.support.services import bearer, eventually, running_service, token_for
 
 U = 1000
@@ -225,7 +224,7 @@ async def test_a_release_after_a_partial_shipment_gives_back_only_what_is_left(d
         assert await node.inventory.reconcile() == []
 
 
-@pytest.mark.skipif(not POSTGRES_URL, reason="needs OMS_TEST_POSTGRES_URL (races need PostgreSQL)")
+@needs_postgres
 async def test_a_partial_shipment_racing_a_backorder_fill_on_another_replica_loses_no_unit() -> None:
     """R-ERP-5, R-RSV-2: a line holds 6 of 10 and waits for 4; on two replicas at once the ERP ships 2 of it and new
     stock fills it. Whichever goes first, the line ends holding all it still needs (8), the item reserves what the

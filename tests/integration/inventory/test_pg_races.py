@@ -11,16 +11,15 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 
 from oms_inventory.db import reserve_ledger
 from oms_shared.contracts import OrderStatus
 from oms_shared.errors import Conflict, Invalid
 from tests.integration.inventory.nodes import USER, Node, books, catalogue, item, line, nodes, status
-from tests.support.databases import IN_CI, POSTGRES_URL, fresh_postgres_databases
+from tests.support.databases import fresh_postgres_databases, needs_postgres
 
-pytestmark = pytest.mark.skipif(not POSTGRES_URL and not IN_CI, reason="needs OMS_TEST_POSTGRES_URL (races need PostgreSQL)")
+pytestmark = needs_postgres
 
 U = 1000
 

@@ -21,10 +21,10 @@ from oms_notifications.settings import Settings
 from oms_shared.db import Database, create_engine, utcnow
 from oms_shared.devstack.procs import free_port
 from oms_shared.migrations import upgrade_to_head
-from tests.support.databases import IN_CI, POSTGRES_URL, fresh_postgres_databases
+from tests.support.databases import fresh_postgres_databases, needs_postgres
 from tests.support.services import eventually
 
-pytestmark = pytest.mark.skipif(not POSTGRES_URL and not IN_CI, reason="needs OMS_TEST_POSTGRES_URL (replicas race on PostgreSQL)")
+pytestmark = needs_postgres
 
 TEMPLATE = """{% if part == "subject" %}Order {{ order_number }}{% elif part == "text" %}Order {{ order_number }}.
 {% else %}<p>Order {{ order_number }}</p>{% endif %}"""

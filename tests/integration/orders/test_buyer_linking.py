@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import pytest
-
 from oms_shared.topics import BUYER_INVITED
 from tests.integration.orders.helpers import orders_app, read_events, register, sign_in
-from tests.support.databases import IN_CI, POSTGRES_URL, fresh_postgres_databases
+from tests.support.databases import fresh_postgres_databases, needs_postgres
 from tests.support.services import running_service
 
 
@@ -115,7 +113,7 @@ async def test_linking_by_inn_can_be_switched_off(
         assert (await client.get(f"/api/v1/buyers/{buyer_id}", headers=sup)).json()["buyer_account_id"] is None
 
 
-@pytest.mark.skipif(not POSTGRES_URL and not IN_CI, reason="concurrency is proved on PostgreSQL (SQLite serialises writers)")
+@needs_postgres
 async def test_two_invitations_of_one_buyer_registered_at_once_link_it_once(
     service_env: dict[str, object], keys: tuple[Path, Path], kafka: str
 ) -> None:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.integration.orders.helpers import a_world, orders_app, register, sign_in
-from tests.support.databases import IN_CI, POSTGRES_URL, fresh_postgres_databases
+from tests.support.databases import fresh_postgres_databases, needs_postgres
 from tests.support.services import running_service
 
 
@@ -75,7 +74,7 @@ async def test_a_buyer_who_joined_through_the_link_is_never_dropped_by_a_change_
         assert r.status_code == 404
 
 
-@pytest.mark.skipif(not POSTGRES_URL and not IN_CI, reason="concurrency is proved on PostgreSQL (SQLite serialises writers)")
+@needs_postgres
 async def test_a_join_during_a_change_of_the_buyers_waits_for_it_and_is_kept(
     service_env: dict[str, object], keys: tuple[Path, Path]
 ) -> None:

@@ -6,7 +6,6 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
@@ -16,10 +15,10 @@ from oms_orders.app import MIGRATIONS
 from oms_shared.db import create_engine
 from oms_shared.migrations import _config, upgrade_to_head
 from tests.integration.orders.helpers import orders_app, register
-from tests.support.databases import IN_CI, POSTGRES_URL, fresh_postgres_databases
+from tests.support.databases import fresh_postgres_databases, needs_postgres
 from tests.support.services import eventually, running_service
 
-pytestmark = pytest.mark.skipif(not POSTGRES_URL and not IN_CI, reason="needs OMS_TEST_POSTGRES_URL")
+pytestmark = needs_postgres
 
 
 def record_index_builds(engine: Any, seen: list[tuple[str, str]]) -> None:

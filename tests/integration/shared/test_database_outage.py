@@ -8,7 +8,6 @@ import uuid
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
-import pytest
 import sqlalchemy as sa
 from prometheus_client import CollectorRegistry, generate_latest
 
@@ -19,12 +18,12 @@ from oms_shared.contracts import StockUpdatedV1, make_event
 from oms_shared.db import Tx
 from oms_shared.service import ServiceRuntime
 from oms_shared.topics import STOCK_UPDATED, dlq
-from tests.support.databases import IN_CI, POSTGRES_URL, fresh_postgres_databases
+from tests.support.databases import fresh_postgres_databases, needs_postgres
 from tests.support.kafka import read_topic, send_event, started_producer
 from tests.support.services import eventually, running_service
 from tests.support.tcpproxy import TcpProxy
 
-pytestmark = pytest.mark.skipif(not POSTGRES_URL and not IN_CI, reason="needs OMS_TEST_POSTGRES_URL (a database the test can cut)")
+pytestmark = needs_postgres
 
 OUTAGE_S = 10.0
 

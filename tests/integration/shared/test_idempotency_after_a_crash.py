@@ -17,11 +17,11 @@ import httpx
 import pytest
 
 from tests.integration.orders.helpers import World, a_world
-from tests.support.databases import IN_CI, POSTGRES_URL, fresh_postgres_databases
+from tests.support.databases import fresh_postgres_databases, needs_postgres
 from tests.support.processes import ServiceProcess
 from tests.support.services import eventually
 
-pytestmark = pytest.mark.skipif(not POSTGRES_URL and not IN_CI, reason="needs PostgreSQL (OMS_TEST_POSTGRES_URL)")
+pytestmark = needs_postgres
 
 LEASE_S = 3
 
