@@ -6,6 +6,7 @@ What each route really answers is checked against these documents by every in-pr
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -179,7 +180,7 @@ def test_main_operations_declare_their_success_schema_and_an_example(service: st
         conforms(schema, example, where)
 
 
-def test_the_declared_success_schemas_fit_what_the_handlers_build() -> None:
+def test_the_declared_success_schemas_fit_what_the_handlers_build(monkeypatch: pytest.MonkeyPatch) -> None:
     """The schemas are the real answers': the builders the routes answer with write exactly their properties."""
     from datetime import UTC, date, datetime
     from decimal import Decimal
@@ -190,6 +191,7 @@ def test_the_declared_success_schemas_fit_what_the_handlers_build() -> None:
     from oms_notifications import answers as notification_answers
     from oms_notifications.inbox import _notification_item
     from oms_orders import answers as order_answers
+    from oms_orders.handlers import identity
     from oms_orders.handlers.listing import summary_json
     from oms_orders.handlers.orders import history_json, order_body
 
@@ -222,3 +224,14 @@ def test_the_declared_success_schemas_fit_what_the_handlers_build() -> None:
         changed_line_ids="[]", created_at=now, read_at=None,
     )  # fmt: skip
     conforms(notification_answers.NOTIFICATION, _notification_item(note))
+
+    monkeypatch.setattr(identity, "issue_token", lambda *args, **kwargs: "a.jwt.token")
+    user = SimpleNamespace(
+        id=str(uuid.uuid4()), is_owner=True, access_buyers="full", access_orders="full",
+        restricted_to_own_buyers=False, name="Ivan",
+    )  # fmt: skip
+    account = SimpleNamespace(id=str(uuid.uuid4()), kind="buyer")
+    policy = identity.TokenPolicy(private_key_pem=b"")
+    answer = identity._token_answer(policy, user, account, "s1", "secret", now)  # type: ignore[arg-type]
+    conforms(order_answers.TOKEN, answer)
+    assert set(answer) == set(order_answers.TOKEN["properties"])
