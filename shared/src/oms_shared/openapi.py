@@ -7,10 +7,12 @@ principal dependency, ``oms_shared.auth.bearer_scheme``): the real error model
 and the statuses every route can answer — 401/403 with a token, 404 with ids, 409/413/422 on writes
 (``Idempotency-Key`` too), 412/428 with ``If-Match``. Routes add their own with ``responses=`` (e.g.
 ``THROTTLED`` for 429) and say ``openapi_extra=IF_MATCH_REQUIRED`` where ``If-Match`` is always required.
+Routes answer plain dicts; the main ones declare their answer's schema and an example with ``success``.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import FastAPI
@@ -150,6 +152,39 @@ def error_response(status: int) -> dict[str, Any]:
     return response
 
 
+# Success answers: routes return plain dicts (no ``response_model``, which would filter and validate the real
+# answers), so a route declares its answer's shape and an example with ``responses=success(...)``.
+STRING: dict[str, Any] = {"type": "string"}
+INTEGER: dict[str, Any] = {"type": "integer"}
+NUMBER: dict[str, Any] = {"type": "number"}
+BOOLEAN: dict[str, Any] = {"type": "boolean"}
+DECIMAL: dict[str, Any] = {"type": "string", "format": "decimal", "description": "a decimal number as text"}
+DATE: dict[str, Any] = {"type": "string", "format": "date"}
+DATETIME: dict[str, Any] = {"type": "string", "format": "date-time"}
+EXAMPLE_TEXT = "x-example-json"
+
+
+def nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def array(items: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "array", "items": items}
+
+
+def obj(properties: dict[str, dict[str, Any]], *, optional: tuple[str, ...] = ()) -> dict[str, Any]:
+    """An object with these properties, all present in every answer but ``optional``."""
+    return {"type": "object", "properties": properties, "required": [k for k in properties if k not in optional]}
+
+
+def success(description: str, schema: dict[str, Any], example: Any, status: int = 200) -> dict[int | str, Any]:
+    """``responses=`` for a route's success answer: its schema and an example, the answer itself untouched."""
+    # FastAPI drops the nulls of an example (it encodes the document with exclude_none); the example travels
+    # as text too and ``true_openapi`` puts it back whole: it shows every property of the real answer.
+    media = {"schema": schema, "example": example, EXAMPLE_TEXT: json.dumps(example, ensure_ascii=False)}
+    return {status: {"description": description, "content": {"application/json": media}}}
+
+
 def _statuses(method: str, operation: dict[str, Any]) -> set[int]:
     params = operation.get("parameters", [])
     has_body = "requestBody" in operation
@@ -221,6 +256,14 @@ def true_openapi(app: FastAPI, *, service: str, description: str = "") -> dict[s
                         components.setdefault("securitySchemes", {})[scheme] = SECURITY_SCHEMES[scheme]
             statuses = _statuses(method, operation)
             responses = operation.setdefault("responses", {})
+            for status, response in responses.items():
+                media = response.get("content", {}).get("application/json", {})
+                if EXAMPLE_TEXT in media:
+                    media["example"] = json.loads(media.pop(EXAMPLE_TEXT))
+                schema = media.get("schema", {})
+                if status.startswith("2") and "properties" in schema:  # ``success``: the route's own schema wins
+                    for generated in ("title", "additionalProperties"):  # over its ``dict[str, Any]`` annotation's
+                        schema.pop(generated, None)
             for status in sorted(statuses | {int(s) for s in responses if s.isdigit() and int(s) in _ERRORS}):
                 declared = responses.get(str(status), {}).get("description", "")
                 responses[str(status)] = error_response(status)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CollectorRegistry, Histogram
 
+from oms_analytics.answers import SUMMARY_ANSWER
 from oms_analytics.charts import render_chart
 from oms_analytics.db import users
 from oms_analytics.domain import (
@@ -78,7 +79,11 @@ def build_router(db: Database, runs: RebuildRuns, registry: CollectorRegistry) -
             async with db.read() as conn:
                 return await load_summary(conn, scope, query)
 
-    @router.get("/summary", summary="Summary of orders for a date range (R-AN-1), optionally by buyer or manager")
+    @router.get(
+        "/summary",
+        summary="Summary of orders for a date range (R-AN-1), optionally by buyer or manager",
+        responses=SUMMARY_ANSWER,
+    )
     async def get_summary(
         principal: CurrentPrincipal,
         date_from: DateFrom = None,

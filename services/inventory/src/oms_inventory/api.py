@@ -9,7 +9,7 @@ from fastapi import APIRouter, File, Query, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from oms_inventory import queries
+from oms_inventory import answers, queries
 from oms_inventory.access import scope_of
 from oms_inventory.domain import fmt
 from oms_inventory.handlers import Inventory
@@ -163,7 +163,11 @@ def build_router(db: Database, inventory: Inventory) -> APIRouter:
         keys = await inventory.upload_stock(tenant, str(principal.user_id), file.filename or "", content)
         return {"items": await _items(db, tenant, keys)}
 
-    @router.get("/stock", summary="Stock per warehouse item: on hand, reserved, available, incoming")
+    @router.get(
+        "/stock",
+        summary="Stock per warehouse item: on hand, reserved, available, incoming",
+        responses=answers.STOCK_LIST,
+    )
     async def list_stock(
         principal: CurrentPrincipal,
         warehouse_id: uuid.UUID | None = None,
@@ -266,6 +270,7 @@ def build_router(db: Database, inventory: Inventory) -> APIRouter:
             "Per line: available on each of the list's warehouses (the supplier also sees on hand and reserved), "
             "`total_available` over all the supplier's warehouses and `total_available_in_list` over the list's."
         ),
+        responses=answers.PRICE_LIST_AVAILABILITY,
     )
     async def availability(
         price_list_id: uuid.UUID,

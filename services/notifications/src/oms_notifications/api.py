@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from oms_notifications import inbox
+from oms_notifications.answers import INBOX_LIST
 from oms_shared.auth import CurrentPrincipal
 from oms_shared.db import Database
 
@@ -33,7 +34,11 @@ class Preferences(BaseModel):
 def build_router(db: Database, wake_sender: Callable[[], None]) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["notifications"])
 
-    @router.get("/notifications", summary="The caller's in-app notifications, newest first")
+    @router.get(
+        "/notifications",
+        summary="The caller's in-app notifications, newest first",
+        responses=INBOX_LIST,
+    )
     async def list_notifications(
         principal: CurrentPrincipal,
         unread: bool | None = Query(default=None, description="true: only unread; false: only read"),

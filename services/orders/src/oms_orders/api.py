@@ -11,7 +11,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, File, Form, Header, Path, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
 
-from oms_orders import schemas
+from oms_orders import answers, schemas
 from oms_orders.handlers import (
     catalog,
     changes,
@@ -110,7 +110,11 @@ def build_router(deps: Deps) -> APIRouter:
         "/auth/token",
         tags=["identity"],
         summary="Sign in: e-mail and password for a token",
-        responses={**THROTTLED, 401: {"description": "Wrong e-mail or password, or a disabled user."}},
+        responses={
+            **answers.SIGNED_IN,
+            **THROTTLED,
+            401: {"description": "Wrong e-mail or password, or a disabled user."},
+        },
     )
     async def token(body: schemas.TokenIn, request: Request) -> dict[str, Any]:
         deps.signin_guard.check(client_ip(request), identity.normalize_email(body.email))
@@ -260,11 +264,18 @@ def build_router(deps: Deps) -> APIRouter:
 
     # ------------------------------------------------------------ orders
 
-    @router.post("/orders", status_code=201, tags=["orders"], summary="Place an order (buyer)")
+    @router.post(
+        "/orders", status_code=201, tags=["orders"], summary="Place an order (buyer)", responses=answers.PLACED
+    )
     async def place_order(body: schemas.OrderIn, principal: CurrentPrincipal) -> JSONResponse:
         return order_response(await order_cases.place_order(db, principal, body), 201)
 
-    @router.get("/orders", tags=["orders"], summary="Order list with filters, search, sort and pages")
+    @router.get(
+        "/orders",
+        tags=["orders"],
+        summary="Order list with filters, search, sort and pages",
+        responses=answers.ORDER_PAGE,
+    )
     async def list_orders(
         principal: CurrentPrincipal,
         status: Annotated[str, Query(description="Comma-separated statuses")] = "",
@@ -314,7 +325,12 @@ def build_router(deps: Deps) -> APIRouter:
         )
         return await listing.list_orders(db, principal, query, count_cap=deps.list_count_cap)
 
-    @router.get("/orders/{order_id}", tags=["orders"], summary="One order with lines, reserve, parts and history")
+    @router.get(
+        "/orders/{order_id}",
+        tags=["orders"],
+        summary="One order with lines, reserve, parts and history",
+        responses=answers.ONE_ORDER,
+    )
     async def get_order(order_id: uuid.UUID, principal: CurrentPrincipal) -> JSONResponse:
         return order_response(await order_body(principal, order_id))
 
