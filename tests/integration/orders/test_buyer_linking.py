@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 
 from oms_shared.topics import BUYER_INVITED
-from tests.integration.orders.helpers import orders_app, read_events, register, sign_in
+from tests.integration.orders.helpers import catalogue, orders_app, read_events, register, sign_in
 from tests.support.databases import fresh_postgres_databases, needs_postgres
 from tests.support.services import running_service
 
@@ -33,6 +33,7 @@ async def test_a_buyer_registering_with_the_inn_of_a_suppliers_record_is_linked_
         head_office = await record(sup, "Стройка (головной офис)", "7702000002", "770201001")
         branch = await record(sup, "Стройка (филиал)", "7702000002", "770245001")
         elsewhere = await record(other, "ООО Стройка", "7702000002")
+        await catalogue(client, supplier["account_id"], [("A-1", "Bolt", "pcs")])
         r = await client.post(
             "/api/v1/price-lists",
             headers=sup,

@@ -63,7 +63,9 @@ async def test_a_price_list_takes_names_and_units_from_the_catalogue_and_refuses
         assert (await stock.post("/api/v1/products", json=products, headers=sup)).status_code == 200
 
         async def renamed() -> None:
-            r = await client.put(f"/api/v1/price-lists/{price_list['price_list_id']}", headers=sup, json=body)
+            url = f"/api/v1/price-lists/{price_list['price_list_id']}"
+            seen = await client.get(url, headers=sup)
+            r = await client.put(url, headers={**sup, "If-Match": seen.headers["ETag"]}, json=body)
             assert r.status_code == 200, r.text
             assert r.json()["items"][0]["name"] == "Труба полипропиленовая 20 мм"
 

@@ -307,20 +307,12 @@ async def _catalogue(conn: AsyncConnection, supplier_id: str, skus: list[str]) -
 
 
 async def _check_price_list_refs(conn: AsyncConnection, supplier_id: str, cmd: schemas.PriceListIn) -> Catalogue:
-    """Check what the list refers to; answer the catalogue's name and unit of each of its SKUs."""
+    """Check what the list refers to (buyers and warehouses first: another account's are unknown, 404), then its
+    SKUs; answer the catalogue's name and unit of each."""
     skus = [i.sku for i in cmd.items]
     dupes = sorted(s for s, n in Counter(skus).items() if n > 1)
     if dupes:
         raise Invalid("a SKU appears more than once in the price list", code="duplicate_sku", details={"skus": dupes})
-    catalogue = await _catalogue(conn, supplier_id, skus)
-    unknown = [s for s in skus if s not in catalogue]
-    if unknown:
-        shown = ", ".join(unknown[:10]) + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else "")
-        raise Invalid(
-            f"not in the product catalogue: {shown}; add the products first (POST /api/v1/products in inventory)",
-            code="unknown_sku",
-            details={"skus": unknown},
-        )
     wanted = {str(b) for b in cmd.buyer_ids}
     if wanted:
         rows = (await conn.execute(sa.select(buyers.c.id, buyers.c.supplier_id).where(buyers.c.id.in_(wanted)))).all()
@@ -338,6 +330,15 @@ async def _check_price_list_refs(conn: AsyncConnection, supplier_id: str, cmd: s
         if foreign:
             details = {"warehouse_ids": foreign}
             raise NotFound("some warehouses do not exist", code="warehouse_not_found", details=details)
+    catalogue = await _catalogue(conn, supplier_id, skus)
+    unknown = [s for s in skus if s not in catalogue]
+    if unknown:
+        shown = ", ".join(unknown[:10]) + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else "")
+        raise Invalid(
+            f"not in the product catalogue: {shown}; add the products first (POST /api/v1/products in inventory)",
+            code="unknown_sku",
+            details={"skus": unknown},
+        )
     return catalogue
 
 
