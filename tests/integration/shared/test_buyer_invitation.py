@@ -20,6 +20,7 @@ from oms_orders.handlers.identity import purge_expired
 from oms_orders.settings import Settings as OrdersSettings
 from oms_shared.db import utcnow
 from oms_shared.devstack.mailcatcher import MailCatcher
+from tests.integration.orders.helpers import catalogue
 from tests.integration.shared.test_password_reset import PASSWORD, settings_env, sign_in
 from tests.support.services import bearer, running_service
 
@@ -57,7 +58,8 @@ async def test_an_invited_buyer_registers_or_accepts_through_the_e_mailed_link_a
         async with AsyncExitStack() as stack:
             o = await stack.enter_async_context(running_service(orders))
             await stack.enter_async_context(running_service(notifications))
-            _, supplier_email = await _account(o, "supplier", "ООО «Поставщик»")
+            supplier, supplier_email = await _account(o, "supplier", "ООО «Поставщик»")
+            await catalogue(o, supplier["account_id"], [("A-1", "Болт", "шт")])
             sup = bearer((await sign_in(o, supplier_email)).json()["access_token"])
             r = await o.post(
                 "/api/v1/buyers", headers=sup, json={"name": "ООО «Ромашка»", "inn": "7701000001", "kpp": "770101001"}
