@@ -6,7 +6,7 @@ import json
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -35,6 +35,7 @@ from oms_notifications.formatting import DEFAULT_CURRENCY, day, line_value, mome
 from oms_notifications.replicas import upsert
 from oms_shared.contracts import (
     BuyerInvitedV1,
+    Event,
     OrderChangedV1,
     OrderPlacedV1,
     OrderStatusChangedV1,
@@ -302,28 +303,7 @@ class Notifier:
             "reset_url": self.links.password_reset(d.token),
             "expires_at": moment(d.expires_at, d.locale),
         }
-        row = {
-            "email_id": str(uuid.uuid4()),
-            "notification_id": str(uuid.uuid4()),
-            "user_id": str(d.user_id),
-            "tenant_id": str(event.tenant_id),
-            "to_address": d.email,
-            "locale": normalize_locale(d.locale),
-            "kind": PASSWORD_RESET_KIND,
-            "order_id": "",
-            "order_number": "",
-            "context": json.dumps(context),
-            "source_event_id": str(event.event_id),
-            "status": "pending",
-            "attempts": 0,
-            "next_attempt_at": now,
-            "claimed_until": None,
-            "last_error": "",
-            "created_at": now,
-            "sent_at": None,
-        }
-        await tx.conn.execute(insert_ignoring_duplicates(tx.conn, emails), [row])
-        self.on_queued()
+        await self._queue_email(tx, event, d.user_id, d.email, d.locale, PASSWORD_RESET_KIND, context, now)
 
     async def buyer_invited(self, event: BuyerInvitedV1, tx: Tx) -> None:
         """E-mail a supplier's invitation to the buyer company's address. Nobody's account yet: no in-app copy,
@@ -339,14 +319,28 @@ class Notifier:
             "invitation_url": self.links.invitation(d.token),
             "expires_at": d.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
         }
+        await self._queue_email(tx, event, d.invitation_id, d.email, d.locale, BUYER_INVITATION_KIND, context, now)
+
+    async def _queue_email(
+        self,
+        tx: Tx,
+        event: Event,
+        recipient_id: Any,
+        address: str,
+        locale: str,
+        kind: str,
+        context: dict[str, Any],
+        now: datetime,
+    ) -> None:
+        """Queue an e-mail that belongs to no order (a password reset, an invitation): once per source event."""
         row = {
             "email_id": str(uuid.uuid4()),
             "notification_id": str(uuid.uuid4()),
-            "user_id": str(d.invitation_id),
+            "user_id": str(recipient_id),
             "tenant_id": str(event.tenant_id),
-            "to_address": d.email,
-            "locale": normalize_locale(d.locale),
-            "kind": BUYER_INVITATION_KIND,
+            "to_address": address,
+            "locale": normalize_locale(locale),
+            "kind": kind,
             "order_id": "",
             "order_number": "",
             "context": json.dumps(context),
