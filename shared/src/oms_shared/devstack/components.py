@@ -61,7 +61,10 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("notifications", "oms-notifications", 8103),
     ServiceSpec("erp-bridge", "oms-erp-bridge", 8104),
     ServiceSpec("analytics", "oms-analytics", 8105),
+    # The web console: pages over the five services' HTTP APIs (no database, no topics).
+    ServiceSpec("console", "oms-console", 8100),
 )
+CONSOLE = "console"
 SERVICE_NAMES: tuple[str, ...] = tuple(s.name for s in SERVICES)
 
 
