@@ -77,6 +77,13 @@ HISTORY = obj(
         "comment": STRING,
     }
 )
+TRANSITION = obj(
+    {
+        "to": STRING,
+        "label": {**STRING, "description": "the status as a person reads it"},
+        "comment_required": {**BOOLEAN, "description": "the move needs a comment (a reason)"},
+    }
+)
 _COMMON: dict[str, dict[str, Any]] = {
     "order_id": ID,
     "number": STRING,
@@ -116,6 +123,13 @@ ORDER = obj(
         "part_ids": array(ID),
         "history": array(HISTORY),
         "next_statuses": {**array(STRING), "description": "the statuses the caller may move the order to"},
+        "allowed_transitions": {
+            **array(TRANSITION),
+            "description": (
+                "the moves the status matrix allows this caller now (none without change access), each with "
+                "its label and whether a comment is required: offer exactly these"
+            ),
+        },
     }
 )
 ORDER_EXAMPLE: dict[str, Any] = {
@@ -182,6 +196,7 @@ ORDER_EXAMPLE: dict[str, Any] = {
         }
     ],
     "next_statuses": ["cancelled"],
+    "allowed_transitions": [{"to": "cancelled", "label": "Cancelled", "comment_required": False}],
 }
 
 ORDER_SUMMARY = obj(

@@ -191,7 +191,11 @@ def order_body(
         "history": history,
     }
     if principal is not None:
-        body["next_statuses"] = [s.value for s in domain.next_statuses(status, side_of(principal))]
+        side = side_of(principal)
+        may_change = principal.is_buyer or principal.has("orders", "change")
+        moves = domain.allowed_transitions(status, side, may_change=may_change)
+        body["next_statuses"] = [m["to"] for m in moves]
+        body["allowed_transitions"] = moves
     return body
 
 
