@@ -28,6 +28,7 @@ from oms_shared.auth import TokenVerifier
 from oms_shared.consumer import ConsumerMetrics, EventConsumer
 from oms_shared.contracts import Event
 from oms_shared.db import Database, create_engine
+from oms_shared.docs import docs_router
 from oms_shared.http import (
     AccessLogMiddleware,
     BodyLimit,
@@ -282,7 +283,8 @@ class ServiceRuntime:
             finally:
                 await self.stop()
 
-        app = FastAPI(title=self.title, version=self.version, lifespan=lifespan)
+        # /docs from the files this package vendors (no CDN: it works offline); no ReDoc page.
+        app = FastAPI(title=self.title, version=self.version, lifespan=lifespan, docs_url=None, redoc_url=None)
         app.state.runtime = self
         if self.token_verifier is None:  # a service that issues tokens sets its own verifier
             self.load_verifier()
@@ -290,6 +292,7 @@ class ServiceRuntime:
         install_error_handlers(app)
         install_openapi(app, service=self.settings.service_name)
         app.include_router(self.ops_router())
+        app.include_router(docs_router(self.title))
         for router in self.routers:
             app.include_router(router)
         app.add_middleware(

@@ -182,6 +182,7 @@ TABLE: list[Row] = [
     R("notifications", "PUT", "/api/v1/preferences", "R-ACC-4", "2xx 2xx 2xx 2xx 2xx 2xx"),
     R("orders", "DELETE", "/api/v1/orders/{order_id}", "R-ACC-4", "4xx 403 403 4xx 404 404"),
     R("orders", "GET", "/api/v1/orders", "R-ACC-4", "2xx 2xx 2xx 2xx 2xx 2xx"),
+    R("orders", "GET", "/api/v1/orders/export.xlsx", "R-UI-3", "2xx 2xx 2xx 2xx 2xx 2xx"),
     R("orders", "GET", "/api/v1/orders/{order_id}", "R-ACC-4", "2xx 403 2xx 2xx 404 404"),
     R("orders", "GET", "/api/v1/orders/{order_id}/changes", "R-ACC-4", "2xx 403 2xx 2xx 404 404"),
     R("orders", "GET", "/api/v1/orders/{order_id}/comments", "R-ACC-4", "2xx 403 2xx 2xx 404 404"),

@@ -33,7 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     renderer = Renderer(Path(settings.templates_dir) if settings.templates_dir else PACKAGED_TEMPLATES)
     sender = EmailSender(runtime.db, settings, renderer, MailerMetrics(runtime.registry))
     notifier = Notifier(
-        Links(settings.public_base_url), on_queued=sender.wake, coalesce_window_s=settings.email_coalesce_window_s
+        Links(settings.links_base_url), on_queued=sender.wake, coalesce_window_s=settings.email_coalesce_window_s
     )
     runtime.consumer.on(AccountUpdatedV1, apply_account)
     runtime.consumer.on(BuyerUpdatedV1, apply_buyer)

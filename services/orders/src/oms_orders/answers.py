@@ -53,6 +53,7 @@ LINE = obj(
         "name": STRING,
         "unit": STRING,
         "warehouse_id": nullable(ID),
+        "warehouse_name": {**STRING, "description": "empty while the warehouse is not known here yet"},
         "quantity": DECIMAL,
         "price": DECIMAL,
         "vat_rate": {**DECIMAL, "description": "percent"},
@@ -75,6 +76,13 @@ HISTORY = obj(
         "by_side": STRING,
         "at": DATETIME,
         "comment": STRING,
+    }
+)
+TRANSITION = obj(
+    {
+        "to": STRING,
+        "label": {**STRING, "description": "the status as a person reads it"},
+        "comment_required": {**BOOLEAN, "description": "the move needs a comment (a reason)"},
     }
 )
 _COMMON: dict[str, dict[str, Any]] = {
@@ -101,6 +109,7 @@ ORDER = obj(
         "comment": STRING,
         "one_shipment": BOOLEAN,
         "responsible_user_id": nullable(ID),
+        "responsible_user_name": {**STRING, "description": "empty when nobody is responsible"},
         "paid_amount": DECIMAL,
         "total": {**DECIMAL, "description": "what the buyer pays (the gross total)"},
         "overdue": BOOLEAN,
@@ -116,6 +125,13 @@ ORDER = obj(
         "part_ids": array(ID),
         "history": array(HISTORY),
         "next_statuses": {**array(STRING), "description": "the statuses the caller may move the order to"},
+        "allowed_transitions": {
+            **array(TRANSITION),
+            "description": (
+                "the moves the status matrix allows this caller now (none without change access), each with "
+                "its label and whether a comment is required: offer exactly these"
+            ),
+        },
     }
 )
 ORDER_EXAMPLE: dict[str, Any] = {
@@ -138,6 +154,7 @@ ORDER_EXAMPLE: dict[str, Any] = {
     "comment": "",
     "one_shipment": False,
     "responsible_user_id": None,
+    "responsible_user_name": "",
     "paid_amount": "0",
     "total": "1200",
     "overdue": False,
@@ -149,6 +166,7 @@ ORDER_EXAMPLE: dict[str, Any] = {
             "name": "Bolt M8",
             "unit": "pcs",
             "warehouse_id": "4d5e6f7a-8b9c-4d0e-9f2a-3b4c5d6e7f8a",
+            "warehouse_name": "Main warehouse",
             "quantity": "10",
             "price": "120",
             "vat_rate": "20",
@@ -182,6 +200,7 @@ ORDER_EXAMPLE: dict[str, Any] = {
         }
     ],
     "next_statuses": ["cancelled"],
+    "allowed_transitions": [{"to": "cancelled", "label": "Cancelled", "comment_required": False}],
 }
 
 ORDER_SUMMARY = obj(
@@ -195,6 +214,7 @@ ORDER_SUMMARY = obj(
         "desired_shipment_date": nullable(DATE),
         "shipment_date": nullable(DATE),
         "responsible_user_id": nullable(ID),
+        "responsible_user_name": {**STRING, "description": "empty when nobody is responsible"},
         "total": DECIMAL,
         "paid_amount": DECIMAL,
         "overdue": BOOLEAN,

@@ -20,6 +20,7 @@ from oms_orders.db import (
     order_lines,
     orders,
     price_list_items,
+    warehouses,
 )
 from oms_orders.handlers.catalog import price_list_for
 from oms_orders.handlers.common import (
@@ -84,7 +85,7 @@ class WrittenLine:
     shipped_quantity: Decimal = Decimal(0)
 
 
-def line_json(line: Any, vat_included: bool = True) -> dict[str, Any]:
+def line_json(line: Any, vat_included: bool = True, warehouse_names: dict[str, str] | None = None) -> dict[str, Any]:
     amount = domain.line_amount(d(line.quantity), d(line.price))
     vat = domain.line_vat(amount, d(line.vat_rate), vat_included=vat_included)
     return {
@@ -93,6 +94,7 @@ def line_json(line: Any, vat_included: bool = True) -> dict[str, Any]:
         "name": line.name,
         "unit": line.unit,
         "warehouse_id": line.warehouse_id,
+        "warehouse_name": (warehouse_names or {}).get(line.warehouse_id or "", ""),
         "quantity": dec(line.quantity),
         "price": dec(line.price),
         "vat_rate": dec(line.vat_rate),
@@ -150,10 +152,12 @@ def order_body(
     history: list[dict[str, Any]],
     part_ids: list[str],
     principal: Principal | None = None,
+    responsible_name: str = "",
+    warehouse_names: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The order as the API shows it, from rows already at hand (no I/O)."""
     status = domain.Status(row.status)
-    line_items = [line_json(line, row.vat_included) for line in lines]
+    line_items = [line_json(line, row.vat_included, warehouse_names) for line in lines]
     vat_total = sum((Decimal(x["vat_amount"]) for x in line_items), Decimal(0))
     body: dict[str, Any] = {
         "order_id": row.id,
@@ -175,6 +179,7 @@ def order_body(
         "comment": row.comment,
         "one_shipment": row.one_shipment,
         "responsible_user_id": row.responsible_user_id,
+        "responsible_user_name": responsible_name,
         "paid_amount": dec(row.paid_amount),
         "total": dec(row.total),
         "overdue": row.overdue,
@@ -191,8 +196,21 @@ def order_body(
         "history": history,
     }
     if principal is not None:
-        body["next_statuses"] = [s.value for s in domain.next_statuses(status, side_of(principal))]
+        side = side_of(principal)
+        may_change = principal.is_buyer or principal.has("orders", "change")
+        moves = domain.allowed_transitions(status, side, may_change=may_change)
+        body["next_statuses"] = [m["to"] for m in moves]
+        body["allowed_transitions"] = moves
     return body
+
+
+async def warehouse_names_of(conn: AsyncConnection, warehouse_ids: Any) -> dict[str, str]:
+    """The names of warehouses (inventory's, replicated here) by id; unknown ones are left out."""
+    wanted = sorted({str(w) for w in warehouse_ids if w})
+    if not wanted:
+        return {}
+    rows = await conn.execute(sa.select(warehouses.c.id, warehouses.c.name).where(warehouses.c.id.in_(wanted)))
+    return {r.id: r.name for r in rows}
 
 
 async def order_json(conn: AsyncConnection, row: sa.Row[Any], principal: Principal | None = None) -> dict[str, Any]:
@@ -209,7 +227,7 @@ async def order_json(conn: AsyncConnection, row: sa.Row[Any], principal: Princip
         )
     ]
     supplier_name = await conn.scalar(sa.select(accounts.c.name).where(accounts.c.id == row.supplier_id))
-    names = await user_names(conn, [h.by_user_id for h in history])
+    names = await user_names(conn, [*(h.by_user_id for h in history), row.responsible_user_id])
     return order_body(
         row,
         supplier_name=supplier_name,
@@ -217,6 +235,8 @@ async def order_json(conn: AsyncConnection, row: sa.Row[Any], principal: Princip
         history=[history_json(h, names) for h in history],
         part_ids=part_ids,
         principal=principal,
+        responsible_name=names.get(row.responsible_user_id or "", ""),
+        warehouse_names=await warehouse_names_of(conn, [line.warehouse_id for line in lines]),
     )
 
 
@@ -552,6 +572,7 @@ async def place_order(db: Database, principal: Principal, cmd: schemas.OrderIn) 
                     "comment": comment,
                 }
             )
+        names = await user_names(tx.conn, [row.responsible_user_id])
         return order_body(
             row,
             supplier_name=buyer.supplier_name,
@@ -559,6 +580,8 @@ async def place_order(db: Database, principal: Principal, cmd: schemas.OrderIn) 
             history=history,
             part_ids=[],
             principal=principal,
+            responsible_name=names.get(row.responsible_user_id or "", ""),
+            warehouse_names=await warehouse_names_of(tx.conn, [line.warehouse_id for line in written]),
         )
 
 

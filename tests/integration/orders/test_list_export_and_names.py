@@ -1,0 +1,115 @@
+"""What the order list and the order page name for a person (not ids), and the list as Excel (R-UI-3, R-UI-4)."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+from oms_orders.handlers import listing
+from oms_orders.handlers.catalog import apply_warehouse
+from oms_shared.contracts import WarehouseUpdatedData, WarehouseUpdatedV1, make_event
+from tests.integration.orders.helpers import World, a_world, if_match, orders_app, place
+from tests.support.services import running_service
+
+
+async def name_warehouse(app: object, w: World, warehouse_id: str, name: str) -> None:
+    """The warehouse as inventory's ``warehouse.updated`` names it, applied as the consumer would."""
+    event = make_event(
+        WarehouseUpdatedV1,
+        tenant_id=uuid.UUID(w.supplier["account_id"]),
+        aggregate_id=warehouse_id,
+        data=WarehouseUpdatedData(warehouse_id=uuid.UUID(warehouse_id), code=name[:4].upper(), name=name),
+        producer="inventory",
+    )
+    async with app.state.runtime.db.transaction() as tx:  # type: ignore[attr-defined]
+        await apply_warehouse(event, tx)
+
+
+def sheet_rows(content: bytes) -> list[list[object]]:
+    ws = load_workbook(io.BytesIO(content)).active
+    assert ws is not None
+    return [list(r) for r in ws.iter_rows(values_only=True)]
+
+
+async def test_the_order_and_its_list_row_name_the_responsible_manager_and_the_warehouses(
+    database_url: str, service_env: dict[str, object], keys: tuple[Path, Path]
+) -> None:
+    """R-UI-4, R-PF-1, R-PF-3: the order page shows the responsible manager by name and each line's warehouse by
+    name; the list row names the responsible too, and the list filters by the responsible employee."""
+    app = orders_app(database_url, service_env, keys, start_consumers=False)
+    async with running_service(app) as client:
+        w = await a_world(client)
+        await name_warehouse(app, w, w.warehouses[0], "Main warehouse")
+        await name_warehouse(app, w, w.warehouses[1], "North warehouse")
+        placed = await place(client, w)
+        assert placed.status_code == 201, placed.text
+        assert placed.json()["responsible_user_name"] == "Supplier Co owner"
+        url = f"/api/v1/orders/{placed.json()['order_id']}"
+        for side in (w.sup, w.buy):
+            order = (await client.get(url, headers=side)).json()
+            assert order["responsible_user_name"] == "Supplier Co owner"
+            assert {x["sku"]: x["warehouse_name"] for x in order["lines"]} == {
+                "A-1": "Main warehouse",
+                "B-2": "North warehouse",
+            }
+        rows = (await client.get("/api/v1/orders", headers=w.sup)).json()["items"]
+        assert [r["responsible_user_name"] for r in rows] == ["Supplier Co owner"]
+        mine = {"responsible_user_id": w.supplier["user_id"]}
+        assert (await client.get("/api/v1/orders", headers=w.sup, params=mine)).json()["total"] == 1
+        nobody = {"responsible_user_id": str(uuid.uuid4())}
+        assert (await client.get("/api/v1/orders", headers=w.sup, params=nobody)).json()["items"] == []
+
+
+async def test_the_excel_export_holds_exactly_the_orders_the_list_shows(
+    database_url: str, service_env: dict[str, object], keys: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """R-UI-3, R-LS-1: the export honours the list's filters and sort, names buyer, status and responsible in the
+    language asked for, gives money as numbers; too many matching orders are refused with a clear 422."""
+    app = orders_app(database_url, service_env, keys, start_consumers=False)
+    async with running_service(app) as client:
+        w = await a_world(client)
+        placed = []
+        for quantity in (1, 2, 3):
+            r = await place(client, w, lines=[{"sku": "A-1", "warehouse_id": w.warehouses[0], "quantity": quantity}])
+            assert r.status_code == 201, r.text
+            placed.append(r.json())
+        r = await client.post(
+            f"/api/v1/orders/{placed[1]['order_id']}/transitions",
+            headers={**w.sup, **if_match(placed[1])},
+            json={"to": "confirmed"},
+        )
+        assert r.status_code == 200, r.text
+
+        r = await client.get("/api/v1/orders/export.xlsx", headers=w.sup, params={"sort": "total", "lang": "en"})
+        assert r.status_code == 200, r.text
+        assert r.headers["content-type"].startswith("application/vnd.openxmlformats-officedocument.spreadsheetml")
+        rows = sheet_rows(r.content)
+        header = rows[0]
+        assert header[:3] == ["Number", "Created", "Buyer"]
+        numbers = [row[header.index("Number")] for row in rows[1:]]
+        listed = (await client.get("/api/v1/orders", headers=w.sup, params={"sort": "total"})).json()["items"]
+        assert numbers == [x["number"] for x in listed] == ["1001", "1002", "1003"]
+        first = dict(zip(header, rows[1], strict=True))
+        assert (first["Buyer"], first["Status"], first["Responsible"]) == ("Buyer LLC", "New", "Supplier Co owner")
+        assert first["Total"] == 10.5 and first["Currency"] == "RUB"
+
+        r = await client.get("/api/v1/orders/export.xlsx", headers=w.buy, params={"status": "confirmed"})
+        assert r.status_code == 200, r.text
+        rows = sheet_rows(r.content)
+        assert rows[0][0] == "Номер"  # Russian unless asked otherwise
+        assert [(row[0], row[5]) for row in rows[1:]] == [("1002", "Подтвержден")]
+
+        r = await client.get("/api/v1/orders/export.xlsx", headers=w.sup, params={"status": "shipped"})
+        assert r.status_code == 200 and sheet_rows(r.content)[1:] == []
+        r = await client.get("/api/v1/orders/export.xlsx", headers=w.sup, params={"sort": "colour"})
+        assert (r.status_code, r.json()["error"]["code"]) == (422, "invalid_sort")
+
+        monkeypatch.setattr(listing, "EXPORT_MAX_ROWS", 2)
+        r = await client.get("/api/v1/orders/export.xlsx", headers=w.sup)
+        assert r.status_code == 422, r.text
+        assert r.json()["error"]["code"] == "export_too_large"
+        assert r.json()["error"]["details"] == {"max_rows": 2}
