@@ -146,7 +146,12 @@ class ServiceRuntime:
         if self.token_verifier is None:
             self.load_verifier()
         await upgrade_to_head(self.db.engine, self.migrations_dir)
-        await ensure_topics(s.kafka_bootstrap, all_topics_with_dlq())
+        await ensure_topics(
+            s.kafka_bootstrap,
+            all_topics_with_dlq(),
+            s.kafka_topic_partitions,
+            replication_factor=s.kafka_replication_factor,
+        )
         self.producer = make_producer(
             s.kafka_bootstrap, enable_idempotence=s.kafka_enable_idempotence, client_id=f"oms-{s.service_name}-relay"
         )

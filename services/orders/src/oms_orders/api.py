@@ -28,7 +28,7 @@ from oms_orders.handlers import orders as order_cases
 from oms_orders.storage import FileStorage
 from oms_shared.auth import CurrentPrincipal, Principal
 from oms_shared.db import Database, declare_outcome
-from oms_shared.openapi import IF_MATCH_REQUIRED, THROTTLED
+from oms_shared.openapi import IF_MATCH_REQUIRED, THROTTLED, UNAVAILABLE
 from oms_shared.throttle import AttemptGuard, RateLimiter
 
 IfMatch = Annotated[str | None, Header(alias="If-Match")]
@@ -406,7 +406,13 @@ def build_router(deps: Deps) -> APIRouter:
     async def list_comments(order_id: uuid.UUID, principal: CurrentPrincipal) -> dict[str, Any]:
         return await communication.list_comments(db, principal, order_id)
 
-    @router.post("/orders/{order_id}/documents", status_code=201, tags=["communication"], summary="Attach a file")
+    @router.post(
+        "/orders/{order_id}/documents",
+        status_code=201,
+        tags=["communication"],
+        summary="Attach a file",
+        responses=UNAVAILABLE,
+    )
     async def add_document(
         order_id: uuid.UUID, principal: CurrentPrincipal, file: Annotated[UploadFile, File()]
     ) -> dict[str, Any]:
@@ -426,7 +432,12 @@ def build_router(deps: Deps) -> APIRouter:
     async def list_documents(order_id: uuid.UUID, principal: CurrentPrincipal) -> dict[str, Any]:
         return await communication.list_documents(db, principal, order_id)
 
-    @router.get("/orders/{order_id}/documents/{document_id}", tags=["communication"], summary="Download a file")
+    @router.get(
+        "/orders/{order_id}/documents/{document_id}",
+        tags=["communication"],
+        summary="Download a file",
+        responses=UNAVAILABLE,
+    )
     async def download(order_id: uuid.UUID, document_id: uuid.UUID, principal: CurrentPrincipal) -> Response:
         meta, content = await communication.read_document(db, deps.storage, principal, order_id, document_id)
         quoted = quote(meta["file_name"])

@@ -21,7 +21,7 @@ from oms_orders.handlers.erp import apply_erp_change
 from oms_orders.handlers.preview import apply_stock
 from oms_orders.handlers.reserves import apply_reserve
 from oms_orders.settings import Settings
-from oms_orders.storage import LocalFileStorage
+from oms_orders.storage import document_store
 from oms_shared.auth import TokenVerifier, generate_keypair, jwks_document, public_pem_of, write_key_file
 from oms_shared.contracts import (
     AccountUpdatedV1,
@@ -121,11 +121,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         UserPasswordResetRequestedV1,
         BuyerInvitedV1,
     ]
+    storage = document_store(settings)
+    runtime.on_stopping.append(storage.close)
     deps = Deps(
         runtime.db,
         private_pem,
         settings.token_ttl_s,
-        LocalFileStorage(Path(settings.files_dir)),
+        storage,
         settings.max_file_bytes,
         settings.max_import_bytes,
         settings.max_import_rows,
