@@ -25,6 +25,7 @@ from oms_orders.handlers import (
     preview,
 )
 from oms_orders.handlers import orders as order_cases
+from oms_orders.metrics import OrdersMetrics
 from oms_orders.storage import FileStorage
 from oms_shared.auth import CurrentPrincipal, Principal
 from oms_shared.db import Database, declare_outcome
@@ -58,8 +59,10 @@ class Deps:
         password_reset_ttl_s: int = 3600,
         invitation_ttl_s: int = 7 * 24 * 3600,
         link_buyers_by_inn: bool = True,
+        metrics: OrdersMetrics | None = None,
     ) -> None:
         self.db = db
+        self.metrics = metrics
         self.private_key_pem = private_key_pem
         self.token_ttl_s = token_ttl_s
         self.storage = storage
@@ -268,7 +271,10 @@ def build_router(deps: Deps) -> APIRouter:
         "/orders", status_code=201, tags=["orders"], summary="Place an order (buyer)", responses=answers.PLACED
     )
     async def place_order(body: schemas.OrderIn, principal: CurrentPrincipal) -> JSONResponse:
-        return order_response(await order_cases.place_order(db, principal, body), 201)
+        placed = await order_cases.place_order(db, principal, body)
+        if deps.metrics is not None:
+            deps.metrics.placed("placed")
+        return order_response(placed, 201)
 
     @router.get(
         "/orders",
@@ -507,6 +513,8 @@ def build_router(deps: Deps) -> APIRouter:
             max_bytes=deps.max_import_bytes,
             max_rows=deps.max_import_rows,
         )
+        if deps.metrics is not None:
+            deps.metrics.placed("imported")
         return order_response(await order_body(principal, order_id), 201)
 
     @router.post("/price-lists/{price_list_id}/link", tags=["links"], summary="Open a price list by link (R-IN-2)")
