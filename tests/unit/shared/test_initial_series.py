@@ -6,6 +6,7 @@ from prometheus_client import CollectorRegistry
 
 from oms_inventory.handlers.support import InventoryMetrics
 from oms_notifications.mailer import MailerMetrics
+from oms_orders.metrics import OrdersMetrics
 from oms_shared.consumer import OUTCOMES, ConsumerMetrics
 
 
@@ -26,6 +27,9 @@ def test_business_counters_start_at_zero_for_every_known_outcome() -> None:
     registry = CollectorRegistry()
     InventoryMetrics(registry)
     MailerMetrics(registry)
+    OrdersMetrics(registry)
+    for how in ("placed", "imported"):
+        assert registry.get_sample_value("oms_orders_placed_total", {"how": how}) == 0
     for outcome in ("full", "partial", "none"):
         assert registry.get_sample_value("oms_inventory_reservations_total", {"outcome": outcome}) == 0
     for reason in ("template", "message", "connect", "error"):
