@@ -107,7 +107,7 @@ def query(client: httpx.Client, base: str, promql: str) -> list[dict[str, Any]]:
 
 
 def test_prometheus_sees_every_service_up_and_the_orders_placed_figure_move(stack: LocalStack, prometheus: str) -> None:
-    """R-OPS: the services' /metrics are scraped by a real Prometheus; placing an order moves its counter."""
+    """The services' /metrics are scraped by a real Prometheus; placing an order moves its counter."""
     with httpx.Client(timeout=10.0, trust_env=False) as client:
 
         def every_target_up() -> dict[str, str] | None:

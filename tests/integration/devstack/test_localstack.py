@@ -120,7 +120,7 @@ def test_status_and_down_work_from_the_state_file(
         statuses = json.loads(capsys.readouterr().out)
         assert len(statuses) == 7
         assert all(s["ready"] and s["alive"] for s in statuses)
-        # R-OPS: each service says whether it is drained (GET /drained); the broker and the catcher have no say.
+        # Each service says whether it is drained (GET /drained); the broker and the catcher have no say.
         drained = {s["component"]: s["drained"] for s in statuses}
         assert drained == {**{name: name != "notifications" for name in SERVICE_NAMES}, "broker": None, "smtp": None}
         assert cli.main(["status"]) == 0

@@ -17,7 +17,7 @@ def lag_of(registry: CollectorRegistry, group: str, topic: str, partition: int) 
 
 
 async def test_lag_counts_what_the_group_has_not_committed_and_falls_to_zero_when_it_has(kafka: str) -> None:
-    """R-OPS: messages on a partition the group has not read are its lag; committed, the lag is 0."""
+    """Messages on a partition the group has not read are its lag; committed, the lag is 0."""
     topic, group = f"lag.{uuid.uuid4().hex[:8]}", f"lag-{uuid.uuid4().hex[:8]}"
     await ensure_topics(kafka, [topic], 2)
     registry = CollectorRegistry()
@@ -62,7 +62,7 @@ async def test_lag_counts_what_the_group_has_not_committed_and_falls_to_zero_whe
 
 
 async def test_a_batch_not_read_yet_is_never_lag_zero(kafka: str) -> None:
-    """R-OPS: on the bundled broker the end offset of a batch is short of its last record (BROKER.md); the lag
+    """On the bundled broker the end offset of a batch is short of its last record (BROKER.md); the lag
     of a batch nobody read is still above zero, and what the consumer's own fetch saw makes it exact."""
     topic, group = f"lag.{uuid.uuid4().hex[:8]}", f"lag-{uuid.uuid4().hex[:8]}"
     await ensure_topics(kafka, [topic], 1)

@@ -22,7 +22,7 @@ async def drained(client: httpx.AsyncClient) -> dict[str, Any]:
 async def test_a_pending_outbox_row_answers_503_until_the_relay_publishes_it(
     database_url: str, service_env: dict[str, object], keys: tuple[Path, Path]
 ) -> None:
-    """R-OPS: an operator or a test waits on /drained: 503 naming the unpublished row, 200 once it is out."""
+    """An operator or a test waits on /drained: 503 naming the unpublished row, 200 once it is out."""
     app = orders_app(database_url, service_env, keys)
     runtime = app.state.runtime
     async with running_service(app) as client:
@@ -45,7 +45,7 @@ async def test_a_pending_outbox_row_answers_503_until_the_relay_publishes_it(
 async def test_dead_letter_counters_and_lag_have_series_from_the_start(
     database_url: str, service_env: dict[str, object], keys: tuple[Path, Path]
 ) -> None:
-    """R-OPS: an alert on the first dead letter after a restart needs a series at 0 before it; lag is exported."""
+    """An alert on the first dead letter after a restart needs a series at 0 before it; lag is exported."""
     app = orders_app(database_url, service_env, keys)
     runtime = app.state.runtime
     async with running_service(app) as client:

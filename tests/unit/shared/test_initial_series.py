@@ -11,7 +11,7 @@ from oms_shared.consumer import OUTCOMES, ConsumerMetrics
 
 
 def test_consumer_counters_start_at_zero_for_every_subscribed_topic_and_event() -> None:
-    """R-OPS: oms_dlq_messages_total exists per subscribed topic before the first dead letter."""
+    """Oms_dlq_messages_total exists per subscribed topic before the first dead letter."""
     registry = CollectorRegistry()
     ConsumerMetrics(registry, "inventory").initialise(["order.placed", "stock.updated"], ["order.placed"])
     for topic in ("order.placed", "stock.updated"):
@@ -23,7 +23,7 @@ def test_consumer_counters_start_at_zero_for_every_subscribed_topic_and_event() 
 
 
 def test_business_counters_start_at_zero_for_every_known_outcome() -> None:
-    """R-OPS: reservations by outcome and failed e-mails by reason are series before their first event."""
+    """Reservations by outcome and failed e-mails by reason are series before their first event."""
     registry = CollectorRegistry()
     InventoryMetrics(registry)
     MailerMetrics(registry)
