@@ -26,6 +26,7 @@ from oms_console.auth import (
     new_csrf_token,
     session_of,
 )
+from oms_console.cache import NameCache
 from oms_console.clients import CallLog, ServiceError, ServiceUnavailable, SessionExpired
 from oms_console.clients.base import ConsoleMetrics
 from oms_console.i18n import _
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None, *, http: httpx.AsyncClient | No
     app.state.http = client
     app.state.service_urls = settings.service_urls()
     app.state.refresher = Refresher()
+    app.state.names = NameCache()
     app.state.catalogs = i18n.load_catalogs()
     app.state.templates = build_environment()
     app.state.metrics = metrics

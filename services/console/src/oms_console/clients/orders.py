@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
+
 from oms_console.clients.base import ServiceClient
 
 
@@ -79,3 +81,17 @@ class OrdersClient(ServiceClient):
 
     async def documents(self, order_id: str) -> dict[str, Any]:
         return dict(await self.get_json(f"/api/v1/orders/{order_id}/documents"))
+
+    async def users(self) -> dict[str, Any]:
+        return dict(await self.get_json("/api/v1/users"))
+
+    async def add_document(
+        self, order_id: str, file_name: str, content: bytes, content_type: str | None, key: str | None
+    ) -> dict[str, Any]:
+        files = {"file": (file_name, content, content_type or "application/octet-stream")}
+        answer = await self.request("POST", f"/api/v1/orders/{order_id}/documents", files=files, idempotency_key=key)
+        return dict(answer.json())
+
+    async def document(self, order_id: str, document_id: str) -> httpx.Response:
+        """The file as orders answers it (content, type and the attachment's name)."""
+        return await self.request("GET", f"/api/v1/orders/{order_id}/documents/{document_id}")
