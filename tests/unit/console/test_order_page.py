@@ -8,9 +8,12 @@ import re
 from html import unescape
 
 import httpx
+from fastapi.testclient import TestClient
 
 from tests.unit.console.builders import ORDER_ID, PART_ID, a_line, an_order
-from tests.unit.console.conftest import Console
+from oms_console.app import create_app
+from oms_console.settings import Settings
+from tests.unit.console.conftest import CONSOLE, Console, Services
 
 ORDER = f"/api/v1/orders/{ORDER_ID}"
 
@@ -257,3 +260,20 @@ def test_a_service_down_while_loading_the_order_is_a_friendly_page(console: Cons
     console.services.orders.get(f"{ORDER}/comments").mock(side_effect=httpx.ReadTimeout("slow"))
     page = console.get(f"/orders/{ORDER_ID}")
     assert page.status_code == 503 and "Часть системы не отвечает" in page.text
+
+
+def test_a_file_over_the_limit_is_refused_with_a_page_not_json(services: Services, console_settings: Settings) -> None:
+    """R-UI-4: a file above the upload limit never reaches the service: said next to the field, or (far above
+    the limit, refused before it is read) on a page in the user's language."""
+    settings = console_settings.model_copy(update={"max_upload_bytes": 1000})
+    with TestClient(create_app(settings), base_url=CONSOLE, raise_server_exceptions=False) as client:
+        console = Console(client, services).signed_in_as_staff()
+        answer_order(console)
+        upload = services.orders.post(f"{ORDER}/documents").respond(201, json={"document_id": "d"})
+        near = console.post(f"/orders/{ORDER_ID}/documents", {}, files={"file": ("a.bin", b"x" * 2000, "x/y")})
+        assert near.status_code == 422 and "Файл больше 1 КБ." in near.text
+        far = console.post(f"/orders/{ORDER_ID}/documents", {}, files={"file": ("a.bin", b"x" * 200_000, "x/y")})
+        assert far.status_code == 413
+        assert far.headers["content-type"].startswith("text/html")
+        assert "Файл слишком большой." in far.text
+        assert not upload.called

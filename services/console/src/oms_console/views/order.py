@@ -17,7 +17,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from oms_console.auth import User
 from oms_console.clients import Api, ServiceError, Versioned, new_idempotency_key
-from oms_console.i18n import _
+from oms_console.i18n import _, file_size
 from oms_console.labels import payment_name
 from oms_console.rendering import render
 from oms_console.views.common import CurrentUser, Services, conflict_message, flash_from, form_errors
@@ -105,8 +105,9 @@ def timeline(data: dict[str, Any]) -> list[dict[str, Any]]:
                 "document": d,
             }
         )
-    events.sort(key=lambda e: str(e.get("at") or ""), reverse=True)
-    return events
+    # Newest first; events of the same instant keep the order the service gave them, reversed with the rest.
+    ordered = sorted(enumerate(events), key=lambda pair: (str(pair[1].get("at") or ""), pair[0]), reverse=True)
+    return [event for _index, event in ordered]
 
 
 async def _page(
@@ -235,7 +236,7 @@ async def add_document(
     if file is None or not file.filename or not content:
         return await _page(request, user, api, oid, errors={"file": _("Choose a file.")}, status_code=422)
     if len(content) > limit:
-        message = _("The file is larger than %(size)s MB.") % {"size": limit // (1024 * 1024)}
+        message = _("The file is larger than %(size)s.") % {"size": file_size(limit)}
         return await _page(request, user, api, oid, errors={"file": message}, status_code=422)
     try:
         await api.orders.add_document(oid, file.filename, content, file.content_type, idempotency_key or None)
