@@ -10,9 +10,9 @@ from html import unescape
 import httpx
 from fastapi.testclient import TestClient
 
-from tests.unit.console.builders import ORDER_ID, PART_ID, a_line, an_order
 from oms_console.app import create_app
 from oms_console.settings import Settings
+from tests.unit.console.builders import ORDER_ID, PART_ID, a_line, an_order
 from tests.unit.console.conftest import CONSOLE, Console, Services
 
 ORDER = f"/api/v1/orders/{ORDER_ID}"
