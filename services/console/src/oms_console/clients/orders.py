@@ -95,3 +95,6 @@ class OrdersClient(ServiceClient):
     async def document(self, order_id: str, document_id: str) -> httpx.Response:
         """The file as orders answers it (content, type and the attachment's name)."""
         return await self.request("GET", f"/api/v1/orders/{order_id}/documents/{document_id}")
+
+    async def register_by_invitation(self, token: str, body: dict[str, Any]) -> dict[str, Any]:
+        return dict(await self.post_json(f"/api/v1/invitations/{token}/register", body, authenticated=False))

@@ -158,7 +158,7 @@ def _conflict(request: Request, order_id: str, typed: dict[str, str]) -> Respons
 
 def _refusal(exc: ServiceError) -> dict[str, str]:
     errors = form_errors(exc, {"comment": "comment", "text": "text"})
-    if exc.status == 409 or exc.code in ("illegal_transition", "not_editable"):
+    if exc.status == 409 and exc.code not in ("not_editable",):
         errors["_"] = _("This status change is not possible now. Reload the page to see the order as it is.")
     elif exc.status == 403:
         errors["_"] = _("You have no access to this.")
