@@ -277,3 +277,52 @@ def test_a_file_over_the_limit_is_refused_with_a_page_not_json(services: Service
         assert far.headers["content-type"].startswith("text/html")
         assert "Файл слишком большой." in far.text
         assert not upload.called
+
+
+def test_staff_set_shipment_date_payment_and_responsible_with_if_match(console: Console) -> None:
+    """R-UI-4 / R-PF-2/3: only what changed is sent, with the page's version as If-Match."""
+    console.signed_in_as_staff()
+    answer_order(console)
+    html = console.get(f"/orders/{ORDER_ID}").text
+    assert "Мария Менеджер" in html.split('id="f-responsible"', 1)[1]
+    profile = console.services.orders.patch(f"{ORDER}/profile").respond(200, json=an_order())
+    form = {
+        "shipment_date": "2026-12-20",
+        "paid_amount": "1 200,5",
+        "responsible_user_id": "0b7e6c1a-3f2d-4e5a-9b8c-7d6e5f4a3b2c",
+        "orig_shipment_date": "",
+        "orig_paid_amount": "0",
+        "orig_responsible_user_id": "0b7e6c1a-3f2d-4e5a-9b8c-7d6e5f4a3b2c",
+        "etag": '"3"',
+        "idempotency_key": "k-3",
+    }
+    answer = console.post(f"/orders/{ORDER_ID}/profile", form)
+    assert answer.status_code == 303
+    sent = profile.calls.last.request
+    assert json.loads(sent.content) == {"shipment_date": "2026-12-20", "paid_amount": "1200.50"}
+    assert sent.headers["If-Match"] == '"3"'
+
+    wrong = console.post(f"/orders/{ORDER_ID}/profile", {**form, "paid_amount": "-5"})
+    assert wrong.status_code == 422
+    assert "Введите сумму." in wrong.text and 'value="-5"' in wrong.text
+    assert profile.call_count == 1
+
+
+def test_buyers_get_no_profile_form(console: Console) -> None:
+    """R-PF-2: shipment date and payment are the supplier's."""
+    console.signed_in_as_buyer()
+    answer_order(console)
+    assert "/profile" not in console.get(f"/orders/{ORDER_ID}").text
+
+
+def test_a_finished_order_can_be_hidden_from_ones_list(console: Console) -> None:
+    """R-LS-2: cancelled, shipped or rejected orders offer "hide from my list"; others do not."""
+    console.signed_in_as_buyer()
+    answer_order(console)
+    assert "/hide" not in console.get(f"/orders/{ORDER_ID}").text
+    answer_order(console, an_order(status="cancelled", next_statuses=[]))
+    assert "/hide" in console.get(f"/orders/{ORDER_ID}").text
+    hide = console.services.orders.delete(ORDER).respond(204)
+    answer = console.post(f"/orders/{ORDER_ID}/hide", {"etag": '"3"', "idempotency_key": "k-4"})
+    assert answer.status_code == 303 and answer.headers["location"] == "/orders?done=hidden"
+    assert hide.calls.last.request.headers["If-Match"] == '"3"'

@@ -98,3 +98,12 @@ class OrdersClient(ServiceClient):
 
     async def register_by_invitation(self, token: str, body: dict[str, Any]) -> dict[str, Any]:
         return dict(await self.post_json(f"/api/v1/invitations/{token}/register", body, authenticated=False))
+
+    async def update_profile(self, order_id: str, body: dict[str, Any], etag: str | None, key: str | None) -> Versioned:
+        answer = await self.request(
+            "PATCH", f"/api/v1/orders/{order_id}/profile", json=body, if_match=etag, idempotency_key=key
+        )
+        return Versioned(answer.json(), answer.headers.get("etag"))
+
+    async def hide(self, order_id: str, etag: str | None, key: str | None) -> None:
+        await self.request("DELETE", f"/api/v1/orders/{order_id}", if_match=etag, idempotency_key=key)

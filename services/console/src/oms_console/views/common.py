@@ -113,6 +113,9 @@ def flash_from(request: Request) -> dict[str, Any] | None:
         "status": i18n.gettext_("Status changed."),
         "password": i18n.gettext_("Your password has been set. Sign in with it."),
         "invitation": i18n.gettext_("Invitation accepted."),
+        "profile": i18n.gettext_("Order details saved."),
+        "unchanged": i18n.gettext_("Nothing was changed."),
+        "hidden": i18n.gettext_("The order is hidden from your list; your partner still sees it."),
     }
     if key in messages:
         return {"kind": "success", "text": messages[key]}

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import date
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
@@ -25,6 +27,8 @@ from oms_console.views.orders import list_names, payment_state
 
 router = APIRouter()
 
+# R-LS-2: only finished orders may be hidden from one's list.
+HIDEABLE = ("cancelled", "shipped", "rejected")
 STATUSES = ("new", "editing", "awaiting_approval", "agreed", "confirmed", "shipped", "rejected", "cancelled")
 
 
@@ -133,11 +137,8 @@ async def _page(
         "errors": errors or {},
         "typed": typed or {},
         # One key per rendered form: a double submit of the same form is one effect at the service.
-        "keys": {
-            "transition": new_idempotency_key(),
-            "comment": new_idempotency_key(),
-            "document": new_idempotency_key(),
-        },
+        "keys": {name: new_idempotency_key() for name in ("transition", "comment", "document", "profile", "hide")},
+        "hideable": order.get("status") in HIDEABLE,
         "flash": flash_from(request) or (getattr(request.state, "flash", None)),
     }
     return render(request, "orders/page.html", context, status_code=status_code)
@@ -262,3 +263,96 @@ async def download_document(order_id: uuid.UUID, document_id: uuid.UUID, user: C
     return Response(
         answer.content, media_type=answer.headers.get("content-type", "application/octet-stream"), headers=headers
     )
+
+
+def _profile_changes(
+    shipment_date: str, clear_shipment: bool, paid_amount: str, responsible: str, original: dict[str, str]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """What the profile form changes (only fields that differ from the page), and what is wrong in it."""
+    body: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    if clear_shipment:
+        if original["shipment_date"]:
+            body["shipment_date"] = None
+    elif shipment_date.strip() != original["shipment_date"]:
+        try:
+            body["shipment_date"] = date.fromisoformat(shipment_date.strip()).isoformat()
+        except ValueError:
+            errors["shipment_date"] = _("Enter a date.")
+    paid = paid_amount.strip().replace(" ", "").replace("\u00a0", "").replace(",", ".")
+    if paid != original["paid_amount"]:
+        try:
+            amount = Decimal(paid or "0")
+        except InvalidOperation:
+            amount = Decimal(-1)
+        if not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01")):
+            errors["paid_amount"] = _("Enter an amount.")
+        elif amount != Decimal(original["paid_amount"] or "0"):
+            body["paid_amount"] = str(amount.quantize(Decimal("0.01")))
+    if responsible != original["responsible_user_id"] and responsible:
+        body["responsible_user_id"] = responsible
+    return body, errors
+
+
+@router.post("/orders/{order_id:uuid}/profile")
+async def change_profile(
+    order_id: uuid.UUID,
+    request: Request,
+    user: CurrentUser,
+    api: Services,
+    shipment_date: Annotated[str, Form(max_length=20)] = "",
+    clear_shipment: Annotated[bool, Form()] = False,
+    paid_amount: Annotated[str, Form(max_length=40)] = "",
+    responsible_user_id: Annotated[str, Form(max_length=40)] = "",
+    orig_shipment_date: Annotated[str, Form(max_length=20)] = "",
+    orig_paid_amount: Annotated[str, Form(max_length=40)] = "",
+    orig_responsible_user_id: Annotated[str, Form(max_length=40)] = "",
+    etag: Annotated[str, Form(max_length=100)] = "",
+    idempotency_key: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    """R-PF-2/3: the supplier sets or clears the shipment date, enters the payment received, changes the
+    responsible employee."""
+    oid = str(order_id)
+    typed = {"shipment_date": shipment_date, "paid_amount": paid_amount, "responsible_user_id": responsible_user_id}
+    original = {
+        "shipment_date": orig_shipment_date,
+        "paid_amount": orig_paid_amount,
+        "responsible_user_id": orig_responsible_user_id,
+    }
+    body, errors = _profile_changes(shipment_date, clear_shipment, paid_amount, responsible_user_id, original)
+    if errors:
+        return await _page(request, user, api, oid, errors=errors, typed=typed, status_code=422)
+    if not body:
+        return RedirectResponse(f"/orders/{oid}?done=unchanged", status_code=303)
+    try:
+        await api.orders.update_profile(oid, body, etag or None, idempotency_key or None)
+    except ServiceError as exc:
+        if exc.status == 412:
+            return _conflict(request, oid, {})
+        if exc.status in (400, 403, 409, 422, 428):
+            errors = form_errors(exc, {"responsible_user_id": "responsible_user_id"})
+            return await _page(request, user, api, oid, errors=errors, typed=typed, status_code=422)
+        raise
+    return RedirectResponse(f"/orders/{oid}?done=profile", status_code=303)
+
+
+@router.post("/orders/{order_id:uuid}/hide")
+async def hide_order(
+    order_id: uuid.UUID,
+    request: Request,
+    user: CurrentUser,
+    api: Services,
+    etag: Annotated[str, Form(max_length=100)] = "",
+    idempotency_key: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    """R-LS-2: a cancelled, shipped or rejected order leaves this side's list (the partner keeps it)."""
+    oid = str(order_id)
+    try:
+        await api.orders.hide(oid, etag or None, idempotency_key or None)
+    except ServiceError as exc:
+        if exc.status == 412:
+            return _conflict(request, oid, {})
+        if exc.status in (400, 403, 409, 422):
+            return await _page(request, user, api, oid, errors=form_errors(exc), status_code=422)
+        raise
+    return RedirectResponse("/orders?done=hidden", status_code=303)

@@ -22,7 +22,7 @@ from oms_console.cache import NameCache
 from oms_console.clients import Api, ServiceError
 from oms_console.i18n import _
 from oms_console.rendering import is_htmx, render
-from oms_console.views.common import CurrentUser, Services, form_errors
+from oms_console.views.common import CurrentUser, Services, flash_from, form_errors
 from oms_console.views.listexport import orders_workbook
 
 router = APIRouter()
@@ -262,6 +262,7 @@ async def order_list(request: Request, user: CurrentUser, api: Services) -> Resp
         "page_sizes": PAGE_SIZES,
         "payment_state": payment_state,
         "title": _("Customer orders") if user.is_staff else _("Orders to suppliers"),
+        "flash": flash_from(request),
     }
     return render(request, "orders/list.html", context, block="results" if partial else None, status_code=status_code)
 
