@@ -220,7 +220,8 @@ def test_the_declared_success_schemas_fit_what_the_handlers_build(monkeypatch: p
     conforms(inventory_answers.STOCK_ITEM, _stock_item(stock))
 
     note = SimpleNamespace(
-        notification_id="n1", order_id="o1", order_number="42", kind="comment", title="t", body="b",
+        notification_id="n1", order_id="o1", order_number="42", buyer_name="B", supplier_name=None, kind="comment",
+        title="t", body="b",
         changed_line_ids="[]", created_at=now, read_at=None,
     )  # fmt: skip
     conforms(notification_answers.NOTIFICATION, _notification_item(note))
