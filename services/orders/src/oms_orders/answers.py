@@ -253,3 +253,44 @@ SIGNED_IN = success("Signed in: an access token and a refresh token", TOKEN, TOK
 PLACED = success("The order as placed (ETag: its version)", ORDER, ORDER_EXAMPLE, status=201)
 ONE_ORDER = success("The order (ETag: its version)", ORDER, ORDER_EXAMPLE)
 ORDER_PAGE = success("A page of orders", ORDER_LIST, ORDER_LIST_EXAMPLE)
+
+PRICE_LIST_LINE = obj(
+    {
+        "sku": STRING,
+        "name": STRING,
+        "unit": STRING,
+        "price": DECIMAL,
+        "vat_rate": {**DECIMAL, "description": "percent"},
+    }
+)
+PRICE_LIST_ITEMS = obj(
+    {
+        "price_list_id": ID,
+        "name": STRING,
+        "supplier_id": ID,
+        "supplier_name": nullable(STRING),
+        "currency": STRING,
+        "vat_mode": VAT_MODE,
+        "vat_included": {**BOOLEAN, "description": "prices include VAT (else VAT comes on top)"},
+        "warehouses": array(obj({"warehouse_id": ID, "name": STRING})),
+        "items": array(PRICE_LIST_LINE),
+        "total": {**INTEGER, "description": "lines matching q (all lines without it)"},
+        "limit": INTEGER,
+        "offset": INTEGER,
+    }
+)
+PRICE_LIST_ITEMS_EXAMPLE = {
+    "price_list_id": "2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e",
+    "name": "Опт",
+    "supplier_id": "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f",
+    "supplier_name": "ООО «Поставщик»",
+    "currency": "RUB",
+    "vat_mode": "included",
+    "vat_included": True,
+    "warehouses": [{"warehouse_id": "4d5e6f7a-8b9c-4d0e-9f2a-3b4c5d6e7f8a", "name": "Main warehouse"}],
+    "items": [{"sku": "A-100", "name": "Bolt M8", "unit": "pcs", "price": "120", "vat_rate": "20"}],
+    "total": 1,
+    "limit": 50,
+    "offset": 0,
+}
+PRICE_LIST_PAGE = success("A page of the price list's lines", PRICE_LIST_ITEMS, PRICE_LIST_ITEMS_EXAMPLE)
