@@ -68,7 +68,8 @@ async def test_the_excel_export_holds_exactly_the_orders_the_list_shows(
     database_url: str, service_env: dict[str, object], keys: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """R-UI-3, R-LS-1: the export honours the list's filters and sort, names buyer, status and responsible in the
-    language asked for, gives money as numbers; too many matching orders are refused with a clear 422."""
+    language asked for, gives money as numbers; too many matching orders are refused with a clear 422. The list
+    itself sums its money columns over every matching order."""
     app = orders_app(database_url, service_env, keys, start_consumers=False)
     async with running_service(app) as client:
         w = await a_world(client)
@@ -93,6 +94,11 @@ async def test_the_excel_export_holds_exactly_the_orders_the_list_shows(
         numbers = [row[header.index("Number")] for row in rows[1:]]
         listed = (await client.get("/api/v1/orders", headers=w.sup, params={"sort": "total"})).json()["items"]
         assert numbers == [x["number"] for x in listed] == ["1001", "1002", "1003"]
+        # The list sums its money columns over every matching order, not just the page.
+        one = (await client.get("/api/v1/orders", headers=w.sup, params={"limit": 1})).json()
+        assert one["sums"] == [{"currency": "RUB", "total": "63", "paid_amount": "0"}]
+        confirmed = (await client.get("/api/v1/orders", headers=w.sup, params={"status": "confirmed"})).json()
+        assert confirmed["sums"] == [{"currency": "RUB", "total": "21", "paid_amount": "0"}]
         first = dict(zip(header, rows[1], strict=True))
         assert (first["Buyer"], first["Status"], first["Responsible"]) == ("Buyer LLC", "New", "Supplier Co owner")
         assert first["Total"] == 10.5 and first["Currency"] == "RUB"

@@ -234,6 +234,10 @@ ORDER_LIST = obj(
         "items": array(ORDER_SUMMARY),
         "total": {**INTEGER, "description": "matching orders, counted up to a cap"},
         "total_exact": {**BOOLEAN, "description": "false when the count stopped at the cap"},
+        "sums": {
+            **nullable(array(obj({"currency": STRING, "total": DECIMAL, "paid_amount": DECIMAL}))),
+            "description": "total and paid summed over every matching order, per currency; null past the count cap",
+        },
         "limit": INTEGER,
         "offset": INTEGER,
         "next_cursor": {**nullable(STRING), "description": "pass as cursor for the next page; null on the last"},
@@ -244,6 +248,7 @@ ORDER_LIST_EXAMPLE = {
     "items": [{k: v for k, v in ORDER_EXAMPLE.items() if k in _SUMMARY_KEYS}],
     "total": 1,
     "total_exact": True,
+    "sums": [{"currency": "RUB", "total": "1200", "paid_amount": "0"}],
     "limit": 50,
     "offset": 0,
     "next_cursor": None,
