@@ -186,3 +186,31 @@ async def test_the_buyers_catalogue_pages_and_searches_a_price_list_by_name_or_s
         stranger = await register(client, "buyer", "Stranger LLC")
         r = await client.get(url, headers=await sign_in(client, stranger["email"]))
         assert (r.status_code, r.json()["error"]["code"]) == (404, "price_list_not_found")
+
+
+async def test_an_order_page_lists_its_parts_and_a_part_names_its_order(
+    database_url: str, service_env: dict[str, object], keys: tuple[Path, Path]
+) -> None:
+    """R-UI-4, R-SPL-1, R-ED-2: an order shows its parts by number, status and total (no call per part), and a
+    part shows the number of the order it belongs to."""
+    app = orders_app(database_url, service_env, keys, start_consumers=False)
+    async with running_service(app) as client:
+        w = await a_world(client)
+        lines = [
+            {"sku": "A-1", "warehouse_id": w.warehouses[0], "quantity": 1},
+            {"sku": "C-3", "warehouse_id": w.warehouses[1], "quantity": 3},
+        ]
+        order = (await place(client, w, lines=lines)).json()
+        c3 = order["lines"][1]["line_id"]
+        r = await client.post(
+            f"/api/v1/orders/{order['order_id']}/parts", headers={**w.sup, **if_match(order)}, json={"line_ids": [c3]}
+        )
+        assert r.status_code == 201, r.text
+        part = r.json()
+        assert (part["parent_order_id"], part["parent_order_number"], part["parts"]) == (order["order_id"], "1001", [])
+        for side in (w.sup, w.buy):
+            source = (await client.get(f"/api/v1/orders/{order['order_id']}", headers=side)).json()
+            assert source["parent_order_number"] is None
+            assert source["parts"] == [
+                {"order_id": part["order_id"], "number": "1001-1", "status": "new", "total": "3.75", "currency": "RUB"}
+            ]

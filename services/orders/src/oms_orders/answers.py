@@ -85,6 +85,7 @@ TRANSITION = obj(
         "comment_required": {**BOOLEAN, "description": "the move needs a comment (a reason)"},
     }
 )
+PART = obj({"order_id": ID, "number": STRING, "status": STRING, "total": DECIMAL, "currency": STRING})
 _COMMON: dict[str, dict[str, Any]] = {
     "order_id": ID,
     "number": STRING,
@@ -122,7 +123,9 @@ ORDER = obj(
         "gross_total": DECIMAL,
         "reserve_status": STRING,
         "parent_order_id": nullable(ID),
+        "parent_order_number": {**nullable(STRING), "description": "the number of the order this part belongs to"},
         "part_ids": array(ID),
+        "parts": {**array(PART), "description": "the order's parts (R-SPL-1), each as its list row names it"},
         "history": array(HISTORY),
         "next_statuses": {**array(STRING), "description": "the statuses the caller may move the order to"},
         "allowed_transitions": {
@@ -187,7 +190,9 @@ ORDER_EXAMPLE: dict[str, Any] = {
     "gross_total": "1200",
     "reserve_status": "none",
     "parent_order_id": None,
+    "parent_order_number": None,
     "part_ids": [],
+    "parts": [],
     "history": [
         {
             "from": None,
