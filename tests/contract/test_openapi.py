@@ -208,7 +208,7 @@ def test_the_declared_success_schemas_fit_what_the_handlers_build(monkeypatch: p
         vat_rate=Decimal(20), additional=False, reserved=Decimal(0), shortage=Decimal(0), shipped_quantity=Decimal(0),
     )  # fmt: skip
     step = SimpleNamespace(from_status=None, to_status="new", by_user_id="u1", by_side="buyer", at=now, comment="")
-    buyer = SimpleNamespace(is_supplier=False, is_buyer=True)
+    buyer = SimpleNamespace(is_supplier=False, is_buyer=True, has=lambda *_: False)
     history = [history_json(step, {})]
     body = order_body(order, supplier_name="S", lines=[line], history=history, part_ids=[], principal=buyer)  # type: ignore[arg-type]
     conforms(order_answers.ORDER, body)

@@ -86,6 +86,16 @@ TRANSITION = obj(
     }
 )
 PART = obj({"order_id": ID, "number": STRING, "status": STRING, "total": DECIMAL, "currency": STRING})
+ACTIONS = obj(
+    {
+        "edit_lines": {**BOOLEAN, "description": "POST .../lines (R-ED-1)"},
+        "move_lines": {**BOOLEAN, "description": "POST .../parts (R-ED-2)"},
+        "edit_profile": {**BOOLEAN, "description": "PATCH .../profile (R-PF-2, R-PF-3)"},
+        "comment": {**BOOLEAN, "description": "POST .../comments (R-ACC-2)"},
+        "attach_document": {**BOOLEAN, "description": "POST .../documents"},
+        "delete": {**BOOLEAN, "description": "DELETE the order from one's own list (R-LS-2)"},
+    }
+)
 _COMMON: dict[str, dict[str, Any]] = {
     "order_id": ID,
     "number": STRING,
@@ -128,6 +138,10 @@ ORDER = obj(
         "parts": {**array(PART), "description": "the order's parts (R-SPL-1), each as its list row names it"},
         "history": array(HISTORY),
         "next_statuses": {**array(STRING), "description": "the statuses the caller may move the order to"},
+        "allowed_actions": {
+            **ACTIONS,
+            "description": "what else this caller may do to the order now (offer only these)",
+        },
         "allowed_transitions": {
             **array(TRANSITION),
             "description": (
@@ -206,6 +220,14 @@ ORDER_EXAMPLE: dict[str, Any] = {
     ],
     "next_statuses": ["cancelled"],
     "allowed_transitions": [{"to": "cancelled", "label": "Cancelled", "comment_required": False}],
+    "allowed_actions": {
+        "edit_lines": False,
+        "move_lines": False,
+        "edit_profile": False,
+        "comment": True,
+        "attach_document": True,
+        "delete": False,
+    },
 }
 
 ORDER_SUMMARY = obj(

@@ -205,6 +205,8 @@ def order_body(
         moves = domain.allowed_transitions(status, side, may_change=may_change)
         body["next_statuses"] = [m["to"] for m in moves]
         body["allowed_transitions"] = moves
+        may_comment = principal.is_buyer or (principal.has("orders", "change") and principal.has("buyers", "change"))
+        body["allowed_actions"] = domain.allowed_actions(status, side, may_change=may_change, may_comment=may_comment)
     return body
 
 
