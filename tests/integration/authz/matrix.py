@@ -145,6 +145,7 @@ TABLE: list[Row] = [
     R("orders", "GET", "/api/v1/me", "R-ACC-1", "2xx 2xx 2xx 2xx 2xx 2xx"),
     R("orders", "GET", "/api/v1/price-lists", "R-ACC-1", "2xx 2xx 2xx 2xx 2xx 2xx"),
     R("orders", "GET", "/api/v1/price-lists/{price_list_id}", "R-ACC-1", "2xx 2xx 2xx 2xx 2xx 404"),
+    R("orders", "GET", "/api/v1/price-lists/{price_list_id}/items", "R-UI-2", "2xx 2xx 2xx 2xx 2xx 404"),
     R("orders", "GET", "/api/v1/price-lists/{price_list_id}/import-template.xlsx", "R-IN-3", "2xx 2xx 2xx 403 403 404"),
     R("orders", "GET", "/api/v1/settings/time-limits", "R-ACC-1", "2xx 2xx 2xx 403 403 2xx"),
     R("orders", "GET", "/api/v1/users", "R-ACC-1", "2xx 2xx 2xx 2xx 2xx 2xx"),

@@ -282,6 +282,26 @@ def build_router(deps: Deps) -> APIRouter:
     async def get_price_list(price_list_id: uuid.UUID, principal: CurrentPrincipal) -> JSONResponse:
         return order_response(await catalog.get_price_list(db, principal, price_list_id))
 
+    @router.get(
+        "/price-lists/{price_list_id}/items",
+        tags=["price lists"],
+        summary="A page of a price list's lines, searched by name or SKU (the buyer's catalogue, R-UI-2)",
+        description=(
+            "Product name, SKU, unit, price and VAT rate per line in the list's order, with the list's currency, "
+            "VAT mode and warehouses by name. `q` finds lines whose name or SKU contains it (any case). For the "
+            "availability of the page's lines ask inventory: `GET /api/v1/price-lists/{id}/availability?sku=…`."
+        ),
+        responses=answers.PRICE_LIST_PAGE,
+    )
+    async def price_list_items(
+        price_list_id: uuid.UUID,
+        principal: CurrentPrincipal,
+        q: Annotated[str, Query(max_length=200, description="Part of a product name or SKU")] = "",
+        limit: Limit = 50,
+        offset: Offset = 0,
+    ) -> dict[str, Any]:
+        return await catalog.price_list_items_page(db, principal, price_list_id, q=q, limit=limit, offset=offset)
+
     @router.put(
         "/price-lists/{price_list_id}",
         tags=["price lists"],
