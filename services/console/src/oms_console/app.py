@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import httpx
 from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
@@ -255,6 +256,17 @@ def install_error_pages(app: FastAPI) -> None:
         if exc.status == 412:
             return error_page(request, 412, _("Someone changed this order"), _("Reload the page and try again."))
         return error_page(request, exc.status if 400 <= exc.status < 500 else 400, _("Not done"), exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        # Forms the console renders never fail this (fields are bounded in the page too); a crafted or cut
+        # request does: say so, in the user's language.
+        return error_page(
+            request,
+            422,
+            _("The form could not be read"),
+            _("Some of its values are missing or too long. Reload the page and try again."),
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -15,6 +16,7 @@ from oms_console.auth import (
     safe_next,
     session_of,
     signed_in_api,
+    token_expiry,
 )
 from oms_console.clients import ServiceError, SessionExpired
 from oms_console.i18n import _
@@ -26,6 +28,11 @@ router = APIRouter()
 
 @router.get("/login")
 async def login_page(request: Request, next: str = "") -> Response:
+    session = session_of(request)
+    if session.access and not request.query_params.get("done"):
+        exp = token_expiry(session.access)
+        if exp is not None and exp > time.time():  # already signed in: straight on
+            return RedirectResponse(safe_next(next, "/orders"), status_code=303)
     return render(
         request,
         "auth/login.html",
