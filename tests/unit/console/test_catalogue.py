@@ -185,9 +185,7 @@ def test_the_cart_holds_one_price_list(console: Console) -> None:
     console.post("/catalogue/cart", {"price_list_id": PL, f"qty|{WH_A}|BOLT-M8": "1"})
     other = a_price_list(price_list_id=OTHER_PL, name="Другой")
     console.services.orders.get(f"/api/v1/price-lists/{OTHER_PL}").respond(200, json=other)
-    console.services.inventory.get(f"/api/v1/price-lists/{OTHER_PL}/availability").respond(
-        200, json=availability([])
-    )
+    console.services.inventory.get(f"/api/v1/price-lists/{OTHER_PL}/availability").respond(200, json=availability([]))
     answer = console.post("/catalogue/cart", {"price_list_id": OTHER_PL, f"qty|{WH_A}|NUT-M8": "2"})
     assert answer.status_code == 422
     assert "В корзине строки другого прайс-листа" in answer.text

@@ -336,7 +336,7 @@ async def update_cart(request: Request, user: CurrentUser, api: Services) -> Res
         desired = typed_form["desired_date"]
         if desired:
             try:
-                date.fromisoformat(desired)
+                date.fromisoformat(str(desired))
             except ValueError:
                 errors["desired_date"] = _("Enter a date.")
         if cart.empty:
