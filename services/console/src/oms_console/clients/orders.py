@@ -117,3 +117,9 @@ class OrdersClient(ServiceClient):
             idempotency_key=key,
         )
         return dict(answer.json())
+
+    async def request_password_reset(self, email: str) -> None:
+        await self.request("POST", "/api/v1/auth/password-reset", json={"email": email}, authenticated=False)
+
+    async def register_by_invitation(self, token: str, body: dict[str, Any]) -> dict[str, Any]:
+        return dict(await self.post_json(f"/api/v1/invitations/{token}/register", body, authenticated=False))

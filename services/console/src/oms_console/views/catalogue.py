@@ -16,7 +16,7 @@ from oms_console.auth import User
 from oms_console.clients import Api, ServiceError, ServiceUnavailable, new_idempotency_key
 from oms_console.i18n import _
 from oms_console.rendering import render
-from oms_console.views.common import CurrentUser, Services
+from oms_console.views.common import CurrentUser, Services, flash_from
 
 router = APIRouter()
 
@@ -42,10 +42,10 @@ def _quantities(form: Any) -> dict[str, tuple[str, str, str]]:
     return found
 
 
-def _updated_flash(request: Request) -> dict[str, str] | None:
+def _updated_flash(request: Request) -> dict[str, Any] | None:
     if request.query_params.get("done") == "cart":
         return {"kind": "success", "text": _("The cart is updated.")}
-    return None
+    return flash_from(request)
 
 
 def _page_number(text: str) -> int:
@@ -87,7 +87,7 @@ async def _catalogue_page(
     *,
     typed: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
-    flash: dict[str, str] | None = None,
+    flash: dict[str, Any] | None = None,
     status_code: int = 200,
 ) -> Response:
     lists = await _price_lists(api)
@@ -242,7 +242,7 @@ async def _cart_page(
     form: dict[str, Any] | None = None,
     typed: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
-    flash: dict[str, str] | None = None,
+    flash: dict[str, Any] | None = None,
     status_code: int = 200,
 ) -> Response:
     context: dict[str, Any] = {

@@ -25,8 +25,15 @@ CHUNK = 64 * 1024
 
 
 def _may_import(user: User) -> None:
-    """Managers create orders for their buyers (the orders service decides who may, per buyer)."""
+    """Managers with at least "change" access to orders create orders for their buyers (the orders service
+    still decides who may, per buyer); others find no such page."""
     require_staff(user)
+    if not may_import(user):
+        raise ServiceError("console", 404, "not_found", "")
+
+
+def may_import(user: User) -> bool:
+    return user.is_staff and (user.is_owner or user.access.get("orders") in ("change", "full"))
 
 
 async def _choices(api: Api) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
