@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from oms_console.cart import CART_COOKIE, Cart, decode, encode
+from oms_console.views.catalogue import error_id
 from tests.unit.console.conftest import Console
 
 PL = "11111111-1111-4111-8111-111111111111"
@@ -241,7 +242,7 @@ def test_sending_the_cart_places_the_order_and_opens_it(console: Console) -> Non
 
 
 def test_a_refused_line_is_shown_next_to_it_and_the_form_keeps_what_was_typed(console: Console) -> None:
-    """R-UI-2: the service's refusal of a line (e.g. not enough stock) is shown next to that line; the date and
+    """R-UI-2: the service's refusal of a line is shown next to that line, in the page's language; the date and
     comment stay; the cart stays."""
     console.signed_in_as_buyer()
     serve_catalogue(console)
@@ -252,7 +253,9 @@ def test_a_refused_line_is_shown_next_to_it_and_the_form_keeps_what_was_typed(co
             "error": {
                 "code": "invalid_lines",
                 "message": "1 of 2 lines are not valid",
-                "details": [{"line": 1, "sku": "NUT-M8", "reasons": ["not enough stock: 2 available"]}],
+                "details": [
+                    {"line": 1, "sku": "NUT-M8", "reasons": ["quantity 4.5 is not a whole number: шт is counted whole"]}
+                ],
             }
         },
     )
@@ -260,8 +263,8 @@ def test_a_refused_line_is_shown_next_to_it_and_the_form_keeps_what_was_typed(co
         "/cart", {"action": "send", "desired_date": "2026-12-22", "comment": "Срочно", f"qty|{WH_B}|NUT-M8": "4"}
     )
     assert answer.status_code == 422
-    assert "not enough stock: 2 available" in answer.text
-    assert f'id="qty-{WH_B}-NUT-M8-error"' in answer.text
+    assert "Количество 4.5 не целое: «шт» считается целыми единицами" in answer.text
+    assert f'id="{error_id(f"qty|{WH_B}|NUT-M8")}"' in answer.text
     assert 'value="2026-12-22"' in answer.text and "Срочно</textarea>" in answer.text
     assert len(cart_of(console).lines) == 2
 

@@ -76,7 +76,8 @@ def test_an_imported_order_links_to_its_page(console: Console) -> None:
 
 
 def test_bad_rows_are_reported_row_by_row(console: Console) -> None:
-    """R-UI-7, R-IN-3: nothing imported; each bad row with its SKU and what is wrong; the choices kept."""
+    """R-UI-7, R-IN-3: nothing imported; each bad row with its SKU and what is wrong (in the page's language);
+    the choices kept."""
     console.signed_in_as_staff()
     serve_choices(console)
     console.services.orders.post("/api/v1/orders/import").respond(
@@ -87,7 +88,7 @@ def test_bad_rows_are_reported_row_by_row(console: Console) -> None:
                 "message": "2 rows are not valid; nothing was imported",
                 "details": [
                     {"row": 3, "sku": "NOPE-1", "reasons": ["SKU 'NOPE-1' is not in this price list"]},
-                    {"row": 5, "sku": "BOLT-M8", "reasons": ["quantity must be positive"]},
+                    {"row": 5, "sku": "BOLT-M8", "reasons": ["quantity must be greater than zero"]},
                 ],
             }
         },
@@ -95,10 +96,30 @@ def test_bad_rows_are_reported_row_by_row(console: Console) -> None:
     answer = upload(console)
     assert answer.status_code == 422
     assert "Ничего не загружено" in answer.text
-    for shown in ("NOPE-1", "SKU &#39;NOPE-1&#39; is not in this price list", "BOLT-M8", "quantity must be positive"):
+    for shown in ("Артикула NOPE-1 нет в этом прайс-листе", "BOLT-M8", "Количество должно быть больше нуля"):
         assert shown in answer.text
     assert '<td class="num">3</td>' in answer.text and '<td class="num">5</td>' in answer.text
     assert f'<option value="{BUYER}" selected>' in answer.text
+
+
+def test_a_sheet_without_the_templates_columns_is_said_next_to_the_file(console: Console) -> None:
+    """R-UI-7: a workbook that is not the template is refused next to the file field, in the page's language."""
+    console.signed_in_as_staff()
+    serve_choices(console)
+    console.services.orders.post("/api/v1/orders/import").respond(
+        422,
+        json={
+            "error": {
+                "code": "invalid_import",
+                "message": "the sheet must have the columns sku, warehouse, quantity; missing: sku",
+                "details": {"missing_columns": ["sku"], "expected": ["sku", "warehouse", "quantity"]},
+            }
+        },
+    )
+    answer = upload(console)
+    assert answer.status_code == 422
+    assert 'id="file-error"' in answer.text
+    assert "В листе нет столбцов шаблона" in answer.text
 
 
 def test_a_missing_file_and_choices_are_said_next_to_the_fields(console: Console) -> None:

@@ -3,6 +3,7 @@ order (R-IN-1). The cart lives in a signed cookie (``oms_console.cart``): it is 
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -15,6 +16,7 @@ from oms_console import cart as carts
 from oms_console.auth import User
 from oms_console.clients import Api, ServiceError, ServiceUnavailable, new_idempotency_key
 from oms_console.i18n import _
+from oms_console.reasons import line_reason
 from oms_console.rendering import render
 from oms_console.views.common import CurrentUser, Services, flash_from
 
@@ -29,6 +31,11 @@ CENT = Decimal("0.01")
 def qty_field(warehouse_id: str, sku: str) -> str:
     """The form name of a quantity input: a warehouse id has no "|", the SKU (after it) may have anything."""
     return f"{QTY_PREFIX}{warehouse_id}|{sku}"
+
+
+def error_id(field: str) -> str:
+    """An element id for a quantity's error message (the SKU may hold anything an id may not)."""
+    return f"qty-{hashlib.sha1(field.encode(), usedforsecurity=False).hexdigest()[:12]}-error"
 
 
 def _quantities(form: Any) -> dict[str, tuple[str, str, str]]:
@@ -141,6 +148,7 @@ async def _catalogue_page(
                         "warehouse": w,
                         "available": per_warehouse.get(w["warehouse_id"]) if found else None,
                         "field": qty_field(w["warehouse_id"], sku),
+                        "error_id": error_id(qty_field(w["warehouse_id"], sku)),
                         "quantity": cart.quantity(sku, w["warehouse_id"]) if in_cart else "",
                     }
                     for w in warehouses
@@ -270,6 +278,7 @@ async def _cart_page(
         line = {
             "sku": sku, "warehouse_id": warehouse_id, "warehouse": names.get(warehouse_id, ""),
             "field": qty_field(warehouse_id, sku), "quantity": quantity, "item": item,
+            "error_id": error_id(qty_field(warehouse_id, sku)),
         }  # fmt: skip
         if item is not None:
             amount, vat, total = _amounts(item.get("price"), quantity, item.get("vat_rate"), vat_included)
@@ -293,7 +302,7 @@ def _line_errors(exc: ServiceError, keys: list[str]) -> dict[str, str]:
         for detail in exc.details:
             if isinstance(detail, dict) and isinstance(detail.get("line"), int) and 0 <= detail["line"] < len(keys):
                 reasons = detail.get("reasons") or [detail.get("reason") or ""]
-                errors[keys[detail["line"]]] = "; ".join(str(r) for r in reasons if r)
+                errors[keys[detail["line"]]] = "; ".join(line_reason(str(r)) for r in reasons if r)
     for key, message in exc.field_errors().items():
         if key == "desired_shipment_date":
             errors["desired_date"] = message

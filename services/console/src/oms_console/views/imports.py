@@ -16,6 +16,7 @@ from oms_console.auth import User
 from oms_console.clients import Api, ServiceError, new_idempotency_key
 from oms_console.clients.orders import XLSX_TYPE
 from oms_console.i18n import _
+from oms_console.reasons import file_problem, line_reason
 from oms_console.rendering import render
 from oms_console.views.common import CurrentUser, Services, require_staff
 
@@ -106,7 +107,8 @@ def _report(exc: ServiceError) -> list[dict[str, Any]]:
         for detail in exc.details:
             if isinstance(detail, dict) and ("row" in detail or "reasons" in detail):
                 reasons = detail.get("reasons") or [detail.get("reason") or ""]
-                rows.append({"row": detail.get("row"), "sku": detail.get("sku") or "", "reasons": reasons})
+                translated = [line_reason(str(r)) for r in reasons if r]
+                rows.append({"row": detail.get("row"), "sku": detail.get("sku") or "", "reasons": translated})
     return rows
 
 
@@ -145,7 +147,7 @@ async def import_order(request: Request, user: CurrentUser, api: Services) -> Re
     except ServiceError as exc:
         rows = _report(exc)
         if exc.status == 413:
-            errors["file"] = _("The file is too large for the orders service.")
+            errors["file"] = file_problem(exc.code, exc.message)
         elif exc.code == "buyer_not_found":
             errors["buyer_id"] = _("There is no such buyer.")
         elif exc.code == "not_your_buyer":
@@ -157,6 +159,6 @@ async def import_order(request: Request, user: CurrentUser, api: Services) -> Re
         else:
             found = exc.field_errors()
             errors.update({k: v for k, v in found.items() if k in ("buyer_id", "price_list_id", "file")})
-            errors.setdefault("file", exc.message or _("The file could not be read."))
+            errors.setdefault("file", file_problem(exc.code, exc.message))
         return await _page(request, api, form=form, errors=errors, rows=rows, status_code=422)
     return await _page(request, api, form=form, order=order, status_code=201)
