@@ -4,8 +4,9 @@ buyer registering through an invitation (then signed in, on the catalogue); the 
 from __future__ import annotations
 
 import json
+import re
 
-from oms_console.auth import ACCESS_COOKIE
+from oms_console.auth import ACCESS_COOKIE, CSRF_COOKIE
 from tests.unit.console.conftest import Console, a_me, a_token
 
 TOKEN = "invite-token-1"
@@ -111,3 +112,16 @@ def test_navigation_offers_catalogue_to_buyers_and_import_to_staff_who_may(conso
     console.signed_in_as(reader)
     assert 'href="/orders/import"' not in console.get("/catalogue").text
     assert console.get("/orders/import").status_code == 404
+
+
+def test_every_form_carries_the_browsers_csrf_token(console: Console) -> None:
+    """R-UI-1: a form posted from the page itself passes the CSRF check: each hidden token is the cookie's."""
+    console.services.orders.get(f"/api/v1/invitations/{TOKEN}").respond(200, json=invitation())
+    console.services.orders.get("/api/v1/links/t").respond(
+        200, json={"price_list_id": "p", "name": "Крепёж", "supplier_name": "ООО Ромашка", "items": []}
+    )
+    for path in ("/login", "/forgot", f"/invitation/register?token={TOKEN}", "/join/t", "/reset?token=x"):
+        page = console.get(path)
+        tokens = re.findall(r'name="csrf_token" value="([^"]*)"', page.text)
+        assert tokens, path
+        assert set(tokens) == {console.client.cookies.get(CSRF_COOKIE)}, path
