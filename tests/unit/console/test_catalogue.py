@@ -316,3 +316,19 @@ def test_staff_see_the_catalogue_without_a_cart(console: Console) -> None:
     assert page.status_code == 200
     assert "Болт М8" in page.text
     assert "/catalogue/cart" not in page.text
+
+
+def test_a_price_list_not_open_to_the_buyer_is_not_found(console: Console) -> None:
+    """R-UI-2, R-ACC-4: a price list the buyer has no access to (or a malformed id) is a 404 page, never a trace."""
+    console.signed_in_as_buyer()
+    serve_catalogue(console)
+    console.services.orders.get(f"/api/v1/price-lists/{OTHER_PL}").respond(
+        404, json={"error": {"code": "price_list_not_found", "message": "no such price list", "details": None}}
+    )
+    console.services.orders.get("/api/v1/price-lists/not-an-id").respond(
+        422, json={"error": {"code": "validation_error", "message": "bad id", "details": []}}
+    )
+    assert console.get(f"/catalogue?price_list={OTHER_PL}").status_code == 404
+    malformed = console.get("/catalogue?price_list=not-an-id")
+    assert malformed.status_code == 404
+    assert "bad id" not in malformed.text

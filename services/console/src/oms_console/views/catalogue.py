@@ -67,6 +67,16 @@ def _catalogue_url(price_list_id: str, q: str, page: int, **extra: str) -> str:
     return "/catalogue?" + urlencode({**params, **extra})
 
 
+async def open_price_list(api: Api, price_list_id: str) -> dict[str, Any]:
+    """One price list (the service answers 404 for one not open to the caller); a malformed id is not found too."""
+    try:
+        return await api.orders.price_list(price_list_id)
+    except ServiceError as exc:
+        if exc.status in (400, 422):
+            raise ServiceError("console", 404, "not_found", "") from exc
+        raise
+
+
 async def _price_lists(api: Api) -> list[dict[str, Any]]:
     return list((await api.orders.price_lists(limit=200)).get("items") or [])
 
@@ -110,7 +120,7 @@ async def _catalogue_page(
         return render(request, "catalogue/list.html", context, status_code=status_code)
     price_list = next((pl for pl in lists if str(pl.get("price_list_id")) == price_list_id), None)
     if price_list is None:
-        price_list = await api.orders.price_list(price_list_id)  # not open: the service answers 404
+        price_list = await open_price_list(api, price_list_id)
     items = list(price_list.get("items") or [])
     folded = q.strip().casefold()
     if folded:
@@ -192,7 +202,7 @@ async def add_to_cart(request: Request, user: CurrentUser, api: Services) -> Res
     errors: dict[str, str] = {}
     if not user.is_buyer:
         errors["_"] = _("Only a buyer can order from a price list.")
-    price_list = await api.orders.price_list(price_list_id) if price_list_id else None
+    price_list = await open_price_list(api, price_list_id) if price_list_id else None
     if price_list is None:
         errors["_"] = _("Choose a price list.")
     known_skus = {str(i.get("sku")) for i in (price_list or {}).get("items") or []}

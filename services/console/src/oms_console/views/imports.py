@@ -78,7 +78,12 @@ async def template(request: Request, user: CurrentUser, api: Services, price_lis
     _may_import(user)
     lang = i18n.current_locale()
     if price_list:
-        content = await api.orders.price_list_import_template(price_list[:100], lang)
+        try:
+            content = await api.orders.price_list_import_template(price_list[:100], lang)
+        except ServiceError as exc:
+            if exc.status in (400, 422):
+                raise ServiceError("console", 404, "not_found", "") from exc
+            raise
         name = "order-template-price-list.xlsx"
     else:
         content = await api.orders.import_template(lang)
