@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from oms_console.cart import CART_COOKIE, Cart, decode, encode
 from oms_console.views.catalogue import error_id
 from tests.unit.console.conftest import Console
@@ -332,3 +334,29 @@ def test_a_price_list_not_open_to_the_buyer_is_not_found(console: Console) -> No
     malformed = console.get("/catalogue?price_list=not-an-id")
     assert malformed.status_code == 404
     assert "bad id" not in malformed.text
+
+
+def test_the_cart_is_bounded_to_one_cookie() -> None:
+    """R-UI-2: the cart is not business data and stays small: more lines than fit in one cookie are refused."""
+    from oms_console.cart import MAX_LINES, CartFull
+
+    key = b"k" * 32
+    lines = {(f"SKU-{n:05}-{'x' * 40}", WH_A): "1" for n in range(MAX_LINES + 1)}
+    with pytest.raises(CartFull):
+        encode(Cart(user_id="u-1", price_list_id=PL, lines=lines), key)
+    fits = {(f"SKU-{n}", WH_A): "1" for n in range(20)}
+    assert len(encode(Cart(user_id="u-1", price_list_id=PL, lines=fits), key)) < 3800
+
+
+def test_an_over_full_cart_is_refused_with_a_message(console: Console, monkeypatch: Any) -> None:
+    """R-UI-2: putting lines into a full cart says so next to the form; the cart keeps what it had."""
+    from oms_console import cart as carts
+
+    monkeypatch.setattr(carts, "MAX_LINES", 1)
+    console.signed_in_as_buyer()
+    serve_catalogue(console)
+    console.post("/catalogue/cart", {"price_list_id": PL, f"qty|{WH_A}|BOLT-M8": "1"})
+    answer = console.post("/catalogue/cart", {"price_list_id": PL, f"qty|{WH_B}|NUT-M8": "2"})
+    assert answer.status_code == 422
+    assert "Корзина заполнена" in answer.text
+    assert cart_of(console).lines == {("BOLT-M8", WH_A): "1"}
