@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from oms_console.views import auth, order, orders
+from oms_console.views import accounts, auth, catalogue, imports, join, order, orders
 
-ROUTERS: list[APIRouter] = [auth.router, orders.router, order.router]
+# ``imports`` before ``order``: /orders/import is not an order's page.
+ROUTERS: list[APIRouter] = [
+    auth.router,
+    orders.router,
+    imports.router,
+    order.router,
+    catalogue.router,
+    join.router,
+    accounts.router,
+]
 # Routes that take uploads (larger bodies than a form): the app gives them the upload limit.
-UPLOAD_PATHS: list[str] = ["/orders/{order_id}/documents"]
+UPLOAD_PATHS: list[str] = ["/orders/{order_id}/documents", "/orders/import"]
