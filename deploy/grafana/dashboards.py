@@ -32,7 +32,11 @@ def panel(title: str, exprs: list[tuple[str, str]], unit: str = "short", kind: s
 
 def http_panels(sel: str, by: str) -> list[dict[str, Any]]:
     return [
-        panel("HTTP requests per second", [(f"sum by ({by}) (rate(oms_http_requests_total{{{sel}}}[5m]))", f"{{{{{by}}}}}")], "reqps"),
+        panel(
+            "HTTP requests per second",
+            [(f"sum by ({by}) (rate(oms_http_requests_total{{{sel}}}[5m]))", f"{{{{{by}}}}}")],
+            "reqps",
+        ),
         panel(
             "HTTP 5xx ratio",
             [
@@ -48,7 +52,8 @@ def http_panels(sel: str, by: str) -> list[dict[str, Any]]:
             "HTTP duration p95",
             [
                 (
-                    f"histogram_quantile(0.95, sum by ({by}, le) (rate(oms_http_request_duration_seconds_bucket{{{sel}}}[5m])))",
+                    f"histogram_quantile(0.95, sum by ({by}, le) "
+                    f"(rate(oms_http_request_duration_seconds_bucket{{{sel}}}[5m])))",
                     f"{{{{{by}}}}}",
                 )
             ],
@@ -61,14 +66,20 @@ def message_panels(app_sel: str, svc_sel: str, group_sel: str, by_app: str, by_s
     return [
         panel(
             "Messages processed per second",
-            [(f"sum by ({by_app}, status) (rate(faststream_received_processed_messages_total{{{app_sel}}}[5m]))", f"{{{{{by_app}}}}} {{{{status}}}}")],
+            [
+                (
+                    f"sum by ({by_app}, status) (rate(faststream_received_processed_messages_total{{{app_sel}}}[5m]))",
+                    f"{{{{{by_app}}}}} {{{{status}}}}",
+                )
+            ],
             "ops",
         ),
         panel(
             "Message handling errors per second",
             [
                 (
-                    f"sum by ({by_app}) (rate(faststream_received_processed_messages_exceptions_total{{{app_sel}}}[5m]))",
+                    f"sum by ({by_app}) "
+                    f"(rate(faststream_received_processed_messages_exceptions_total{{{app_sel}}}[5m]))",
                     f"{{{{{by_app}}}}}",
                 )
             ],
@@ -78,17 +89,30 @@ def message_panels(app_sel: str, svc_sel: str, group_sel: str, by_app: str, by_s
             "Message handling duration p95",
             [
                 (
-                    f"histogram_quantile(0.95, sum by ({by_app}, le) (rate(faststream_received_processed_messages_duration_seconds_bucket{{{app_sel}}}[5m])))",
+                    f"histogram_quantile(0.95, sum by ({by_app}, le) "
+                    f"(rate(faststream_received_processed_messages_duration_seconds_bucket{{{app_sel}}}[5m])))",
                     f"{{{{{by_app}}}}}",
                 )
             ],
             "s",
         ),
-        panel("Consumer lag (messages)", [(f"sum by (group, topic) (oms_consumer_lag{{{group_sel}}})", "{{group}} {{topic}}")]),
-        panel("Oldest unpublished outbox row", [(f"max by ({by_svc}) (oms_outbox_oldest_age_seconds{{{svc_sel}}})", f"{{{{{by_svc}}}}}")], "s"),
+        panel(
+            "Consumer lag (messages)",
+            [(f"sum by (group, topic) (oms_consumer_lag{{{group_sel}}})", "{{group}} {{topic}}")],
+        ),
+        panel(
+            "Oldest unpublished outbox row",
+            [(f"max by ({by_svc}) (oms_outbox_oldest_age_seconds{{{svc_sel}}})", f"{{{{{by_svc}}}}}")],
+            "s",
+        ),
         panel(
             "Dead letters (last hour)",
-            [(f"sum by ({by_svc}, topic) (increase(oms_dlq_messages_total{{{svc_sel}}}[1h]))", f"{{{{{by_svc}}}}} {{{{topic}}}}")],
+            [
+                (
+                    f"sum by ({by_svc}, topic) (increase(oms_dlq_messages_total{{{svc_sel}}}[1h]))",
+                    f"{{{{{by_svc}}}}} {{{{topic}}}}",
+                )
+            ],
         ),
         panel("Parked events", [(f"sum by ({by_svc}) (oms_parked_events{{{svc_sel}}})", f"{{{{{by_svc}}}}}")]),
         panel(
@@ -102,12 +126,26 @@ BUSINESS: dict[str, list[dict[str, Any]]] = {
     "orders": [
         panel(
             "Orders placed per hour",
-            [('sum(increase(oms_consumer_events_total{service="analytics", event_type="order.placed", outcome="processed"}[1h]))', "placed")],
+            [
+                (
+                    'sum(increase(oms_consumer_events_total{service="analytics", event_type="order.placed", '
+                    'outcome="processed"}[1h]))',
+                    "placed",
+                )
+            ],
         ),
-        panel("Events published per second", [('sum(rate(oms_outbox_published_total{service="orders"}[5m]))', "published")], "ops"),
+        panel(
+            "Events published per second",
+            [('sum(rate(oms_outbox_published_total{service="orders"}[5m]))', "published")],
+            "ops",
+        ),
     ],
     "inventory": [
-        panel("Reservations per second by outcome", [("sum by (outcome) (rate(oms_inventory_reservations_total[5m]))", "{{outcome}}")], "ops"),
+        panel(
+            "Reservations per second by outcome",
+            [("sum by (outcome) (rate(oms_inventory_reservations_total[5m]))", "{{outcome}}")],
+            "ops",
+        ),
         panel(
             "Reserve drift",
             [
@@ -141,15 +179,35 @@ BUSINESS: dict[str, list[dict[str, Any]]] = {
             "ERP changes applied per hour",
             [
                 (
-                    'sum by (event_type) (increase(oms_consumer_events_total{service="orders", event_type=~"erp\\\\..*", outcome="processed"}[1h]))',
+                    'sum by (event_type) (increase(oms_consumer_events_total{service="orders", '
+                    'event_type=~"erp\\\\..*", outcome="processed"}[1h]))',
                     "{{event_type}}",
                 )
             ],
         ),
     ],
     "analytics": [
-        panel("Events applied per second by type", [('sum by (event_type) (rate(oms_consumer_events_total{service="analytics", outcome="processed"}[5m]))', "{{event_type}}")], "ops"),
-        panel("Report duration p95", [("histogram_quantile(0.95, sum by (kind, le) (rate(oms_analytics_report_seconds_bucket[5m])))", "{{kind}}")], "s"),
+        panel(
+            "Events applied per second by type",
+            [
+                (
+                    "sum by (event_type) "
+                    '(rate(oms_consumer_events_total{service="analytics", outcome="processed"}[5m]))',
+                    "{{event_type}}",
+                )
+            ],
+            "ops",
+        ),
+        panel(
+            "Report duration p95",
+            [
+                (
+                    "histogram_quantile(0.95, sum by (kind, le) (rate(oms_analytics_report_seconds_bucket[5m])))",
+                    "{{kind}}",
+                )
+            ],
+            "s",
+        ),
     ],
     "console": [],
 }
@@ -189,7 +247,10 @@ def dashboards() -> dict[str, dict[str, Any]]:
     result = {"oms-overview.json": dashboard("oms-overview", "OMS overview", overview)}
     for name in SERVICES:
         sel = f'service="{name}"'
-        panels = [panel("Ready replicas", [(f"sum(oms_ready{{{sel}}})", "ready")], kind="stat"), *http_panels(sel, "route")]
+        panels = [
+            panel("Ready replicas", [(f"sum(oms_ready{{{sel}}})", "ready")], kind="stat"),
+            *http_panels(sel, "route"),
+        ]
         if name in CONSUMERS:
             panels += message_panels(f'app_name="oms-{name}"', sel, f'group="oms-{name}"', "handler", "service")
         panels += [dict(p) for p in BUSINESS[name]]

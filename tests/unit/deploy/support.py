@@ -18,7 +18,14 @@ ROOT = Path(__file__).resolve().parents[3]
 DEPLOY = ROOT / "deploy"
 OVERLAYS = ("local", "production")
 SERVICES = ("orders", "inventory", "notifications", "erp-bridge", "analytics")
-HTTP_PORTS = {"console": 8100, "orders": 8101, "inventory": 8102, "notifications": 8103, "erp-bridge": 8104, "analytics": 8105}
+HTTP_PORTS = {
+    "console": 8100,
+    "orders": 8101,
+    "inventory": 8102,
+    "notifications": 8103,
+    "erp-bridge": 8104,
+    "analytics": 8105,
+}
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 # Settings that other work adds to the services at the same time as these files (topic partitions and replication,

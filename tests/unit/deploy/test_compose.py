@@ -1,4 +1,4 @@
-"""The production-like compose file: one origin, replicas that scale, health, storage, monitoring that reaches someone."""
+"""The production-like compose file: one origin, replicas that scale, health, storage, alerts that reach someone."""
 
 from __future__ import annotations
 
@@ -9,7 +9,19 @@ import yaml
 
 from tests.unit.deploy.support import DEPLOY, HTTP_PORTS, ROOT, SERVICES, compose, tool, unread
 
-INFRA = ("kafka", "postgres", "minio", "minio-bucket", "mail", "keys", "topics", "proxy", "prometheus", "alertmanager", "grafana")
+INFRA = (
+    "kafka",
+    "postgres",
+    "minio",
+    "minio-bucket",
+    "mail",
+    "keys",
+    "topics",
+    "proxy",
+    "prometheus",
+    "alertmanager",
+    "grafana",
+)
 ONE_SHOT = {"keys", "topics", "minio-bucket"}
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import json
 import re
 from types import ModuleType
 
@@ -14,7 +13,9 @@ from tests.unit.deploy.test_checks import PENDING_METRICS, exported_metrics
 
 GRAFANA = DEPLOY / "grafana"
 # FastStream's Kafka middleware (message RED); Prometheus' own series.
-LIBRARY_METRICS = re.compile(r"^faststream_received_processed_messages(_total|_exceptions_total|_duration_seconds_bucket)$")
+LIBRARY_METRICS = re.compile(
+    r"^faststream_received_processed_messages(_total|_exceptions_total|_duration_seconds_bucket)$"
+)
 
 
 def generator() -> ModuleType:

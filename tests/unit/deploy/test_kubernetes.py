@@ -3,6 +3,7 @@ against the Kubernetes API schemas (kubernetes-validate, schemas bundled); what 
 
 from __future__ import annotations
 
+import functools
 import importlib
 from typing import Any
 
@@ -24,7 +25,9 @@ OPERATOR_SECRETS = {
 Resource = dict[str, Any]
 
 
+@functools.cache
 def render(overlay: str) -> dict[tuple[str, str], Resource]:
+    """Rendered once per overlay; the tests only read it."""
     return {(r["kind"], r["metadata"]["name"]): r for r in build(K8S / "overlays" / overlay)}
 
 
@@ -76,7 +79,11 @@ def test_each_service_has_a_deployment_service_budget_probes_limits_and_scrape_a
         assert container["resources"]["requests"] and container["resources"]["limits"]
         assert pod(deployment)["securityContext"]["runAsNonRoot"] is True
         annotations = deployment["spec"]["template"]["metadata"]["annotations"]
-        assert annotations == {"prometheus.io/scrape": "true", "prometheus.io/port": str(port), "prometheus.io/path": "/metrics"}
+        assert annotations == {
+            "prometheus.io/scrape": "true",
+            "prometheus.io/port": str(port),
+            "prometheus.io/path": "/metrics",
+        }
         service = resources[("Service", name)]
         assert service["spec"]["ports"][0]["port"] == port
         assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
@@ -112,8 +119,10 @@ def test_only_orders_gets_the_private_key(overlay: str) -> None:
         if v.get("secret", {}).get("secretName") == "oms-orders-signing-key"
     }
     assert holders == {"orders"}
+    copy = pod(resources[("Deployment", "orders")])["initContainers"][0]["command"][-1]
+    assert "install -D -m 0600 /secret/jwt-private.pem /var/lib/oms/keys/jwt-private.pem" in copy
     orders = pod(resources[("Deployment", "orders")])["containers"][0]
-    assert env_value(resources, orders, "OMS_ORDERS_JWT_PRIVATE_KEY_FILE") == "/keys/jwt-private.pem"
+    assert env_value(resources, orders, "OMS_ORDERS_JWT_PRIVATE_KEY_FILE") == "/var/lib/oms/keys/jwt-private.pem"
     assert env_value(resources, orders, "OMS_JWKS_URL") == ""
     for name in SERVICES:
         if name != "orders":
@@ -136,7 +145,9 @@ def test_every_variable_the_manifests_set_is_one_the_container_reads(overlay: st
 
 def test_an_unknown_variable_is_caught() -> None:
     """The check above is not vacuous."""
-    assert unread(["oms-inventory"], {"OMS_INVENTORY_HTTP_HOTS", "OMS_INVENTORY_HTTP_HOST"}) == {"OMS_INVENTORY_HTTP_HOTS"}
+    assert unread(["oms-inventory"], {"OMS_INVENTORY_HTTP_HOTS", "OMS_INVENTORY_HTTP_HOST"}) == {
+        "OMS_INVENTORY_HTTP_HOTS"
+    }
     assert unread(["python", "-m", "oms_shared.migrate", "orders"], {"OMS_INVENTORY_DATABASE_URL"})
 
 

@@ -30,10 +30,13 @@ def routing_table() -> list[tuple[str, list[str], list[str], str, int]]:
     for name, paths in re.findall(r"^\s*@([\w-]+) path (.+)$", text, re.M):
         matchers[name] = (paths.split(), [])
     for name, body in re.findall(r"^\s*@([\w-]+) \{\n(.*?)\n\s*\}", text, re.M | re.S):
-        include = re.search(r"^\s*path (.+)$", body, re.M)
-        exclude = re.search(r"^\s*not path (.+)$", body, re.M)
-        matchers[name] = (include.group(1).split() if include else [], exclude.group(1).split() if exclude else [])
-    table = []
+        paths_in = re.search(r"^\s*path (.+)$", body, re.M)
+        paths_out = re.search(r"^\s*not path (.+)$", body, re.M)
+        matchers[name] = (
+            paths_in.group(1).split() if paths_in else [],
+            paths_out.group(1).split() if paths_out else [],
+        )
+    table: list[tuple[str, list[str], list[str], str, int]] = []
     for name, upstream, port in re.findall(r"handle @([\w-]+) \{\s*reverse_proxy \{\s*dynamic a ([\w-]+) (\d+)", text):
         include, exclude = matchers[name]
         table.append((name, include, exclude, upstream, int(port)))
