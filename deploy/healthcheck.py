@@ -13,19 +13,21 @@ import urllib.request
 from pathlib import Path
 
 
-def service_module() -> str | None:
+def service_module(cmdline: bytes | None = None) -> str | None:
     """``oms_<service>`` of the command this container runs (PID 1), or None for a one-shot task."""
-    argv = Path("/proc/1/cmdline").read_bytes().split(b"\0")
-    for arg in argv:
+    if cmdline is None:
+        cmdline = Path("/proc/1/cmdline").read_bytes()
+    for arg in cmdline.split(b"\0"):
         name = Path(arg.decode(errors="replace")).name
         if name.startswith("oms-") and name not in {"oms-topics"}:
             return name.replace("-", "_")
     return None
 
 
-def main() -> int:
-    path = sys.argv[1] if len(sys.argv) > 1 else "/health"
-    module = service_module()
+def main(argv: list[str] | None = None, cmdline: bytes | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    path = args[0] if args else "/health"
+    module = service_module(cmdline)
     if module is None:
         return 0
     port = importlib.import_module(f"{module}.settings").Settings().http_port
