@@ -32,6 +32,12 @@ def test_every_dockerfile_passes_hadolint_at_the_warning_threshold() -> None:
     assert re.search(r"^USER \d+$", text, re.M)
 
 
+def test_the_proxy_configuration_passes_caddy_validate() -> None:
+    """Caddy would start with the routing table compose and the cluster use."""
+    output = run(tool("caddy"), "validate", "--config", str(DEPLOY / "caddy/Caddyfile"), "--adapter", "caddyfile")
+    assert "Valid configuration" in output
+
+
 def test_alert_rules_pass_promtool_and_their_unit_tests() -> None:
     """Every alert fires when it should and stays quiet when it should (deploy/prometheus/tests)."""
     promtool = tool("promtool")

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import re
+import socket
+import subprocess
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from tests.unit.deploy.support import DEPLOY, HTTP_PORTS, SERVICES
+from tests.unit.deploy.support import DEPLOY, HTTP_PORTS, SERVICES, tool
 
 CADDYFILE = DEPLOY / "caddy/Caddyfile"
 # Served by every service for its operators (probes, scraping), not through the public origin.
@@ -53,19 +61,28 @@ def route(path: str) -> list[tuple[str, int]]:
     return hits or [("console", HTTP_PORTS["console"])]
 
 
-def openapi_paths(service: str, tmp_path: Path) -> list[str]:
+@pytest.fixture(scope="module")
+def var_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Building orders' app makes its token keys in the var dir: a temporary one, not the checkout's."""
+    var = tmp_path_factory.mktemp("var")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("OMS_VAR_DIR", str(var))
+        yield var
+
+
+@functools.cache
+def openapi_paths(service: str, var_dir: Path) -> list[str]:
+    """Every path of the service's OpenAPI document (the app is built, never started)."""
     package = f"oms_{service.replace('-', '_')}"
     settings = importlib.import_module(f"{package}.settings").Settings
-    app = importlib.import_module(f"{package}.app").create_app(
-        settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
-    )
+    app = importlib.import_module(f"{package}.app").create_app(settings(database_url="sqlite+aiosqlite://"))
     return sorted(app.openapi()["paths"])
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_every_path_of_a_service_reaches_that_service_and_no_other(service: str, tmp_path: Path) -> None:
+def test_every_path_of_a_service_reaches_that_service_and_no_other(service: str, var_dir: Path) -> None:
     """One origin: a client calls the same paths as on each service's own port, and each lands where it belongs."""
-    paths = [p for p in openapi_paths(service, tmp_path) if p not in INTERNAL]
+    paths = [p for p in openapi_paths(service, var_dir) if p not in INTERNAL]
     assert paths
     for path in paths:
         concrete = re.sub(r"\{[^}]+\}", "x1", path)
@@ -87,3 +104,83 @@ def test_caddy_path_matching_as_the_table_relies_on_it() -> None:
     assert caddy_path_matches("/api/v1/orders/*/reserves", "/api/v1/orders/1/reserves")
     assert not caddy_path_matches("/api/v1/orders/*/reserves", "/api/v1/orders/1/lines/2/reserves")
     assert not caddy_path_matches("/api/v1/orders/*/reserves", "/api/v1/orders/1/reserves/extra")
+
+
+class Backend(BaseHTTPRequestHandler):
+    """Stands for one service: answers any request with its own name."""
+
+    name = ""
+
+    def answer(self) -> None:
+        self.send_response(200)
+        self.send_header("X-Service", self.name)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = answer
+
+    def log_message(self, format: str, *args: object) -> None:  # http.server's signature
+        pass
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def caddy(tmp_path: Path) -> Iterator[str]:
+    """The real Caddy with the real table, each upstream replaced by a stand-in on this machine; its base URL."""
+    binary = tool("caddy")
+    servers = []
+    text = CADDYFILE.read_text().replace("admin 127.0.0.1:2019", "admin off")
+    for name in HTTP_PORTS:
+        backend = type(f"Backend_{name}", (Backend,), {"name": name})
+        server = ThreadingHTTPServer(("127.0.0.1", 0), backend)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        text, count = re.subn(
+            rf"dynamic a {name} {HTTP_PORTS[name]} \{{\s*refresh 5s\s*\}}",
+            f"to 127.0.0.1:{server.server_address[1]}",
+            text,
+        )
+        assert count == 1, name
+    port = free_port()
+    text = text.replace(":8080 {", f":{port} {{")
+    (tmp_path / "Caddyfile").write_text(text)
+    process = subprocess.Popen(
+        [binary, "run", "--config", str(tmp_path / "Caddyfile"), "--adapter", "caddyfile"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={"HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path)},
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
+            assert time.monotonic() < deadline, "caddy did not open its port"
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+
+
+def test_real_caddy_routes_every_api_path_as_the_table_says(caddy: str, var_dir: Path) -> None:
+    """Not only the emulation: Caddy itself sends each service's paths to it and the rest to the console."""
+    expected = {"/": "console", "/orders/42": "console", "/static/app.css": "console"}
+    for service in SERVICES:
+        for path in openapi_paths(service, var_dir):
+            if path not in INTERNAL:
+                expected[re.sub(r"\{[^}]+\}", "x1", path)] = service
+    for path, service in expected.items():
+        with urllib.request.urlopen(caddy + path, timeout=10) as answer:
+            assert answer.headers["X-Service"] == service, path
