@@ -209,7 +209,23 @@ BUSINESS: dict[str, list[dict[str, Any]]] = {
             "s",
         ),
     ],
-    "console": [],
+    # The console has no business data of its own: what it asks of the services, and how it fares.
+    "console": [
+        panel(
+            "Service calls per second",
+            [("sum by (service, status) (rate(oms_console_service_calls_total[5m]))", "{{service}} {{status}}")],
+            "ops",
+        ),
+        panel(
+            "Failed service calls per second (unreachable or 5xx)",
+            [('sum by (service) (rate(oms_console_service_calls_total{status=~"0|5.."}[5m]))', "{{service}}")],
+            "ops",
+        ),
+        panel(
+            "Service calls per page p95",
+            [("histogram_quantile(0.95, sum by (le) (rate(oms_console_service_calls_per_request_bucket[5m])))", "p95")],
+        ),
+    ],
 }
 
 
@@ -247,11 +263,10 @@ def dashboards() -> dict[str, dict[str, Any]]:
     result = {"oms-overview.json": dashboard("oms-overview", "OMS overview", overview)}
     for name in SERVICES:
         sel = f'service="{name}"'
-        panels = [
-            panel("Ready replicas", [(f"sum(oms_ready{{{sel}}})", "ready")], kind="stat"),
-            *http_panels(sel, "route"),
-        ]
+        panels: list[dict[str, Any]] = []
         if name in CONSUMERS:
+            panels += [panel("Ready replicas", [(f"sum(oms_ready{{{sel}}})", "ready")], kind="stat")]
+            panels += http_panels(sel, "route")
             panels += message_panels(f'app_name="oms-{name}"', sel, f'group="oms-{name}"', "handler", "service")
         panels += [dict(p) for p in BUSINESS[name]]
         result[f"oms-{name}.json"] = dashboard(f"oms-{name}", f"OMS {name}", json.loads(json.dumps(panels)))

@@ -8,11 +8,15 @@ import re
 import shutil
 import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
 import yaml
+from pydantic import AliasChoices
 from pydantic_settings import BaseSettings
+
+from oms_shared import settings as shared_settings
 
 ROOT = Path(__file__).resolve().parents[3]
 DEPLOY = ROOT / "deploy"
@@ -28,10 +32,10 @@ HTTP_PORTS = {
 }
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
-# Settings that other work adds to the services at the same time as these files (topic partitions and replication,
-# S3 document storage, the console and the public URL notifications reads). Remove each name here once the
-# settings class that reads it is merged: the test then checks it against that class like every other.
+# Settings that other work adds at the same time as these files. Remove each name here once the settings class
+# that reads it is merged: the test then checks it against that class like every other.
 PENDING = {
+    # topic partitions and replication (oms_shared), S3 document storage (orders)
     "OMS_KAFKA_TOPIC_PARTITIONS",
     "OMS_KAFKA_REPLICATION_FACTOR",
     "OMS_ORDERS_DOCUMENT_STORE",
@@ -40,6 +44,7 @@ PENDING = {
     "OMS_ORDERS_S3_ACCESS_KEY_ID",
     "OMS_ORDERS_S3_SECRET_ACCESS_KEY",
     "OMS_ORDERS_S3_REGION",
+    # the console's settings (oms_console), and the public URL notifications reads for e-mail links
     "OMS_CONSOLE_PUBLIC_URL",
     "OMS_CONSOLE_HTTP_HOST",
     "OMS_CONSOLE_ORDERS_URL",
@@ -47,6 +52,7 @@ PENDING = {
     "OMS_CONSOLE_NOTIFICATIONS_URL",
     "OMS_CONSOLE_ERP_BRIDGE_URL",
     "OMS_CONSOLE_ANALYTICS_URL",
+    "OMS_CONSOLE_COOKIE_SECURE",
 }
 # Read by the HTTP server every service runs (uvicorn): which peers may set the client address.
 SERVER_VARIABLES = {"FORWARDED_ALLOW_IPS"}
@@ -67,20 +73,33 @@ def compose() -> dict[str, Any]:
     return data
 
 
-def unprefixed_variables() -> set[str]:
-    """``OMS_*`` variables the shared settings read without a service prefix (fallbacks for the whole stack)."""
-    text = (ROOT / "shared/src/oms_shared/settings.py").read_text()
-    return set(re.findall(r'_env\("(OMS_[A-Z_]+)"', text))
+def unprefixed_variables(*modules: ModuleType) -> set[str]:
+    """``OMS_*`` variables settings modules read themselves, without a prefix (fallbacks for the whole stack)."""
+    found: set[str] = set()
+    for module in modules:
+        text = Path(str(module.__file__)).read_text()
+        found |= set(re.findall(r'(?:_env|environ\.get)\("(OMS_[A-Z_]+)"', text))
+    return found
 
 
 def variables_read_by(package: str) -> set[str] | None:
     """Every environment variable the settings of ``package`` (``oms_orders``) read; None if it has none yet."""
     try:
-        settings: type[BaseSettings] = importlib.import_module(f"{package}.settings").Settings
+        module = importlib.import_module(f"{package}.settings")
     except ModuleNotFoundError:
         return None
+    settings: type[BaseSettings] = module.Settings
     prefix = str(settings.model_config.get("env_prefix", "")).upper()
-    return {prefix + name.upper() for name in settings.model_fields} | unprefixed_variables() | SERVER_VARIABLES
+    names: set[str] = set()
+    for name, field in settings.model_fields.items():
+        alias = field.validation_alias
+        if alias is None:
+            names.add(prefix + name.upper())
+        elif isinstance(alias, str):
+            names.add(alias.upper())
+        elif isinstance(alias, AliasChoices):
+            names |= {choice.upper() for choice in alias.choices if isinstance(choice, str)}
+    return names | unprefixed_variables(module, shared_settings) | SERVER_VARIABLES
 
 
 def package_of(command: list[str]) -> str | None:

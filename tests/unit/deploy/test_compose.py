@@ -111,7 +111,6 @@ def test_e_mail_links_point_at_the_console_behind_the_proxy() -> None:
     public = services["console"]["environment"]["OMS_CONSOLE_PUBLIC_URL"]
     assert public == "http://localhost:8080"
     assert services["notifications"]["environment"]["OMS_CONSOLE_PUBLIC_URL"] == public
-    assert services["notifications"]["environment"]["OMS_NOTIFICATIONS_PUBLIC_BASE_URL"] == public
     for name in SERVICES:
         assert services["console"]["environment"][f"OMS_CONSOLE_{name.replace('-', '_').upper()}_URL"] == (
             f"http://{name}:{HTTP_PORTS[name]}"
