@@ -14,7 +14,7 @@ BENCH_ARGS ?=
 # Extra arguments of `oms up`, e.g. make run OMS_UP_ARGS="--broker-port 19092"
 OMS_UP_ARGS ?=
 
-PACKAGES := shared services/orders services/inventory services/notifications services/erp-bridge services/analytics
+PACKAGES := shared services/orders services/inventory services/notifications services/erp-bridge services/analytics services/console
 # Reinstall whenever a distribution's metadata or a pin changes (wildcard: a file not written yet is skipped).
 INSTALL_INPUTS := $(wildcard pyproject.toml constraints.txt requirements-dev.txt $(addsuffix /pyproject.toml,$(PACKAGES)))
 

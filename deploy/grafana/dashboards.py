@@ -125,14 +125,7 @@ def message_panels(app_sel: str, svc_sel: str, group_sel: str, by_app: str, by_s
 BUSINESS: dict[str, list[dict[str, Any]]] = {
     "orders": [
         panel(
-            "Orders placed per hour",
-            [
-                (
-                    'sum(increase(oms_consumer_events_total{service="analytics", event_type="order.placed", '
-                    'outcome="processed"}[1h]))',
-                    "placed",
-                )
-            ],
+            "Orders per hour, placed or imported", [("sum by (how) (increase(oms_orders_placed_total[1h]))", "{{how}}")]
         ),
         panel(
             "Events published per second",

@@ -17,6 +17,7 @@ from pydantic import AliasChoices
 from pydantic_settings import BaseSettings
 
 from oms_shared import settings as shared_settings
+from oms_shared.settings import KafkaSettings
 
 ROOT = Path(__file__).resolve().parents[3]
 DEPLOY = ROOT / "deploy"
@@ -32,28 +33,6 @@ HTTP_PORTS = {
 }
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
-# Settings that other work adds at the same time as these files. Remove each name here once the settings class
-# that reads it is merged: the test then checks it against that class like every other.
-PENDING = {
-    # topic partitions and replication (oms_shared), S3 document storage (orders)
-    "OMS_KAFKA_TOPIC_PARTITIONS",
-    "OMS_KAFKA_REPLICATION_FACTOR",
-    "OMS_ORDERS_DOCUMENT_STORE",
-    "OMS_ORDERS_S3_ENDPOINT_URL",
-    "OMS_ORDERS_S3_BUCKET",
-    "OMS_ORDERS_S3_ACCESS_KEY_ID",
-    "OMS_ORDERS_S3_SECRET_ACCESS_KEY",
-    "OMS_ORDERS_S3_REGION",
-    # the console's settings (oms_console), and the public URL notifications reads for e-mail links
-    "OMS_CONSOLE_PUBLIC_URL",
-    "OMS_CONSOLE_HTTP_HOST",
-    "OMS_CONSOLE_ORDERS_URL",
-    "OMS_CONSOLE_INVENTORY_URL",
-    "OMS_CONSOLE_NOTIFICATIONS_URL",
-    "OMS_CONSOLE_ERP_BRIDGE_URL",
-    "OMS_CONSOLE_ANALYTICS_URL",
-    "OMS_CONSOLE_COOKIE_SECURE",
-}
 # Read by the HTTP server every service runs (uvicorn): which peers may set the client address.
 SERVER_VARIABLES = {"FORWARDED_ALLOW_IPS"}
 
@@ -82,13 +61,15 @@ def unprefixed_variables(*modules: ModuleType) -> set[str]:
     return found
 
 
-def variables_read_by(package: str) -> set[str] | None:
-    """Every environment variable the settings of ``package`` (``oms_orders``) read; None if it has none yet."""
-    try:
-        module = importlib.import_module(f"{package}.settings")
-    except ModuleNotFoundError:
-        return None
+def variables_read_by(package: str) -> set[str]:
+    """Every environment variable the settings of ``package`` (``oms_orders``) read."""
+    module = importlib.import_module(f"{package}.settings")
     settings: type[BaseSettings] = module.Settings
+    return settings_variables(settings) | unprefixed_variables(module, shared_settings) | SERVER_VARIABLES
+
+
+def settings_variables(settings: type[BaseSettings]) -> set[str]:
+    """The variables a pydantic-settings class reads: prefix + field name, or the field's aliases."""
     prefix = str(settings.model_config.get("env_prefix", "")).upper()
     names: set[str] = set()
     for name, field in settings.model_fields.items():
@@ -99,7 +80,7 @@ def variables_read_by(package: str) -> set[str] | None:
             names.add(alias.upper())
         elif isinstance(alias, AliasChoices):
             names |= {choice.upper() for choice in alias.choices if isinstance(choice, str)}
-    return names | unprefixed_variables(module, shared_settings) | SERVER_VARIABLES
+    return names
 
 
 def package_of(command: list[str]) -> str | None:
@@ -114,9 +95,9 @@ def package_of(command: list[str]) -> str | None:
 def unread(command: list[str], names: set[str]) -> set[str]:
     """The names set for a container running ``command`` that nothing it runs reads."""
     if command and command[0] == "oms-topics":
-        readable = {"OMS_KAFKA_BOOTSTRAP"}
+        readable = settings_variables(KafkaSettings)
     else:
         package = package_of(command)
         assert package, f"not an OMS command: {command}"
-        readable = variables_read_by(package) or set()
-    return names - readable - PENDING
+        readable = variables_read_by(package)
+    return names - readable

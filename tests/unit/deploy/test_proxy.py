@@ -20,7 +20,7 @@ from tests.unit.deploy.support import DEPLOY, HTTP_PORTS, SERVICES, tool
 
 CADDYFILE = DEPLOY / "caddy/Caddyfile"
 # Served by every service for its operators (probes, scraping), not through the public origin.
-INTERNAL = {"/health", "/ready", "/metrics", "/asyncapi.json"}
+INTERNAL = {"/health", "/ready", "/drained", "/metrics", "/asyncapi.json"}
 
 
 def caddy_path_matches(pattern: str, path: str) -> bool:

@@ -52,7 +52,8 @@ class UnknownReplica(NotYet):
 
 @dataclass(frozen=True)
 class Links:
-    """Where e-mails point the reader (the OMS web UI)."""
+    """Where e-mails point the reader: pages of the web console (``base_url``, its public URL). Every link of
+    every e-mail is made here, so the console's routes are named in one place."""
 
     base_url: str
 
@@ -295,22 +296,29 @@ class Notifier:
     async def password_reset_requested(self, event: UserPasswordResetRequestedV1, tx: Tx) -> None:
         """E-mail the reset link to the user who asked for it (no in-app notification: they are signed out)."""
         d = event.data
-        now = utcnow()
-        context = {
+        context = self.password_reset_context(d)
+        await self._queue_email(tx, event, d.user_id, d.email, d.locale, PASSWORD_RESET_KIND, context, utcnow())
+
+    def password_reset_context(self, d: Any) -> dict[str, Any]:
+        """What the reset e-mail's template may use; its one link opens the console's reset page."""
+        return {
             "kind": PASSWORD_RESET_KIND,
             "locale": d.locale,
             "recipient_name": d.name,
             "reset_url": self.links.password_reset(d.token),
             "expires_at": moment(d.expires_at, d.locale),
         }
-        await self._queue_email(tx, event, d.user_id, d.email, d.locale, PASSWORD_RESET_KIND, context, now)
 
     async def buyer_invited(self, event: BuyerInvitedV1, tx: Tx) -> None:
         """E-mail a supplier's invitation to the buyer company's address. Nobody's account yet: no in-app copy,
         no preferences; the e-mail's recipient id is the invitation's."""
         d = event.data
-        now = utcnow()
-        context = {
+        context = self.invitation_context(d)
+        await self._queue_email(tx, event, d.invitation_id, d.email, d.locale, BUYER_INVITATION_KIND, context, utcnow())
+
+    def invitation_context(self, d: Any) -> dict[str, Any]:
+        """What the invitation e-mail's template may use; its one link opens the console's invitation page."""
+        return {
             "kind": BUYER_INVITATION_KIND,
             "locale": d.locale,
             "supplier_name": d.supplier_name,
@@ -319,7 +327,6 @@ class Notifier:
             "invitation_url": self.links.invitation(d.token),
             "expires_at": d.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
         }
-        await self._queue_email(tx, event, d.invitation_id, d.email, d.locale, BUYER_INVITATION_KIND, context, now)
 
     async def _queue_email(
         self,

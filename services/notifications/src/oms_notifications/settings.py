@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import urlsplit
 
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from oms_shared.settings import ServiceSettings
 
+DEFAULT_CONSOLE_URL = "http://127.0.0.1:8100"  # the console of the local stack
+
 
 class Settings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="OMS_NOTIFICATIONS_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="OMS_NOTIFICATIONS_", extra="ignore", validate_by_name=True)
 
     service_name: str = "notifications"
     http_port: int = 8103
@@ -22,7 +26,27 @@ class Settings(ServiceSettings):
     smtp_password: str = ""
     smtp_timeout_s: float = 10.0
     mail_from: str = "OMS <noreply@oms.local>"
-    public_base_url: str = "http://127.0.0.1:8100"
+    # The web console's public address: every link of an e-mail opens one of its pages (/orders/{id}, /reset,
+    # /invitation, /settings/notifications). Read from OMS_CONSOLE_PUBLIC_URL (the console's own setting name);
+    # OMS_NOTIFICATIONS_PUBLIC_BASE_URL, the former name, is used when that is not set.
+    console_public_url: str = Field(default="", validation_alias=AliasChoices("OMS_CONSOLE_PUBLIC_URL"))
+    public_base_url: str = DEFAULT_CONSOLE_URL
+
+    @field_validator("console_public_url", "public_base_url")
+    @classmethod
+    def _absolute_http_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value:
+            parsed = urlsplit(value)
+            if parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.query or parsed.fragment:
+                raise ValueError(f"the console's public URL must be an absolute http(s) URL, not {value!r}")
+        return value
+
+    @property
+    def links_base_url(self) -> str:
+        """Where the links of e-mails point: the console's public URL."""
+        return self.console_public_url or self.public_base_url or DEFAULT_CONSOLE_URL
+
     # R-NT-4: an e-mail is retried until it is sent (a server that is down or answers 4xx never fails it; only a
     # recipient refused with 5xx does), after base, 2·base, 4·base, ... seconds, at most email_retry_max_s apart:
     # mail held up by an outage arrives at most that long after the server is back.

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import uuid
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, File, Form, Header, Path, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Header, Path, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
 
 from oms_orders import answers, schemas
@@ -16,6 +18,7 @@ from oms_orders.handlers import (
     catalog,
     changes,
     communication,
+    export,
     identity,
     imports,
     invitations,
@@ -25,10 +28,11 @@ from oms_orders.handlers import (
     preview,
 )
 from oms_orders.handlers import orders as order_cases
+from oms_orders.metrics import OrdersMetrics
 from oms_orders.storage import FileStorage
 from oms_shared.auth import CurrentPrincipal, Principal
 from oms_shared.db import Database, declare_outcome
-from oms_shared.openapi import IF_MATCH_REQUIRED, THROTTLED
+from oms_shared.openapi import IF_MATCH_REQUIRED, THROTTLED, UNAVAILABLE
 from oms_shared.throttle import AttemptGuard, RateLimiter
 
 IfMatch = Annotated[str | None, Header(alias="If-Match")]
@@ -58,8 +62,10 @@ class Deps:
         password_reset_ttl_s: int = 3600,
         invitation_ttl_s: int = 7 * 24 * 3600,
         link_buyers_by_inn: bool = True,
+        metrics: OrdersMetrics | None = None,
     ) -> None:
         self.db = db
+        self.metrics = metrics
         self.private_key_pem = private_key_pem
         self.token_ttl_s = token_ttl_s
         self.storage = storage
@@ -76,6 +82,53 @@ class Deps:
             link_buyers_by_inn=link_buyers_by_inn,
         )
         self.signin_guard = signin_guard or AttemptGuard(RateLimiter(50, 30), RateLimiter(10, 5))
+
+
+def order_filters(
+    status: Annotated[str, Query(description="Comma-separated statuses")] = "",
+    buyer_id: uuid.UUID | None = None,
+    price_list_id: uuid.UUID | None = None,
+    supplier_id: Annotated[uuid.UUID | None, Query(description="The supplier (a buyer's list)")] = None,
+    responsible_user_id: Annotated[uuid.UUID | None, Query(description="The responsible employee")] = None,
+    number: str | None = None,
+    search: Annotated[str, Query(max_length=200, description="Buyer name or order number")] = "",
+    created_from: date | None = None,
+    created_to: date | None = None,
+    shipment_from: date | None = None,
+    shipment_to: date | None = None,
+    updated_from: date | None = None,
+    updated_to: date | None = None,
+    total_min: Decimal | None = None,
+    total_max: Decimal | None = None,
+    paid_min: Decimal | None = None,
+    paid_max: Decimal | None = None,
+    overdue: bool | None = None,
+    sort: Annotated[str, Query(description=f"One of {', '.join(listing.SORTS)}; a leading - sorts down")] = (
+        "-created_at"
+    ),
+) -> listing.OrderQuery:
+    """The order list's filters and sort (R-LS-1), the same for a page and for the export."""
+    return listing.OrderQuery(
+        statuses=[s for s in status.split(",") if s],
+        buyer_id=str(buyer_id) if buyer_id else None,
+        price_list_id=str(price_list_id) if price_list_id else None,
+        supplier_id=str(supplier_id) if supplier_id else None,
+        responsible_user_id=str(responsible_user_id) if responsible_user_id else None,
+        number=number,
+        search=search,
+        created_from=created_from,
+        created_to=created_to,
+        shipment_from=shipment_from,
+        shipment_to=shipment_to,
+        updated_from=updated_from,
+        updated_to=updated_to,
+        total_min=total_min,
+        total_max=total_max,
+        paid_min=paid_min,
+        paid_max=paid_max,
+        overdue=overdue,
+        sort=sort,
+    )
 
 
 def build_router(deps: Deps) -> APIRouter:
@@ -229,6 +282,26 @@ def build_router(deps: Deps) -> APIRouter:
     async def get_price_list(price_list_id: uuid.UUID, principal: CurrentPrincipal) -> JSONResponse:
         return order_response(await catalog.get_price_list(db, principal, price_list_id))
 
+    @router.get(
+        "/price-lists/{price_list_id}/items",
+        tags=["price lists"],
+        summary="A page of a price list's lines, searched by name or SKU (the buyer's catalogue, R-UI-2)",
+        description=(
+            "Product name, SKU, unit, price and VAT rate per line in the list's order, with the list's currency, "
+            "VAT mode and warehouses by name. `q` finds lines whose name or SKU contains it (any case). For the "
+            "availability of the page's lines ask inventory: `GET /api/v1/price-lists/{id}/availability?sku=…`."
+        ),
+        responses=answers.PRICE_LIST_PAGE,
+    )
+    async def price_list_items(
+        price_list_id: uuid.UUID,
+        principal: CurrentPrincipal,
+        q: Annotated[str, Query(max_length=200, description="Part of a product name or SKU")] = "",
+        limit: Limit = 50,
+        offset: Offset = 0,
+    ) -> dict[str, Any]:
+        return await catalog.price_list_items_page(db, principal, price_list_id, q=q, limit=limit, offset=offset)
+
     @router.put(
         "/price-lists/{price_list_id}",
         tags=["price lists"],
@@ -268,7 +341,10 @@ def build_router(deps: Deps) -> APIRouter:
         "/orders", status_code=201, tags=["orders"], summary="Place an order (buyer)", responses=answers.PLACED
     )
     async def place_order(body: schemas.OrderIn, principal: CurrentPrincipal) -> JSONResponse:
-        return order_response(await order_cases.place_order(db, principal, body), 201)
+        placed = await order_cases.place_order(db, principal, body)
+        if deps.metrics is not None:
+            deps.metrics.placed("placed")
+        return order_response(placed, 201)
 
     @router.get(
         "/orders",
@@ -278,52 +354,42 @@ def build_router(deps: Deps) -> APIRouter:
     )
     async def list_orders(
         principal: CurrentPrincipal,
-        status: Annotated[str, Query(description="Comma-separated statuses")] = "",
-        buyer_id: uuid.UUID | None = None,
-        price_list_id: uuid.UUID | None = None,
-        number: str | None = None,
-        search: Annotated[str, Query(max_length=200, description="Buyer name or order number")] = "",
-        created_from: date | None = None,
-        created_to: date | None = None,
-        shipment_from: date | None = None,
-        shipment_to: date | None = None,
-        updated_from: date | None = None,
-        updated_to: date | None = None,
-        total_min: Decimal | None = None,
-        total_max: Decimal | None = None,
-        paid_min: Decimal | None = None,
-        paid_max: Decimal | None = None,
-        overdue: bool | None = None,
-        sort: str = "-created_at",
+        filters: Annotated[listing.OrderQuery, Depends(order_filters)],
         limit: Limit = 50,
         offset: Annotated[int, Query(ge=0, description="At most 10,000; page deeper with the cursor")] = 0,
         cursor: Annotated[
             str | None, Query(max_length=1000, description="next_cursor of the previous page (instead of offset)")
         ] = None,
     ) -> dict[str, Any]:
-        query = listing.OrderQuery(
-            statuses=[s for s in status.split(",") if s],
-            buyer_id=str(buyer_id) if buyer_id else None,
-            price_list_id=str(price_list_id) if price_list_id else None,
-            number=number,
-            search=search,
-            created_from=created_from,
-            created_to=created_to,
-            shipment_from=shipment_from,
-            shipment_to=shipment_to,
-            updated_from=updated_from,
-            updated_to=updated_to,
-            total_min=total_min,
-            total_max=total_max,
-            paid_min=paid_min,
-            paid_max=paid_max,
-            overdue=overdue,
-            sort=sort,
-            limit=limit,
-            offset=offset,
-            cursor=cursor,
-        )
+        query = dataclasses.replace(filters, limit=limit, offset=offset, cursor=cursor)
         return await listing.list_orders(db, principal, query, count_cap=deps.list_count_cap)
+
+    @router.get(
+        "/orders/export.xlsx",
+        tags=["orders"],
+        summary="The order list as an Excel workbook, with the list's filters and sort (R-UI-3)",
+        description=(
+            f"Every order the list shows with the same query parameters (no pages), one row each; more than "
+            f"{listing.EXPORT_MAX_ROWS} matching orders is refused with 422 `export_too_large`: narrow the filters."
+        ),
+        response_class=Response,
+        responses={200: {"description": "The workbook", "content": {imports.XLSX_TYPE: {}}}},
+    )
+    async def export_orders(
+        principal: CurrentPrincipal,
+        filters: Annotated[listing.OrderQuery, Depends(order_filters)],
+        lang: Annotated[
+            Literal["ru", "en"] | None, Query(description="Headers' language; else Accept-Language, else Russian.")
+        ] = None,
+        accept_language: Annotated[str | None, Header()] = None,
+    ) -> Response:
+        rows = await listing.export_rows(db, principal, filters)
+        content = await asyncio.to_thread(export.workbook, rows, imports.language(lang, None, accept_language))
+        return Response(
+            content,
+            media_type=imports.XLSX_TYPE,
+            headers={"Content-Disposition": 'attachment; filename="orders.xlsx"'},
+        )
 
     @router.get(
         "/orders/{order_id}",
@@ -406,7 +472,13 @@ def build_router(deps: Deps) -> APIRouter:
     async def list_comments(order_id: uuid.UUID, principal: CurrentPrincipal) -> dict[str, Any]:
         return await communication.list_comments(db, principal, order_id)
 
-    @router.post("/orders/{order_id}/documents", status_code=201, tags=["communication"], summary="Attach a file")
+    @router.post(
+        "/orders/{order_id}/documents",
+        status_code=201,
+        tags=["communication"],
+        summary="Attach a file",
+        responses=UNAVAILABLE,
+    )
     async def add_document(
         order_id: uuid.UUID, principal: CurrentPrincipal, file: Annotated[UploadFile, File()]
     ) -> dict[str, Any]:
@@ -426,7 +498,12 @@ def build_router(deps: Deps) -> APIRouter:
     async def list_documents(order_id: uuid.UUID, principal: CurrentPrincipal) -> dict[str, Any]:
         return await communication.list_documents(db, principal, order_id)
 
-    @router.get("/orders/{order_id}/documents/{document_id}", tags=["communication"], summary="Download a file")
+    @router.get(
+        "/orders/{order_id}/documents/{document_id}",
+        tags=["communication"],
+        summary="Download a file",
+        responses=UNAVAILABLE,
+    )
     async def download(order_id: uuid.UUID, document_id: uuid.UUID, principal: CurrentPrincipal) -> Response:
         meta, content = await communication.read_document(db, deps.storage, principal, order_id, document_id)
         quoted = quote(meta["file_name"])
@@ -496,6 +573,8 @@ def build_router(deps: Deps) -> APIRouter:
             max_bytes=deps.max_import_bytes,
             max_rows=deps.max_import_rows,
         )
+        if deps.metrics is not None:
+            deps.metrics.placed("imported")
         return order_response(await order_body(principal, order_id), 201)
 
     @router.post("/price-lists/{price_list_id}/link", tags=["links"], summary="Open a price list by link (R-IN-2)")

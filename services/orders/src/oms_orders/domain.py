@@ -138,6 +138,36 @@ def next_statuses(current: Status, side: Side) -> list[Status]:
     return [t for (f, t), sides in TRANSITIONS.items() if f == current and who in sides]
 
 
+# Moves whose reason the other side needs to hear; the matrix requires none today, the answers say so per move.
+REASON_REQUIRED: frozenset[tuple[Status, Status]] = frozenset()
+
+
+def allowed_transitions(current: Status, side: Side, *, may_change: bool = True) -> list[dict[str, Any]]:
+    """R-ST-1/R-UI-4: the moves the matrix allows ``side`` from ``current``, each with its label and whether a
+    comment (reason) is required; nothing when the caller may not change orders at all."""
+    if not may_change:
+        return []
+    return [
+        {"to": t.value, "label": STATUS_LABELS[t], "comment_required": (current, t) in REASON_REQUIRED}
+        for t in next_statuses(current, side)
+    ]
+
+
+def allowed_actions(current: Status, side: Side, *, may_change: bool, may_comment: bool) -> dict[str, bool]:
+    """R-UI-4: what a caller may do to an order now besides moving it, as the use cases check it (the buyer's side
+    needs no access level; the supplier's needs change access, and a comment also change access to buyers)."""
+    supplier = effective_side(side) == Side.SUPPLIER
+    writer = may_change or not supplier
+    return {
+        "edit_lines": supplier and may_change and current in EDITABLE_STATUSES,
+        "move_lines": supplier and may_change and current in EDITABLE_STATUSES,
+        "edit_profile": supplier and may_change and current not in (Status.REJECTED, Status.CANCELLED),
+        "comment": may_comment or not supplier,
+        "attach_document": writer,
+        "delete": writer and current in DELETABLE_STATUSES,
+    }
+
+
 def check_editable(status: Status) -> None:
     if status not in EDITABLE_STATUSES:
         raise NotEditable(f"a {STATUS_LABELS[status]} order cannot be changed")

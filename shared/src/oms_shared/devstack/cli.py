@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from oms_shared.devstack.components import (
+    CONSOLE,
     DEFAULT_SMTP_PORT,
     SERVICES,
     STATE_FILE_NAME,
@@ -101,6 +102,8 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def _print_started(stack: LocalStack) -> None:
+    if any(spec.name == CONSOLE for spec in stack.services):
+        print(f"\nOMS console: {stack.url(CONSOLE)}  (open it in a browser)\n", flush=True)
     rows = [
         (
             c.name,
@@ -135,10 +138,18 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(json.dumps(statuses, indent=2))
     else:
         rows = [
-            (s["component"], s["url"], s["pid"], _yes_no(s["alive"]), _yes_no(s["ready"]), s["restarts"])
+            (
+                s["component"],
+                s["url"],
+                s["pid"],
+                _yes_no(s["alive"]),
+                _yes_no(s["ready"]),
+                _yes_no(s["drained"]),
+                s["restarts"],
+            )
             for s in statuses
         ]
-        print(format_table(("component", "url", "pid", "alive", "ready", "restarts"), rows))
+        print(format_table(("component", "url", "pid", "alive", "ready", "drained", "restarts"), rows))
     return 0 if all(s["ready"] for s in statuses) else 1
 
 
@@ -228,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     up = commands.add_parser(
         "up",
-        help="start broker, SMTP catcher and the five services, restart what dies; Ctrl-C stops them",
+        help="start broker, SMTP catcher, the five services and the console, restart what dies; Ctrl-C stops them",
     )
     up.add_argument("--broker-port", type=int, default=9092, help="Tansu port (default 9092; 0 = any free port)")
     up.add_argument("--no-wait", action="store_true", help="do not wait for the services' /ready")

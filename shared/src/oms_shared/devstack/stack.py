@@ -357,6 +357,8 @@ class LocalStack:
         for spec in self.services:
             env[f"OMS_{spec.env_name}_HTTP_PORT"] = str(self.service_ports[spec.name])
             env.setdefault(f"OMS_{spec.env_name}_BASE_URL", self.url(spec.name))
+        # Where people open the console (e-mail links point there); a deployment sets its public address.
+        env.setdefault("OMS_CONSOLE_PUBLIC_URL", self.url("console"))
         env["OMS_NOTIFICATIONS_SMTP_HOST"] = self.smtp_host or self.host
         env["OMS_NOTIFICATIONS_SMTP_PORT"] = str(self.smtp_port)
         if self.public_key_file is not None:

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from oms_orders import domain
 from oms_orders.db import accounts, buyers, order_lines, orders
-from oms_orders.handlers.common import dec, fold, iso, restricted
+from oms_orders.handlers.common import dec, fold, iso, restricted, user_names
 from oms_shared.auth import Principal
 from oms_shared.db import Database
 from oms_shared.errors import Invalid
@@ -34,6 +34,7 @@ SORTS: dict[str, list[sa.ColumnElement[Any]]] = {
 }
 NULLABLE_SORTS = {"shipment_date"}  # NULLs last going up, first going down (PostgreSQL's order, also on SQLite)
 MAX_OFFSET = 10_000  # deeper pages walk the index entry by entry: use the cursor
+EXPORT_MAX_ROWS = 10_000  # one workbook; more is refused with export_too_large
 COUNT_CAP = 10_000  # `total` counts at most this many matches (+1 to know there are more); a UI shows "10,000+"
 
 
@@ -42,6 +43,8 @@ class OrderQuery:
     statuses: list[str] = field(default_factory=list)
     buyer_id: str | None = None
     price_list_id: str | None = None
+    supplier_id: str | None = None
+    responsible_user_id: str | None = None
     number: str | None = None
     search: str = ""
     created_from: date | None = None
@@ -69,7 +72,7 @@ def _day_after(value: date) -> datetime:
     return _day_start(value + timedelta(days=1))
 
 
-def summary_json(row: sa.Row[Any], vat: Decimal | None = None) -> dict[str, Any]:
+def summary_json(row: sa.Row[Any], vat: Decimal | None = None, names: dict[str, str] | None = None) -> dict[str, Any]:
     body = {
         "order_id": row.id,
         "number": row.number,
@@ -86,6 +89,7 @@ def summary_json(row: sa.Row[Any], vat: Decimal | None = None) -> dict[str, Any]
         "desired_shipment_date": iso(row.desired_shipment_date),
         "shipment_date": iso(row.shipment_date),
         "responsible_user_id": row.responsible_user_id,
+        "responsible_user_name": (names or {}).get(row.responsible_user_id or "", ""),
         "total": dec(row.total),
         "paid_amount": dec(row.paid_amount),
         "overdue": row.overdue,
@@ -119,9 +123,8 @@ async def _vat_of(conn: AsyncConnection, page: Sequence[sa.Row[Any]]) -> dict[st
     return vat
 
 
-async def list_orders(
-    db: Database, principal: Principal, q: OrderQuery, *, count_cap: int = COUNT_CAP
-) -> dict[str, Any]:
+def _filters(principal: Principal, q: OrderQuery) -> list[sa.ColumnElement[bool]]:
+    """The caller's orders (R-ACC-4, restricted managers: their buyers') narrowed by every filter of ``q``."""
     where: list[sa.ColumnElement[bool]] = []
     if principal.is_supplier:
         principal.require("orders", "read")
@@ -143,6 +146,10 @@ async def list_orders(
         where.append(orders.c.buyer_id == q.buyer_id)
     if q.price_list_id:
         where.append(orders.c.price_list_id == q.price_list_id)
+    if q.supplier_id:
+        where.append(orders.c.supplier_id == q.supplier_id)
+    if q.responsible_user_id:
+        where.append(orders.c.responsible_user_id == q.responsible_user_id)
     if q.number:
         where.append(orders.c.number == q.number)
     if q.search:
@@ -175,15 +182,14 @@ async def list_orders(
             where.append(column <= hi_value)
     if q.overdue is not None:
         where.append(orders.c.overdue.is_(q.overdue))
+    return where
+
+
+def _sorting(q: OrderQuery) -> tuple[list[sa.ColumnElement[Any]], list[sa.ColumnElement[Any]], bool, bool]:
+    """The sort's key columns, the ORDER BY terms (the id last, so the order is total), descending, nullable."""
     key = q.sort.lstrip("-+")
     if key not in SORTS:
         raise Invalid(f"cannot sort by {key!r}", code="invalid_sort", details={"allowed": sorted(SORTS)})
-    if q.offset > MAX_OFFSET:
-        raise Invalid(
-            f"offset {q.offset} is past {MAX_OFFSET}: narrow the filters or use the cursor",
-            code="offset_too_deep",
-            details={"max_offset": MAX_OFFSET},
-        )
     desc = q.sort.startswith("-")
     columns = SORTS[key]
     nullable = key in NULLABLE_SORTS
@@ -192,6 +198,31 @@ async def list_orders(
         term = c.desc() if desc else c.asc()
         order_by.append((term.nulls_first() if desc else term.nulls_last()) if nullable else term)
     order_by.append(orders.c.id.desc() if desc else orders.c.id.asc())
+    return columns, order_by, desc, nullable
+
+
+async def _sums(conn: AsyncConnection, where: list[sa.ColumnElement[bool]]) -> list[dict[str, str]]:
+    """The money columns summed over every matching order (not just the page), per currency."""
+    rows = await conn.execute(
+        sa.select(orders.c.currency, sa.func.sum(orders.c.total), sa.func.sum(orders.c.paid_amount))
+        .where(*where)
+        .group_by(orders.c.currency)
+        .order_by(orders.c.currency)
+    )
+    return [{"currency": c, "total": dec(total), "paid_amount": dec(paid)} for c, total, paid in rows]
+
+
+async def list_orders(
+    db: Database, principal: Principal, q: OrderQuery, *, count_cap: int = COUNT_CAP
+) -> dict[str, Any]:
+    where = _filters(principal, q)
+    columns, order_by, desc, nullable = _sorting(q)
+    if q.offset > MAX_OFFSET:
+        raise Invalid(
+            f"offset {q.offset} is past {MAX_OFFSET}: narrow the filters or use the cursor",
+            code="offset_too_deep",
+            details={"max_offset": MAX_OFFSET},
+        )
     page_where = list(where)
     if q.cursor:
         if q.offset:
@@ -208,18 +239,51 @@ async def list_orders(
     matching = sa.select(sa.literal(1)).select_from(orders).where(*where).limit(count_cap + 1).subquery()
     async with db.read() as conn:
         counted = await conn.scalar(sa.select(sa.func.count()).select_from(matching)) or 0
+        sums = await _sums(conn, where) if counted <= count_cap else None
         rows = (await conn.execute(query)).all()
         more = len(rows) > q.limit
         rows = rows[: q.limit]
         vat = await _vat_of(conn, rows)
+        names = await user_names(conn, [r.responsible_user_id for r in rows])
     return {
-        "items": [summary_json(r, vat[r.id]) for r in rows],
+        "items": [summary_json(r, vat[r.id], names) for r in rows],
         "total": min(counted, count_cap),
         "total_exact": counted <= count_cap,
+        "sums": sums,
         "limit": q.limit,
         "offset": q.offset,
         "next_cursor": encode_cursor(q.sort, [rows[-1]._mapping[c] for c in columns], rows[-1].id) if more else None,
     }
+
+
+async def export_rows(
+    db: Database, principal: Principal, q: OrderQuery, *, max_rows: int | None = None
+) -> list[dict[str, Any]]:
+    """Every order the list shows with the same filters and sort (R-UI-3), as list rows; more than ``max_rows``
+    is refused (narrow the filters), never cut short silently."""
+    max_rows = max_rows or EXPORT_MAX_ROWS
+    where = _filters(principal, q)
+    _, order_by, _, _ = _sorting(q)
+    query = (
+        sa.select(orders, accounts.c.name.label("supplier_name"))
+        .join(accounts, accounts.c.id == orders.c.supplier_id)
+        .where(*where)
+        .order_by(*order_by)
+        .limit(max_rows + 1)
+    )
+    async with db.read() as conn:
+        rows = (await conn.execute(query)).all()
+        if len(rows) > max_rows:
+            raise Invalid(
+                f"more than {max_rows} orders match: narrow the filters to export them",
+                code="export_too_large",
+                details={"max_rows": max_rows},
+            )
+        vat: dict[str, Decimal] = {}
+        for start in range(0, len(rows), 500):
+            vat.update(await _vat_of(conn, rows[start : start + 500]))
+        names = await user_names(conn, [r.responsible_user_id for r in rows])
+    return [summary_json(r, vat[r.id], names) for r in rows]
 
 
 def _plain(value: Any) -> Any:

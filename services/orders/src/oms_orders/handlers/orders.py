@@ -20,6 +20,7 @@ from oms_orders.db import (
     order_lines,
     orders,
     price_list_items,
+    warehouses,
 )
 from oms_orders.handlers.catalog import price_list_for
 from oms_orders.handlers.common import (
@@ -84,7 +85,7 @@ class WrittenLine:
     shipped_quantity: Decimal = Decimal(0)
 
 
-def line_json(line: Any, vat_included: bool = True) -> dict[str, Any]:
+def line_json(line: Any, vat_included: bool = True, warehouse_names: dict[str, str] | None = None) -> dict[str, Any]:
     amount = domain.line_amount(d(line.quantity), d(line.price))
     vat = domain.line_vat(amount, d(line.vat_rate), vat_included=vat_included)
     return {
@@ -93,6 +94,7 @@ def line_json(line: Any, vat_included: bool = True) -> dict[str, Any]:
         "name": line.name,
         "unit": line.unit,
         "warehouse_id": line.warehouse_id,
+        "warehouse_name": (warehouse_names or {}).get(line.warehouse_id or "", ""),
         "quantity": dec(line.quantity),
         "price": dec(line.price),
         "vat_rate": dec(line.vat_rate),
@@ -150,10 +152,14 @@ def order_body(
     history: list[dict[str, Any]],
     part_ids: list[str],
     principal: Principal | None = None,
+    responsible_name: str = "",
+    warehouse_names: dict[str, str] | None = None,
+    parts: list[dict[str, Any]] | None = None,
+    parent_order_number: str | None = None,
 ) -> dict[str, Any]:
     """The order as the API shows it, from rows already at hand (no I/O)."""
     status = domain.Status(row.status)
-    line_items = [line_json(line, row.vat_included) for line in lines]
+    line_items = [line_json(line, row.vat_included, warehouse_names) for line in lines]
     vat_total = sum((Decimal(x["vat_amount"]) for x in line_items), Decimal(0))
     body: dict[str, Any] = {
         "order_id": row.id,
@@ -175,6 +181,7 @@ def order_body(
         "comment": row.comment,
         "one_shipment": row.one_shipment,
         "responsible_user_id": row.responsible_user_id,
+        "responsible_user_name": responsible_name,
         "paid_amount": dec(row.paid_amount),
         "total": dec(row.total),
         "overdue": row.overdue,
@@ -187,12 +194,29 @@ def order_body(
         "gross_total": dec(row.total),
         "reserve_status": row.reserve_status,
         "parent_order_id": row.parent_order_id,
+        "parent_order_number": parent_order_number,
         "part_ids": part_ids,
+        "parts": parts or [],
         "history": history,
     }
     if principal is not None:
-        body["next_statuses"] = [s.value for s in domain.next_statuses(status, side_of(principal))]
+        side = side_of(principal)
+        may_change = principal.is_buyer or principal.has("orders", "change")
+        moves = domain.allowed_transitions(status, side, may_change=may_change)
+        body["next_statuses"] = [m["to"] for m in moves]
+        body["allowed_transitions"] = moves
+        may_comment = principal.is_buyer or (principal.has("orders", "change") and principal.has("buyers", "change"))
+        body["allowed_actions"] = domain.allowed_actions(status, side, may_change=may_change, may_comment=may_comment)
     return body
+
+
+async def warehouse_names_of(conn: AsyncConnection, warehouse_ids: Any) -> dict[str, str]:
+    """The names of warehouses (inventory's, replicated here) by id; unknown ones are left out."""
+    wanted = sorted({str(w) for w in warehouse_ids if w})
+    if not wanted:
+        return {}
+    rows = await conn.execute(sa.select(warehouses.c.id, warehouses.c.name).where(warehouses.c.id.in_(wanted)))
+    return {r.id: r.name for r in rows}
 
 
 async def order_json(conn: AsyncConnection, row: sa.Row[Any], principal: Principal | None = None) -> dict[str, Any]:
@@ -202,14 +226,25 @@ async def order_json(conn: AsyncConnection, row: sa.Row[Any], principal: Princip
             sa.select(order_history).where(order_history.c.order_id == row.id).order_by(order_history.c.id)
         )
     ).all()
-    part_ids = [
-        r.id
-        for r in await conn.execute(
-            sa.select(orders.c.id).where(orders.c.parent_order_id == row.id).order_by(orders.c.number)
+    part_rows = (
+        await conn.execute(
+            sa.select(orders.c.id, orders.c.number, orders.c.status, orders.c.total, orders.c.currency)
+            .where(orders.c.parent_order_id == row.id)
+            .order_by(orders.c.number)
         )
+    ).all()
+    part_ids = [r.id for r in part_rows]
+    parts = [
+        {"order_id": r.id, "number": r.number, "status": r.status, "total": dec(r.total), "currency": r.currency}
+        for r in part_rows
     ]
+    parent_number = (
+        await conn.scalar(sa.select(orders.c.number).where(orders.c.id == row.parent_order_id))
+        if row.parent_order_id
+        else None
+    )
     supplier_name = await conn.scalar(sa.select(accounts.c.name).where(accounts.c.id == row.supplier_id))
-    names = await user_names(conn, [h.by_user_id for h in history])
+    names = await user_names(conn, [*(h.by_user_id for h in history), row.responsible_user_id])
     return order_body(
         row,
         supplier_name=supplier_name,
@@ -217,6 +252,10 @@ async def order_json(conn: AsyncConnection, row: sa.Row[Any], principal: Princip
         history=[history_json(h, names) for h in history],
         part_ids=part_ids,
         principal=principal,
+        responsible_name=names.get(row.responsible_user_id or "", ""),
+        warehouse_names=await warehouse_names_of(conn, [line.warehouse_id for line in lines]),
+        parts=parts,
+        parent_order_number=parent_number,
     )
 
 
@@ -552,6 +591,7 @@ async def place_order(db: Database, principal: Principal, cmd: schemas.OrderIn) 
                     "comment": comment,
                 }
             )
+        names = await user_names(tx.conn, [row.responsible_user_id])
         return order_body(
             row,
             supplier_name=buyer.supplier_name,
@@ -559,6 +599,8 @@ async def place_order(db: Database, principal: Principal, cmd: schemas.OrderIn) 
             history=history,
             part_ids=[],
             principal=principal,
+            responsible_name=names.get(row.responsible_user_id or "", ""),
+            warehouse_names=await warehouse_names_of(tx.conn, [line.warehouse_id for line in written]),
         )
 
 

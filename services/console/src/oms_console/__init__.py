@@ -1,0 +1,1 @@
+"""OMS web console: server-rendered pages over the five services' HTTP APIs."""

@@ -1,0 +1,109 @@
+"""The orders service: identity (tokens, the caller), buyers, price lists, orders and their parts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from oms_console.clients.base import ServiceClient
+
+
+class Versioned:
+    """An answer with the ETag it was read at (sent back as If-Match on a write)."""
+
+    def __init__(self, body: dict[str, Any], etag: str | None) -> None:
+        self.body = body
+        self.etag = etag
+
+
+class OrdersClient(ServiceClient):
+    service = "orders"
+
+    # -- identity (no bearer token: these make or end one) --
+    async def sign_in(self, email: str, password: str) -> dict[str, Any]:
+        body = {"email": email, "password": password}
+        return dict(await self.post_json("/api/v1/auth/token", body, authenticated=False))
+
+    async def refresh(self, refresh_token: str) -> dict[str, Any]:
+        body = {"refresh_token": refresh_token}
+        return dict(await self.post_json("/api/v1/auth/refresh", body, authenticated=False))
+
+    async def sign_out(self) -> None:
+        await self.request("POST", "/api/v1/auth/logout")
+
+    async def reset_password(self, token: str, password: str) -> None:
+        body = {"token": token, "new_password": password}
+        await self.request("POST", "/api/v1/auth/password-reset/confirm", json=body, authenticated=False)
+
+    async def me(self) -> dict[str, Any]:
+        return dict(await self.get_json("/api/v1/me"))
+
+    # -- invitations --
+    async def invitation(self, token: str) -> dict[str, Any]:
+        return dict(await self.get_json(f"/api/v1/invitations/{token}", authenticated=False))
+
+    async def accept_invitation(self, token: str) -> dict[str, Any]:
+        return dict(await self.post_json(f"/api/v1/invitations/{token}/accept"))
+
+    # -- buyers, price lists (names for filters and pages) --
+    async def buyers(self, **params: Any) -> dict[str, Any]:
+        return dict(await self.get_json("/api/v1/buyers", params=params))
+
+    async def price_lists(self, **params: Any) -> dict[str, Any]:
+        return dict(await self.get_json("/api/v1/price-lists", params=params))
+
+    # -- orders --
+    async def list_orders(self, params: dict[str, Any]) -> dict[str, Any]:
+        return dict(await self.get_json("/api/v1/orders", params=params))
+
+    async def order(self, order_id: str) -> Versioned:
+        answer = await self.request("GET", f"/api/v1/orders/{order_id}")
+        return Versioned(answer.json(), answer.headers.get("etag"))
+
+    async def transition(self, order_id: str, body: dict[str, Any], etag: str | None, key: str | None) -> Versioned:
+        answer = await self.request(
+            "POST", f"/api/v1/orders/{order_id}/transitions", json=body, if_match=etag, idempotency_key=key
+        )
+        return Versioned(answer.json(), answer.headers.get("etag"))
+
+    async def changes(self, order_id: str) -> dict[str, Any]:
+        return dict(await self.get_json(f"/api/v1/orders/{order_id}/changes"))
+
+    async def comments(self, order_id: str) -> dict[str, Any]:
+        return dict(await self.get_json(f"/api/v1/orders/{order_id}/comments"))
+
+    async def add_comment(self, order_id: str, text: str, key: str | None) -> dict[str, Any]:
+        answer = await self.request(
+            "POST", f"/api/v1/orders/{order_id}/comments", json={"text": text}, idempotency_key=key
+        )
+        return dict(answer.json())
+
+    async def documents(self, order_id: str) -> dict[str, Any]:
+        return dict(await self.get_json(f"/api/v1/orders/{order_id}/documents"))
+
+    async def users(self) -> dict[str, Any]:
+        return dict(await self.get_json("/api/v1/users"))
+
+    async def add_document(
+        self, order_id: str, file_name: str, content: bytes, content_type: str | None, key: str | None
+    ) -> dict[str, Any]:
+        files = {"file": (file_name, content, content_type or "application/octet-stream")}
+        answer = await self.request("POST", f"/api/v1/orders/{order_id}/documents", files=files, idempotency_key=key)
+        return dict(answer.json())
+
+    async def document(self, order_id: str, document_id: str) -> httpx.Response:
+        """The file as orders answers it (content, type and the attachment's name)."""
+        return await self.request("GET", f"/api/v1/orders/{order_id}/documents/{document_id}")
+
+    async def register_by_invitation(self, token: str, body: dict[str, Any]) -> dict[str, Any]:
+        return dict(await self.post_json(f"/api/v1/invitations/{token}/register", body, authenticated=False))
+
+    async def update_profile(self, order_id: str, body: dict[str, Any], etag: str | None, key: str | None) -> Versioned:
+        answer = await self.request(
+            "PATCH", f"/api/v1/orders/{order_id}/profile", json=body, if_match=etag, idempotency_key=key
+        )
+        return Versioned(answer.json(), answer.headers.get("etag"))
+
+    async def hide(self, order_id: str, etag: str | None, key: str | None) -> None:
+        await self.request("DELETE", f"/api/v1/orders/{order_id}", if_match=etag, idempotency_key=key)
