@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -65,7 +66,7 @@ async def test_any_sequence_of_commands_from_both_sides_leaves_a_legal_history(
 
     history = (await client.get(url, headers=w.sup)).json()["history"]
     assert (history[0]["from"], history[0]["to"]) == (None, Status.NEW)
-    for previous, step in zip(history, history[1:], strict=False):
+    for previous, step in itertools.pairwise(history):
         assert step["from"] == previous["to"]
         assert Status(step["from"]) not in FINAL_STATUSES
         assert effective_side(Side(step["by_side"])) in TRANSITIONS[(Status(step["from"]), Status(step["to"]))]
