@@ -93,7 +93,7 @@ class Api:
         body: dict[str, Any] = response.json() if response.content else {}
         return body
 
-    def sign_up(self, kind: str, company: str, person: str) -> dict[str, str]:
+    def sign_up(self, kind: str, company: str, person: str) -> dict[str, Any]:
         suffix = uuid.uuid4().hex[:8]
         email, password = f"{kind}-{suffix}@example.com", f"bench-{suffix}-pass"
         owner = {"email": email, "password": password, "name": person, "locale": "ru"}
