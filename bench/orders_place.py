@@ -13,7 +13,8 @@ the target): the same placing without the key, and a second stack with only the 
 of ``order.placed`` competes for the CPU); ``--no-diagnostics`` skips the second stack. ``--before-orders-src DIR``
 also measures, in the same run, the whole stack with the orders service's code from ``DIR`` (an earlier
 ``services/orders/src``, e.g. from ``git archive``) for a before/after comparison. Access tokens live a minute:
-the clients renew theirs with the session's refresh token as a browser would.
+the clients renew theirs with the session's refresh token as a browser would. On PostgreSQL each run also samples
+how many of the orders database's backends wait on a lock (the serial point of a shared counter shows there).
 """
 
 from __future__ import annotations
@@ -233,6 +234,7 @@ async def measure(
     concurrency: int,
     whole: bool,
     label: str,
+    orders_db: str | None = None,
 ) -> list[Any]:
     orders_url = urls["orders"]
     session = Session(orders_url, signed_in)
@@ -280,16 +282,55 @@ async def measure(
     rows: list[Any] = []
     for name, request, expect, workers, target in runs:
         await asyncio.sleep(SETTLE_S)  # let the consumers of the previous run's events catch up
-        times, wall, failures = await timed_runs(n, workers, request, expect)
+        sampler = LockSampler(orders_db) if orders_db else None
+        if sampler:
+            await sampler.start()
+        try:
+            times, wall, failures = await timed_runs(n, workers, request, expect)
+        finally:
+            waits = await sampler.stop() if sampler else ""
         name = label + name
-        rows.append((name, times, n / wall, failures, target))
-        print(f"  {name}: p95 {pct(times, 95):.1f} ms, {n / wall:.0f}/s", flush=True)
+        rows.append((name, times, n / wall, failures, target, waits))
+        print(f"  {name}: p95 {pct(times, 95):.1f} ms, {n / wall:.0f}/s, lock waits {waits}", flush=True)
     return rows
 
 
+class LockSampler:
+    """How many of the orders database's backends wait on a lock, sampled every 20 ms while a run goes on."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url.replace("postgresql+asyncpg://", "postgresql://")
+        self.samples: list[int] = []
+        self.task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self.conn = await asyncpg.connect(self.url)
+        self.task = asyncio.create_task(self.sample())
+
+    async def sample(self) -> None:
+        while True:
+            waiting = await self.conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            self.samples.append(int(waiting))
+            await asyncio.sleep(0.02)
+
+    async def stop(self) -> str:
+        assert self.task is not None
+        self.task.cancel()
+        try:
+            await self.task
+        except asyncio.CancelledError:
+            pass
+        await self.conn.close()
+        if not self.samples:
+            return "-"
+        return f"{sum(self.samples) / len(self.samples):.1f}/{max(self.samples)}"
+
+
 def print_table(rows: list[Any], info: dict[str, str]) -> None:
-    widths = [60, 5, 8, 8, 8, 8, 9, 6, 12]
-    head = ["scenario", "n", "p50 ms", "p95 ms", "p99 ms", "max ms", "per s", "fail", "target"]
+    widths = [60, 5, 8, 8, 8, 8, 9, 6, 12, 11]
+    head = ["scenario", "n", "p50 ms", "p95 ms", "p99 ms", "max ms", "per s", "fail", "target", "lock waits"]
 
     def line(cells: list[str]) -> str:
         return "  ".join(
@@ -298,7 +339,7 @@ def print_table(rows: list[Any], info: dict[str, str]) -> None:
 
     print("\n" + line(head))
     print("-" * (sum(widths) + 2 * len(widths)))
-    for name, times, rate, failures, target in rows:
+    for name, times, rate, failures, target, waits in rows:
         verdict = f"<{target:.0f} {'PASS' if pct(times, 95) < target and not failures else 'FAIL'}" if target else ""
         print(
             line(
@@ -312,6 +353,7 @@ def print_table(rows: list[Any], info: dict[str, str]) -> None:
                     f"{rate:.0f}",
                     str(failures),
                     verdict,
+                    waits or "-",
                 ]
             )
         )
@@ -364,7 +406,17 @@ def run_stack(
         signed_in, price_list, wh = set_up(stack.urls, stack.bootstrap)
         print(f"accounts, warehouse, buyer record and price list in {time.perf_counter() - started:.1f} s")
         return asyncio.run(
-            measure(stack.urls, signed_in, price_list, wh, n, concurrency, whole=services is None, label=label)
+            measure(
+                stack.urls,
+                signed_in,
+                price_list,
+                wh,
+                n,
+                concurrency,
+                whole=services is None,
+                label=label,
+                orders_db=env.get("OMS_ORDERS_DATABASE_URL"),
+            )
         )
     finally:
         stack.stop()
@@ -414,10 +466,12 @@ def main(argv: list[str] | None = None) -> int:
             f"{WARM_UP} warm-up requests per run not counted, {SETTLE_S:.0f} s pause before each run; every placing "
             "request has an Idempotency-Key "
             "except the row that says otherwise",
+            "lock waits": "orders database backends waiting on a lock during the run, mean/max of samples every "
+            "20 ms (PostgreSQL only)",
             "load average": " ".join(f"{x:.2f}" for x in os.getloadavg()),
         },
     )
-    ok = all(pct(times, 95) < target and not failures for _, times, _, failures, target in rows if target)
+    ok = all(pct(times, 95) < target and not failures for _, times, _, failures, target, _ in rows if target)
     return 0 if ok else 1
 
 
