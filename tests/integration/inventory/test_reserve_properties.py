@@ -105,7 +105,7 @@ async def apply(node: Node, tenant: str, wid: str, orders: list[Order], step: tu
         await node.deliver(erp_stock(tenant, wid, step[1], step[2]))
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     stock=st.tuples(quantity, quantity),
     order_lines=st.lists(ORDER_LINES, min_size=1, max_size=4),
