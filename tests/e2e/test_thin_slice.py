@@ -45,7 +45,7 @@ async def stack_env(request: pytest.FixtureRequest) -> AsyncIterator[dict[str, s
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "orders"
 
 
-def test_the_whole_story_through_five_processes_a_real_broker_and_a_real_smtp_server(
+def test_the_whole_story_through_the_services_a_real_broker_and_a_real_smtp_server(
     tmp_path: Path, stack_env: dict[str, str]
 ) -> None:
     """The whole product tour (the demo story), through public HTTP only.
@@ -125,5 +125,5 @@ def test_the_whole_story_through_five_processes_a_real_broker_and_a_real_smtp_se
             assert number in signed_in.text
     finally:
         stack.stop()
-    assert len(pids) == 7
+    assert len(pids) == 8  # the broker, the mail catcher, five services and the console
     assert [pid for pid in pids if _alive(pid)] == [], "processes left behind after stop"
