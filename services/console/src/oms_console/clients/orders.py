@@ -79,3 +79,33 @@ class OrdersClient(ServiceClient):
 
     async def documents(self, order_id: str) -> dict[str, Any]:
         return dict(await self.get_json(f"/api/v1/orders/{order_id}/documents"))
+
+    # -- editing, parts, print (R-UI-5, R-UI-6, R-UI-12) --
+    async def edit_lines(self, order_id: str, body: dict[str, Any], etag: str | None, key: str | None) -> Versioned:
+        answer = await self.request(
+            "POST", f"/api/v1/orders/{order_id}/lines", json=body, if_match=etag, idempotency_key=key
+        )
+        return Versioned(answer.json(), answer.headers.get("etag"))
+
+    async def update_profile(
+        self, order_id: str, body: dict[str, Any], etag: str | None, key: str | None
+    ) -> Versioned:
+        answer = await self.request(
+            "PATCH", f"/api/v1/orders/{order_id}/profile", json=body, if_match=etag, idempotency_key=key
+        )
+        return Versioned(answer.json(), answer.headers.get("etag"))
+
+    async def move_lines(self, order_id: str, body: dict[str, Any], etag: str | None, key: str | None) -> Versioned:
+        answer = await self.request(
+            "POST", f"/api/v1/orders/{order_id}/parts", json=body, if_match=etag, idempotency_key=key
+        )
+        return Versioned(answer.json(), answer.headers.get("etag"))
+
+    async def split_preview(self, order_id: str) -> dict[str, Any]:
+        return dict(await self.get_json(f"/api/v1/orders/{order_id}/split-preview"))
+
+    async def price_list(self, price_list_id: str) -> dict[str, Any]:
+        return dict(await self.get_json(f"/api/v1/price-lists/{price_list_id}"))
+
+    async def buyer(self, buyer_id: str) -> dict[str, Any]:
+        return dict(await self.get_json(f"/api/v1/buyers/{buyer_id}"))
