@@ -73,8 +73,8 @@ def test_preview_marks_changed_removed_and_new_lines_and_recalculates_the_total(
     assert page.status_code == 200
     assert not lines.called
     text = page.text
-    assert '<span class="marker marker-changed">Изменено</span>' in text
-    assert '<span class="marker marker-removed">Удалено</span>' in text
+    assert '<span class="marker marker-changed">Изменена</span>' in text
+    assert '<span class="marker marker-removed">Удалена</span>' in text
     assert '<span class="marker marker-new">Новая</span>' in text
     assert '<span class="marker marker-additional">Дополнительная</span>' in text
     assert '<del aria-label="было">10</del>' in text
@@ -122,7 +122,7 @@ def test_a_conflicting_edit_says_so_and_reload_keeps_the_draft(console: Console)
     staff = console.signed_in_as_staff()
     answer = staff.post(EDIT, {**a_draft(**{f"quantity-{LINE_1}": "12"}), "action": "apply"})
     assert answer.status_code == 412
-    assert "Кто-то изменил этот заказ" in answer.text
+    assert "Заказ изменил кто-то другой" in answer.text
     assert 'value="12"' in answer.text
     assert 'name="action" value="reload"' in answer.text
 
@@ -217,7 +217,7 @@ def test_the_buyer_sees_what_changed_per_line_and_may_agree_or_cancel(console: C
     text = page.text
     assert '<del><span class="visually-hidden">было </span>10</del>' in text  # not the older 8: this round only
     assert "110,00" in text
-    assert '<span class="marker marker-removed">Удалено</span>' in text and "<del>NUT-8</del>" in text
+    assert '<span class="marker marker-removed">Удалена</span>' in text and "<del>NUT-8</del>" in text
     assert '<span class="marker marker-new">Новая</span>' in text
     assert 'name="to" value="agreed"' in text and 'name="to" value="cancelled"' in text
 
@@ -239,6 +239,6 @@ def test_the_buyers_answer_on_a_changed_order_says_so_and_offers_a_reload(consol
         f"/orders/{ORDER_ID}/approval", {"to": "cancelled", "etag": '"5"', "comment": "Дорого"}
     )
     assert answer.status_code == 412
-    assert "Кто-то изменил этот заказ" in answer.text
+    assert "Заказ изменил кто-то другой" in answer.text
     assert f'href="/orders/{ORDER_ID}/approval">Обновить' in answer.text
     assert ">Дорого</textarea>" in answer.text
