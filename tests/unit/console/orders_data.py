@@ -68,8 +68,15 @@ def an_order(status: str = "new", lines: list[dict[str, Any]] | None = None, **f
         else [
             a_line(),
             a_line(
-                LINE_2, sku="NUT-8", name="Гайка М8", quantity="50", price="10.00", amount="500.00",
-                vat_amount="83.33", net_amount="416.67", gross_amount="500.00",
+                LINE_2,
+                sku="NUT-8",
+                name="Гайка М8",
+                quantity="50",
+                price="10.00",
+                amount="500.00",
+                vat_amount="83.33",
+                net_amount="416.67",
+                gross_amount="500.00",
             ),
         ],
         "vat_amount": "250.00",

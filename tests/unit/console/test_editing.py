@@ -67,8 +67,10 @@ def test_preview_marks_changed_removed_and_new_lines_and_recalculates_the_total(
     lines = console.services.orders.post(f"{ORDER_API}/lines")
     draft = a_draft(
         **{f"quantity-{LINE_1}": "12", f"delete-{LINE_2}": "1"},
-        add_sku=["WASHER-8", ""], add_warehouse_id=[WAREHOUSE, ""], add_quantity=["4", ""],
-    )  # fmt: skip
+        add_sku=["WASHER-8", ""],
+        add_warehouse_id=[WAREHOUSE, ""],
+        add_quantity=["4", ""],
+    )
     page = console.signed_in_as_staff().post(EDIT, {**draft, "action": "preview"})
     assert page.status_code == 200
     assert not lines.called
@@ -80,7 +82,7 @@ def test_preview_marks_changed_removed_and_new_lines_and_recalculates_the_total(
     assert '<del aria-label="было">10</del>' in text
     assert "Шайба М8" in text
     # 12 × 100 + 4 × 2,50 = 1 210,00 (the 50 nuts removed); the old total struck through
-    assert "1\u00a0210,00" in text and "<del><span class=\"visually-hidden\">было </span>1\u00a0500,00" in text
+    assert "1\u00a0210,00" in text and '<del><span class="visually-hidden">было </span>1\u00a0500,00' in text
     assert 'value="12"' in text  # what was typed stays
 
 
@@ -96,9 +98,12 @@ def test_apply_sends_only_the_changes_with_the_version_seen(console: Console) ->
     )
     draft = a_draft(
         **{f"price-{LINE_1}": "95,50", f"delete-{LINE_2}": "1"},
-        add_sku=["WASHER-8", ""], add_warehouse_id=[WAREHOUSE, ""], add_quantity=["4", ""],
-        shipment_date="2026-12-24", comment="Цена снижена",
-    )  # fmt: skip
+        add_sku=["WASHER-8", ""],
+        add_warehouse_id=[WAREHOUSE, ""],
+        add_quantity=["4", ""],
+        shipment_date="2026-12-24",
+        comment="Цена снижена",
+    )
     answer = console.signed_in_as_staff().post(EDIT, {**draft, "action": "apply"})
     assert answer.status_code == 303
     assert answer.headers["location"] == f"{EDIT}?done=edited"
@@ -184,11 +189,25 @@ def test_applied_changes_are_sent_to_the_buyer_for_approval(console: Console) ->
 def proposal_changes() -> dict[str, object]:
     items = [
         {"line_id": LINE_1, "sku": "BOLT-8", "field": "quantity", "old": "8", "new": "9", "at": "2026-11-30T10:00:00Z"},
-        {"line_id": LINE_1, "sku": "BOLT-8", "field": "quantity", "old": "10", "new": "12", "at": "2026-12-02T10:00:00Z"},
-        {"line_id": LINE_1, "sku": "BOLT-8", "field": "price", "old": "110.00", "new": "100.00", "at": "2026-12-02T10:00:00Z"},
+        {
+            "line_id": LINE_1,
+            "sku": "BOLT-8",
+            "field": "quantity",
+            "old": "10",
+            "new": "12",
+            "at": "2026-12-02T10:00:00Z",
+        },
+        {
+            "line_id": LINE_1,
+            "sku": "BOLT-8",
+            "field": "price",
+            "old": "110.00",
+            "new": "100.00",
+            "at": "2026-12-02T10:00:00Z",
+        },
         {"line_id": LINE_2, "sku": "NUT-8", "field": "deleted", "old": "50", "new": None, "at": "2026-12-02T10:00:00Z"},
         {"line_id": "l-3", "sku": "WASHER-8", "field": "added", "old": None, "new": "4", "at": "2026-12-02T10:00:00Z"},
-    ]  # fmt: skip
+    ]
     return {"items": items, "total": len(items)}
 
 

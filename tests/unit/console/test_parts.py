@@ -15,9 +15,12 @@ def an_order_with_a_part(console: Console) -> None:
     orders = console.services.orders
     orders.get(ORDER_API).respond(200, json=an_order("confirmed", part_ids=[PART_ID]), headers={"ETag": '"3"'})
     part = an_order(
-        "confirmed", order_id=PART_ID, number="1024-1", parent_order_id=ORDER_ID,
+        "confirmed",
+        order_id=PART_ID,
+        number="1024-1",
+        parent_order_id=ORDER_ID,
         lines=[a_line("l-9", sku="WASHER-8", name="Шайба М8", quantity="4", price="2.50")],
-    )  # fmt: skip
+    )
     orders.get(f"/api/v1/orders/{PART_ID}").respond(200, json=part, headers={"ETag": '"1"'})
     orders.get(f"{ORDER_API}/split-preview").respond(
         200,
@@ -26,11 +29,17 @@ def an_order_with_a_part(console: Console) -> None:
             "one_shipment": False,
             "splits": True,
             "parts": [
-                {"kind": "in_stock", "lines": [{"line_id": LINE_1, "sku": "BOLT-8", "quantity": "10", "available": "10"}]},
-                {"kind": "coming_soon", "lines": [{"line_id": LINE_2, "sku": "NUT-8", "quantity": "50", "available": "0"}]},
+                {
+                    "kind": "in_stock",
+                    "lines": [{"line_id": LINE_1, "sku": "BOLT-8", "quantity": "10", "available": "10"}],
+                },
+                {
+                    "kind": "coming_soon",
+                    "lines": [{"line_id": LINE_2, "sku": "NUT-8", "quantity": "50", "available": "0"}],
+                },
             ],
         },
-    )  # fmt: skip
+    )
 
 
 def test_the_split_page_offers_lines_targets_and_shows_the_split_on_confirmation(console: Console) -> None:

@@ -21,10 +21,13 @@ def an_order_with_a_part(console: Console) -> None:
         200, json=an_order("confirmed", part_ids=[PART_ID], shipment_date="2026-12-22"), headers={"ETag": '"3"'}
     )
     part = an_order(
-        "confirmed", order_id=PART_ID, number="1024-1", parent_order_id=ORDER_ID,
+        "confirmed",
+        order_id=PART_ID,
+        number="1024-1",
+        parent_order_id=ORDER_ID,
         lines=[a_line("l-9", sku="WASHER-8", name="Шайба М8", quantity="4", price="2.50", gross_amount="10.00")],
         total="10.00",
-    )  # fmt: skip
+    )
     orders.get(f"/api/v1/orders/{PART_ID}").respond(200, json=part, headers={"ETag": '"1"'})
     orders.get(f"/api/v1/buyers/{BUYER}").respond(
         200, json={"buyer_id": BUYER, "name": "ИП Смирнов Иван", "inn": "770123456789", "kpp": "", "contacts": ""}

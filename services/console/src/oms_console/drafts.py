@@ -168,9 +168,7 @@ def _totals(lines: list[money.LineMoney]) -> Totals:
     return Totals(doc.amount, doc.vat, doc.total)
 
 
-def review(
-    order: Mapping[str, Any], draft: Draft, items: Mapping[str, Mapping[str, Any]] | None = None
-) -> Review:
+def review(order: Mapping[str, Any], draft: Draft, items: Mapping[str, Mapping[str, Any]] | None = None) -> Review:
     """The draft laid over ``order``: a marker per line, the old value of what changed, the totals before and
     after. ``items`` (SKU → price list item) prices the new lines. Errors are keyed by form field name."""
     vat_included = order.get("vat_mode", "included") != "on_top"

@@ -87,9 +87,7 @@ class OrdersClient(ServiceClient):
         )
         return Versioned(answer.json(), answer.headers.get("etag"))
 
-    async def update_profile(
-        self, order_id: str, body: dict[str, Any], etag: str | None, key: str | None
-    ) -> Versioned:
+    async def update_profile(self, order_id: str, body: dict[str, Any], etag: str | None, key: str | None) -> Versioned:
         answer = await self.request(
             "PATCH", f"/api/v1/orders/{order_id}/profile", json=body, if_match=etag, idempotency_key=key
         )

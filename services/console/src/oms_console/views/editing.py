@@ -136,7 +136,9 @@ async def edit_submit(order_id: str, request: Request, user: CurrentUser, api: S
         )
     if not result.has_changes:
         errors = {"_": _("There is nothing to change: the draft is the same as the order.")}
-        return _edit_page(request, order, draft, items, warehouses, etag=seen_etag, key=key, errors=errors, status_code=422)
+        return _edit_page(
+            request, order, draft, items, warehouses, etag=seen_etag, key=key, errors=errors, status_code=422
+        )
     etag = seen_etag
     try:
         lines = drafts.lines_request(result, draft)

@@ -59,9 +59,9 @@ async def print_page(order_id: str, request: Request, user: CurrentUser, api: Se
 
 def _renderer(request: Request) -> PdfRenderer:
     renderer = getattr(request.app.state, "pdf", None)
-    if renderer is None:
+    if not isinstance(renderer, PdfRenderer):
         renderer = request.app.state.pdf = PdfRenderer()
-    return renderer  # type: ignore[no-any-return]
+    return renderer
 
 
 @router.get("/orders/{order_id}/print.pdf")
@@ -73,9 +73,7 @@ async def print_pdf(order_id: str, request: Request, user: CurrentUser, api: Ser
     except PdfUnavailable as exc:
         log.warning("PDF unavailable: %s", exc)
         message = _("PDF files cannot be made on this server right now. Print this page instead.")
-        return render(
-            request, "print/order.html", {**context, "pdf": False, "pdf_error": message}, status_code=503
-        )
+        return render(request, "print/order.html", {**context, "pdf": False, "pdf_error": message}, status_code=503)
     env = request.app.state.templates
     html = env.get_template("print/order.html").render(
         {**page_context(request), **context, "pdf": True, "pdf_error": ""}
