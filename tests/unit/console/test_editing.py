@@ -79,7 +79,7 @@ def test_preview_marks_changed_removed_and_new_lines_and_recalculates_the_total(
     assert '<span class="marker marker-removed">Удалена</span>' in text
     assert '<span class="marker marker-new">Новая</span>' in text
     assert '<span class="marker marker-additional">Дополнительная</span>' in text
-    assert '<del aria-label="было">10</del>' in text
+    assert '<del><span class="visually-hidden">было </span>10</del>' in text
     assert "Шайба М8" in text
     # 12 × 100 + 4 × 2,50 = 1 210,00 (the 50 nuts removed); the old total struck through
     assert "1\u00a0210,00" in text and '<del><span class="visually-hidden">было </span>1\u00a0500,00' in text
@@ -138,7 +138,8 @@ def test_a_conflicting_edit_says_so_and_reload_keeps_the_draft(console: Console)
     assert reloaded.status_code == 200
     assert 'name="etag" value="&#34;7&#34;"' in reloaded.text
     assert 'value="12"' in reloaded.text
-    assert '<del aria-label="было">11</del>' in reloaded.text  # the draft against the fresh order
+    # the draft laid over the fresh order
+    assert '<del><span class="visually-hidden">было </span>11</del>' in reloaded.text
 
 
 def test_a_bad_number_is_shown_next_to_its_field_and_nothing_is_sent(console: Console) -> None:
@@ -261,3 +262,32 @@ def test_the_buyers_answer_on_a_changed_order_says_so_and_offers_a_reload(consol
     assert "Заказ изменил кто-то другой" in answer.text
     assert f'href="/orders/{ORDER_ID}/approval">Обновить' in answer.text
     assert ">Дорого</textarea>" in answer.text
+
+
+def test_a_shipped_order_cannot_be_edited_and_the_page_says_so(console: Console) -> None:
+    """R-UI-5, R-ED-1: only statuses that allow editing offer "apply"."""
+    the_order(console, status="shipped")
+    page = console.signed_in_as_staff().get(EDIT)
+    assert "В текущем статусе заказ уже нельзя изменить." in page.text
+    assert 'value="apply"' not in page.text
+
+
+def test_the_order_page_links_show_only_what_the_user_may_do(console: Console) -> None:
+    """R-UI-5, R-UI-6, R-UI-12: the links the order page includes: editing and parts for the supplier while the
+    order can change, the review for a buyer whose approval is asked, printing for everyone."""
+    from oms_console import i18n
+    from oms_console.auth import User
+
+    env = console.client.app.state.templates  # type: ignore[attr-defined]
+    i18n.activate("ru", console.client.app.state.catalogs)  # type: ignore[attr-defined]
+    template = env.get_template("editing/order_actions.html")
+    staff = User.from_me({"user": {"user_id": "u-1"}, "account": {"kind": "supplier"}})
+    buyer = User.from_me({"user": {"user_id": "u-2"}, "account": {"kind": "buyer"}})
+    for_staff = template.render(order=an_order("confirmed"), user=staff)
+    assert f'href="/orders/{ORDER_ID}/edit"' in for_staff and f'href="/orders/{ORDER_ID}/split"' in for_staff
+    assert f'href="/orders/{ORDER_ID}/print.pdf"' in for_staff
+    for_buyer = template.render(order=an_order("awaiting_approval"), user=buyer)
+    assert "/edit" not in for_buyer and "/split" not in for_buyer
+    assert f'class="button primary" href="/orders/{ORDER_ID}/approval">Посмотреть изменения' in for_buyer
+    shipped = template.render(order=an_order("shipped"), user=staff)
+    assert "/edit" not in shipped and f'href="/orders/{ORDER_ID}/print"' in shipped

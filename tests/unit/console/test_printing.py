@@ -9,7 +9,7 @@ import pytest
 from pypdf import PdfReader
 
 from oms_console import pdf
-from tests.unit.console.conftest import Console
+from tests.unit.console.conftest import Console, a_me
 from tests.unit.console.orders_data import BUYER, ORDER_ID, PART_ID, a_line, an_order
 
 PRINT = f"/orders/{ORDER_ID}/print"
@@ -100,3 +100,25 @@ def test_the_pdf_fetches_only_the_consoles_own_static_files() -> None:
     assert pdf.static_file(pdf.BASE_URL + "static/../pdf.py") is None
     assert pdf.static_file("file:///etc/passwd") is None
     assert pdf.static_file("http://example.com/static/console.css") is None
+
+
+def test_the_print_page_speaks_the_users_language(console: Console) -> None:
+    """R-UI-12: an English-speaking user gets the printed order in English, with English formats."""
+    staff = console.signed_in_as(a_me("supplier", locale="en"))
+    an_order_with_a_part(console)
+    page = staff.get(PRINT)
+    assert '<html lang="en">' in page.text
+    assert "Order No. 1024 of 12/1/26" in page.text
+    assert "Total to pay" in page.text and "RUB1,500.00" in page.text
+    assert "Всего к оплате" not in page.text
+
+
+def test_a_buyer_prints_with_its_own_details(console: Console) -> None:
+    """R-UI-12: a buyer's print shows its own INN and KPP (from its account) and the supplier's name."""
+    me = a_me("buyer", name="Иван Смирнов")
+    me["account"] |= {"inn": "501234567890", "kpp": "501001001"}
+    buyer = console.signed_in_as(me)
+    console.services.orders.get(f"/api/v1/orders/{ORDER_ID}").respond(200, json=an_order("new"))
+    page = buyer.get(PRINT)
+    assert page.status_code == 200
+    assert "501234567890" in page.text and "501001001" in page.text and "ООО Ромашка" in page.text

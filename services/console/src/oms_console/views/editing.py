@@ -19,6 +19,7 @@ from oms_console.views.common import CurrentUser, Services, conflict_message, re
 router = APIRouter()
 
 SEND_FOR_APPROVAL = "awaiting_approval"
+EDITABLE = ("new", "editing", "awaiting_approval", "agreed", "confirmed")  # the orders service's rule (R-ED-1)
 BUYER_ANSWERS = ("agreed", "cancelled")
 
 
@@ -96,6 +97,7 @@ def _edit_page(
             "conflict": conflict,
             "conflict_text": conflict_message() if conflict else "",
             "sendable": sendable and not result.has_changes,
+            "editable": order.body.get("status") in EDITABLE,
         },
         status_code=status_code,
     )
