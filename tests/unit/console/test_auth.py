@@ -7,6 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 
 from oms_console.auth import ACCESS_COOKIE, REFRESH_COOKIE, safe_next
+from tests.unit.console.builders import ORDER_ID
 from tests.unit.console.conftest import CONSOLE, Console, a_me, a_token
 
 
@@ -91,9 +92,9 @@ def test_an_ended_session_sends_the_page_to_sign_in(console: Console) -> None:
     console.services.orders.post("/api/v1/auth/refresh").respond(
         401, json={"error": {"code": "session_ended", "message": "this session has ended", "details": None}}
     )
-    page = console.get("/orders/7f0c?tab=lines")
+    page = console.get(f"/orders/{ORDER_ID}?tab=lines")
     assert page.status_code == 303
-    assert page.headers["location"] == "/login?next=/orders/7f0c%3Ftab%3Dlines"
+    assert page.headers["location"] == f"/login?next=/orders/{ORDER_ID}%3Ftab%3Dlines"
     assert ACCESS_COOKIE not in console.client.cookies
 
 

@@ -3,6 +3,7 @@ with agree / cancel (R-ED-1, R-ED-3, R-ED-4)."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -103,32 +104,34 @@ def _edit_page(
     )
 
 
-@router.get("/orders/{order_id}/edit")
-async def edit_page(order_id: str, request: Request, user: CurrentUser, api: Services) -> Response:
+@router.get("/orders/{order_id:uuid}/edit")
+async def edit_page(order_id: uuid.UUID, request: Request, user: CurrentUser, api: Services) -> Response:
+    oid = str(order_id)
     if user.is_buyer:
-        return RedirectResponse(f"/orders/{order_id}/approval", status_code=303)
+        return RedirectResponse(f"/orders/{oid}/approval", status_code=303)
     require_staff(user)
-    order = await api.orders.order(order_id)
+    order = await api.orders.order(oid)
     items, warehouses = await _price_items(api, order.body)
     done_flash(request)
     return _edit_page(request, order, drafts.Draft.from_order(order.body), items, warehouses)
 
 
-@router.post("/orders/{order_id}/edit")
-async def edit_submit(order_id: str, request: Request, user: CurrentUser, api: Services) -> Response:
+@router.post("/orders/{order_id:uuid}/edit")
+async def edit_submit(order_id: uuid.UUID, request: Request, user: CurrentUser, api: Services) -> Response:
+    oid = str(order_id)
     require_staff(user)
     form = await request.form()
     action = str(form.get("action") or "preview")
     seen_etag = str(form.get("etag") or "") or None
     key = str(form.get("idempotency_key") or "") or new_idempotency_key()
-    order = await api.orders.order(order_id)
+    order = await api.orders.order(oid)
     items, warehouses = await _price_items(api, order.body)
     draft = drafts.Draft.from_form(form, form.getlist, order.body)
     if action == "reload":
         # R-ED-4: the order as it is now, with the draft laid over it; the next apply uses the fresh version.
         return _edit_page(request, order, draft, items, warehouses)
     if action == "discard":
-        return RedirectResponse(f"/orders/{order_id}/edit", status_code=303)
+        return RedirectResponse(f"/orders/{oid}/edit", status_code=303)
     conflict = seen_etag is not None and order.etag is not None and seen_etag != order.etag
     result = drafts.review(order.body, draft, items)
     if action != "apply" or not result.valid:
@@ -145,10 +148,10 @@ async def edit_submit(order_id: str, request: Request, user: CurrentUser, api: S
     try:
         lines = drafts.lines_request(result, draft)
         if lines is not None:
-            etag = (await api.orders.edit_lines(order_id, lines, etag, f"{key}:lines")).etag
+            etag = (await api.orders.edit_lines(oid, lines, etag, f"{key}:lines")).etag
         profile = drafts.profile_request(result)
         if profile is not None:
-            etag = (await api.orders.update_profile(order_id, profile, etag, f"{key}:profile")).etag
+            etag = (await api.orders.update_profile(oid, profile, etag, f"{key}:profile")).etag
     except ServiceError as exc:
         if exc.status == 412:
             return _edit_page(
@@ -156,33 +159,34 @@ async def edit_submit(order_id: str, request: Request, user: CurrentUser, api: S
             )
         if exc.status in (403, 404):
             raise
-        fresh = await api.orders.order(order_id)  # a part may have been applied (the lines before the date)
+        fresh = await api.orders.order(oid)  # a part may have been applied (the lines before the date)
         errors = {"_": refusal_text(exc), **drafts.service_errors(exc.details, draft)}
         if "shipment_date" in exc.field_errors():
             errors["shipment_date"] = _("This date is not accepted (it may be in the past).")
         return _edit_page(request, fresh, draft, items, warehouses, errors=errors, key=key, status_code=422)
-    return RedirectResponse(f"/orders/{order_id}/edit?done=edited", status_code=303)
+    return RedirectResponse(f"/orders/{oid}/edit?done=edited", status_code=303)
 
 
-@router.post("/orders/{order_id}/edit/send")
-async def send_for_approval(order_id: str, request: Request, user: CurrentUser, api: Services) -> Response:
+@router.post("/orders/{order_id:uuid}/edit/send")
+async def send_for_approval(order_id: uuid.UUID, request: Request, user: CurrentUser, api: Services) -> Response:
     """R-ED-1: the applied changes go to the buyer (status Awaiting approval)."""
+    oid = str(order_id)
     require_staff(user)
     form = await request.form()
     body = {"to": SEND_FOR_APPROVAL, "comment": str(form.get("comment") or "").strip()}
     etag = str(form.get("etag") or "") or None
     try:
-        await api.orders.transition(order_id, body, etag, str(form.get("idempotency_key") or "") or None)
+        await api.orders.transition(oid, body, etag, str(form.get("idempotency_key") or "") or None)
     except ServiceError as exc:
         if exc.status in (403, 404):
             raise
-        order = await api.orders.order(order_id)
+        order = await api.orders.order(oid)
         items, warehouses = await _price_items(api, order.body)
         draft = drafts.Draft.from_order(order.body)
         if exc.status == 412:
             return _edit_page(request, order, draft, items, warehouses, conflict=True, status_code=412)
         return _edit_page(request, order, draft, items, warehouses, errors={"_": refusal_text(exc)}, status_code=422)
-    return RedirectResponse(f"/orders/{order_id}/approval?done=sent", status_code=303)
+    return RedirectResponse(f"/orders/{oid}/approval?done=sent", status_code=303)
 
 
 # ------------------------------------------------------------------ the buyer's review (R-ED-3)
@@ -238,39 +242,41 @@ def _approval_page(
 
 
 @router.get("/orders/{order_id}/approval")
-async def approval_page(order_id: str, request: Request, user: CurrentUser, api: Services) -> Response:
-    order = await api.orders.order(order_id)
-    changes = await api.orders.changes(order_id)
+async def approval_page(order_id: uuid.UUID, request: Request, user: CurrentUser, api: Services) -> Response:
+    oid = str(order_id)
+    order = await api.orders.order(oid)
+    changes = await api.orders.changes(oid)
     done_flash(request)
     return _approval_page(request, order, changes)
 
 
 @router.post("/orders/{order_id}/approval")
-async def approval_answer(order_id: str, request: Request, user: CurrentUser, api: Services) -> Response:
+async def approval_answer(order_id: uuid.UUID, request: Request, user: CurrentUser, api: Services) -> Response:
     """R-ED-1: the buyer agrees to the changes or cancels the order."""
+    oid = str(order_id)
     form = await request.form()
     to = str(form.get("to") or "")
     comment = str(form.get("comment") or "").strip()
     if to not in BUYER_ANSWERS:
-        order = await api.orders.order(order_id)
-        changes = await api.orders.changes(order_id)
+        order = await api.orders.order(oid)
+        changes = await api.orders.changes(oid)
         return _approval_page(
             request, order, changes, errors={"_": _("Choose to agree or to cancel.")}, status_code=422
         )
     etag = str(form.get("etag") or "") or None
     try:
         await api.orders.transition(
-            order_id, {"to": to, "comment": comment}, etag, str(form.get("idempotency_key") or "") or None
+            oid, {"to": to, "comment": comment}, etag, str(form.get("idempotency_key") or "") or None
         )
     except ServiceError as exc:
         if exc.status in (403, 404):
             raise
-        order = await api.orders.order(order_id)
-        changes = await api.orders.changes(order_id)
+        order = await api.orders.order(oid)
+        changes = await api.orders.changes(oid)
         if exc.status == 412:
             return _approval_page(request, order, changes, conflict=True, comment=comment, status_code=412)
         errors = {"_": refusal_text(exc)}
         if exc.code == "comment_required" or "comment" in exc.field_errors():
             errors["comment"] = _("Give a reason in the comment.")
         return _approval_page(request, order, changes, errors=errors, comment=comment, status_code=422)
-    return RedirectResponse(f"/orders/{order_id}/approval?done={to}", status_code=303)
+    return RedirectResponse(f"/orders/{oid}/approval?done={to}", status_code=303)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -110,23 +111,25 @@ def _page(
     )
 
 
-@router.get("/orders/{order_id}/split")
-async def split_page(order_id: str, request: Request, user: CurrentUser, api: Services) -> Response:
+@router.get("/orders/{order_id:uuid}/split")
+async def split_page(order_id: uuid.UUID, request: Request, user: CurrentUser, api: Services) -> Response:
+    oid = str(order_id)
     require_staff(user)
-    order = await api.orders.order(order_id)
-    parts, preview = await asyncio.gather(siblings(api, order.body), _split_preview(api, order_id))
+    order = await api.orders.order(oid)
+    parts, preview = await asyncio.gather(siblings(api, order.body), _split_preview(api, oid))
     return _page(request, order, parts, preview)
 
 
-@router.post("/orders/{order_id}/split")
-async def split_submit(order_id: str, request: Request, user: CurrentUser, api: Services) -> Response:
+@router.post("/orders/{order_id:uuid}/split")
+async def split_submit(order_id: uuid.UUID, request: Request, user: CurrentUser, api: Services) -> Response:
+    oid = str(order_id)
     require_staff(user)
     form = await request.form()
     action = str(form.get("action") or "preview")
     seen_etag = str(form.get("etag") or "") or None
     key = str(form.get("idempotency_key") or "") or new_idempotency_key()
-    order = await api.orders.order(order_id)
-    parts, preview = await asyncio.gather(siblings(api, order.body), _split_preview(api, order_id))
+    order = await api.orders.order(oid)
+    parts, preview = await asyncio.gather(siblings(api, order.body), _split_preview(api, oid))
     own = {str(x["line_id"]) for x in order.body.get("lines") or []}
     chosen = [str(x) for x in form.getlist("line_id") if str(x) in own]
     mode = str(form.get("mode") or "move")
@@ -154,7 +157,7 @@ async def split_submit(order_id: str, request: Request, user: CurrentUser, api: 
     if target != NEW_PART:
         body["target_order_id"] = target
     try:
-        moved = await api.orders.move_lines(order_id, body, seen_etag, key)
+        moved = await api.orders.move_lines(oid, body, seen_etag, key)
     except ServiceError as exc:
         if exc.status in (403, 404):
             raise
@@ -166,4 +169,4 @@ async def split_submit(order_id: str, request: Request, user: CurrentUser, api: 
             request, order, parts, preview, result=result, etag=seen_etag,
             errors={"_": refusal_text(exc)}, status_code=422, **kwargs,
         )  # fmt: skip
-    return RedirectResponse(f"/orders/{moved.body.get('order_id', order_id)}", status_code=303)
+    return RedirectResponse(f"/orders/{moved.body.get('order_id', oid)}", status_code=303)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from typing import Any
 from urllib.parse import quote
 
@@ -51,9 +52,10 @@ async def print_context(api: Api, user: User, order_id: str) -> dict[str, Any]:
     return {"order": order, "parts": [p.body for p in parts], "supplier": supplier, "buyer": buyer}
 
 
-@router.get("/orders/{order_id}/print")
-async def print_page(order_id: str, request: Request, user: CurrentUser, api: Services) -> Response:
-    context = await print_context(api, user, order_id)
+@router.get("/orders/{order_id:uuid}/print")
+async def print_page(order_id: uuid.UUID, request: Request, user: CurrentUser, api: Services) -> Response:
+    oid = str(order_id)
+    context = await print_context(api, user, oid)
     return render(request, "print/order.html", {**context, "pdf": False, "pdf_error": ""})
 
 
@@ -64,10 +66,11 @@ def _renderer(request: Request) -> PdfRenderer:
     return renderer
 
 
-@router.get("/orders/{order_id}/print.pdf")
-async def print_pdf(order_id: str, request: Request, user: CurrentUser, api: Services) -> Response:
+@router.get("/orders/{order_id:uuid}/print.pdf")
+async def print_pdf(order_id: uuid.UUID, request: Request, user: CurrentUser, api: Services) -> Response:
+    oid = str(order_id)
     renderer = _renderer(request)
-    context = await print_context(api, user, order_id)
+    context = await print_context(api, user, oid)
     try:
         renderer.check()
     except PdfUnavailable as exc:
@@ -79,7 +82,7 @@ async def print_pdf(order_id: str, request: Request, user: CurrentUser, api: Ser
         {**page_context(request), **context, "pdf": True, "pdf_error": ""}
     )
     content = await renderer.render(html)
-    number = str(context["order"].get("number") or order_id)
+    number = str(context["order"].get("number") or oid)
     filename = f"{_('order')}-{number}.pdf"
     disposition = f"inline; filename=\"order-{quote(number)}.pdf\"; filename*=UTF-8''{quote(filename)}"
     return Response(
