@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
+
 ORDER_ID = "0b6f4c3e-0000-4000-8000-000000000001"
 PART_ID = "0b6f4c3e-0000-4000-8000-000000000002"
 LINE_1 = "11111111-0000-4000-8000-000000000001"
@@ -112,3 +114,12 @@ def a_price_list() -> dict[str, Any]:
 
 def error(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details}}
+
+
+def price_list_items(request: httpx.Request) -> httpx.Response:
+    """``GET /api/v1/price-lists/{id}/items?q=…&limit=…`` answered from ``a_price_list()``."""
+    body = a_price_list()
+    q = request.url.params.get("q", "").lower()
+    limit = int(request.url.params.get("limit", "50"))
+    found = [i for i in body["items"] if q in i["sku"].lower() or q in i["name"].lower()]
+    return httpx.Response(200, json={**body, "items": found[:limit], "total": len(found), "limit": limit, "offset": 0})

@@ -12,9 +12,9 @@ from tests.unit.console.orders_data import (
     PRICE_LIST,
     WAREHOUSE,
     a_line,
-    a_price_list,
     an_order,
     error,
+    price_list_items,
 )
 
 EDIT = f"/orders/{ORDER_ID}/edit"
@@ -23,7 +23,7 @@ ORDER_API = f"/api/v1/orders/{ORDER_ID}"
 
 def the_order(console: Console, etag: str = '"3"', **fields: object) -> None:
     console.services.orders.get(ORDER_API).respond(200, json=an_order(**fields), headers={"ETag": etag})
-    console.services.orders.get(f"/api/v1/price-lists/{PRICE_LIST}").respond(200, json=a_price_list())
+    console.services.orders.get(f"/api/v1/price-lists/{PRICE_LIST}/items").mock(side_effect=price_list_items)
 
 
 def a_draft(**changes: str) -> dict[str, object]:
@@ -291,3 +291,16 @@ def test_the_order_page_links_show_only_what_the_user_may_do(console: Console) -
     assert f'class="button primary" href="/orders/{ORDER_ID}/approval">Посмотреть изменения' in for_buyer
     shipped = template.render(order=an_order("shipped"), user=staff)
     assert "/edit" not in shipped and f'href="/orders/{ORDER_ID}/print"' in shipped
+
+
+def test_a_new_line_with_an_unknown_sku_is_refused_next_to_it(console: Console) -> None:
+    """R-UI-5, R-ED-1: lines are added from the order's price list: an SKU not in it is refused next to the
+    field, the other typed values stay, nothing is sent."""
+    the_order(console)
+    lines = console.services.orders.post(f"{ORDER_API}/lines")
+    draft = a_draft(add_sku=["NOPE-1", ""], add_warehouse_id=[WAREHOUSE, ""], add_quantity=["3", ""])
+    answer = console.signed_in_as_staff().post(EDIT, {**draft, "action": "apply"})
+    assert answer.status_code == 422
+    assert not lines.called
+    assert 'id="add_sku-0-error">В прайс-листе заказа нет такого артикула.' in answer.text
+    assert 'value="NOPE-1"' in answer.text and 'value="3"' in answer.text

@@ -170,8 +170,10 @@ def _totals(lines: list[money.LineMoney]) -> Totals:
 
 def review(order: Mapping[str, Any], draft: Draft, items: Mapping[str, Mapping[str, Any]] | None = None) -> Review:
     """The draft laid over ``order``: a marker per line, the old value of what changed, the totals before and
-    after. ``items`` (SKU → price list item) prices the new lines. Errors are keyed by form field name."""
+    after. ``items`` (SKU → price list item) prices the new lines; ``None`` when the price list could not be
+    read (the service then judges the SKUs). Errors are keyed by form field name."""
     vat_included = order.get("vat_mode", "included") != "on_top"
+    known = items is not None
     items = items or {}
     errors: dict[str, str] = {}
     rows: list[ReviewLine] = []
@@ -225,7 +227,7 @@ def review(order: Mapping[str, Any], draft: Draft, items: Mapping[str, Mapping[s
         error = ""
         if not add.sku:
             errors[f"add_sku-{n}"] = error = _("Enter the SKU.")
-        elif items and item is None:
+        elif known and item is None:
             errors[f"add_sku-{n}"] = error = _("There is no such SKU in the order's price list.")
         if not add.warehouse_id:
             errors[f"add_warehouse_id-{n}"] = _("Choose a warehouse.")

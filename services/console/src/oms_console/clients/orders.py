@@ -124,8 +124,8 @@ class OrdersClient(ServiceClient):
     async def split_preview(self, order_id: str) -> dict[str, Any]:
         return dict(await self.get_json(f"/api/v1/orders/{order_id}/split-preview"))
 
-    async def price_list(self, price_list_id: str) -> dict[str, Any]:
-        return dict(await self.get_json(f"/api/v1/price-lists/{price_list_id}"))
+    async def price_list_items(self, price_list_id: str, **params: Any) -> dict[str, Any]:
+        return dict(await self.get_json(f"/api/v1/price-lists/{price_list_id}/items", params=params))
 
     async def buyer(self, buyer_id: str) -> dict[str, Any]:
         return dict(await self.get_json(f"/api/v1/buyers/{buyer_id}"))

@@ -3,6 +3,7 @@ with agree / cancel (R-ED-1, R-ED-3, R-ED-4)."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -54,24 +55,34 @@ def done_flash(request: Request) -> None:
         request.state.flash = {"kind": "success", "text": messages[key]}
 
 
-async def _price_items(api: Api, order: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
-    """The order's price list (items by SKU, warehouses) for new lines; nothing when it cannot be read."""
-    price_list_id = order.get("price_list_id")
+MAX_LOOKUPS = 20
+
+
+async def _price_items(
+    api: Api, order: dict[str, Any], skus: list[str] | None = None
+) -> tuple[dict[str, dict[str, Any]] | None, list[dict[str, Any]]]:
+    """The order's price list: its warehouses, and the items of the SKUs typed for new lines (looked up one by
+    one, not the whole list). ``None`` for the items when the price list cannot be read (nothing is refused)."""
+    price_list_id = str(order.get("price_list_id") or "")
     if not price_list_id:
-        return {}, []
+        return None, []
+    wanted = sorted({s for s in skus or [] if s})[:MAX_LOOKUPS]
     try:
-        body = await api.orders.price_list(str(price_list_id))
+        pages = await asyncio.gather(
+            api.orders.price_list_items(price_list_id, limit=1),
+            *(api.orders.price_list_items(price_list_id, q=sku, limit=50) for sku in wanted),
+        )
     except ServiceError:
-        return {}, []
-    items = {str(i["sku"]): i for i in body.get("items") or [] if i.get("sku")}
-    return items, list(body.get("warehouses") or [])
+        return None, []
+    items = {str(i["sku"]): i for page in pages[1:] for i in page.get("items") or [] if i.get("sku") in wanted}
+    return items, list(pages[0].get("warehouses") or [])
 
 
 def _edit_page(
     request: Request,
     order: Versioned,
     draft: drafts.Draft,
-    items: dict[str, dict[str, Any]],
+    items: dict[str, dict[str, Any]] | None,
     warehouses: list[dict[str, Any]],
     *,
     etag: str | None = None,
@@ -93,7 +104,7 @@ def _edit_page(
             "draft": draft,
             "review": result,
             "errors": shown_errors,
-            "items": items,
+            "items": items or {},
             "warehouses": warehouses,
             "conflict": conflict,
             "conflict_text": conflict_message() if conflict else "",
@@ -125,8 +136,8 @@ async def edit_submit(order_id: uuid.UUID, request: Request, user: CurrentUser, 
     seen_etag = str(form.get("etag") or "") or None
     key = str(form.get("idempotency_key") or "") or new_idempotency_key()
     order = await api.orders.order(oid)
-    items, warehouses = await _price_items(api, order.body)
     draft = drafts.Draft.from_form(form, form.getlist, order.body)
+    items, warehouses = await _price_items(api, order.body, [a.sku for a in draft.add])
     if action == "reload":
         # R-ED-4: the order as it is now, with the draft laid over it; the next apply uses the fresh version.
         return _edit_page(request, order, draft, items, warehouses)
