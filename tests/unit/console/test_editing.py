@@ -130,6 +130,7 @@ def test_a_conflicting_edit_says_so_and_reload_keeps_the_draft(console: Console)
     assert "Заказ изменил кто-то другой" in answer.text
     assert 'value="12"' in answer.text
     assert 'name="action" value="reload"' in answer.text
+    assert 'value="key-1"' not in answer.text  # the next write is another request: a new Idempotency-Key
 
     console.services.orders.get(ORDER_API).respond(
         200, json=an_order(lines=[a_line(quantity="11"), a_line(LINE_2, sku="NUT-8")]), headers={"ETag": '"7"'}

@@ -91,6 +91,8 @@ def _edit_page(
     conflict: bool = False,
     status_code: int = 200,
 ) -> Response:
+    """The edit page. ``key``: the Idempotency-Key to keep (a preview's apply may be sent twice as one); a page
+    shown after the service refused a write gets a new one, since the next write is a different request."""
     result = drafts.review(order.body, draft, items)
     shown_errors = {**(result.errors if draft is not None else {}), **(errors or {})}
     sendable = any(t.get("to") == SEND_FOR_APPROVAL for t in order.body.get("allowed_transitions") or [])
@@ -152,9 +154,7 @@ async def edit_submit(order_id: uuid.UUID, request: Request, user: CurrentUser, 
         )
     if not result.has_changes:
         errors = {"_": _("There is nothing to change: the draft is the same as the order.")}
-        return _edit_page(
-            request, order, draft, items, warehouses, etag=seen_etag, key=key, errors=errors, status_code=422
-        )
+        return _edit_page(request, order, draft, items, warehouses, etag=seen_etag, errors=errors, status_code=422)
     etag = seen_etag
     try:
         lines = drafts.lines_request(result, draft)
@@ -165,16 +165,14 @@ async def edit_submit(order_id: uuid.UUID, request: Request, user: CurrentUser, 
             etag = (await api.orders.update_profile(oid, profile, etag, f"{key}:profile")).etag
     except ServiceError as exc:
         if exc.status == 412:
-            return _edit_page(
-                request, order, draft, items, warehouses, etag=seen_etag, key=key, conflict=True, status_code=412
-            )
+            return _edit_page(request, order, draft, items, warehouses, etag=seen_etag, conflict=True, status_code=412)
         if exc.status in (403, 404):
             raise
         fresh = await api.orders.order(oid)  # a part may have been applied (the lines before the date)
         errors = {"_": refusal_text(exc), **drafts.service_errors(exc.details, draft)}
         if "shipment_date" in exc.field_errors():
             errors["shipment_date"] = _("This date is not accepted (it may be in the past).")
-        return _edit_page(request, fresh, draft, items, warehouses, errors=errors, key=key, status_code=422)
+        return _edit_page(request, fresh, draft, items, warehouses, errors=errors, status_code=422)
     return RedirectResponse(f"/orders/{oid}/edit?done=edited", status_code=303)
 
 

@@ -145,7 +145,7 @@ async def split_submit(order_id: uuid.UUID, request: Request, user: CurrentUser,
         errors["line_id"] = _("Choose at least one line.")
     elif mode == "move" and len(chosen) >= len(own):
         errors["line_id"] = _("A part must keep at least one line; move fewer lines.")
-    kwargs: dict[str, Any] = {"chosen": chosen, "mode": mode, "target": target, "key": key}
+    kwargs: dict[str, Any] = {"chosen": chosen, "mode": mode, "target": target}
     if action == "reload":
         return _page(request, order, parts, preview, **kwargs)
     if errors:
