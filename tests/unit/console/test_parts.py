@@ -130,3 +130,55 @@ def test_a_move_on_a_changed_order_says_so_and_keeps_the_choice(console: Console
 def test_buyers_do_not_get_the_split_screen(console: Console) -> None:
     """R-UI-6: splitting is the supplier's work."""
     assert console.signed_in_as_buyer().get(SPLIT).status_code == 404
+
+
+def test_part_of_a_line_moves_after_a_preview(console: Console) -> None:
+    """R-UI-6, R-ED-2: 20 of the 50 nuts move to the existing part: the preview shows 30 staying and 20
+    arriving, and the move sends that quantity for that line."""
+    staff = console.signed_in_as_staff()
+    an_order_with_a_part(console)
+    form = {
+        "etag": '"3"',
+        "line_id": [LINE_2],
+        f"quantity-{LINE_2}": "20",
+        "mode": "move",
+        "target": PART_ID,
+        "action": "preview",
+    }
+    page = staff.post(SPLIT, form)
+    assert page.status_code == 200
+    source, target = page.text.split('id="result"')[1].split('id="result-target"')
+    assert "Часть перенесена" in source and '<td class="num">30</td>' in source
+    assert "Перенесена сюда" in target and '<td class="num">20</td>' in target
+    assert f'name="quantity-{LINE_2}" inputmode="decimal" size="6" value="20"' in page.text
+
+    move = console.services.orders.post(f"{ORDER_API}/parts").respond(
+        201, json=an_order("confirmed", order_id=PART_ID, number="1024-1"), headers={"ETag": '"2"'}
+    )
+    answer = staff.post(SPLIT, {**form, "action": "apply"})
+    assert answer.status_code == 303
+    assert json.loads(move.calls.last.request.content) == {
+        "line_ids": [LINE_2],
+        "copy": False,
+        "quantities": {LINE_2: "20"},
+        "target_order_id": PART_ID,
+    }
+
+
+def test_a_quantity_the_service_refuses_is_shown_next_to_its_line(console: Console) -> None:
+    """R-UI-6: the reserved part of a line cannot move: the refusal shows next to that line's quantity."""
+    staff = console.signed_in_as_staff()
+    an_order_with_a_part(console)
+    console.services.orders.post(f"{ORDER_API}/parts").respond(
+        422,
+        json=error(
+            "invalid_lines",
+            "1 quantities are not valid",
+            [{"line_id": LINE_2, "reasons": ["only 5 of this line is not reserved and can be moved"]}],
+        ),
+    )
+    form = {"line_id": [LINE_2], f"quantity-{LINE_2}": "20", "mode": "move", "target": "new", "action": "apply"}
+    page = staff.post(SPLIT, form)
+    assert page.status_code == 422
+    assert f'id="quantity-{LINE_2}-error">Такое количество перенести нельзя' in page.text
+    assert 'value="20"' in page.text

@@ -40,17 +40,64 @@ async def siblings(api: Api, order: dict[str, Any]) -> list[dict[str, Any]]:
     return [bodies[x] for x in others if x in bodies]
 
 
-def plan(order: dict[str, Any], chosen: list[str], mode: str, target: dict[str, Any] | None) -> dict[str, Any]:
-    """The parts as they would be after the move or copy: the source's lines and the target's lines."""
+def plan(
+    order: dict[str, Any],
+    chosen: list[str],
+    mode: str,
+    target: dict[str, Any] | None,
+    partial: dict[str, Decimal] | None = None,
+) -> dict[str, Any]:
+    """The parts as they would be after the move or copy: the source's lines and the target's lines.
+    ``partial``: lines of which only this quantity moves (the rest stays)."""
+    partial = partial or {}
     lines = order.get("lines") or []
     picked = [x for x in lines if str(x["line_id"]) in chosen]
-    stays = lines if mode == "copy" else [x for x in lines if str(x["line_id"]) not in chosen]
-    arriving = [{**x, "quantity": "0", "marker": "new"} if mode == "copy" else {**x, "marker": "moved"} for x in picked]
+    if mode == "copy":
+        stays = list(lines)
+        arriving = [{**x, "quantity": "0", "marker": "new"} for x in picked]
+    else:
+        stays = []
+        for x in lines:
+            line_id = str(x["line_id"])
+            if line_id in partial:
+                left = (drafts.parse_decimal(str(x.get("quantity"))) or Decimal(0)) - partial[line_id]
+                stays.append({**x, "quantity": str(left), "marker": "changed"})
+            elif line_id not in chosen:
+                stays.append(x)
+        arriving = [
+            {**x, "quantity": str(partial[str(x["line_id"])]), "marker": "moved"}
+            if str(x["line_id"]) in partial
+            else {**x, "marker": "moved"}
+            for x in picked
+        ]
     target_lines = [*((target or {}).get("lines") or []), *arriving]
     return {
         "source": {"order": order, "lines": stays, "total": _total(order, stays)},
         "target": {"order": target, "lines": target_lines, "total": _total(order, target_lines)},
     }
+
+
+def partial_quantities(
+    form: Any, order: dict[str, Any], chosen: list[str], mode: str
+) -> tuple[dict[str, Decimal], dict[str, str], dict[str, str]]:
+    """The quantities typed for chosen lines (blank: the whole line), what was typed, and errors per field."""
+    typed = {str(x["line_id"]): str(form.get(f"quantity-{x['line_id']}") or "").strip() for x in order["lines"]}
+    partial: dict[str, Decimal] = {}
+    errors: dict[str, str] = {}
+    if mode != "move":
+        return partial, typed, errors
+    for line in order.get("lines") or []:
+        line_id = str(line["line_id"])
+        raw = typed.get(line_id, "")
+        if line_id not in chosen or not raw:
+            continue
+        quantity = drafts.parse_decimal(raw)
+        whole = drafts.parse_decimal(str(line.get("quantity"))) or Decimal(0)
+        if quantity is None or quantity <= 0:
+            errors[f"quantity-{line_id}"] = _("Enter a quantity above zero.")
+        elif quantity < whole:
+            partial[line_id] = quantity
+    return partial, typed, errors
 
 
 def _total(order: dict[str, Any], lines: list[dict[str, Any]]) -> Decimal:
@@ -64,6 +111,15 @@ def _total(order: dict[str, Any], lines: list[dict[str, Any]]) -> Decimal:
         )
         for x in lines
     ).total
+
+
+def line_errors(exc: ServiceError) -> dict[str, str]:
+    """The service's refusal of a line's quantity, next to that line's field."""
+    found: dict[str, str] = {}
+    for item in exc.details if isinstance(exc.details, list) else []:
+        if isinstance(item, dict) and item.get("line_id"):
+            found[f"quantity-{item['line_id']}"] = _("This quantity cannot be moved (only the unreserved part can).")
+    return found
 
 
 async def _split_preview(api: Api, order_id: str) -> dict[str, Any] | None:
@@ -80,6 +136,7 @@ def _page(
     preview: dict[str, Any] | None,
     *,
     chosen: list[str] | None = None,
+    typed: dict[str, str] | None = None,
     mode: str = "move",
     target: str = NEW_PART,
     result: dict[str, Any] | None = None,
@@ -99,6 +156,7 @@ def _page(
             "parts": parts,
             "split_preview": preview,
             "chosen": chosen or [],
+            "typed": typed or {},
             "mode": mode,
             "target": target,
             "result": result,
@@ -145,15 +203,21 @@ async def split_submit(order_id: uuid.UUID, request: Request, user: CurrentUser,
         errors["line_id"] = _("Choose at least one line.")
     elif mode == "move" and len(chosen) >= len(own):
         errors["line_id"] = _("A part must keep at least one line; move fewer lines.")
-    kwargs: dict[str, Any] = {"chosen": chosen, "mode": mode, "target": target}
+    partial, typed, quantity_errors = partial_quantities(form, order.body, chosen, mode)
+    errors.update(quantity_errors)
+    if "line_id" in errors and partial and len([x for x in chosen if x not in partial]) < len(own):
+        del errors["line_id"]  # a line that moves only in part stays: the order keeps a line
+    kwargs: dict[str, Any] = {"chosen": chosen, "mode": mode, "target": target, "typed": typed}
     if action == "reload":
         return _page(request, order, parts, preview, **kwargs)
     if errors:
         return _page(request, order, parts, preview, errors=errors, etag=seen_etag, status_code=422, **kwargs)
-    result = plan(order.body, chosen, mode, by_id.get(target))
+    result = plan(order.body, chosen, mode, by_id.get(target), partial)
     if action != "apply":
         return _page(request, order, parts, preview, result=result, etag=seen_etag, **kwargs)
     body: dict[str, Any] = {"line_ids": chosen, "copy": mode == "copy"}
+    if partial:
+        body["quantities"] = {line_id: str(quantity) for line_id, quantity in partial.items()}
     if target != NEW_PART:
         body["target_order_id"] = target
     try:
@@ -167,6 +231,6 @@ async def split_submit(order_id: uuid.UUID, request: Request, user: CurrentUser,
             )
         return _page(
             request, order, parts, preview, result=result, etag=seen_etag,
-            errors={"_": refusal_text(exc)}, status_code=422, **kwargs,
+            errors={"_": refusal_text(exc), **line_errors(exc)}, status_code=422, **kwargs,
         )  # fmt: skip
     return RedirectResponse(f"/orders/{moved.body.get('order_id', oid)}", status_code=303)
