@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import re
+from html import unescape
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -166,3 +168,16 @@ def test_the_export_honours_the_filters_and_sort(console: Console) -> None:
     assert [r[0] for r in rows[1:]] == ["41", "42"]
     assert float(rows[1][7]) == 1234.5
     assert rows[2][4] == "Подтверждён"
+
+
+def test_the_russian_list_has_no_english(console: Console) -> None:
+    """R-UI-3: every word the console itself writes on the list is Russian (filters, headings, pills, pager)."""
+    console.signed_in_as_staff()
+    console.services.orders.get("/api/v1/orders").respond(
+        200, json=a_page(a_summary(status="awaiting_approval", overdue=True), total=1, next_cursor="c")
+    )
+    html = console.get("/orders?status=new&total_min=1").text
+    visible = unescape(re.sub(r"<script.*?</script>|<style.*?</style>|<[^>]+>", " ", html, flags=re.S))
+    assert set(re.findall(r"[A-Za-z]{3,}", visible)) <= {"OMS", "Excel"}
+    placeholders = re.findall(r'(?:placeholder|aria-label|title)="([^"]*)"', html)
+    assert all(not re.search(r"[A-Za-z]{3,}", p) for p in placeholders), placeholders

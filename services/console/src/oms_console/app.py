@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import httpx
 from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
@@ -147,6 +148,14 @@ def create_app(settings: Settings | None = None, *, http: httpx.AsyncClient | No
     return app
 
 
+def _is_html(message: Message) -> bool:
+    """A page a view rendered itself (e.g. a form with the file's error next to it) is left as it is."""
+    for name, value in message.get("headers", []):
+        if name.lower() == b"content-type":
+            return value.startswith(b"text/html")
+    return False
+
+
 class FriendlyTooLarge:
     """The body limit answers 413 in the services' JSON shape; a person gets a page in their language."""
 
@@ -162,7 +171,7 @@ class FriendlyTooLarge:
 
         async def friendly_send(message: Message) -> None:
             nonlocal replaced
-            if message["type"] == "http.response.start" and message["status"] == 413:
+            if message["type"] == "http.response.start" and message["status"] == 413 and not _is_html(message):
                 replaced = True
                 await send(
                     {
@@ -255,6 +264,17 @@ def install_error_pages(app: FastAPI) -> None:
         if exc.status == 412:
             return error_page(request, 412, _("Someone changed this order"), _("Reload the page and try again."))
         return error_page(request, exc.status if 400 <= exc.status < 500 else 400, _("Not done"), exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        # Forms the console renders never fail this (fields are bounded in the page too); a crafted or cut
+        # request does: say so, in the user's language.
+        return error_page(
+            request,
+            422,
+            _("The form could not be read"),
+            _("Some of its values are missing or too long. Reload the page and try again."),
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from oms_console.views import auth, editing, order, orders, parts, printing
+from oms_console.views import accounts, auth, catalogue, editing, imports, join, order, orders, parts, printing
 
-ROUTERS: list[APIRouter] = [auth.router, orders.router, order.router]
+# ``imports`` before ``order``: /orders/import is not an order's page.
+ROUTERS: list[APIRouter] = [
+    auth.router,
+    orders.router,
+    imports.router,
+    order.router,
+    catalogue.router,
+    join.router,
+    accounts.router,
+]
 ROUTERS += [editing.router, parts.router, printing.router]  # R-UI-5, R-UI-6, R-UI-12
 # Routes that take uploads (larger bodies than a form): the app gives them the upload limit.
-UPLOAD_PATHS: list[str] = ["/orders/{order_id}/documents"]
+UPLOAD_PATHS: list[str] = ["/orders/{order_id}/documents", "/orders/import"]

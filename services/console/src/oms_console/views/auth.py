@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -15,6 +16,7 @@ from oms_console.auth import (
     safe_next,
     session_of,
     signed_in_api,
+    token_expiry,
 )
 from oms_console.clients import ServiceError, SessionExpired
 from oms_console.i18n import _
@@ -26,6 +28,11 @@ router = APIRouter()
 
 @router.get("/login")
 async def login_page(request: Request, next: str = "") -> Response:
+    session = session_of(request)
+    if session.access and not request.query_params.get("done"):
+        exp = token_expiry(session.access)
+        if exp is not None and exp > time.time():  # already signed in: straight on
+            return RedirectResponse(safe_next(next, "/orders"), status_code=303)
     return render(
         request,
         "auth/login.html",
@@ -198,40 +205,3 @@ async def accept_invitation(
         invitation = await _invitation(request, token)
         return _invitation_page(request, token, invitation, errors=form_errors(exc), status_code=422)
     return RedirectResponse("/orders?done=invitation", status_code=303)
-
-
-@router.post("/invitation/register")
-async def register_by_invitation(
-    request: Request,
-    token: Annotated[str, Form(max_length=200)] = "",
-    email: Annotated[str, Form(max_length=320)] = "",
-    name: Annotated[str, Form(max_length=300)] = "",
-    password: Annotated[str, Form(max_length=200)] = "",
-    password2: Annotated[str, Form(max_length=200)] = "",
-) -> Response:
-    """Register the invited buyer's account, then sign them in."""
-    typed = {"email": email.strip(), "name": name.strip()}
-    errors: dict[str, str] = {}
-    if "@" not in typed["email"] or " " in typed["email"]:
-        errors["email"] = _("Enter your e-mail.")
-    if len(password) < 8:
-        errors["password"] = _("At least 8 characters.")
-    elif password != password2:
-        errors["password2"] = _("The passwords differ.")
-    invitation = await _invitation(request, token)
-    if invitation is None:
-        errors["_"] = _("This invitation is unknown, used or expired.")
-    if not errors:
-        orders = api_for(request, None).orders
-        body = {"email": typed["email"], "password": password, "name": typed["name"], "locale": i18n.current_locale()}
-        try:
-            await orders.register_by_invitation(token, body)
-            tokens = await orders.sign_in(typed["email"], password)
-        except ServiceError as exc:
-            if exc.status not in (400, 404, 409, 422, 429):
-                raise
-            errors = form_errors(exc)
-        else:
-            session_of(request).set_tokens = tokens
-            return RedirectResponse("/orders?done=invitation", status_code=303)
-    return _invitation_page(request, token, invitation, errors=errors, typed=typed, status_code=422)

@@ -95,6 +95,7 @@ def known_error(code: str) -> str | None:
         "invalid_filter": i18n.gettext_("Check the highlighted filters."),
         "invalid_sort": i18n.gettext_("This column cannot be sorted."),
         "offset_too_deep": i18n.gettext_("This page is too far; narrow the filters."),
+        "idempotency_key_reused": i18n.gettext_("This form was already sent. Reload the page and try again."),
     }
     return messages.get(code)
 
