@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from oms_console.views import accounts, auth, catalogue, imports, join, order, orders
+from oms_console.views import accounts, auth, catalogue, editing, imports, join, order, orders, parts, printing
 
 # ``imports`` before ``order``: /orders/import is not an order's page.
 ROUTERS: list[APIRouter] = [
@@ -16,5 +16,6 @@ ROUTERS: list[APIRouter] = [
     join.router,
     accounts.router,
 ]
+ROUTERS += [editing.router, parts.router, printing.router]  # R-UI-5, R-UI-6, R-UI-12
 # Routes that take uploads (larger bodies than a form): the app gives them the upload limit.
 UPLOAD_PATHS: list[str] = ["/orders/{order_id}/documents", "/orders/import"]
