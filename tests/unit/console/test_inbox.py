@@ -209,3 +209,13 @@ def test_a_refused_unsubscribe_shows_the_reason(console: Console) -> None:
     assert answer.status_code == 422
     assert "Эта ссылка не называет вид писем" in answer.text
     assert not written.called
+
+
+def test_every_form_carries_the_pages_csrf_token(console: Console) -> None:
+    """R-UI-1: a form rendered by the ``csrf()`` macro carries the token of the browser's CSRF cookie, so a
+    real browser's sign-in (and every other write) is accepted."""
+    page = console.get("/login")
+    token = console.client.cookies.get("oms_csrf")
+    assert token
+    login_form = page.text.split('action="/login"', 1)[1]
+    assert f'name="csrf_token" value="{token}"' in login_form.split("</form>", 1)[0]
