@@ -219,3 +219,68 @@ def test_every_form_carries_the_pages_csrf_token(console: Console) -> None:
     assert token
     login_form = page.text.split('action="/login"', 1)[1]
     assert f'name="csrf_token" value="{token}"' in login_form.split("</form>", 1)[0]
+
+
+def unseen_answer() -> dict[str, Any]:
+    return {
+        "unread": 2,
+        "unread_orders": 1,
+        "orders": [
+            {
+                "order_id": ORDER,
+                "order_number": "42",
+                "unread": 2,
+                "kinds": ["lines_edited"],
+                "changed_line_ids": [LINE],
+            }
+        ],
+    }
+
+
+def test_order_list_marks_the_orders_changed_since_the_user_looked(console: Console) -> None:
+    """R-UI-8, R-NT-2: a row of the order list carries a marker when its order has unseen changes; the badge
+    and the markers come from one answer of the notifications service."""
+    console.signed_in_as_staff()
+    badge_route = console.services.notifications.get("/api/v1/notifications/unread").respond(200, json=unseen_answer())
+    other = "11111111-2222-4333-8444-555555555555"
+    console.services.orders.get("/api/v1/orders").respond(
+        200,
+        json={
+            "items": [
+                {"order_id": ORDER, "number": "42", "status": "new"},
+                {"order_id": other, "number": "43", "status": "new"},
+            ],
+            "total": 2,
+        },
+    )
+    page = console.get("/orders")
+    rows = {r.split('href="/orders/')[1][:36]: r for r in page.text.split("<tr>")[1:] if 'href="/orders/' in r}
+    assert "2 непросмотренных изменения" in rows[ORDER]
+    assert 'data-marker="order"' not in rows[other]
+    assert badge(page.text) == "2"
+    assert badge_route.call_count == 1
+
+
+def test_order_page_marks_the_lines_changed_since_the_user_looked(console: Console) -> None:
+    """R-UI-8, R-NT-2: on the order page, the changed line carries "changed since you looked", the others not."""
+    console.signed_in_as_buyer()
+    console.services.notifications.get("/api/v1/notifications/unread").respond(200, json=unseen_answer())
+    still = "22222222-3333-4444-8555-666666666666"
+    console.services.orders.get(f"/api/v1/orders/{ORDER}").respond(
+        200,
+        json={
+            "order_id": ORDER,
+            "number": "42",
+            "status": "editing",
+            "lines": [
+                {"line_id": LINE, "sku": "BOLT-M8", "quantity": "5"},
+                {"line_id": still, "sku": "NUT-M8", "quantity": "1"},
+            ],
+        },
+        headers={"ETag": '"3"'},
+    )
+    page = console.get(f"/orders/{ORDER}")
+    changed = page.text.split(f'id="line-{LINE}"')[1].split("</tr>")[0]
+    unchanged = page.text.split(f'id="line-{still}"')[1].split("</tr>")[0]
+    assert "Изменено с вашего последнего просмотра" in changed
+    assert 'data-marker="line"' not in unchanged

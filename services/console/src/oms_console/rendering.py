@@ -50,6 +50,7 @@ def page_context(request: Request) -> dict[str, Any]:
         "request": request,
         "user": getattr(state, "user", None),
         "unread": getattr(state, "unread", None),
+        "unseen": getattr(state, "unseen", {}),
         "csrf_token": getattr(state, "csrf_token", ""),
         "locale": i18n.current_locale(),
         "flash": getattr(state, "flash", None),
