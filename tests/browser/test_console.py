@@ -211,7 +211,7 @@ def test_the_order_prints_as_a_page_and_a_pdf(open_ui: OpenUi, world: World) -> 
 def test_both_inboxes_and_badges_agree_after_an_order_is_placed_and_confirmed(open_ui: OpenUi, world: World) -> None:
     """R-UI-8, R-NT-2: after the buyer places an order and the manager confirms it, each side's badge (on any
     page) shows what its inbox counts, which is what the notifications service counts; the notification links
-    to the order; "mark all read" empties the badge."""
+    to the order, and looking at the order reads its notifications; "mark all read" empties the badge."""
     order = world.place_order("3")
     wait_until(
         "the supplier to be told of the new order",
@@ -240,9 +240,13 @@ def test_both_inboxes_and_badges_agree_after_an_order_is_placed_and_confirmed(op
         ui.screen(f"{who}-order-page")
         if who == "supplier":
             keep_for_readme(ui)
+        # Having looked at the order, its notifications are read; the badge still agrees with the inbox.
         ui.go("/inbox")
-        ui.page.locator("form[action='/inbox/read'] button[name=all_read]").click()
-        ui.page.wait_for_load_state("load")
+        expect(ui.page.locator(f"table.inbox tr.unread a[href^='/orders/{order['order_id']}']")).to_have_count(0)
+        assert ui.badge() == ui.inbox_unread() == world.unread(actor)["unread"]
+        if ui.inbox_unread():
+            ui.page.locator("form[action='/inbox/read'] button[name=all_read]").click()
+            ui.page.wait_for_load_state("load")
         assert ui.badge() == ui.inbox_unread() == 0 == world.unread(actor)["unread"]
         ui.screen(f"{who}-inbox-read")
 
@@ -258,6 +262,30 @@ def keep_for_readme(ui: Ui) -> None:
                        (f"{ui.scenario}-supplier-order-page-ru.png", "order-page.png")):  # fmt: skip
         if shot in by_name:
             shutil.copyfile(by_name[shot], target / name)
+
+
+def test_the_unsubscribe_link_of_an_email_asks_first_then_turns_that_kind_off(open_ui: OpenUi, world: World) -> None:
+    """R-UI-8, R-NT-2: the e-mail's "stop e-mails of this kind" link, opened signed out, passes through sign-in,
+    shows the kind with a confirm button (nothing changed yet), and the button turns that one kind off."""
+    actor = world.buyer
+    kind = "comment"
+    world.story.call("PUT", "notifications", "/api/v1/preferences", actor=actor, json={"email": {kind: True}})
+    ui = open_ui()
+    ui.go(f"/settings/notifications?unsubscribe={kind}")
+    assert "/login?next=" in ui.page.url
+    submit_sign_in(ui, actor.email, actor.password)
+    assert ui.page.url.endswith(f"/settings/notifications?unsubscribe={kind}"), ui.page.url
+    ui.screen("unsubscribe-confirm")
+    prefs = world.story.call("GET", "notifications", "/api/v1/preferences", actor=actor).json()
+    assert prefs["email"][kind] is True
+    ui.page.locator(f"form:has(input[name=unsubscribe][value={kind}]) button[type=submit]").click()
+    ui.page.wait_for_url(lambda url: "done=unsubscribed" in url)
+    expect(ui.page.locator(f"#f-email_{kind}")).not_to_be_checked()
+    expect(ui.page.locator("#f-email_new_order")).to_be_checked()
+    ui.screen("unsubscribed")
+    prefs = world.story.call("GET", "notifications", "/api/v1/preferences", actor=actor).json()
+    assert prefs["email"][kind] is False
+    assert prefs["email"]["new_order"] is True
 
 
 # -- keyboard only ----------------------------------------------------------------------------------

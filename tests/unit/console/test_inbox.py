@@ -262,7 +262,8 @@ def test_order_list_marks_the_orders_changed_since_the_user_looked(console: Cons
 
 
 def test_order_page_marks_the_lines_changed_since_the_user_looked(console: Console) -> None:
-    """R-UI-8, R-NT-2: on the order page, the changed line carries "changed since you looked", the others not."""
+    """R-UI-8, R-NT-2: on the order page, the changed line carries "changed since you looked", the others not;
+    having looked, the order's notifications are read."""
     console.signed_in_as_buyer()
     console.services.notifications.get("/api/v1/notifications/unread").respond(200, json=unseen_answer())
     still = "22222222-3333-4444-8555-666666666666"
@@ -279,8 +280,23 @@ def test_order_page_marks_the_lines_changed_since_the_user_looked(console: Conso
         },
         headers={"ETag": '"3"'},
     )
+    marked = console.services.notifications.post("/api/v1/notifications/read").respond(200, json={"marked": 2})
     page = console.get(f"/orders/{ORDER}")
+    # Looking at the order reads its notifications: the badge drops, this page still shows what had changed.
+    assert json.loads(marked.calls.last.request.content) == {"order_id": ORDER}
+    assert badge(page.text) is None
     changed = page.text.split(f'id="line-{LINE}"')[1].split("</tr>")[0]
     unchanged = page.text.split(f'id="line-{still}"')[1].split("</tr>")[0]
     assert "Изменено с вашего последнего просмотра" in changed
     assert 'data-marker="line"' not in unchanged
+
+
+def test_an_order_without_unseen_changes_is_not_marked_read_again(console: Console) -> None:
+    """R-UI-8: opening an order with nothing unseen writes nothing to the notifications service."""
+    console.signed_in_as_staff()
+    console.services.orders.get(f"/api/v1/orders/{ORDER}").respond(
+        200, json={"order_id": ORDER, "number": "42", "status": "new", "lines": []}, headers={"ETag": '"1"'}
+    )
+    marked = console.services.notifications.post("/api/v1/notifications/read").respond(200, json={"marked": 0})
+    assert console.get(f"/orders/{ORDER}").status_code == 200
+    assert not marked.called

@@ -5,17 +5,19 @@ shows the ``unread`` count of its own list answer in the badge, so both agree on
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from oms_console.clients import ServiceError
+from oms_console.clients import Api, ServiceError, ServiceUnavailable
 from oms_console.i18n import _
 from oms_console.rendering import render
 from oms_console.views.common import CurrentUser, Services, form_errors
 
+log = logging.getLogger(__name__)
 router = APIRouter()
 
 PAGE_SIZE = 20
@@ -186,3 +188,19 @@ async def save_preferences(request: Request, user: CurrentUser, api: Services) -
         }
         return render(request, "inbox/preferences.html", context, status_code=422)
     return RedirectResponse(f"/settings/notifications?done={done}", status_code=303)
+
+
+async def looked_at(request: Request, api: Api, order_id: str) -> None:
+    """The user has seen this order (its page is open): its notifications are read from now on, so the markers
+    and the badge say "changed since you looked" only for what came after. The page being rendered still shows
+    the markers it was opened with. A notifications service that refuses or is down does not take the page."""
+    entry = (getattr(request.state, "unseen", None) or {}).get(str(order_id))
+    if not entry:
+        return
+    try:
+        marked = await api.notifications.mark_read({"order_id": str(order_id)})
+    except (ServiceError, ServiceUnavailable):
+        log.warning("could not mark the notifications of order %s read", order_id)
+        return
+    if isinstance(getattr(request.state, "unread", None), int):
+        request.state.unread = max(0, request.state.unread - marked)
