@@ -208,7 +208,7 @@ def test_the_declared_success_schemas_fit_what_the_handlers_build(monkeypatch: p
         vat_rate=Decimal(20), additional=False, reserved=Decimal(0), shortage=Decimal(0), shipped_quantity=Decimal(0),
     )  # fmt: skip
     step = SimpleNamespace(from_status=None, to_status="new", by_user_id="u1", by_side="buyer", at=now, comment="")
-    buyer = SimpleNamespace(is_supplier=False, is_buyer=True)
+    buyer = SimpleNamespace(is_supplier=False, is_buyer=True, has=lambda *_: False)
     history = [history_json(step, {})]
     body = order_body(order, supplier_name="S", lines=[line], history=history, part_ids=[], principal=buyer)  # type: ignore[arg-type]
     conforms(order_answers.ORDER, body)
@@ -220,7 +220,8 @@ def test_the_declared_success_schemas_fit_what_the_handlers_build(monkeypatch: p
     conforms(inventory_answers.STOCK_ITEM, _stock_item(stock))
 
     note = SimpleNamespace(
-        notification_id="n1", order_id="o1", order_number="42", kind="comment", title="t", body="b",
+        notification_id="n1", order_id="o1", order_number="42", buyer_name="B", supplier_name=None, kind="comment",
+        title="t", body="b",
         changed_line_ids="[]", created_at=now, read_at=None,
     )  # fmt: skip
     conforms(notification_answers.NOTIFICATION, _notification_item(note))

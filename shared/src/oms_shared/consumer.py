@@ -42,12 +42,16 @@ from oms_shared.db import Database, Tx, utcnow
 from oms_shared.errors import NotYet, PermanentError
 from oms_shared.logs import reset_correlation_id, set_correlation_id
 from oms_shared.topics import dlq
-from oms_shared.transient import UNAVAILABLE, transient_kind
+from oms_shared.transient import CONTENTION, UNAVAILABLE, transient_kind
 
 log = logging.getLogger(__name__)
 
 E = TypeVar("E", bound=Event)
 Handler = Callable[[Any, Tx], Awaitable[None]]
+
+
+# Outcomes of a known event (oms_consumer_events_total); "malformed" and "ignored" come with unknown types.
+OUTCOMES = ("processed", "duplicate", "retried", "dead_lettered", "parked", "unparked")
 
 
 class ConsumerMetrics:
@@ -77,6 +81,18 @@ class ConsumerMetrics:
             "oms_parked_events", "Events waiting for a fact they depend on (NotYet)", ["service"], registry=registry
         )
         self.service = service
+
+    def initialise(self, topics: list[str], event_types: list[str]) -> None:
+        """Series at zero for every label set known at start, so an alert sees the first increase."""
+        for topic in topics:
+            self._dlq.labels(self.service, topic)
+        for event_type in event_types:
+            for outcome in OUTCOMES:
+                self._events.labels(self.service, event_type, outcome)
+        for kind in (UNAVAILABLE, CONTENTION):
+            self._transient.labels(self.service, kind)
+        self.waiting_for_database.labels(self.service).set(0)
+        self.parked.labels(self.service).set(0)
 
     def event(self, event_type: str, outcome: str) -> None:
         self._events.labels(self.service, event_type, outcome).inc()
@@ -140,6 +156,7 @@ class EventConsumer:
         heartbeat_interval_ms: int = 2000,
     ) -> None:
         """Register one subscriber for every handled topic on ``broker``."""
+        self.metrics.initialise(self.topics, [cls.EVENT_TYPE for cls in self.handled_events])
         if not self._topics:
             return
         self._broker = broker
@@ -271,6 +288,19 @@ class EventConsumer:
 
     def _kafka_consumer(self) -> Any:
         return getattr(self._subscriber, "consumer", None) if self._subscriber is not None else None
+
+    def highwater(self, tp: Any) -> int | None:
+        """The end of the log the last fetch of ``tp`` brought back, when this process consumes it."""
+        consumer = self._kafka_consumer()
+        if consumer is None:
+            return None
+        try:
+            if tp not in consumer.assignment():
+                return None
+            value = consumer.highwater(tp)
+        except Exception:  # between assignments: unknown here, the broker's answer stands
+            return None
+        return int(value) if value is not None else None
 
     def _pause(self) -> None:
         """Stop fetching ahead while the current event waits (the offsets behind it stay uncommitted)."""

@@ -51,7 +51,7 @@ def docs_router(title: str, openapi_url: str = "/openapi.json") -> APIRouter:
             swagger_favicon_url=f"{ASSETS_PATH}/favicon-32x32.png",
             oauth2_redirect_url=None,
             # No badge from validator.swagger.io: the page asks nothing of another host.
-            swagger_ui_parameters={"validatorUrl": None, "persistAuthorization": True},
+            swagger_ui_parameters={"validatorUrl": None},
         )
 
     @router.get(f"{ASSETS_PATH}/{{name}}")

@@ -50,6 +50,13 @@ class Invalid(OmsError):
     code = "invalid"
 
 
+class Unavailable(OmsError):
+    """Something the request needs (a store, another system) does not answer now; trying later may work."""
+
+    status = 503
+    code = "unavailable"
+
+
 class PermanentError(Exception):
     """Raised by an event handler when retrying cannot help: the message goes to the DLQ at once."""
 

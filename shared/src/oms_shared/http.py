@@ -106,7 +106,7 @@ class CorrelationIdMiddleware:
 # Where the principal dependency leaves the verified caller for the access log (a dict in the ASGI scope).
 ACCESS_SCOPE_KEY = "oms.access"
 # Routes polled by supervisors and scrapers: counted, but logged at DEBUG so they do not drown the access log.
-_QUIET_ROUTES = frozenset({"/health", "/ready", "/metrics"})
+_QUIET_ROUTES = frozenset({"/health", "/ready", "/drained", "/metrics"})
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 

@@ -27,10 +27,12 @@ async def ensure_topics(
     topics: Iterable[str],
     partitions: int = DEFAULT_PARTITIONS,
     *,
+    replication_factor: int = 1,
     attempts: int = 5,
     retry_backoff_s: float = 0.5,
 ) -> None:
-    """Create each topic with ``partitions`` partitions; a topic that already exists counts as created."""
+    """Create each topic with ``partitions`` partitions (and ``replication_factor`` replicas); a topic that
+    already exists counts as created, whatever its partition count (see ``topic_partitions``)."""
     # Explicit creation matters on Tansu: auto-created topics get 4 partitions, and after a broker
     # restart clients need the topics to exist again before they reconnect (BROKER.md).
     pending = list(dict.fromkeys(topics))
@@ -42,7 +44,7 @@ async def ensure_topics(
         try:
             await admin.start()
             response = await admin.create_topics(
-                [NewTopic(name=t, num_partitions=partitions, replication_factor=1) for t in pending]
+                [NewTopic(name=t, num_partitions=partitions, replication_factor=replication_factor) for t in pending]
             )
             failed: list[str] = []
             for topic_error in response.topic_errors:
@@ -52,9 +54,7 @@ async def ensure_topics(
                 error = for_code(code)
                 if not error.retriable:
                     message = topic_error[2] if len(topic_error) > 2 else ""
-                    raise TopicCreationError(
-                        f"cannot create topic {topic!r}: {error.__name__} {message or ''}".strip()
-                    )
+                    raise TopicCreationError(f"cannot create topic {topic!r}: {error.__name__} {message or ''}".strip())
                 last_error = error()
                 failed.append(topic)
             pending = failed
@@ -65,7 +65,12 @@ async def ensure_topics(
                 return
             for topic in pending:
                 await ensure_topics(
-                    bootstrap, [topic], partitions, attempts=attempts, retry_backoff_s=retry_backoff_s
+                    bootstrap,
+                    [topic],
+                    partitions,
+                    replication_factor=replication_factor,
+                    attempts=attempts,
+                    retry_backoff_s=retry_backoff_s,
                 )
             return
         except (TimeoutError, KafkaError, OSError) as exc:
@@ -78,3 +83,22 @@ async def ensure_topics(
             await asyncio.sleep(retry_backoff_s * attempt)
     if pending:
         raise TopicCreationError(f"could not create topics {pending} on {bootstrap}: {last_error!r}")
+
+
+async def topic_partitions(bootstrap: str, topics: Iterable[str]) -> dict[str, int]:
+    """How many partitions each of ``topics`` has on the broker; a topic that does not exist is left out."""
+    wanted = list(dict.fromkeys(topics))
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    await admin.start()
+    try:
+        # All topics, never named ones: a metadata request naming a missing topic creates it on brokers that
+        # auto-create topics (Tansu does, with 4 partitions), which would defeat the point of asking.
+        described = await admin.describe_topics(None)
+    finally:
+        with contextlib.suppress(Exception):
+            await admin.close()
+    counts: dict[str, int] = {}
+    for topic in described:
+        if topic.get("error_code", 0) == 0 and topic.get("topic") in wanted:
+            counts[str(topic["topic"])] = len(topic.get("partitions") or [])
+    return counts

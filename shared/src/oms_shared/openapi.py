@@ -123,6 +123,7 @@ _ERRORS: dict[int, tuple[str, str]] = {
     ),
     428: ("If-Match is required here: send the version you saw (if_match_required).", "if_match_required"),
     429: ("Too many attempts (too_many_attempts): wait the Retry-After seconds.", "too_many_attempts"),
+    503: ("A store this answer needs does not answer now (document_store_unavailable): try again.", "unavailable"),
 }
 
 # Route declarations: ``openapi_extra=ERP_OR_BEARER`` on routes the ERP calls with its exchange login (HTTP
@@ -139,6 +140,9 @@ SECURITY_SCHEMES: dict[str, Any] = {
 
 # Route declarations: ``responses=THROTTLED`` on routes a throttle guards.
 THROTTLED: dict[int | str, dict[str, Any]] = {429: {"description": _ERRORS[429][0]}}
+
+# Route declarations: ``responses=UNAVAILABLE`` on routes that need a store that may not answer (503).
+UNAVAILABLE: dict[int | str, dict[str, Any]] = {503: {"description": _ERRORS[503][0]}}
 
 
 def error_response(status: int) -> dict[str, Any]:

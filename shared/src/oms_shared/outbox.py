@@ -75,14 +75,19 @@ class OutboxRelay:
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._leader_conn: AsyncConnection | None = None
+        self._listening = False
         self.running = False
 
     def notify(self) -> None:
         self._wake.set()
 
     def start(self) -> None:
+        """Start relaying (again, after ``stop()``)."""
+        self._stopping = False
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
-        self.db.on_commit_with_events(self.notify)
+        if not self._listening:
+            self.db.on_commit_with_events(self.notify)
+            self._listening = True
 
     async def stop(self) -> None:
         """Drain what is committed, then stop."""

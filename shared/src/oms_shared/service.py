@@ -27,7 +27,7 @@ from oms_shared.asyncapi import asyncapi_document
 from oms_shared.auth import TokenVerifier
 from oms_shared.consumer import ConsumerMetrics, EventConsumer
 from oms_shared.contracts import Event
-from oms_shared.db import Database, create_engine
+from oms_shared.db import Database, create_engine, utcnow
 from oms_shared.docs import docs_router
 from oms_shared.http import (
     AccessLogMiddleware,
@@ -40,6 +40,7 @@ from oms_shared.http import (
     metrics_response,
 )
 from oms_shared.kafka import ensure_topics
+from oms_shared.lag import LagMonitor
 from oms_shared.logs import configure_logging
 from oms_shared.migrations import upgrade_to_head
 from oms_shared.openapi import install_openapi
@@ -51,6 +52,30 @@ from oms_shared.topics import all_topics_with_dlq
 log = logging.getLogger(__name__)
 
 BackgroundTask = Callable[[], Awaitable[None]]
+# Something else a service holds until it is done (e.g. e-mails not sent yet): how many, for /drained.
+PendingCount = Callable[[], Awaitable[int]]
+
+
+DRAINED_EXAMPLE: dict[str, Any] = {
+    "service": "inventory",
+    "ready": True,
+    "drained": True,
+    "outbox": {"pending": 0, "oldest_age_s": 0.0},
+    "parked": 0,
+    "lag": {"group": "oms-inventory", "total": 0, "partitions": []},
+}
+NOT_DRAINED_EXAMPLE: dict[str, Any] = {
+    "service": "inventory",
+    "ready": True,
+    "drained": False,
+    "outbox": {"pending": 2, "oldest_age_s": 0.4},
+    "parked": 0,
+    "lag": {
+        "group": "oms-inventory",
+        "total": 3,
+        "partitions": [{"topic": "order.placed", "partition": 1, "committed": 40, "end": 43, "lag": 3}],
+    },
+}
 
 
 def make_broker(settings: ServiceSettings, registry: CollectorRegistry) -> KafkaBroker:
@@ -112,6 +137,9 @@ class ServiceRuntime:
         self.background: list[BackgroundTask] = []
         self.on_started: list[Callable[[], Awaitable[None]]] = []
         self.on_stopping: list[Callable[[], Awaitable[None]]] = []
+        # What else /drained waits for, by name (the outbox, parked events and the consumer lag always count).
+        self.pending: dict[str, PendingCount] = {}
+        self.lag: LagMonitor | None = None
         # Routes that take more than settings.max_body_bytes (uploads) say so here, before build_app().
         self.body_limits: list[BodyLimit] = []
         # What the retention loop deletes: the shared tables, plus what the service adds (its logs).
@@ -147,7 +175,12 @@ class ServiceRuntime:
         if self.token_verifier is None:
             self.load_verifier()
         await upgrade_to_head(self.db.engine, self.migrations_dir)
-        await ensure_topics(s.kafka_bootstrap, all_topics_with_dlq())
+        await ensure_topics(
+            s.kafka_bootstrap,
+            all_topics_with_dlq(),
+            s.kafka_topic_partitions,
+            replication_factor=s.kafka_replication_factor,
+        )
         self.producer = make_producer(
             s.kafka_bootstrap, enable_idempotence=s.kafka_enable_idempotence, client_id=f"oms-{s.service_name}-relay"
         )
@@ -169,10 +202,20 @@ class ServiceRuntime:
                 heartbeat_interval_ms=s.heartbeat_interval_ms,
             )
         await self.broker.start()
+        if s.start_consumers and self.consumer.topics:
+            self.lag = LagMonitor(
+                bootstrap=s.kafka_bootstrap,
+                group=s.resolved_group(),
+                topics=self.consumer.topics,
+                registry=self.registry,
+                highwater=self.consumer.highwater,
+            )
         for hook in self.on_started:
             await hook()
         if s.start_consumers and self.consumer.topics:
             self._tasks.append(asyncio.create_task(self._guard(self.consumer.run_parked), name="parked-events"))
+        if self.lag is not None:
+            self._tasks.append(asyncio.create_task(self._guard(self.lag_loop), name="consumer-lag"))
         if self.token_verifier is not None and self.token_verifier.jwks_url:
             self._tasks.append(asyncio.create_task(self._guard(self.token_verifier.keep_fresh), name="jwks"))
         for task in self.background:
@@ -211,6 +254,11 @@ class ServiceRuntime:
             await asyncio.sleep(self.settings.retention_interval_s)
             await self.purge_expired()
 
+    async def lag_loop(self) -> None:
+        """Background loop: the consumer lag measured every consumer_lag_interval_s (oms_consumer_lag)."""
+        if self.lag is not None:
+            await self.lag.run(self.settings.consumer_lag_interval_s)
+
     async def stop(self) -> None:
         self.ready = False
         self._ready_gauge.labels(self.settings.service_name).set(0)
@@ -219,6 +267,8 @@ class ServiceRuntime:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.lag is not None:
+            await self.lag.close()
         await self.broker.stop()
         if self.relay is not None:
             await self.relay.stop()
@@ -238,6 +288,52 @@ class ServiceRuntime:
             return "unavailable"
         return "ok"
 
+    async def drained_state(self) -> dict[str, Any]:
+        """What this service still has to do: unpublished outbox rows, parked events, consumer lag, and what
+        the service adds (``pending``). ``drained`` is true when all of it is nothing."""
+        s = self.settings
+        body: dict[str, Any] = {"service": s.service_name, "ready": self.ready, "drained": False}
+        if not self.ready:
+            return body
+        try:
+            async with asyncio.timeout(s.ready_db_timeout_s), self.db.read() as conn:
+                outbox, parked = self.db.outbox, self.db.parked
+                pending, oldest = (
+                    await conn.execute(sa.select(sa.func.count(), sa.func.min(outbox.c.created_at)))
+                ).one()
+                waiting = await conn.scalar(
+                    sa.select(sa.func.count()).select_from(parked).where(parked.c.consumer == s.service_name)
+                )
+        except Exception as exc:  # the database does not answer: nothing can be said, so not drained
+            log.warning("drained: the database does not answer: %r", exc)
+            body["database"] = "unavailable"
+            return body
+        age = max(0.0, (utcnow() - oldest).total_seconds()) if oldest is not None else 0.0
+        body["outbox"] = {"pending": int(pending or 0), "oldest_age_s": round(age, 3)}
+        body["parked"] = int(waiting or 0)
+        busy = bool(pending) or bool(waiting)
+        if self.lag is None:
+            body["lag"] = {"group": None, "total": 0, "partitions": []}
+        else:
+            try:
+                async with asyncio.timeout(15.0):
+                    lags = await self.lag.measure()
+                behind = [p.as_dict() for p in lags if p.lag > 0]
+                body["lag"] = {"group": self.lag.group, "total": sum(p.lag for p in lags), "partitions": behind}
+                busy = busy or bool(behind)
+            except Exception as exc:  # the broker does not answer: the lag is unknown, so not drained
+                log.warning("drained: the consumer lag cannot be measured: %r", exc)
+                body["lag"] = {"group": self.lag.group, "total": None, "error": "the broker does not answer"}
+                busy = True
+        others: dict[str, int] = {}
+        for name, count in self.pending.items():
+            others[name] = int(await count())
+        if others:
+            body["pending"] = others
+            busy = busy or any(others.values())
+        body["drained"] = not busy
+        return body
+
     def ops_router(self) -> APIRouter:
         router = APIRouter(tags=["ops"])
 
@@ -256,6 +352,32 @@ class ServiceRuntime:
                 body["database"] = await self.database_state()
                 body["ready"] = body["database"] == "ok"
             return JSONResponse(body, status_code=200 if body["ready"] else 503)
+
+        @router.get(
+            "/drained",
+            summary="Drained: nothing unpublished in the outbox, nothing parked, no consumer lag",
+            description=(
+                "200 when this service has nothing left to do with what it was given: every outbox row is "
+                "published, no event waits for a fact (parked), its consumer group has committed every message "
+                "of its topics (whichever replica consumes them), and nothing the service adds is pending "
+                "(e.g. e-mails not sent yet). 503 with what is pending otherwise. For operators (a rolling "
+                "upgrade, a migration) and tests to wait on; asks the database and the broker, so poll it "
+                "every second or so, not faster."
+            ),
+            responses={
+                200: {
+                    "description": "Drained.",
+                    "content": {"application/json": {"example": DRAINED_EXAMPLE}},
+                },
+                503: {
+                    "description": "Not drained: starting, or something is pending (the body says what).",
+                    "content": {"application/json": {"example": NOT_DRAINED_EXAMPLE}},
+                },
+            },
+        )
+        async def drained() -> Response:
+            body = await self.drained_state()
+            return JSONResponse(body, status_code=200 if body["drained"] else 503)
 
         @router.get("/asyncapi.json", summary="AsyncAPI document of the topics this service uses")
         async def asyncapi() -> dict[str, Any]:

@@ -22,6 +22,17 @@ def var_dir() -> Path:
     return Path(_env("OMS_VAR_DIR", "var")).resolve()
 
 
+class KafkaSettings(BaseSettings):
+    """The cluster every service talks to and how its topics are laid out (``OMS_KAFKA_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="OMS_KAFKA_", extra="ignore")
+
+    bootstrap: str = "127.0.0.1:9092"
+    # Consumers of one group share a topic's partitions: a group never has more busy members than this.
+    topic_partitions: int = Field(default=3, ge=1)
+    replication_factor: int = Field(default=1, ge=1)
+
+
 class ServiceSettings(BaseSettings):
     """Common settings; subclasses set ``service_name`` and ``model_config['env_prefix']``."""
 
@@ -33,6 +44,11 @@ class ServiceSettings(BaseSettings):
     database_url: str = ""
     kafka_bootstrap: str = Field(default_factory=lambda: _env("OMS_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
     kafka_enable_idempotence: bool = False
+    # Topics a service creates at start (missing ones only): OMS_KAFKA_TOPIC_PARTITIONS, OMS_KAFKA_REPLICATION_FACTOR.
+    kafka_topic_partitions: int = Field(default_factory=lambda: int(_env("OMS_KAFKA_TOPIC_PARTITIONS", "3")), ge=1)
+    kafka_replication_factor: int = Field(default_factory=lambda: int(_env("OMS_KAFKA_REPLICATION_FACTOR", "1")), ge=1)
+    # How often the consumer lag (oms_consumer_lag) is measured, off the message path.
+    consumer_lag_interval_s: float = Field(default=15.0, gt=0)
     consumer_group: str = ""
     # A handler error that may happen again: tried this many times (backoff doubling from ...), then dead-lettered.
     consumer_max_attempts: int = 3

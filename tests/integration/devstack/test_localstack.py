@@ -31,6 +31,12 @@ with open(os.path.join(os.environ["OMS_VAR_DIR"], name + ".env.json"), "w") as f
     json.dump({**os.environ, "GRANDCHILD_PID": str(grandchild.pid)}, fh)
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
+        if self.path == "/drained":
+            body = json.dumps({"service": name, "drained": name != "notifications"}).encode()
+            self.send_response(503 if name == "notifications" else 200)
+            self.end_headers()
+            self.wfile.write(body)
+            return
         self.send_response(200 if self.path == "/ready" else 404)
         self.end_headers()
     def log_message(self, *args):
@@ -112,8 +118,13 @@ def test_status_and_down_work_from_the_state_file(
         capsys.readouterr()
         assert cli.main(["status", "--json"]) == 0
         statuses = json.loads(capsys.readouterr().out)
-        assert len(statuses) == 7
+        assert len(statuses) == 2 + len(SERVICE_NAMES)
         assert all(s["ready"] and s["alive"] for s in statuses)
+        # Each service says whether it is drained (GET /drained); the broker and the catcher have no say.
+        drained = {s["component"]: s["drained"] for s in statuses}
+        assert drained == {**{name: name != "notifications" for name in SERVICE_NAMES}, "broker": None, "smtp": None}
+        assert cli.main(["status"]) == 0
+        assert "drained" in capsys.readouterr().out
 
         pids = [c.pid for c in stack.components() if c.pid is not None]
         assert cli.main(["down"]) == 0

@@ -170,3 +170,42 @@ async def test_the_total_is_over_all_the_suppliers_warehouses_and_the_lists_own_
             assert (await totals(token))[0] == ("A-1", "700", "500")
 
         await eventually(reserved_off_the_list, timeout=15)
+
+
+async def test_a_buyer_reads_the_warehouses_by_name_and_the_availability_of_one_catalogue_page(
+    kafka: str, database_url: str, service_env: dict[str, Any], keys: tuple[Path, Path]
+) -> None:
+    """R-UI-2, R-STK-2: the buyer's catalogue names the list's warehouses (not ids) and asks for the availability of
+    exactly the SKUs on its page (``sku`` repeated), in the list's order, with the totals; too many SKUs is 422."""
+    tenant, buyer = uuid.uuid4(), uuid.uuid4()
+    token = token_for(keys[0], account_id=tenant)
+    buyer_token = token_for(keys[0], account_id=buyer, kind="buyer")
+    app = create_app(Settings(database_url=database_url, **service_env))
+    async with running_service(app) as client:
+        msk = await setup_catalogue(client, token, {"A-1": "5", "B-2": "6", "C-3": "7"}, code="MSK")
+        spb = await setup_catalogue(client, token, {"B-2": "1"}, code="SPB")
+        pl = price_list_event(tenant, [msk, spb], ["A-1", "B-2", "C-3"], buyer_account_ids=[buyer])
+        await send(kafka, pl)
+        url = f"/api/v1/price-lists/{pl.data.price_list_id}/availability"
+
+        async def page() -> dict[str, Any]:
+            r = await client.get(url, params={"sku": ["C-3", "B-2", "X-0"]}, headers=bearer(buyer_token))
+            assert r.status_code == 200, r.text
+            return dict(r.json())
+
+        body = await eventually(page, timeout=15)
+        assert body["warehouses"] == [
+            {"warehouse_id": msk, "name": "Warehouse MSK"},
+            {"warehouse_id": spb, "name": "Warehouse SPB"},
+        ]
+        assert body["total"] == 2
+        assert [(i["sku"], i["name"], i["total_available"]) for i in body["items"]] == [
+            ("B-2", "Product B-2", "7"),
+            ("C-3", "Product C-3", "7"),
+        ]
+        assert body["items"][0]["warehouses"] == [
+            {"warehouse_id": msk, "available": "6"},
+            {"warehouse_id": spb, "available": "1"},
+        ]
+        r = await client.get(url, params={"sku": [f"S-{n}" for n in range(501)]}, headers=bearer(buyer_token))
+        assert r.status_code == 422, r.text

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from oms_console.app import create_app
 from oms_console.auth import ACCESS_COOKIE, CSRF_COOKIE, REFRESH_COOKIE
 from oms_console.settings import Settings
+from tests.unit.console.builders import names_answers
 
 CONSOLE = "http://console.test"
 URLS = {
@@ -118,11 +119,13 @@ class Console:
         return self.client.post(path, data=form, headers=headers, **kwargs)
 
     def signed_in_as(self, me: dict[str, Any], *, unread: int = 0, access: str | None = None) -> Console:
-        """Session cookies as after sign-in, and orders' ``/me`` (and the badge) answering for this user."""
+        """Session cookies as after sign-in; orders' ``/me``, the badge and the names (buyers, price lists, people)
+        answering for this user."""
         self.services.orders.get("/api/v1/me").respond(200, json=me)
         self.services.notifications.get("/api/v1/notifications/unread").respond(
             200, json={"unread": unread, "unread_orders": 0, "orders": []}
         )
+        names_answers(self.services)
         self.client.cookies.set(ACCESS_COOKIE, access or a_token(), domain="console.test", path="/")
         self.client.cookies.set(REFRESH_COOKIE, "session-1.secret", domain="console.test", path="/")
         return self

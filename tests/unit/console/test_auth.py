@@ -7,6 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 
 from oms_console.auth import ACCESS_COOKIE, REFRESH_COOKIE, safe_next
+from tests.unit.console.builders import ORDER_ID
 from tests.unit.console.conftest import CONSOLE, Console, a_me, a_token
 
 
@@ -91,9 +92,9 @@ def test_an_ended_session_sends_the_page_to_sign_in(console: Console) -> None:
     console.services.orders.post("/api/v1/auth/refresh").respond(
         401, json={"error": {"code": "session_ended", "message": "this session has ended", "details": None}}
     )
-    page = console.get("/orders/7f0c?tab=lines")
+    page = console.get(f"/orders/{ORDER_ID}?tab=lines")
     assert page.status_code == 303
-    assert page.headers["location"] == "/login?next=/orders/7f0c%3Ftab%3Dlines"
+    assert page.headers["location"] == f"/login?next=/orders/{ORDER_ID}%3Ftab%3Dlines"
     assert ACCESS_COOKIE not in console.client.cookies
 
 
@@ -213,3 +214,45 @@ def test_password_reset_by_link(console: Console) -> None:
     assert urlsplit(answer.headers["location"]).path == "/login"
     assert parse_qs(urlsplit(answer.headers["location"]).query) == {"done": ["password"]}
     assert confirm.calls.last.request.content == b'{"token":"t-1","new_password":"a-new-secret"}'
+
+
+async def test_concurrent_requests_share_one_refresh() -> None:
+    """R-UI-1: refresh tokens rotate (a reused one ends the session), so requests that find the access token
+    expired at the same moment renew it once and share the answer."""
+    import asyncio
+
+    from oms_console.auth import Refresher
+
+    calls: list[str] = []
+
+    class Orders:
+        async def refresh(self, token: str) -> dict[str, object]:
+            calls.append(token)
+            await asyncio.sleep(0.01)
+            return signed_in_answer(refresh_token="session-1.next")
+
+    class FakeApi:
+        orders = Orders()
+
+    refresher = Refresher()
+    answers = await asyncio.gather(*(refresher.refresh(FakeApi(), "session-1.secret") for _ in range(5)))  # type: ignore[arg-type]
+    assert calls == ["session-1.secret"]
+    assert {a["refresh_token"] for a in answers} == {"session-1.next"}
+
+
+def test_a_form_sent_after_the_session_ended_returns_to_its_page(console: Console) -> None:
+    """R-UI-1: a form posted with an ended session goes to sign-in, then back to the page it was on."""
+    console.csrf()
+    answer = console.post(
+        f"/orders/{ORDER_ID}/comments",
+        {"text": "x"},
+        headers={"Origin": CONSOLE, "Referer": f"{CONSOLE}/orders/{ORDER_ID}?tab=1"},
+    )
+    assert answer.status_code == 303
+    assert answer.headers["location"] == f"/login?next=/orders/{ORDER_ID}%3Ftab%3D1"
+
+
+def test_the_sign_in_page_sends_a_signed_in_user_on(console: Console) -> None:
+    console.signed_in_as_staff()
+    answer = console.get("/login?next=/orders%3Fstatus%3Dnew")
+    assert answer.status_code == 303 and answer.headers["location"] == "/orders?status=new"

@@ -73,3 +73,27 @@ def test_only_orders_mounts_the_private_key_and_the_others_verify_with_its_publi
         if name != "orders":
             assert services[name]["environment"]["OMS_JWKS_URL"] == "http://orders:8101/.well-known/jwks.json"
             assert "OMS_JWT_PUBLIC_KEY_FILE" not in services[name]["environment"]
+
+
+def test_the_console_reaches_every_service_by_its_compose_name() -> None:
+    """The web console holds no database: it is wired to the five services and scraped like them; every
+    service knows its public address for e-mail links."""
+    from oms_console.settings import Settings as ConsoleSettings
+
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    console = compose["services"]["console"]
+    env = console["environment"]
+    port = ConsoleSettings().http_port
+    assert console["command"] == ["oms-console"]
+    assert console["ports"] == [f"{port}:{port}"]
+    assert env["OMS_CONSOLE_HTTP_HOST"] == "0.0.0.0"
+    assert "OMS_CONSOLE_DATABASE_URL" not in env
+    for name in SERVICES:
+        service_port = importlib.import_module(f"oms_{name.replace('-', '_')}.settings").Settings().http_port
+        assert env[f"OMS_CONSOLE_{name.replace('-', '_').upper()}_URL"] == f"http://{name}:{service_port}"
+        assert compose["services"][name]["environment"]["OMS_CONSOLE_PUBLIC_URL"].endswith(f":{port}")
+    targets = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())["scrape_configs"][0][
+        "static_configs"
+    ][0]["targets"]
+    assert f"console:{port}" in targets
+    assert "./services/console" in (ROOT / "deploy/Dockerfile").read_text()

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import html
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from oms_console import i18n
 from oms_console.auth import (
@@ -24,8 +29,10 @@ from oms_console.auth import (
     csrf_guard,
     login_url,
     new_csrf_token,
+    safe_next,
     session_of,
 )
+from oms_console.cache import NameCache
 from oms_console.clients import CallLog, ServiceError, ServiceUnavailable, SessionExpired
 from oms_console.clients.base import ConsoleMetrics
 from oms_console.i18n import _
@@ -46,6 +53,17 @@ log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
 CALLS_HEADER = "X-OMS-Service-Calls"
+# Pages come only from the console; Alpine's expressions need 'unsafe-eval', htmx's indicator styles an inline
+# style; no page may be framed (clickjacking) and no form may post elsewhere.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'self'; object-src 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
 
 
 def create_app(settings: Settings | None = None, *, http: httpx.AsyncClient | None = None) -> FastAPI:
@@ -75,6 +93,7 @@ def create_app(settings: Settings | None = None, *, http: httpx.AsyncClient | No
     app.state.http = client
     app.state.service_urls = settings.service_urls()
     app.state.refresher = Refresher()
+    app.state.names = NameCache()
     app.state.catalogs = i18n.load_catalogs()
     app.state.templates = build_environment()
     app.state.metrics = metrics
@@ -88,6 +107,7 @@ def create_app(settings: Settings | None = None, *, http: httpx.AsyncClient | No
         i18n.activate(
             i18n.choose_locale(request.cookies.get(i18n.LOCALE_COOKIE), None, request.headers.get("accept-language")),
             request.app.state.catalogs,
+            settings.timezone,
         )
         response: Response = await call_next(request)  # type: ignore[operator]
         _write_cookies(request, response, settings, set_csrf=csrf is None)
@@ -96,6 +116,8 @@ def create_app(settings: Settings | None = None, *, http: httpx.AsyncClient | No
             metrics.per_request.observe(calls)
         if settings.debug_headers:
             response.headers[CALLS_HEADER] = str(calls)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
         return response
 
     install_error_pages(app)
@@ -120,9 +142,56 @@ def create_app(settings: Settings | None = None, *, http: httpx.AsyncClient | No
 
     limits = [BodyLimit(path, settings.max_upload_bytes + 64 * 1024) for path in UPLOAD_PATHS]
     app.add_middleware(BodyLimitMiddleware, default_max_bytes=settings.max_body_bytes, limits=limits)
+    app.add_middleware(FriendlyTooLarge, catalogs=app.state.catalogs)
     app.add_middleware(AccessLogMiddleware, metrics=HttpMetrics(registry, settings.service_name))
     app.add_middleware(CorrelationIdMiddleware)
     return app
+
+
+class FriendlyTooLarge:
+    """The body limit answers 413 in the services' JSON shape; a person gets a page in their language."""
+
+    def __init__(self, app: ASGIApp, catalogs: dict[str, Any]) -> None:
+        self.app = app
+        self.catalogs = catalogs
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        replaced = False
+
+        async def friendly_send(message: Message) -> None:
+            nonlocal replaced
+            if message["type"] == "http.response.start" and message["status"] == 413:
+                replaced = True
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 413,
+                        "headers": [(b"content-type", b"text/html; charset=utf-8"), (b"connection", b"close")],
+                    }
+                )
+                await send({"type": "http.response.body", "body": self._page(scope).encode()})
+                return
+            if replaced:
+                return
+            await send(message)
+
+        await self.app(scope, receive, friendly_send)
+
+    def _page(self, scope: Scope) -> str:
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        cookies = dict(part.strip().split("=", 1) for part in headers.get("cookie", "").split(";") if "=" in part)
+        code = i18n.choose_locale(cookies.get(i18n.LOCALE_COOKIE), None, headers.get("accept-language"))
+        i18n.activate(code, self.catalogs)
+        title = html.escape(_("The file is too large."))
+        text = html.escape(_("Go back and choose a smaller file."))
+        return (
+            f'<!doctype html><html lang="{code}"><head><meta charset="utf-8"><title>{title}</title>'
+            f'<link rel="stylesheet" href="/static/console.css"></head><body><main><section class="error-page" '
+            f'role="alert"><h1>{title}</h1><p>{text}</p></section></main></body></html>'
+        )
 
 
 def _write_cookies(request: Request, response: Response, settings: Settings, *, set_csrf: bool) -> None:
@@ -188,6 +257,17 @@ def install_error_pages(app: FastAPI) -> None:
             return error_page(request, 412, _("Someone changed this order"), _("Reload the page and try again."))
         return error_page(request, exc.status if 400 <= exc.status < 500 else 400, _("Not done"), exc.message)
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        # Forms the console renders never fail this (fields are bounded in the page too); a crafted or cut
+        # request does: say so, in the user's language.
+        return error_page(
+            request,
+            422,
+            _("The form could not be read"),
+            _("Some of its values are missing or too long. Reload the page and try again."),
+        )
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 404:
@@ -208,7 +288,11 @@ def install_error_pages(app: FastAPI) -> None:
 
 
 def error_page(request: Request, status: int, title: str, message: str) -> Response:
-    context = {"title": title, "message": message, "status": status}
+    reload = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if request.method != "GET":  # reload the page the form was on, not the form's target
+        referer = request.headers.get("Referer") or ""
+        reload = safe_next(urlsplit(referer).path + (f"?{urlsplit(referer).query}" if urlsplit(referer).query else ""))
+    context = {"title": title, "message": message, "status": status, "reload": reload}
     if is_htmx(request):
         return render(request, "error.html", context, block="content", status_code=status)
     return render(request, "error.html", context, status_code=status)

@@ -191,15 +191,17 @@ def safe_next(target: str | None, default: str = "/") -> str:
 
 
 def login_url(request: Request) -> str:
-    """``/login?next=<the page asked for>`` (for htmx: the page the request came from)."""
+    """``/login?next=<the page to come back to>``: the page asked for; for htmx, the page the user is on
+    (``HX-Current-URL``); for a form sent without htmx, the page the form was on (``Referer``)."""
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    came_from = None
     if request.headers.get("HX-Request") == "true":
-        current = request.headers.get("HX-Current-URL")
-        if current:
-            parts = urlsplit(current)
-            target = parts.path + (f"?{parts.query}" if parts.query else "")
-    if request.method != "GET" and request.headers.get("HX-Request") != "true":
-        target = (request.headers.get("Referer") and urlsplit(request.headers["Referer"]).path) or "/"
+        came_from = request.headers.get("HX-Current-URL")
+    elif request.method != "GET":
+        came_from = request.headers.get("Referer")
+    if came_from is not None:
+        parts = urlsplit(came_from)
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
     target = safe_next(target)
     return "/login" if target in ("/", "/login") else f"/login?next={quote(target, safe='/')}"
 

@@ -8,6 +8,7 @@ then Russian.
 from __future__ import annotations
 
 import contextvars
+import functools
 import gettext
 import io
 from datetime import date, datetime
@@ -28,8 +29,10 @@ LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAIN = "messages"
 
 
+@functools.lru_cache(maxsize=4)
 def load_catalogs(locale_dir: Path = LOCALE_DIR) -> dict[str, gettext.NullTranslations]:
-    """Every locale's ``.po`` compiled in memory; a missing catalog leaves the English source text."""
+    """Every locale's ``.po`` compiled in memory (once per process); a missing catalog leaves the English
+    source text."""
     found: dict[str, gettext.NullTranslations] = {}
     for code in LOCALES:
         po = locale_dir / code / "LC_MESSAGES" / f"{DOMAIN}.po"
@@ -50,12 +53,16 @@ _current: contextvars.ContextVar[gettext.NullTranslations | None] = contextvars.
 )
 _NO_TRANSLATION = gettext.NullTranslations()
 _locale: contextvars.ContextVar[str] = contextvars.ContextVar("oms_console_locale", default=DEFAULT_LOCALE)
+# The zone times are shown in (the services keep UTC); set by the app from OMS_CONSOLE_TIMEZONE.
+_zone: contextvars.ContextVar[str] = contextvars.ContextVar("oms_console_zone", default="Europe/Moscow")
 
 
-def activate(code: str, catalogs: dict[str, gettext.NullTranslations]) -> None:
+def activate(code: str, catalogs: dict[str, gettext.NullTranslations], zone: str | None = None) -> None:
     """Make ``code`` the locale of the current request (templates and ``gettext`` below follow it)."""
     _locale.set(code)
     _current.set(catalogs.get(code, gettext.NullTranslations()))
+    if zone:
+        _zone.set(zone)
 
 
 def current_locale() -> str:
@@ -175,14 +182,23 @@ def date_(value: Any) -> str:
 
 
 def datetime_(value: Any) -> str:
-    """``22.12.2026, 14:05`` in Russian (shown in UTC+3 for now: the suppliers' zone)."""
+    """``22.12.2026, 14:05`` in Russian, in the console's time zone (``OMS_CONSOLE_TIMEZONE``)."""
     parsed = _parse_dt(value)
     if parsed is None:
         return ""
     if not isinstance(parsed, datetime):
         return date_(parsed)
     pattern = "dd.MM.yyyy, HH:mm" if current_locale() == "ru" else "MM/dd/yyyy, h:mm a"
-    return format_datetime(parsed, format=pattern, tzinfo=get_timezone("Europe/Moscow"), locale=current_locale())
+    return format_datetime(parsed, format=pattern, tzinfo=get_timezone(_zone.get()), locale=current_locale())
+
+
+def file_size(size: int) -> str:
+    """``10 МБ``, ``512 КБ``: a size as people read it."""
+    if size >= 1024 * 1024:
+        return gettext_("%(size)s MB") % {
+            "size": format_decimal(round(size / (1024 * 1024), 1), locale=current_locale())
+        }
+    return gettext_("%(size)s KB") % {"size": format_decimal(max(1, round(size / 1024)), locale=current_locale())}
 
 
 def language_name(code: str) -> str:
@@ -193,5 +209,5 @@ def install(env: Any) -> None:
     """Give a Jinja environment the per-request gettext callables and the format filters."""
     env.add_extension("jinja2.ext.i18n")
     env.install_gettext_callables(gettext_, ngettext_, newstyle=True, pgettext=pgettext_, npgettext=npgettext_)
-    env.filters.update(money=money, number=number, date=date_, datetime=datetime_)
+    env.filters.update(money=money, number=number, date=date_, datetime=datetime_, file_size=file_size)
     env.globals.update(current_locale=current_locale, LOCALES=LOCALES, language_name=language_name)

@@ -43,3 +43,46 @@ def transition_name(code: str) -> str:
         "cancelled": _("Cancel the order"),
     }
     return names.get(code, code)
+
+
+def change_name(field: str | None) -> str:
+    """What a per-line change was (R-ED-3)."""
+    names = {
+        "quantity": _("Quantity"),
+        "price": _("Price"),
+        "vat_rate": _("VAT rate"),
+        "warehouse_id": _("Warehouse"),
+        "added": _("Line added"),
+        "deleted": _("Line deleted"),
+        "cancelled": _("Cancelled in the ERP"),
+        "shipped": _("Shipped"),
+        "copied": _("Copied to part"),
+        "moved": _("Moved to part"),
+    }
+    return names.get(field or "", field or "")
+
+
+def side_name(side: str | None) -> str:
+    names = {"buyer": _("buyer"), "supplier": _("supplier"), "erp": _("ERP"), "system": _("system")}
+    return names.get(side or "", side or "")
+
+
+def reserve_name(code: str | None) -> str:
+    names = {
+        "none": _("Not reserved"),
+        "partial": _("Partly reserved"),
+        "full": _("Reserved"),
+        "reserved": _("Reserved"),
+        "released": _("Released"),
+    }
+    return names.get(code or "", code or "")
+
+
+def vat_mode_name(code: str | None) -> str:
+    names = {"included": _("VAT included in prices"), "on_top": _("VAT on top of prices")}
+    return names.get(code or "", code or "")
+
+
+def needs_reason(status: str) -> bool:
+    """Moving to these statuses asks for the reason (sent as the transition's comment)."""
+    return status in ("rejected", "cancelled")

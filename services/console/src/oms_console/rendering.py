@@ -33,7 +33,14 @@ def build_environment(templates: Path = TEMPLATES) -> jinja2.Environment:
     )
     i18n.install(env)
     env.globals.update(
-        status_name=labels.status_name, payment_name=labels.payment_name, transition_name=labels.transition_name
+        status_name=labels.status_name,
+        payment_name=labels.payment_name,
+        transition_name=labels.transition_name,
+        change_name=labels.change_name,
+        side_name=labels.side_name,
+        reserve_name=labels.reserve_name,
+        vat_mode_name=labels.vat_mode_name,
+        needs_reason=labels.needs_reason,
     )
     env.globals["current_csrf_token"] = current_csrf_token
     return env

@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     export_max_rows: int = Field(default=10_000, ge=1)
     # Answers carry X-OMS-Service-Calls (service calls made for the request), for the benchmark.
     debug_headers: bool = False
+    # Times are shown in this zone (the services keep UTC).
+    timezone: str = "Europe/Moscow"
     log_level: str = Field(default_factory=lambda: os.environ.get("OMS_LOG_LEVEL", "INFO"))
     log_json: bool = True
 

@@ -23,6 +23,7 @@ Sku = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_
 Limit = Annotated[int, Query(ge=1, le=1000, description="Page size.")]
 Offset = Annotated[int, Query(ge=0, description="Rows to skip.")]
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+MAX_SKUS = 500  # lines one availability call may name
 
 
 class Body(BaseModel):
@@ -268,7 +269,8 @@ def build_router(db: Database, inventory: Inventory) -> APIRouter:
         summary="Availability of every price-list line (R-STK-2); for the supplier, and for buyers it is open to",
         description=(
             "Per line: available on each of the list's warehouses (the supplier also sees on hand and reserved), "
-            "`total_available` over all the supplier's warehouses and `total_available_in_list` over the list's."
+            "`total_available` over all the supplier's warehouses and `total_available_in_list` over the list's. "
+            "`warehouses` names the list's warehouses; `sku` (repeated) narrows the answer to those lines."
         ),
         responses=answers.PRICE_LIST_AVAILABILITY,
     )
@@ -277,9 +279,16 @@ def build_router(db: Database, inventory: Inventory) -> APIRouter:
         principal: CurrentPrincipal,
         limit: Annotated[int | None, Query(ge=1, le=100_000)] = None,
         offset: Offset = 0,
+        sku: Annotated[
+            list[str] | None,
+            Query(
+                max_length=MAX_SKUS,
+                description=f"Only these lines (repeat the parameter, at most {MAX_SKUS}): e.g. a catalogue page",
+            ),
+        ] = None,
     ) -> Response:
         async with db.read() as conn:
-            body = await queries.availability(conn, principal, str(price_list_id), limit=limit, offset=offset)
+            body = await queries.availability(conn, principal, str(price_list_id), limit=limit, offset=offset, skus=sku)
         return Response(body, media_type="application/json")
 
     @router.get("/orders/{order_id}/reserves", summary="What is reserved for an order, per line")

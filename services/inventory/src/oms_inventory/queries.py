@@ -232,7 +232,13 @@ async def list_incoming(
 
 
 async def availability(
-    conn: AsyncConnection, caller: Principal, price_list_id: str, *, limit: int | None, offset: int
+    conn: AsyncConnection,
+    caller: Principal,
+    price_list_id: str,
+    *,
+    limit: int | None,
+    offset: int,
+    skus: list[str] | None = None,
 ) -> str:
     """Per price-list line: availability on each linked warehouse and the totals (R-STK-2), as JSON text.
 
@@ -240,6 +246,7 @@ async def availability(
     warehouses"), ``total_available_in_list`` over the list's own warehouses (what can be ordered from it).
     The supplier's users see on hand, reserved and available per warehouse; a buyer account the list is open
     to (``pricelist.updated`` names them) sees what it can order: available per warehouse and the totals.
+    ``skus`` narrows the answer to those lines of the list (a page of a catalogue searched elsewhere).
 
     Two set-based statements whatever the list's length: its lines in list order (paged in SQL, on the
     list-order index) and the stock of the linked warehouses (a page asks only for its SKUs); they are
@@ -268,9 +275,12 @@ async def availability(
         .where(products.c.tenant_id == tenant, products.c.sku == items.c.sku)
         .scalar_subquery()
     )
+    in_list = [items.c.price_list_id == price_list_id]
+    if skus is not None:
+        in_list.append(items.c.sku.in_(sorted(set(skus))))
     items_stmt = (
         sa.select(items.c.sku, sa.case((items.c.name == "", product_name), else_=items.c.name))
-        .where(items.c.price_list_id == price_list_id)
+        .where(*in_list)
         .order_by(items.c.position, items.c.sku)
         .offset(offset)
     )
@@ -280,7 +290,7 @@ async def availability(
     if limit is None and (item_rows or offset == 0):
         total = offset + len(item_rows)
     else:
-        total = int(await conn.scalar(sa.select(sa.func.count()).where(items.c.price_list_id == price_list_id)) or 0)
+        total = int(await conn.scalar(sa.select(sa.func.count()).where(*in_list)) or 0)
     n = len(wh_ids)
     figures: dict[str, list[int]] = {}  # sku -> [on_hand, reserved] per linked warehouse, in link order
     if wh_ids and item_rows:
@@ -288,7 +298,7 @@ async def availability(
         sel = sa.select(stock.c.warehouse_id, stock.c.sku, stock.c.on_hand, stock.c.reserved).where(
             stock.c.tenant_id == tenant, stock.c.warehouse_id.in_(wh_ids)
         )
-        if limit is not None:  # a page: only its SKUs; the whole list: one range scan of the warehouses
+        if limit is not None or skus is not None:  # a page: its SKUs; the whole list: one range scan
             sel = sel.where(stock.c.sku.in_([r[0] for r in item_rows]))
         for wh, sku, on_hand, reserved in (await conn.execute(sel)).all():
             row = figures.get(sku)
@@ -304,7 +314,7 @@ async def availability(
             .where(stock.c.tenant_id == tenant)
             .group_by(stock.c.sku)
         )
-        if limit is not None:
+        if limit is not None or skus is not None:
             sel_all = sel_all.where(stock.c.sku.in_([r[0] for r in item_rows]))
         else:  # the list's SKUs only, not every product the supplier stocks
             sel_all = sel_all.where(
@@ -341,11 +351,20 @@ async def availability(
             )
             tails[key] = tail
         parts.append(f'{{"sku":{quote(sku)},"name":{quote(name or "")},{tail}')
+    wh_names = {
+        r.warehouse_id: r.name
+        for r in await conn.execute(
+            sa.select(warehouses.c.warehouse_id, warehouses.c.name).where(
+                warehouses.c.tenant_id == tenant, warehouses.c.warehouse_id.in_(wh_ids)
+            )
+        )
+    }
     head = json.dumps(
         {
             "price_list_id": price_list_id,
             "name": pl.name,
             "warehouse_ids": wh_ids,
+            "warehouses": [{"warehouse_id": w, "name": wh_names.get(w, "")} for w in wh_ids],
             "total": total,
             "limit": limit,
             "offset": offset,

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from oms_notifications import inbox
-from oms_notifications.answers import INBOX_LIST
+from oms_notifications.answers import INBOX_LIST, MARKED_READ, UNREAD_MARKERS
 from oms_shared.auth import CurrentPrincipal
 from oms_shared.db import Database
 
@@ -60,12 +60,30 @@ def build_router(db: Database, wake_sender: Callable[[], None]) -> APIRouter:
                 offset=offset,
             )
 
-    @router.get("/notifications/unread", summary="Orders and lines with unseen changes (badges and the tab title)")
-    async def unread(principal: CurrentPrincipal) -> dict[str, Any]:
+    @router.get(
+        "/notifications/unread",
+        summary="Orders and lines with unseen changes (badges and the tab title)",
+        description=(
+            "`unread` and `unread_orders` are the caller's counts (the badge; the inbox list answers the same). "
+            "With `order_id`, `orders` holds that order alone: its unread kinds and changed line ids, the "
+            "markers of its page. Opening the order, mark them read with `POST .../notifications/read "
+            '{"order_id": …}`.'
+        ),
+        responses=UNREAD_MARKERS,
+    )
+    async def unread(
+        principal: CurrentPrincipal,
+        order_id: Annotated[uuid.UUID | None, Query(description="One order's markers")] = None,
+    ) -> dict[str, Any]:
         async with db.read() as conn:
-            return await inbox.unread_by_order(conn, principal)
+            return await inbox.unread_by_order(conn, principal, str(order_id) if order_id else None)
 
-    @router.post("/notifications/read", summary="Mark notifications read: by ids, by order, or all")
+    @router.post(
+        "/notifications/read",
+        summary="Mark notifications read: by ids, by order, or all",
+        description="Answers how many were marked and the caller's unread counts after it (the badge).",
+        responses=MARKED_READ,
+    )
     async def mark_read(body: MarkRead, principal: CurrentPrincipal) -> dict[str, int]:
         async with db.transaction() as tx:
             marked = await inbox.mark_read(
@@ -75,7 +93,8 @@ def build_router(db: Database, wake_sender: Callable[[], None]) -> APIRouter:
                 order_id=str(body.order_id) if body.order_id else None,
                 everything=body.all,
             )
-        return {"marked": marked}
+            counts = await inbox.unread_counts(tx.conn, principal)
+        return {"marked": marked, **counts}
 
     @router.get("/preferences", summary="The caller's e-mail preferences per notification kind")
     async def get_preferences(principal: CurrentPrincipal) -> dict[str, Any]:

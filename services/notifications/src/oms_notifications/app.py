@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import sqlalchemy as sa
 from fastapi import FastAPI
 
 from oms_notifications.api import build_router
-from oms_notifications.db import metadata
+from oms_notifications.db import emails, metadata
 from oms_notifications.handlers import Links, Notifier
 from oms_notifications.mailer import PACKAGED_TEMPLATES, EmailSender, MailerMetrics, Renderer
 from oms_notifications.replicas import apply_account, apply_buyer
@@ -44,5 +45,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     runtime.consumer.on(BuyerInvitedV1, notifier.buyer_invited)
     runtime.produces.append(NotificationDeliveredV1)
     runtime.background.append(sender.run)
+
+    async def emails_pending() -> int:
+        """E-mails queued and not sent yet (coalescing, or waiting to be tried again): /drained waits for them."""
+        async with runtime.db.read() as conn:
+            count = await conn.scalar(
+                sa.select(sa.func.count()).select_from(emails).where(emails.c.status == "pending")
+            )
+        return int(count or 0)
+
+    runtime.pending["emails"] = emails_pending
     runtime.routers.append(build_router(runtime.db, sender.wake))
     return runtime.build_app()

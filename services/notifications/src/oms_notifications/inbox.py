@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from oms_notifications.db import emails, notifications, preferences
+from oms_notifications.db import accounts, emails, notifications, orders, preferences
 from oms_notifications.domain import Channel, Kind
 from oms_shared.auth import Principal
 from oms_shared.db import Tx, utcnow
@@ -24,11 +24,20 @@ def _mine(principal: Principal) -> Any:
     )
 
 
+# The order's buyer and supplier by name, from the replicas (empty while an order is not known here yet).
+_WITH_NAMES = notifications.outerjoin(orders, orders.c.order_id == notifications.c.order_id).outerjoin(
+    accounts, accounts.c.account_id == notifications.c.tenant_id
+)
+_NAMES = (orders.c.buyer_name.label("buyer_name"), accounts.c.name.label("supplier_name"))
+
+
 def _notification_item(row: Any) -> dict[str, Any]:
     return {
         "notification_id": row.notification_id,
         "order_id": row.order_id,
         "order_number": row.order_number,
+        "buyer_name": row.buyer_name or "",
+        "supplier_name": row.supplier_name or "",
         "kind": row.kind,
         "title": row.title,
         "body": row.body,
@@ -61,7 +70,8 @@ async def list_notifications(
     order = notifications.c.created_at.asc() if sort == "created_at" else notifications.c.created_at.desc()
     total = await conn.scalar(sa.select(sa.func.count()).select_from(notifications).where(*where))
     rows = await conn.execute(
-        sa.select(notifications)
+        sa.select(notifications, *_NAMES)
+        .select_from(_WITH_NAMES)
         .where(*where)
         .order_by(order, notifications.c.notification_id)
         .limit(limit)
@@ -89,23 +99,37 @@ async def unread_counts(conn: AsyncConnection, principal: Principal) -> dict[str
     return {"unread": row[0] or 0, "unread_orders": row[1] or 0}
 
 
-async def unread_by_order(conn: AsyncConnection, principal: Principal) -> dict[str, Any]:
-    """Per-order and per-line markers: which orders and which of their lines have unseen changes."""
+async def unread_by_order(conn: AsyncConnection, principal: Principal, order_id: str | None = None) -> dict[str, Any]:
+    """Per-order and per-line markers: which orders and which of their lines have unseen changes; with
+    ``order_id`` that order's alone (an order page's markers), the caller's totals still over every order."""
+    where = [_mine(principal), notifications.c.read_at.is_(None)]
+    if order_id:
+        where.append(notifications.c.order_id == order_id)
     rows = await conn.execute(
         sa.select(
             notifications.c.order_id,
             notifications.c.order_number,
             notifications.c.kind,
             notifications.c.changed_line_ids,
+            *_NAMES,
         )
-        .where(_mine(principal), notifications.c.read_at.is_(None))
-        .order_by(notifications.c.created_at)
+        .select_from(_WITH_NAMES)
+        .where(*where)
+        .order_by(notifications.c.created_at, notifications.c.notification_id)
     )
     per_order: dict[str, dict[str, Any]] = {}
     for r in rows:
         entry = per_order.setdefault(
             r.order_id,
-            {"order_id": r.order_id, "order_number": r.order_number, "unread": 0, "kinds": [], "changed_line_ids": []},
+            {
+                "order_id": r.order_id,
+                "order_number": r.order_number,
+                "buyer_name": r.buyer_name or "",
+                "supplier_name": r.supplier_name or "",
+                "unread": 0,
+                "kinds": [],
+                "changed_line_ids": [],
+            },
         )
         entry["unread"] += 1
         if r.kind not in entry["kinds"]:
@@ -113,8 +137,10 @@ async def unread_by_order(conn: AsyncConnection, principal: Principal) -> dict[s
         for line_id in json.loads(r.changed_line_ids):
             if line_id not in entry["changed_line_ids"]:
                 entry["changed_line_ids"].append(line_id)
-    orders = list(per_order.values())
-    return {"unread": sum(o["unread"] for o in orders), "unread_orders": len(orders), "orders": orders}
+    found = list(per_order.values())
+    if order_id:
+        return {**await unread_counts(conn, principal), "orders": found}
+    return {"unread": sum(o["unread"] for o in found), "unread_orders": len(found), "orders": found}
 
 
 async def mark_read(

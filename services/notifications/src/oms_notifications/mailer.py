@@ -172,6 +172,9 @@ class MailerMetrics:
             ["reason"],
             registry=registry,
         )
+        # Every known reason at zero from the start: an alert on the first failure needs a series before it.
+        for reason in ("template", "message", "connect", "error"):
+            self.failed.labels(reason)
         self.retried = Counter(
             "oms_notifications_emails_retried_total", "Failed send attempts that will be retried", registry=registry
         )

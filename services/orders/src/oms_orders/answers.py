@@ -85,6 +85,17 @@ TRANSITION = obj(
         "comment_required": {**BOOLEAN, "description": "the move needs a comment (a reason)"},
     }
 )
+PART = obj({"order_id": ID, "number": STRING, "status": STRING, "total": DECIMAL, "currency": STRING})
+ACTIONS = obj(
+    {
+        "edit_lines": {**BOOLEAN, "description": "POST .../lines (R-ED-1)"},
+        "move_lines": {**BOOLEAN, "description": "POST .../parts (R-ED-2)"},
+        "edit_profile": {**BOOLEAN, "description": "PATCH .../profile (R-PF-2, R-PF-3)"},
+        "comment": {**BOOLEAN, "description": "POST .../comments (R-ACC-2)"},
+        "attach_document": {**BOOLEAN, "description": "POST .../documents"},
+        "delete": {**BOOLEAN, "description": "DELETE the order from one's own list (R-LS-2)"},
+    }
+)
 _COMMON: dict[str, dict[str, Any]] = {
     "order_id": ID,
     "number": STRING,
@@ -122,9 +133,15 @@ ORDER = obj(
         "gross_total": DECIMAL,
         "reserve_status": STRING,
         "parent_order_id": nullable(ID),
+        "parent_order_number": {**nullable(STRING), "description": "the number of the order this part belongs to"},
         "part_ids": array(ID),
+        "parts": {**array(PART), "description": "the order's parts (R-SPL-1), each as its list row names it"},
         "history": array(HISTORY),
         "next_statuses": {**array(STRING), "description": "the statuses the caller may move the order to"},
+        "allowed_actions": {
+            **ACTIONS,
+            "description": "what else this caller may do to the order now (offer only these)",
+        },
         "allowed_transitions": {
             **array(TRANSITION),
             "description": (
@@ -187,7 +204,9 @@ ORDER_EXAMPLE: dict[str, Any] = {
     "gross_total": "1200",
     "reserve_status": "none",
     "parent_order_id": None,
+    "parent_order_number": None,
     "part_ids": [],
+    "parts": [],
     "history": [
         {
             "from": None,
@@ -201,6 +220,14 @@ ORDER_EXAMPLE: dict[str, Any] = {
     ],
     "next_statuses": ["cancelled"],
     "allowed_transitions": [{"to": "cancelled", "label": "Cancelled", "comment_required": False}],
+    "allowed_actions": {
+        "edit_lines": False,
+        "move_lines": False,
+        "edit_profile": False,
+        "comment": True,
+        "attach_document": True,
+        "delete": False,
+    },
 }
 
 ORDER_SUMMARY = obj(
@@ -234,6 +261,10 @@ ORDER_LIST = obj(
         "items": array(ORDER_SUMMARY),
         "total": {**INTEGER, "description": "matching orders, counted up to a cap"},
         "total_exact": {**BOOLEAN, "description": "false when the count stopped at the cap"},
+        "sums": {
+            **nullable(array(obj({"currency": STRING, "total": DECIMAL, "paid_amount": DECIMAL}))),
+            "description": "total and paid summed over every matching order, per currency; null past the count cap",
+        },
         "limit": INTEGER,
         "offset": INTEGER,
         "next_cursor": {**nullable(STRING), "description": "pass as cursor for the next page; null on the last"},
@@ -244,6 +275,7 @@ ORDER_LIST_EXAMPLE = {
     "items": [{k: v for k, v in ORDER_EXAMPLE.items() if k in _SUMMARY_KEYS}],
     "total": 1,
     "total_exact": True,
+    "sums": [{"currency": "RUB", "total": "1200", "paid_amount": "0"}],
     "limit": 50,
     "offset": 0,
     "next_cursor": None,
@@ -253,3 +285,44 @@ SIGNED_IN = success("Signed in: an access token and a refresh token", TOKEN, TOK
 PLACED = success("The order as placed (ETag: its version)", ORDER, ORDER_EXAMPLE, status=201)
 ONE_ORDER = success("The order (ETag: its version)", ORDER, ORDER_EXAMPLE)
 ORDER_PAGE = success("A page of orders", ORDER_LIST, ORDER_LIST_EXAMPLE)
+
+PRICE_LIST_LINE = obj(
+    {
+        "sku": STRING,
+        "name": STRING,
+        "unit": STRING,
+        "price": DECIMAL,
+        "vat_rate": {**DECIMAL, "description": "percent"},
+    }
+)
+PRICE_LIST_ITEMS = obj(
+    {
+        "price_list_id": ID,
+        "name": STRING,
+        "supplier_id": ID,
+        "supplier_name": nullable(STRING),
+        "currency": STRING,
+        "vat_mode": VAT_MODE,
+        "vat_included": {**BOOLEAN, "description": "prices include VAT (else VAT comes on top)"},
+        "warehouses": array(obj({"warehouse_id": ID, "name": STRING})),
+        "items": array(PRICE_LIST_LINE),
+        "total": {**INTEGER, "description": "lines matching q (all lines without it)"},
+        "limit": INTEGER,
+        "offset": INTEGER,
+    }
+)
+PRICE_LIST_ITEMS_EXAMPLE = {
+    "price_list_id": "2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e",
+    "name": "Опт",
+    "supplier_id": "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f",
+    "supplier_name": "ООО «Поставщик»",
+    "currency": "RUB",
+    "vat_mode": "included",
+    "vat_included": True,
+    "warehouses": [{"warehouse_id": "4d5e6f7a-8b9c-4d0e-9f2a-3b4c5d6e7f8a", "name": "Main warehouse"}],
+    "items": [{"sku": "A-100", "name": "Bolt M8", "unit": "pcs", "price": "120", "vat_rate": "20"}],
+    "total": 1,
+    "limit": 50,
+    "offset": 0,
+}
+PRICE_LIST_PAGE = success("A page of the price list's lines", PRICE_LIST_ITEMS, PRICE_LIST_ITEMS_EXAMPLE)

@@ -28,10 +28,11 @@ from oms_orders.handlers import (
     preview,
 )
 from oms_orders.handlers import orders as order_cases
+from oms_orders.metrics import OrdersMetrics
 from oms_orders.storage import FileStorage
 from oms_shared.auth import CurrentPrincipal, Principal
 from oms_shared.db import Database, declare_outcome
-from oms_shared.openapi import IF_MATCH_REQUIRED, THROTTLED
+from oms_shared.openapi import IF_MATCH_REQUIRED, THROTTLED, UNAVAILABLE
 from oms_shared.throttle import AttemptGuard, RateLimiter
 
 IfMatch = Annotated[str | None, Header(alias="If-Match")]
@@ -61,8 +62,10 @@ class Deps:
         password_reset_ttl_s: int = 3600,
         invitation_ttl_s: int = 7 * 24 * 3600,
         link_buyers_by_inn: bool = True,
+        metrics: OrdersMetrics | None = None,
     ) -> None:
         self.db = db
+        self.metrics = metrics
         self.private_key_pem = private_key_pem
         self.token_ttl_s = token_ttl_s
         self.storage = storage
@@ -279,6 +282,26 @@ def build_router(deps: Deps) -> APIRouter:
     async def get_price_list(price_list_id: uuid.UUID, principal: CurrentPrincipal) -> JSONResponse:
         return order_response(await catalog.get_price_list(db, principal, price_list_id))
 
+    @router.get(
+        "/price-lists/{price_list_id}/items",
+        tags=["price lists"],
+        summary="A page of a price list's lines, searched by name or SKU (the buyer's catalogue, R-UI-2)",
+        description=(
+            "Product name, SKU, unit, price and VAT rate per line in the list's order, with the list's currency, "
+            "VAT mode and warehouses by name. `q` finds lines whose name or SKU contains it (any case). For the "
+            "availability of the page's lines ask inventory: `GET /api/v1/price-lists/{id}/availability?sku=…`."
+        ),
+        responses=answers.PRICE_LIST_PAGE,
+    )
+    async def price_list_items(
+        price_list_id: uuid.UUID,
+        principal: CurrentPrincipal,
+        q: Annotated[str, Query(max_length=200, description="Part of a product name or SKU")] = "",
+        limit: Limit = 50,
+        offset: Offset = 0,
+    ) -> dict[str, Any]:
+        return await catalog.price_list_items_page(db, principal, price_list_id, q=q, limit=limit, offset=offset)
+
     @router.put(
         "/price-lists/{price_list_id}",
         tags=["price lists"],
@@ -318,7 +341,10 @@ def build_router(deps: Deps) -> APIRouter:
         "/orders", status_code=201, tags=["orders"], summary="Place an order (buyer)", responses=answers.PLACED
     )
     async def place_order(body: schemas.OrderIn, principal: CurrentPrincipal) -> JSONResponse:
-        return order_response(await order_cases.place_order(db, principal, body), 201)
+        placed = await order_cases.place_order(db, principal, body)
+        if deps.metrics is not None:
+            deps.metrics.placed("placed")
+        return order_response(placed, 201)
 
     @router.get(
         "/orders",
@@ -446,7 +472,13 @@ def build_router(deps: Deps) -> APIRouter:
     async def list_comments(order_id: uuid.UUID, principal: CurrentPrincipal) -> dict[str, Any]:
         return await communication.list_comments(db, principal, order_id)
 
-    @router.post("/orders/{order_id}/documents", status_code=201, tags=["communication"], summary="Attach a file")
+    @router.post(
+        "/orders/{order_id}/documents",
+        status_code=201,
+        tags=["communication"],
+        summary="Attach a file",
+        responses=UNAVAILABLE,
+    )
     async def add_document(
         order_id: uuid.UUID, principal: CurrentPrincipal, file: Annotated[UploadFile, File()]
     ) -> dict[str, Any]:
@@ -466,7 +498,12 @@ def build_router(deps: Deps) -> APIRouter:
     async def list_documents(order_id: uuid.UUID, principal: CurrentPrincipal) -> dict[str, Any]:
         return await communication.list_documents(db, principal, order_id)
 
-    @router.get("/orders/{order_id}/documents/{document_id}", tags=["communication"], summary="Download a file")
+    @router.get(
+        "/orders/{order_id}/documents/{document_id}",
+        tags=["communication"],
+        summary="Download a file",
+        responses=UNAVAILABLE,
+    )
     async def download(order_id: uuid.UUID, document_id: uuid.UUID, principal: CurrentPrincipal) -> Response:
         meta, content = await communication.read_document(db, deps.storage, principal, order_id, document_id)
         quoted = quote(meta["file_name"])
@@ -536,6 +573,8 @@ def build_router(deps: Deps) -> APIRouter:
             max_bytes=deps.max_import_bytes,
             max_rows=deps.max_import_rows,
         )
+        if deps.metrics is not None:
+            deps.metrics.placed("imported")
         return order_response(await order_body(principal, order_id), 201)
 
     @router.post("/price-lists/{price_list_id}/link", tags=["links"], summary="Open a price list by link (R-IN-2)")

@@ -20,8 +20,9 @@ from oms_orders.handlers.changes import scan_overdue
 from oms_orders.handlers.erp import apply_erp_change
 from oms_orders.handlers.preview import apply_stock
 from oms_orders.handlers.reserves import apply_reserve
+from oms_orders.metrics import OrdersMetrics
 from oms_orders.settings import Settings
-from oms_orders.storage import LocalFileStorage
+from oms_orders.storage import document_store
 from oms_shared.auth import TokenVerifier, generate_keypair, jwks_document, public_pem_of, write_key_file
 from oms_shared.contracts import (
     AccountUpdatedV1,
@@ -121,11 +122,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         UserPasswordResetRequestedV1,
         BuyerInvitedV1,
     ]
+    storage = document_store(settings)
+    runtime.on_stopping.append(storage.close)
     deps = Deps(
         runtime.db,
         private_pem,
         settings.token_ttl_s,
-        LocalFileStorage(Path(settings.files_dir)),
+        storage,
         settings.max_file_bytes,
         settings.max_import_bytes,
         settings.max_import_rows,
@@ -138,6 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         password_reset_ttl_s=settings.password_reset_ttl_s,
         invitation_ttl_s=settings.invitation_ttl_s,
         link_buyers_by_inn=settings.link_buyers_by_inn,
+        metrics=OrdersMetrics(runtime.registry),
     )
     runtime.routers.append(build_router(deps))
     runtime.body_limits += [

@@ -153,6 +153,21 @@ def allowed_transitions(current: Status, side: Side, *, may_change: bool = True)
     ]
 
 
+def allowed_actions(current: Status, side: Side, *, may_change: bool, may_comment: bool) -> dict[str, bool]:
+    """R-UI-4: what a caller may do to an order now besides moving it, as the use cases check it (the buyer's side
+    needs no access level; the supplier's needs change access, and a comment also change access to buyers)."""
+    supplier = effective_side(side) == Side.SUPPLIER
+    writer = may_change or not supplier
+    return {
+        "edit_lines": supplier and may_change and current in EDITABLE_STATUSES,
+        "move_lines": supplier and may_change and current in EDITABLE_STATUSES,
+        "edit_profile": supplier and may_change and current not in (Status.REJECTED, Status.CANCELLED),
+        "comment": may_comment or not supplier,
+        "attach_document": writer,
+        "delete": writer and current in DELETABLE_STATUSES,
+    }
+
+
 def check_editable(status: Status) -> None:
     if status not in EDITABLE_STATUSES:
         raise NotEditable(f"a {STATUS_LABELS[status]} order cannot be changed")

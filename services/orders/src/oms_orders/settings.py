@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from oms_shared.settings import ServiceSettings, var_dir
@@ -33,7 +35,16 @@ class Settings(ServiceSettings):
     signin_per_login_per_minute: float = 5.0
     signin_per_ip_burst: int = 50
     signin_per_ip_per_minute: float = 30.0
+    # Order documents: "filesystem" keeps them under files_dir (the local stack, one machine); "s3" keeps them
+    # in a bucket of an S3-compatible store (AWS S3, MinIO, ...) that every replica shares.
+    document_store: Literal["filesystem", "s3"] = "filesystem"
     files_dir: str = Field(default_factory=lambda: str(var_dir() / "files"))
+    s3_endpoint_url: str = ""  # empty: AWS S3 itself
+    s3_bucket: str = ""
+    s3_region: str = "us-east-1"
+    # Empty: the client's own chain (AWS_* variables, an instance or pod role).
+    s3_access_key_id: str = ""
+    s3_secret_access_key: SecretStr = SecretStr("")
     max_file_bytes: int = 10 * 1024 * 1024
     max_import_rows: int = 5000
     max_import_bytes: int = 5 * 1024 * 1024
@@ -41,3 +52,9 @@ class Settings(ServiceSettings):
     # A price list of up to 20,000 items comes as one JSON body (POST/PUT /price-lists): larger than the default.
     max_price_list_body_bytes: int = 16 * 1024 * 1024
     list_count_cap: int = 10_000  # the order list's `total` counts at most this many (then "10,000+")
+
+    @model_validator(mode="after")
+    def _document_store_complete(self) -> Settings:
+        if self.document_store == "s3" and not self.s3_bucket:
+            raise ValueError("OMS_ORDERS_DOCUMENT_STORE=s3 needs OMS_ORDERS_S3_BUCKET")
+        return self

@@ -138,10 +138,18 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(json.dumps(statuses, indent=2))
     else:
         rows = [
-            (s["component"], s["url"], s["pid"], _yes_no(s["alive"]), _yes_no(s["ready"]), s["restarts"])
+            (
+                s["component"],
+                s["url"],
+                s["pid"],
+                _yes_no(s["alive"]),
+                _yes_no(s["ready"]),
+                _yes_no(s["drained"]),
+                s["restarts"],
+            )
             for s in statuses
         ]
-        print(format_table(("component", "url", "pid", "alive", "ready", "restarts"), rows))
+        print(format_table(("component", "url", "pid", "alive", "ready", "drained", "restarts"), rows))
     return 0 if all(s["ready"] for s in statuses) else 1
 
 

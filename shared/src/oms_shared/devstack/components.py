@@ -122,6 +122,18 @@ def http_ready(client: httpx.Client, base_url: str) -> bool:
         return False
 
 
+def http_drained(client: httpx.Client, base_url: str) -> tuple[bool | None, dict[str, Any] | None]:
+    """A service's ``/drained``: (True, body) on 200, (False, body) on 503, (None, None) when it does not answer."""
+    try:
+        response = client.get(f"{base_url}/drained", timeout=15.0)
+        body = response.json() if response.status_code in (200, 503) else None
+    except (httpx.HTTPError, ValueError):
+        return None, None
+    if not isinstance(body, dict):
+        return None, None
+    return response.status_code == 200, body
+
+
 def read_state(var_dir: Path) -> dict[str, Any] | None:
     """The state file of a running (or crashed) stack, or ``None``."""
     path = state_file(var_dir)
@@ -167,8 +179,12 @@ def component_status(component: Component, client: httpx.Client) -> dict[str, An
     alive: bool | None = None
     if component.pid is not None:
         alive = pid_alive(component.pid, component.pid_start)
+    drained: bool | None = None
+    pending: dict[str, Any] | None = None
     if component.kind == "service":
         ready = http_ready(client, component.url)
+        if ready:
+            drained, pending = http_drained(client, component.url)
     else:
         ready = tcp_accepts(component.host, component.port)
     return {
@@ -179,6 +195,9 @@ def component_status(component: Component, client: httpx.Client) -> dict[str, An
         "ready": ready,
         "external": component.external,
         "restarts": component.restarts,
+        # Services only: nothing unpublished, parked or unconsumed (GET /drained, its body under "pending").
+        "drained": drained,
+        "pending": pending,
     }
 
 

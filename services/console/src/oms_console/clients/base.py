@@ -37,8 +37,8 @@ class ServiceError(Exception):
                 if isinstance(item, dict) and "msg" in item:
                     loc = [str(p) for p in item.get("loc", []) if p not in ("body", "query", "path")]
                     found[".".join(loc) or "_"] = str(item["msg"])
-                elif isinstance(item, dict) and "field" in item and "message" in item:
-                    found[str(item["field"])] = str(item["message"])
+                elif isinstance(item, dict) and "field" in item:
+                    found[str(item["field"])] = str(item.get("message") or item.get("reason") or "")
         return found
 
 

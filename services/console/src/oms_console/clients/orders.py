@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
+
 from oms_console.clients.base import ServiceClient
 
 
@@ -79,3 +81,29 @@ class OrdersClient(ServiceClient):
 
     async def documents(self, order_id: str) -> dict[str, Any]:
         return dict(await self.get_json(f"/api/v1/orders/{order_id}/documents"))
+
+    async def users(self) -> dict[str, Any]:
+        return dict(await self.get_json("/api/v1/users"))
+
+    async def add_document(
+        self, order_id: str, file_name: str, content: bytes, content_type: str | None, key: str | None
+    ) -> dict[str, Any]:
+        files = {"file": (file_name, content, content_type or "application/octet-stream")}
+        answer = await self.request("POST", f"/api/v1/orders/{order_id}/documents", files=files, idempotency_key=key)
+        return dict(answer.json())
+
+    async def document(self, order_id: str, document_id: str) -> httpx.Response:
+        """The file as orders answers it (content, type and the attachment's name)."""
+        return await self.request("GET", f"/api/v1/orders/{order_id}/documents/{document_id}")
+
+    async def register_by_invitation(self, token: str, body: dict[str, Any]) -> dict[str, Any]:
+        return dict(await self.post_json(f"/api/v1/invitations/{token}/register", body, authenticated=False))
+
+    async def update_profile(self, order_id: str, body: dict[str, Any], etag: str | None, key: str | None) -> Versioned:
+        answer = await self.request(
+            "PATCH", f"/api/v1/orders/{order_id}/profile", json=body, if_match=etag, idempotency_key=key
+        )
+        return Versioned(answer.json(), answer.headers.get("etag"))
+
+    async def hide(self, order_id: str, etag: str | None, key: str | None) -> None:
+        await self.request("DELETE", f"/api/v1/orders/{order_id}", if_match=etag, idempotency_key=key)

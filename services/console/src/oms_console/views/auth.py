@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import time
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -15,17 +16,23 @@ from oms_console.auth import (
     safe_next,
     session_of,
     signed_in_api,
+    token_expiry,
 )
 from oms_console.clients import ServiceError, SessionExpired
 from oms_console.i18n import _
 from oms_console.rendering import render
-from oms_console.views.common import CurrentUser, flash_from
+from oms_console.views.common import CurrentUser, flash_from, form_errors
 
 router = APIRouter()
 
 
 @router.get("/login")
 async def login_page(request: Request, next: str = "") -> Response:
+    session = session_of(request)
+    if session.access and not request.query_params.get("done"):
+        exp = token_expiry(session.access)
+        if exp is not None and exp > time.time():  # already signed in: straight on
+            return RedirectResponse(safe_next(next, "/orders"), status_code=303)
     return render(
         request,
         "auth/login.html",
@@ -144,18 +151,45 @@ async def reset(
 # -- invitations ----------------------------------------------------------------------------------
 
 
+async def _invitation(request: Request, token: str) -> dict[str, Any] | None:
+    if not token:
+        return None
+    try:
+        return await api_for(request, None).orders.invitation(token)
+    except ServiceError as exc:
+        if exc.status in (400, 404, 410, 422):
+            return None
+        raise
+
+
+def _signed_in(request: Request) -> bool:
+    session = session_of(request)
+    return bool(session.access or session.refresh)
+
+
+def _invitation_page(
+    request: Request,
+    token: str,
+    invitation: dict[str, Any] | None,
+    *,
+    errors: dict[str, str] | None = None,
+    typed: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    context = {
+        "token": token,
+        "invitation": invitation,
+        "signed_in": _signed_in(request),
+        "errors": errors or {},
+        "typed": typed or {"email": (invitation or {}).get("email") or "", "name": ""},
+    }
+    return render(request, "auth/invitation.html", context, status_code=status_code)
+
+
 @router.get("/invitation")
 async def invitation_page(request: Request, token: str = "") -> Response:
-    try:
-        invitation = await api_for(request, None).orders.invitation(token) if token else None
-    except ServiceError:
-        invitation = None
-    signed_in = bool(session_of(request).access or session_of(request).refresh)
-    return render(
-        request,
-        "auth/invitation.html",
-        {"token": token, "invitation": invitation, "signed_in": signed_in, "errors": {}},
-    )
+    """A buyer invited by a supplier: register (the usual case) or, already signed in, accept."""
+    return _invitation_page(request, token, await _invitation(request, token))
 
 
 @router.post("/invitation")
@@ -166,6 +200,45 @@ async def accept_invitation(
     try:
         await api.orders.accept_invitation(token)
     except ServiceError as exc:
-        context = {"token": token, "invitation": None, "signed_in": True, "errors": {"_": exc.message}}
-        return render(request, "auth/invitation.html", context, status_code=422)
-    return RedirectResponse("/catalogue?done=invitation", status_code=303)
+        if exc.status not in (400, 403, 404, 409, 422):
+            raise
+        invitation = await _invitation(request, token)
+        return _invitation_page(request, token, invitation, errors=form_errors(exc), status_code=422)
+    return RedirectResponse("/orders?done=invitation", status_code=303)
+
+
+@router.post("/invitation/register")
+async def register_by_invitation(
+    request: Request,
+    token: Annotated[str, Form(max_length=200)] = "",
+    email: Annotated[str, Form(max_length=320)] = "",
+    name: Annotated[str, Form(max_length=300)] = "",
+    password: Annotated[str, Form(max_length=200)] = "",
+    password2: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """Register the invited buyer's account, then sign them in."""
+    typed = {"email": email.strip(), "name": name.strip()}
+    errors: dict[str, str] = {}
+    if "@" not in typed["email"] or " " in typed["email"]:
+        errors["email"] = _("Enter your e-mail.")
+    if len(password) < 8:
+        errors["password"] = _("At least 8 characters.")
+    elif password != password2:
+        errors["password2"] = _("The passwords differ.")
+    invitation = await _invitation(request, token)
+    if invitation is None:
+        errors["_"] = _("This invitation is unknown, used or expired.")
+    if not errors:
+        orders = api_for(request, None).orders
+        body = {"email": typed["email"], "password": password, "name": typed["name"], "locale": i18n.current_locale()}
+        try:
+            await orders.register_by_invitation(token, body)
+            tokens = await orders.sign_in(typed["email"], password)
+        except ServiceError as exc:
+            if exc.status not in (400, 404, 409, 422, 429):
+                raise
+            errors = form_errors(exc)
+        else:
+            session_of(request).set_tokens = tokens
+            return RedirectResponse("/orders?done=invitation", status_code=303)
+    return _invitation_page(request, token, invitation, errors=errors, typed=typed, status_code=422)

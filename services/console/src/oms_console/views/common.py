@@ -64,15 +64,42 @@ def require_staff(user: User) -> None:
 
 def form_errors(exc: ServiceError, fields: dict[str, str] | None = None) -> dict[str, str]:
     """The service's refusal as messages per form field; ``fields`` maps API names to the form's names.
-    What belongs to no field goes under ``_`` (shown above the form)."""
-    found = exc.field_errors()
+
+    The services speak English; next to a field the console says, in the user's language, that this value was
+    refused (what it checks itself it says precisely before calling). What belongs to no field goes under
+    ``_`` (shown above the form), translated when the error code is known."""
     mapped: dict[str, str] = {}
-    for key, message in found.items():
+    for key, _message in exc.field_errors().items():
         name = (fields or {}).get(key, key)
-        mapped[name] = message
-    if not mapped:
-        mapped["_"] = exc.message or i18n.gettext_("The request was refused.")
+        mapped[name] = i18n.gettext_("Check this value.")
+    known = known_error(exc.code)
+    if known or not mapped:
+        mapped["_"] = known or i18n.gettext_("The request was refused.")
     return mapped
+
+
+def known_error(code: str) -> str | None:
+    """The services' error codes people meet in the console, in their language."""
+    messages = {
+        "email_taken": i18n.gettext_("This e-mail is already registered. Sign in instead."),
+        "invitation_not_found": i18n.gettext_("This invitation is unknown, used or expired."),
+        "buyer_exists": i18n.gettext_("Your company already buys from this supplier."),
+        "stale_version": conflict_message(),
+        "illegal_transition": i18n.gettext_(
+            "This status change is not possible now. Reload the page to see the order as it is."
+        ),
+        "not_editable": i18n.gettext_("The order cannot be changed in its status."),
+        "forbidden": i18n.gettext_("You have no access to this."),
+        "access_denied": i18n.gettext_("You have no access to this."),
+        "body_too_large": i18n.gettext_("The file is too large."),
+        "file_too_large": i18n.gettext_("The file is too large."),
+        "bad_file_name": i18n.gettext_("This file cannot be attached."),
+        "invalid_filter": i18n.gettext_("Check the highlighted filters."),
+        "invalid_sort": i18n.gettext_("This column cannot be sorted."),
+        "offset_too_deep": i18n.gettext_("This page is too far; narrow the filters."),
+        "idempotency_key_reused": i18n.gettext_("This form was already sent. Reload the page and try again."),
+    }
+    return messages.get(code)
 
 
 def conflict_message() -> str:
@@ -89,6 +116,9 @@ def flash_from(request: Request) -> dict[str, Any] | None:
         "status": i18n.gettext_("Status changed."),
         "password": i18n.gettext_("Your password has been set. Sign in with it."),
         "invitation": i18n.gettext_("Invitation accepted."),
+        "profile": i18n.gettext_("Order details saved."),
+        "unchanged": i18n.gettext_("Nothing was changed."),
+        "hidden": i18n.gettext_("The order is hidden from your list; your partner still sees it."),
     }
     if key in messages:
         return {"kind": "success", "text": messages[key]}

@@ -68,6 +68,11 @@ class InventoryMetrics:
             ["reason"],
             registry=registry,
         )
+        # Every known label at zero from the start: an alert on the first increase needs a series before it.
+        for outcome in ("full", "partial", "none"):
+            self.reservations.labels(outcome)
+        for reason in ("stale", "closed"):
+            self.order_events_skipped.labels(reason)
         self.reconcile_runs = Counter("oms_inventory_reconcile_runs_total", "Reconciler passes", registry=registry)
         self.snapshots_expired = Counter(
             "oms_inventory_erp_snapshots_expired_total",

@@ -619,6 +619,64 @@ async def get_price_list(db: Database, principal: Principal, price_list_id: uuid
         return await price_list_json(conn, row, with_buyers=principal.is_supplier)
 
 
+async def price_list_items_page(
+    db: Database, principal: Principal, price_list_id: uuid.UUID, *, q: str, limit: int, offset: int
+) -> dict[str, Any]:
+    """R-UI-2: a page of a price list's lines for a catalogue, with the list's money terms and warehouses by name;
+    ``q`` finds lines by product name or SKU (case and "ё" folded in every alphabet, as the order search does)."""
+    async with db.read() as conn:
+        row = await price_list_for(conn, principal, price_list_id)
+        in_list = price_list_items.c.price_list_id == row.id
+        order = (price_list_items.c.position, price_list_items.c.sku)
+        wanted = fold(q)
+        if wanted:
+            found = [
+                r.sku
+                for r in await conn.execute(
+                    sa.select(price_list_items.c.sku, price_list_items.c.name).where(in_list).order_by(*order)
+                )
+                if wanted in fold(r.name) or wanted in fold(r.sku)
+            ]
+            total, page_skus = len(found), found[offset : offset + limit]
+            rows = (
+                await conn.execute(
+                    sa.select(price_list_items).where(in_list, price_list_items.c.sku.in_(page_skus)).order_by(*order)
+                )
+            ).all()
+        else:
+            total = await conn.scalar(sa.select(sa.func.count()).select_from(price_list_items).where(in_list)) or 0
+            rows = (
+                await conn.execute(
+                    sa.select(price_list_items).where(in_list).order_by(*order).limit(limit).offset(offset)
+                )
+            ).all()
+        wh_ids = load_ids(row.warehouse_ids)
+        names = {
+            r.id: r.name
+            for r in await conn.execute(
+                sa.select(warehouses.c.id, warehouses.c.name).where(warehouses.c.id.in_(wh_ids))
+            )
+        }
+        supplier_name = await conn.scalar(sa.select(accounts.c.name).where(accounts.c.id == row.supplier_id))
+    return {
+        "price_list_id": row.id,
+        "name": row.name,
+        "supplier_id": row.supplier_id,
+        "supplier_name": supplier_name,
+        "currency": row.currency,
+        "vat_mode": "included" if row.vat_included else "on_top",
+        "vat_included": bool(row.vat_included),
+        "warehouses": [{"warehouse_id": w, "name": names.get(w, "")} for w in wh_ids],
+        "items": [
+            {"sku": i.sku, "name": i.name, "unit": i.unit, "price": dec(i.price), "vat_rate": dec(i.vat_rate)}
+            for i in rows
+        ],
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+    }
+
+
 async def list_price_lists(db: Database, principal: Principal, *, limit: int = 50, offset: int = 0) -> dict[str, Any]:
     if principal.is_supplier:
         where = [price_lists.c.supplier_id == str(principal.account_id)]

@@ -201,6 +201,17 @@ def _sorting(q: OrderQuery) -> tuple[list[sa.ColumnElement[Any]], list[sa.Column
     return columns, order_by, desc, nullable
 
 
+async def _sums(conn: AsyncConnection, where: list[sa.ColumnElement[bool]]) -> list[dict[str, str]]:
+    """The money columns summed over every matching order (not just the page), per currency."""
+    rows = await conn.execute(
+        sa.select(orders.c.currency, sa.func.sum(orders.c.total), sa.func.sum(orders.c.paid_amount))
+        .where(*where)
+        .group_by(orders.c.currency)
+        .order_by(orders.c.currency)
+    )
+    return [{"currency": c, "total": dec(total), "paid_amount": dec(paid)} for c, total, paid in rows]
+
+
 async def list_orders(
     db: Database, principal: Principal, q: OrderQuery, *, count_cap: int = COUNT_CAP
 ) -> dict[str, Any]:
@@ -228,6 +239,7 @@ async def list_orders(
     matching = sa.select(sa.literal(1)).select_from(orders).where(*where).limit(count_cap + 1).subquery()
     async with db.read() as conn:
         counted = await conn.scalar(sa.select(sa.func.count()).select_from(matching)) or 0
+        sums = await _sums(conn, where) if counted <= count_cap else None
         rows = (await conn.execute(query)).all()
         more = len(rows) > q.limit
         rows = rows[: q.limit]
@@ -237,6 +249,7 @@ async def list_orders(
         "items": [summary_json(r, vat[r.id], names) for r in rows],
         "total": min(counted, count_cap),
         "total_exact": counted <= count_cap,
+        "sums": sums,
         "limit": q.limit,
         "offset": q.offset,
         "next_cursor": encode_cursor(q.sort, [rows[-1]._mapping[c] for c in columns], rows[-1].id) if more else None,

@@ -154,6 +154,8 @@ def order_body(
     principal: Principal | None = None,
     responsible_name: str = "",
     warehouse_names: dict[str, str] | None = None,
+    parts: list[dict[str, Any]] | None = None,
+    parent_order_number: str | None = None,
 ) -> dict[str, Any]:
     """The order as the API shows it, from rows already at hand (no I/O)."""
     status = domain.Status(row.status)
@@ -192,7 +194,9 @@ def order_body(
         "gross_total": dec(row.total),
         "reserve_status": row.reserve_status,
         "parent_order_id": row.parent_order_id,
+        "parent_order_number": parent_order_number,
         "part_ids": part_ids,
+        "parts": parts or [],
         "history": history,
     }
     if principal is not None:
@@ -201,6 +205,8 @@ def order_body(
         moves = domain.allowed_transitions(status, side, may_change=may_change)
         body["next_statuses"] = [m["to"] for m in moves]
         body["allowed_transitions"] = moves
+        may_comment = principal.is_buyer or (principal.has("orders", "change") and principal.has("buyers", "change"))
+        body["allowed_actions"] = domain.allowed_actions(status, side, may_change=may_change, may_comment=may_comment)
     return body
 
 
@@ -220,12 +226,23 @@ async def order_json(conn: AsyncConnection, row: sa.Row[Any], principal: Princip
             sa.select(order_history).where(order_history.c.order_id == row.id).order_by(order_history.c.id)
         )
     ).all()
-    part_ids = [
-        r.id
-        for r in await conn.execute(
-            sa.select(orders.c.id).where(orders.c.parent_order_id == row.id).order_by(orders.c.number)
+    part_rows = (
+        await conn.execute(
+            sa.select(orders.c.id, orders.c.number, orders.c.status, orders.c.total, orders.c.currency)
+            .where(orders.c.parent_order_id == row.id)
+            .order_by(orders.c.number)
         )
+    ).all()
+    part_ids = [r.id for r in part_rows]
+    parts = [
+        {"order_id": r.id, "number": r.number, "status": r.status, "total": dec(r.total), "currency": r.currency}
+        for r in part_rows
     ]
+    parent_number = (
+        await conn.scalar(sa.select(orders.c.number).where(orders.c.id == row.parent_order_id))
+        if row.parent_order_id
+        else None
+    )
     supplier_name = await conn.scalar(sa.select(accounts.c.name).where(accounts.c.id == row.supplier_id))
     names = await user_names(conn, [*(h.by_user_id for h in history), row.responsible_user_id])
     return order_body(
@@ -237,6 +254,8 @@ async def order_json(conn: AsyncConnection, row: sa.Row[Any], principal: Princip
         principal=principal,
         responsible_name=names.get(row.responsible_user_id or "", ""),
         warehouse_names=await warehouse_names_of(conn, [line.warehouse_id for line in lines]),
+        parts=parts,
+        parent_order_number=parent_number,
     )
 
 
