@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
-
-from oms_console.auth import ACCESS_COOKIE
-from tests.unit.console.conftest import Console, a_token
+from tests.unit.console.conftest import Console
 
 INVITATION = {
     "supplier_name": "ООО Ромашка",
@@ -15,37 +12,6 @@ INVITATION = {
     "email": "ivan@example.com",
     "expires_at": "2026-12-10T00:00:00+00:00",
 }
-
-
-def test_an_invited_buyer_registers_and_is_signed_in(console: Console) -> None:
-    """R-UI-1: the page names the supplier, the form starts with the invited e-mail; registering signs in."""
-    console.services.orders.get("/api/v1/invitations/t-1").respond(200, json=INVITATION)
-    page = console.get("/invitation?token=t-1")
-    assert "ООО Ромашка приглашает вас" in page.text
-    assert 'value="ivan@example.com"' in page.text
-
-    register = console.services.orders.post("/api/v1/invitations/t-1/register").respond(201, json={"user_id": "u"})
-    console.services.orders.post("/api/v1/auth/token").respond(
-        200, json={"access_token": a_token(), "refresh_token": "s.r", "refresh_expires_in": 100}
-    )
-    answer = console.post(
-        "/invitation/register",
-        {
-            "token": "t-1",
-            "email": "ivan@example.com",
-            "name": "Иван",
-            "password": "a-long-secret",
-            "password2": "a-long-secret",
-        },
-    )
-    assert answer.status_code == 303
-    assert json.loads(register.calls.last.request.content) == {
-        "email": "ivan@example.com",
-        "password": "a-long-secret",
-        "name": "Иван",
-        "locale": "ru",
-    }
-    assert ACCESS_COOKIE in console.client.cookies
 
 
 def test_a_taken_email_is_said_in_russian_and_the_input_kept(console: Console) -> None:

@@ -148,6 +148,14 @@ def create_app(settings: Settings | None = None, *, http: httpx.AsyncClient | No
     return app
 
 
+def _is_html(message: Message) -> bool:
+    """A page a view rendered itself (e.g. a form with the file's error next to it) is left as it is."""
+    for name, value in message.get("headers", []):
+        if name.lower() == b"content-type":
+            return value.startswith(b"text/html")
+    return False
+
+
 class FriendlyTooLarge:
     """The body limit answers 413 in the services' JSON shape; a person gets a page in their language."""
 
@@ -163,7 +171,7 @@ class FriendlyTooLarge:
 
         async def friendly_send(message: Message) -> None:
             nonlocal replaced
-            if message["type"] == "http.response.start" and message["status"] == 413:
+            if message["type"] == "http.response.start" and message["status"] == 413 and not _is_html(message):
                 replaced = True
                 await send(
                     {

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     # Rows an Excel export of a list fetches at most (pages of the list API).
     export_max_rows: int = Field(default=10_000, ge=1)
+    # Signs the buyer's cart cookie; empty: a key per process (carts last until a restart). Set it (the same
+    # on every instance) when several consoles serve one address.
+    cart_secret: str = Field(default="", repr=False)
     # Answers carry X-OMS-Service-Calls (service calls made for the request), for the benchmark.
     debug_headers: bool = False
     # Times are shown in this zone (the services keep UTC).

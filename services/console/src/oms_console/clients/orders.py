@@ -8,6 +8,8 @@ import httpx
 
 from oms_console.clients.base import ServiceClient
 
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
 
 class Versioned:
     """An answer with the ETag it was read at (sent back as If-Match on a write)."""
@@ -96,9 +98,6 @@ class OrdersClient(ServiceClient):
         """The file as orders answers it (content, type and the attachment's name)."""
         return await self.request("GET", f"/api/v1/orders/{order_id}/documents/{document_id}")
 
-    async def register_by_invitation(self, token: str, body: dict[str, Any]) -> dict[str, Any]:
-        return dict(await self.post_json(f"/api/v1/invitations/{token}/register", body, authenticated=False))
-
     async def update_profile(self, order_id: str, body: dict[str, Any], etag: str | None, key: str | None) -> Versioned:
         answer = await self.request(
             "PATCH", f"/api/v1/orders/{order_id}/profile", json=body, if_match=etag, idempotency_key=key
@@ -107,3 +106,45 @@ class OrdersClient(ServiceClient):
 
     async def hide(self, order_id: str, etag: str | None, key: str | None) -> None:
         await self.request("DELETE", f"/api/v1/orders/{order_id}", if_match=etag, idempotency_key=key)
+
+    # -- the buyer's catalogue and cart, links, import (R-UI-2, R-IN-2, R-UI-7) --
+    async def price_list(self, price_list_id: str) -> dict[str, Any]:
+        return dict(await self.get_json(f"/api/v1/price-lists/{price_list_id}"))
+
+    async def place_order(self, body: dict[str, Any], key: str | None) -> dict[str, Any]:
+        answer = await self.request("POST", "/api/v1/orders", json=body, idempotency_key=key)
+        return dict(answer.json())
+
+    async def link(self, token: str) -> dict[str, Any]:
+        return dict(await self.get_json(f"/api/v1/links/{token}", authenticated=False))
+
+    async def register_by_link(self, token: str, body: dict[str, Any]) -> dict[str, Any]:
+        return dict(await self.post_json(f"/api/v1/links/{token}/register", body, authenticated=False))
+
+    async def join_by_link(self, token: str) -> dict[str, Any]:
+        return dict(await self.post_json(f"/api/v1/links/{token}/join"))
+
+    async def import_template(self, lang: str) -> bytes:
+        return (await self.request("GET", "/api/v1/imports/template.xlsx", params={"lang": lang})).content
+
+    async def price_list_import_template(self, price_list_id: str, lang: str) -> bytes:
+        path = f"/api/v1/price-lists/{price_list_id}/import-template.xlsx"
+        return (await self.request("GET", path, params={"lang": lang})).content
+
+    async def import_order(
+        self, buyer_id: str, price_list_id: str, filename: str, content: bytes, key: str | None
+    ) -> dict[str, Any]:
+        answer = await self.request(
+            "POST",
+            "/api/v1/orders/import",
+            data={"buyer_id": buyer_id, "price_list_id": price_list_id},
+            files={"file": (filename, content, XLSX_TYPE)},
+            idempotency_key=key,
+        )
+        return dict(answer.json())
+
+    async def request_password_reset(self, email: str) -> None:
+        await self.request("POST", "/api/v1/auth/password-reset", json={"email": email}, authenticated=False)
+
+    async def register_by_invitation(self, token: str, body: dict[str, Any]) -> dict[str, Any]:
+        return dict(await self.post_json(f"/api/v1/invitations/{token}/register", body, authenticated=False))

@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from oms_console.views import auth, inbox, order, orders
+from oms_console.views import accounts, auth, catalogue, imports, inbox, join, order, orders
 
-ROUTERS: list[APIRouter] = [auth.router, orders.router, order.router, inbox.router]
+# ``imports`` before ``order``: /orders/import is not an order's page.
+ROUTERS: list[APIRouter] = [
+    auth.router,
+    orders.router,
+    imports.router,
+    order.router,
+    catalogue.router,
+    join.router,
+    accounts.router,
+    inbox.router,
+]
 # Routes that take uploads (larger bodies than a form): the app gives them the upload limit.
-UPLOAD_PATHS: list[str] = ["/orders/{order_id}/documents"]
+UPLOAD_PATHS: list[str] = ["/orders/{order_id}/documents", "/orders/import"]
