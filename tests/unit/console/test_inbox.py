@@ -6,6 +6,7 @@ import json
 import re
 from typing import Any
 
+from tests.unit.console.builders import ORDER_ID, a_line, a_page, a_summary, an_order, names_answers
 from tests.unit.console.conftest import Console
 
 ORDER = "9d3c2b1a-8f7e-4d6c-b5a4-3e2d1c0b9a8f"
@@ -221,17 +222,17 @@ def test_every_form_carries_the_pages_csrf_token(console: Console) -> None:
     assert f'name="csrf_token" value="{token}"' in login_form.split("</form>", 1)[0]
 
 
-def unseen_answer() -> dict[str, Any]:
+def unseen_answer(order_id: str = ORDER, line_id: str = LINE) -> dict[str, Any]:
     return {
         "unread": 2,
         "unread_orders": 1,
         "orders": [
             {
-                "order_id": ORDER,
+                "order_id": order_id,
                 "order_number": "42",
                 "unread": 2,
                 "kinds": ["lines_edited"],
-                "changed_line_ids": [LINE],
+                "changed_line_ids": [line_id],
             }
         ],
     }
@@ -241,22 +242,19 @@ def test_order_list_marks_the_orders_changed_since_the_user_looked(console: Cons
     """R-UI-8, R-NT-2: a row of the order list carries a marker when its order has unseen changes; the badge
     and the markers come from one answer of the notifications service."""
     console.signed_in_as_staff()
-    badge_route = console.services.notifications.get("/api/v1/notifications/unread").respond(200, json=unseen_answer())
+    badge_route = console.services.notifications.get("/api/v1/notifications/unread").respond(
+        200, json=unseen_answer(ORDER_ID)
+    )
     other = "11111111-2222-4333-8444-555555555555"
+    names_answers(console.services)
     console.services.orders.get("/api/v1/orders").respond(
-        200,
-        json={
-            "items": [
-                {"order_id": ORDER, "number": "42", "status": "new"},
-                {"order_id": other, "number": "43", "status": "new"},
-            ],
-            "total": 2,
-        },
+        200, json=a_page(a_summary(order_id=ORDER_ID, number="42"), a_summary(order_id=other, number="43"))
     )
     page = console.get("/orders")
-    rows = {r.split('href="/orders/')[1][:36]: r for r in page.text.split("<tr>")[1:] if 'href="/orders/' in r}
-    assert "2 непросмотренных изменения" in rows[ORDER]
-    assert 'data-marker="order"' not in rows[other]
+    assert page.status_code == 200
+    rows = {r.split('href="/orders/')[1][:36]: r for r in page.text.split("<tr")[1:] if 'href="/orders/' in r}
+    assert "2 непросмотренных изменения" in rows[ORDER_ID].split("</tr>")[0]
+    assert 'data-marker="order"' not in rows[other].split("</tr>")[0]
     assert badge(page.text) == "2"
     assert badge_route.call_count == 1
 
@@ -265,27 +263,24 @@ def test_order_page_marks_the_lines_changed_since_the_user_looked(console: Conso
     """R-UI-8, R-NT-2: on the order page, the changed line carries "changed since you looked", the others not;
     having looked, the order's notifications are read."""
     console.signed_in_as_buyer()
-    console.services.notifications.get("/api/v1/notifications/unread").respond(200, json=unseen_answer())
+    changed_line = a_line()["line_id"]
     still = "22222222-3333-4444-8555-666666666666"
-    console.services.orders.get(f"/api/v1/orders/{ORDER}").respond(
-        200,
-        json={
-            "order_id": ORDER,
-            "number": "42",
-            "status": "editing",
-            "lines": [
-                {"line_id": LINE, "sku": "BOLT-M8", "quantity": "5"},
-                {"line_id": still, "sku": "NUT-M8", "quantity": "1"},
-            ],
-        },
-        headers={"ETag": '"3"'},
+    console.services.notifications.get("/api/v1/notifications/unread").respond(
+        200, json=unseen_answer(ORDER_ID, changed_line)
     )
+    names_answers(console.services)
+    path = f"/api/v1/orders/{ORDER_ID}"
+    order = an_order(lines=[a_line(), a_line(line_id=still, sku="NUT-M8")])
+    console.services.orders.get(path).respond(200, json=order, headers={"ETag": '"3"'})
+    for part in ("changes", "comments", "documents"):
+        console.services.orders.get(f"{path}/{part}").respond(200, json={"items": []})
     marked = console.services.notifications.post("/api/v1/notifications/read").respond(200, json={"marked": 2})
-    page = console.get(f"/orders/{ORDER}")
+    page = console.get(f"/orders/{ORDER_ID}")
+    assert page.status_code == 200, page.text[:500]
     # Looking at the order reads its notifications: the badge drops, this page still shows what had changed.
-    assert json.loads(marked.calls.last.request.content) == {"order_id": ORDER}
+    assert json.loads(marked.calls.last.request.content) == {"order_id": ORDER_ID}
     assert badge(page.text) is None
-    changed = page.text.split(f'id="line-{LINE}"')[1].split("</tr>")[0]
+    changed = page.text.split(f'id="line-{changed_line}"')[1].split("</tr>")[0]
     unchanged = page.text.split(f'id="line-{still}"')[1].split("</tr>")[0]
     assert "Изменено с вашего последнего просмотра" in changed
     assert 'data-marker="line"' not in unchanged
@@ -294,9 +289,11 @@ def test_order_page_marks_the_lines_changed_since_the_user_looked(console: Conso
 def test_an_order_without_unseen_changes_is_not_marked_read_again(console: Console) -> None:
     """R-UI-8: opening an order with nothing unseen writes nothing to the notifications service."""
     console.signed_in_as_staff()
-    console.services.orders.get(f"/api/v1/orders/{ORDER}").respond(
-        200, json={"order_id": ORDER, "number": "42", "status": "new", "lines": []}, headers={"ETag": '"1"'}
-    )
+    names_answers(console.services)
+    path = f"/api/v1/orders/{ORDER_ID}"
+    console.services.orders.get(path).respond(200, json=an_order(), headers={"ETag": '"1"'})
+    for part in ("changes", "comments", "documents"):
+        console.services.orders.get(f"{path}/{part}").respond(200, json={"items": []})
     marked = console.services.notifications.post("/api/v1/notifications/read").respond(200, json={"marked": 0})
-    assert console.get(f"/orders/{ORDER}").status_code == 200
+    assert console.get(f"/orders/{ORDER_ID}").status_code == 200
     assert not marked.called
