@@ -16,13 +16,6 @@ from tests.browser.conftest import ROOT, Ui, World, unique, wait_until
 
 OpenUi = Callable[[], Ui]
 
-WAITING_FOR_CATALOGUE = pytest.mark.xfail(
-    strict=False, reason="waits for the catalogue, cart and registration by link (/catalogue, /cart, /join/{token})"
-)
-WAITING_FOR_ORDER_SCREENS = pytest.mark.xfail(
-    strict=False,
-    reason="waits for the order list's filters and the order page's status actions (/orders, /orders/{id})",
-)
 WAITING_FOR_EDITING = pytest.mark.xfail(strict=False, reason="waits for editing and approval (/orders/{id}/edit)")
 WAITING_FOR_SPLIT = pytest.mark.xfail(strict=False, reason="waits for split and move (/orders/{id}/split)")
 WAITING_FOR_PRINT = pytest.mark.xfail(
@@ -104,7 +97,6 @@ def test_sign_in_role_aware_navigation_language_switch_and_expired_session(open_
 # -- R-UI-2, R-IN-2 ---------------------------------------------------------------------------------
 
 
-@WAITING_FOR_CATALOGUE
 def test_a_buyer_registers_by_the_price_list_link_fills_the_cart_and_places_an_order(
     open_ui: OpenUi, world: World
 ) -> None:
@@ -139,7 +131,6 @@ def test_a_buyer_registers_by_the_price_list_link_fills_the_cart_and_places_an_o
 # -- R-UI-3, R-UI-4 ---------------------------------------------------------------------------------
 
 
-@WAITING_FOR_ORDER_SCREENS
 def test_the_manager_finds_the_order_with_a_filter_kept_in_the_url_opens_and_confirms_it(
     open_ui: OpenUi, world: World
 ) -> None:
