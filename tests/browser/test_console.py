@@ -307,10 +307,6 @@ def test_keyboard_only_sign_in_and_the_inbox(open_ui: OpenUi, world: World) -> N
     ui.screen("keyboard-inbox")
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="waits for the catalogue and cart (/catalogue, /cart) and the order page's status actions (/orders/{id})",
-)
 def test_keyboard_only_the_buyer_places_an_order_and_the_manager_confirms_it(open_ui: OpenUi, world: World) -> None:
     """R-UI-2, R-UI-4: without the mouse, the buyer fills the cart and sends the order; the manager confirms."""
     buyer = open_ui()
