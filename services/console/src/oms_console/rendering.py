@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,12 @@ from jinja2_fragments import render_block
 from oms_console import i18n, labels
 
 TEMPLATES = Path(__file__).parent / "templates"
+# The page's CSRF token for macros imported without the template's context (``components/forms.html``).
+_CSRF_TOKEN: ContextVar[str] = ContextVar("oms_console_csrf_token", default="")
+
+
+def current_csrf_token() -> str:
+    return _CSRF_TOKEN.get()
 
 
 def build_environment(templates: Path = TEMPLATES) -> jinja2.Environment:
@@ -35,6 +42,7 @@ def build_environment(templates: Path = TEMPLATES) -> jinja2.Environment:
         vat_mode_name=labels.vat_mode_name,
         needs_reason=labels.needs_reason,
     )
+    env.globals["current_csrf_token"] = current_csrf_token
     return env
 
 
@@ -49,6 +57,7 @@ def page_context(request: Request) -> dict[str, Any]:
         "request": request,
         "user": getattr(state, "user", None),
         "unread": getattr(state, "unread", None),
+        "unseen": getattr(state, "unseen", {}),
         "csrf_token": getattr(state, "csrf_token", ""),
         "locale": i18n.current_locale(),
         "flash": getattr(state, "flash", None),
@@ -71,6 +80,7 @@ def render(
     """
     env: jinja2.Environment = request.app.state.templates
     ctx = {**page_context(request), **(context or {})}
+    _CSRF_TOKEN.set(str(ctx.get("csrf_token") or ""))
     if block is None:
         html = env.get_template(template).render(ctx)
     else:

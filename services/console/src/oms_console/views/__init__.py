@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from oms_console.views import accounts, auth, catalogue, editing, imports, join, order, orders, parts, printing
+from oms_console.views import (
+    accounts,
+    auth,
+    catalogue,
+    editing,
+    imports,
+    inbox,
+    join,
+    order,
+    orders,
+    parts,
+    printing,
+)
 
 # ``imports`` before ``order``: /orders/import is not an order's page.
 ROUTERS: list[APIRouter] = [
@@ -15,6 +27,7 @@ ROUTERS: list[APIRouter] = [
     catalogue.router,
     join.router,
     accounts.router,
+    inbox.router,
 ]
 ROUTERS += [editing.router, parts.router, printing.router]  # R-UI-5, R-UI-6, R-UI-12
 # Routes that take uploads (larger bodies than a form): the app gives them the upload limit.

@@ -23,7 +23,9 @@ async def current_user(request: Request) -> User:
         me = await api.orders.me()
     else:
         me, unread = await asyncio.gather(api.orders.me(), _unread(api), return_exceptions=False)
-        request.state.unread = unread
+        # One answer for the badge and the "changed since you looked" markers (R-UI-8).
+        request.state.unread = None if unread is None else int(unread.get("unread") or 0)
+        request.state.unseen = {str(o.get("order_id")): o for o in (unread or {}).get("orders") or []}
     user = User.from_me(me)
     request.state.user = user
     i18n.activate(
@@ -35,10 +37,10 @@ async def current_user(request: Request) -> User:
     return user
 
 
-async def _unread(api: Api) -> int | None:
-    """The badge: notifications down or refusing must not take the page with it."""
+async def _unread(api: Api) -> dict[str, Any] | None:
+    """The badge and the markers: notifications down or refusing must not take the page with it."""
     try:
-        return await api.notifications.unread_count()
+        return await api.notifications.unread_by_order()
     except (ServiceError, ServiceUnavailable):
         return None
     except SessionExpired:

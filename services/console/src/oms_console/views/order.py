@@ -23,6 +23,7 @@ from oms_console.i18n import _, file_size
 from oms_console.labels import payment_name
 from oms_console.rendering import render
 from oms_console.views.common import CurrentUser, Services, conflict_message, flash_from, form_errors
+from oms_console.views.inbox import looked_at
 from oms_console.views.orders import list_names, payment_state
 
 router = APIRouter()
@@ -146,7 +147,8 @@ async def _page(
 
 @router.get("/orders/{order_id:uuid}")
 async def order_page(order_id: uuid.UUID, request: Request, user: CurrentUser, api: Services) -> Response:
-    """R-UI-4: the order page."""
+    """R-UI-4: the order page; opening it reads the order's notifications (R-UI-8)."""
+    await looked_at(request, api, str(order_id))
     return await _page(request, user, api, str(order_id))
 
 
