@@ -27,7 +27,7 @@ from typing import Any
 
 import httpx
 
-from oms_shared.devstack.stack import LocalStack
+from oms_devstack.stack import LocalStack
 
 TARGET_MS = 50.0
 WARM_UP = 10

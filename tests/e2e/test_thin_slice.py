@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from oms_shared.devstack.stack import LocalStack
-from oms_shared.devstack.story import play
+from oms_devstack.stack import LocalStack
+from oms_devstack.story import play
 from tests.support.databases import db_params, fresh_postgres_databases
 
 

@@ -18,9 +18,8 @@ from typing import Any, Self
 
 import httpx
 
-import oms_shared
-from oms_shared.auth import JWKS_PATH
-from oms_shared.devstack.components import (
+import oms_devstack
+from oms_devstack.components import (
     AUX_STOP_TIMEOUT_S,
     DEFAULT_BROKER_PORT,
     DEFAULT_HOST,
@@ -42,8 +41,8 @@ from oms_shared.devstack.components import (
     service_spec,
     state_file,
 )
-from oms_shared.devstack.keys import ensure_dev_keys
-from oms_shared.devstack.procs import (
+from oms_devstack.keys import ensure_dev_keys
+from oms_devstack.procs import (
     PortInUseError,
     free_ports,
     group_alive,
@@ -57,7 +56,8 @@ from oms_shared.devstack.procs import (
     stop_groups,
     tcp_accepts,
 )
-from oms_shared.devstack.tansu import TansuBroker
+from oms_devstack.tansu import TansuBroker
+from oms_shared.auth import JWKS_PATH
 from oms_shared.kafka import ensure_topics
 from oms_shared.topics import all_topics_with_dlq
 
@@ -332,12 +332,12 @@ class LocalStack:
             return
         self.echo(f"starting SMTP catcher on {self.host}:{self.smtp_port} -> {self.mail_dir}")
         argv = [
-            sys.executable, "-m", "oms_shared.devstack.mailcatcher",
+            sys.executable, "-m", "oms_devstack.mailcatcher",
             "--host", self.host, "--port", str(self.smtp_port), "--dir", str(self.mail_dir),
         ]  # fmt: skip
         env = dict(self.base_env)
-        # The child must import the same oms_shared as we do, even when it is only on our sys.path.
-        package_root = str(Path(oms_shared.__file__).resolve().parent.parent)
+        # The child must import the same oms_devstack as we do, even when it is only on our sys.path.
+        package_root = str(Path(oms_devstack.__file__).resolve().parent.parent)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
         component = Component("smtp", "smtp", self.host, self.smtp_port, f"smtp://{self.host}:{self.smtp_port}")
         child = self._spawn(component, argv, env, self.log_dir / "smtp.log")

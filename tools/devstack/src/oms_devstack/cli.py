@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from oms_shared.devstack.components import (
+from oms_devstack.components import (
     CONSOLE,
     DEFAULT_SMTP_PORT,
     SERVICES,
@@ -28,9 +28,9 @@ from oms_shared.devstack.components import (
     state_file,
     stop_recorded,
 )
-from oms_shared.devstack.procs import PortInUseError
-from oms_shared.devstack.stack import LocalStack, StackGaveUp
-from oms_shared.devstack.tansu import TansuError
+from oms_devstack.procs import PortInUseError
+from oms_devstack.stack import LocalStack, StackGaveUp
+from oms_devstack.tansu import TansuError
 
 # Port of an external SMTP server when only its host is configured.
 SMTP_STANDARD_PORT = 25
@@ -187,7 +187,7 @@ def demo_urls(args: argparse.Namespace) -> dict[str, str]:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from oms_shared.devstack.demo import run_demo
+    from oms_devstack.demo import run_demo
 
     return run_demo(demo_urls(args))
 

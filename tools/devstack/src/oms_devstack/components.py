@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import httpx
 
-from oms_shared.devstack.procs import (
+from oms_devstack.procs import (
     group_alive,
     pid_alive,
     split_host_port,
