@@ -14,7 +14,9 @@ BENCH_ARGS ?=
 # Extra arguments of `oms up`, e.g. make run OMS_UP_ARGS="--broker-port 19092"
 OMS_UP_ARGS ?=
 
-PACKAGES := shared services/orders services/inventory services/notifications services/erp-bridge services/analytics services/console
+# tools/devstack (the `oms` command and the local stack) depends on the services; no service depends on it.
+PACKAGES := shared services/orders services/inventory services/notifications services/erp-bridge services/analytics services/console \
+            tools/devstack
 # Reinstall whenever a distribution's metadata or a pin changes (wildcard: a file not written yet is skipped).
 INSTALL_INPUTS := $(wildcard pyproject.toml constraints.txt requirements-dev.txt $(addsuffix /pyproject.toml,$(PACKAGES)))
 
@@ -69,7 +71,7 @@ typecheck: install
 	$(BIN)/mypy $(MYPY_ARGS)
 
 docs: install
-	$(BIN)/python -m oms_shared.devstack.asyncapi docs/asyncapi
+	$(BIN)/python -m oms_devstack.asyncapi docs/asyncapi
 
 bench: install
 	@if [ -f bench/__main__.py ]; then $(BIN)/python -m bench $(BENCH_ARGS); \

@@ -31,6 +31,7 @@ from oms_analytics.domain import OrderFacts, RollupDelta, parse_report_query
 from oms_analytics.handlers import HANDLERS, order_row
 from oms_analytics.queries import Scope, load_summary
 from oms_analytics.rebuild import Rebuilder
+from oms_devstack.tansu import TansuBroker
 from oms_shared.contracts import (
     OrderLine,
     OrderPlacedData,
@@ -42,7 +43,6 @@ from oms_shared.contracts import (
     make_event,
 )
 from oms_shared.db import Database, create_engine
-from oms_shared.devstack.tansu import TansuBroker
 from oms_shared.kafka import ensure_topics
 from oms_shared.migrations import upgrade_to_head
 from oms_shared.outbox import make_producer

@@ -29,8 +29,8 @@ from pathlib import Path
 
 import httpx
 
-from oms_shared.devstack.stack import LocalStack
-from oms_shared.devstack.story import Actor, Story, _create_price_list, _register_buyer, _sign_up
+from oms_devstack.stack import LocalStack
+from oms_devstack.story import Actor, Story, _create_price_list, _register_buyer, _sign_up
 
 TARGET_MS = 150.0
 WARM_UP = 5

@@ -32,6 +32,7 @@ import httpx
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer
 
+from oms_devstack.tansu import TansuBroker
 from oms_shared.auth import Principal, generate_keypair, issue_token
 from oms_shared.contracts import (
     BuyerUpdatedData,
@@ -49,7 +50,6 @@ from oms_shared.contracts import (
     WarehouseUpdatedV1,
     make_event,
 )
-from oms_shared.devstack.tansu import TansuBroker
 from oms_shared.kafka import ensure_topics
 from oms_shared.outbox import make_producer
 from oms_shared.topics import all_topics_with_dlq

@@ -26,6 +26,7 @@ import httpx
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer
 
+from oms_devstack.tansu import TansuBroker
 from oms_shared.auth import Principal, generate_keypair, issue_token
 from oms_shared.contracts import (
     OrderLine,
@@ -38,7 +39,6 @@ from oms_shared.contracts import (
     Side,
     make_event,
 )
-from oms_shared.devstack.tansu import TansuBroker
 from oms_shared.kafka import ensure_topics
 from oms_shared.outbox import make_producer
 from oms_shared.topics import RESERVE_UPDATED, all_topics_with_dlq

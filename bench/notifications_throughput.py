@@ -25,6 +25,8 @@ from pathlib import Path
 import asyncpg
 import sqlalchemy as sa
 
+from oms_devstack.procs import free_port, stop_groups, tcp_accepts
+from oms_devstack.tansu import TansuBroker
 from oms_notifications.app import create_app
 from oms_notifications.db import emails, notifications, users
 from oms_notifications.settings import Settings
@@ -40,8 +42,6 @@ from oms_shared.contracts import (
     UserInfo,
     make_event,
 )
-from oms_shared.devstack.procs import free_port, stop_groups, tcp_accepts
-from oms_shared.devstack.tansu import TansuBroker
 from oms_shared.kafka import ensure_topics
 from oms_shared.outbox import make_producer
 from oms_shared.topics import all_topics_with_dlq
@@ -52,7 +52,7 @@ def smtp_catcher(directory: Path) -> Iterator[int]:
     """The SMTP catcher in its own process, as in the local stack (not competing with the service for the GIL)."""
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "oms_shared.devstack.mailcatcher", "--port", str(port), "--dir", str(directory)],
+        [sys.executable, "-m", "oms_devstack.mailcatcher", "--port", str(port), "--dir", str(directory)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,

@@ -34,9 +34,9 @@ from typing import Any
 import asyncpg
 import httpx
 
+from oms_devstack.components import SERVICES
+from oms_devstack.stack import LocalStack
 from oms_shared.contracts import ProductUpdatedData, ProductUpdatedV1, make_event
-from oms_shared.devstack.components import SERVICES
-from oms_shared.devstack.stack import LocalStack
 from oms_shared.outbox import make_producer
 
 TARGET_MS = 50.0

@@ -17,9 +17,9 @@ from pathlib import Path
 import sqlalchemy as sa
 from prometheus_client import CollectorRegistry
 
+from oms_devstack.tansu import TansuBroker
 from oms_shared.contracts import StockUpdatedV1, make_event
 from oms_shared.db import Database, create_engine, messaging_tables
-from oms_shared.devstack.tansu import TansuBroker
 from oms_shared.kafka import ensure_topics
 from oms_shared.outbox import OutboxMetrics, OutboxRelay, make_producer
 from oms_shared.topics import STOCK_UPDATED

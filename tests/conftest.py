@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from oms_devstack.tansu import TansuBroker
 from oms_shared.auth import generate_keypair
-from oms_shared.devstack.tansu import TansuBroker
 from oms_shared.kafka import ensure_topics
 from oms_shared.topics import all_topics_with_dlq
 from tests.support.databases import db_params, fresh_postgres_databases

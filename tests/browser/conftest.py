@@ -20,8 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
-from oms_shared.devstack.stack import LocalStack
-from oms_shared.devstack.story import Actor, Story, _create_price_list, _register_buyer, _sign_up
+from oms_devstack.stack import LocalStack
+from oms_devstack.story import Actor, Story, _create_price_list, _register_buyer, _sign_up
 
 pytest.importorskip("playwright", reason="the browser suite needs playwright (requirements-dev.txt)")
 

@@ -14,9 +14,9 @@ from urllib.parse import urlparse
 import httpx
 import pytest
 
-from oms_shared.devstack.procs import free_port
-from oms_shared.devstack.stack import LocalStack
-from oms_shared.devstack.story import Story, chapter_thin_slice
+from oms_devstack.procs import free_port
+from oms_devstack.stack import LocalStack
+from oms_devstack.story import Story, chapter_thin_slice
 
 SERVICES = ("orders", "inventory", "notifications", "erp-bridge", "analytics")
 

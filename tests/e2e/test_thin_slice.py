@@ -12,9 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from oms_shared.devstack.demo import console_invitation
-from oms_shared.devstack.stack import LocalStack
-from oms_shared.devstack.story import play
+from oms_devstack.demo import console_invitation
+from oms_devstack.stack import LocalStack
+from oms_devstack.story import play
 from tests.support.databases import db_params, fresh_postgres_databases
 
 

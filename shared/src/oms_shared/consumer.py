@@ -289,6 +289,21 @@ class EventConsumer:
     def _kafka_consumer(self) -> Any:
         return getattr(self._subscriber, "consumer", None) if self._subscriber is not None else None
 
+    def assigned_partitions(self) -> dict[str, list[int]] | None:
+        """The partitions this process consumes now, by topic (replicas of a service split them);
+        ``None`` when it consumes nothing (no subscriber), ``{}`` between assignments."""
+        consumer = self._kafka_consumer()
+        if consumer is None:
+            return None
+        try:
+            assignment = consumer.assignment()
+        except Exception:  # a rebalance in between, or not started: nothing assigned right now
+            return {}
+        found: dict[str, list[int]] = {}
+        for tp in assignment:
+            found.setdefault(str(tp.topic), []).append(int(tp.partition))
+        return {topic: sorted(found[topic]) for topic in sorted(found)}
+
     def highwater(self, tp: Any) -> int | None:
         """The end of the log the last fetch of ``tp`` brought back, when this process consumes it."""
         consumer = self._kafka_consumer()

@@ -351,6 +351,10 @@ class ServiceRuntime:
             if self.ready:
                 body["database"] = await self.database_state()
                 body["ready"] = body["database"] == "ok"
+                # What this process consumes, by topic: replicas of a service share its group's partitions.
+                partitions = self.consumer.assigned_partitions()
+                if partitions is not None:
+                    body["partitions"] = partitions
             return JSONResponse(body, status_code=200 if body["ready"] else 503)
 
         @router.get(

@@ -20,7 +20,7 @@ import httpx
 import pytest
 from fastapi import APIRouter, FastAPI
 
-from oms_shared.devstack.tansu import TansuBroker
+from oms_devstack.tansu import TansuBroker
 from oms_shared.kafka import ensure_topics
 from oms_shared.topics import all_topics_with_dlq
 from tests.integration.authz.harness import (

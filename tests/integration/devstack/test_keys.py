@@ -6,7 +6,7 @@ from pathlib import Path
 
 import jwt
 
-from oms_shared.devstack.keys import ensure_dev_keys
+from oms_devstack.keys import ensure_dev_keys
 
 
 def test_generated_keys_sign_and_verify_an_eddsa_token(tmp_path: Path) -> None:

@@ -13,10 +13,10 @@ import httpx
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from oms_shared.devstack import cli
-from oms_shared.devstack.components import SERVICE_NAMES, StackError, read_state
-from oms_shared.devstack.procs import PortInUseError, free_port, pid_alive
-from oms_shared.devstack.stack import LocalStack
+from oms_devstack import cli
+from oms_devstack.components import SERVICE_NAMES, StackError, read_state
+from oms_devstack.procs import PortInUseError, free_port, pid_alive
+from oms_devstack.stack import LocalStack
 from oms_shared.topics import all_topics_with_dlq
 
 # A stand-in for a service console script: serves /ready on the port the stack assigned, records

@@ -14,8 +14,8 @@ from pathlib import Path
 import aiosmtplib
 import pytest
 
-from oms_shared.devstack.mailcatcher import MailCatcher, read_mailbox
-from oms_shared.devstack.procs import free_port, tcp_accepts
+from oms_devstack.mailcatcher import MailCatcher, read_mailbox
+from oms_devstack.procs import free_port, tcp_accepts
 
 
 @pytest.fixture
@@ -88,7 +88,7 @@ def test_the_standalone_catcher_writes_eml_files_and_stops_on_sigterm(tmp_path: 
         [
             sys.executable,
             "-m",
-            "oms_shared.devstack.mailcatcher",
+            "oms_devstack.mailcatcher",
             "--port",
             str(port),
             "--dir",

@@ -16,10 +16,10 @@ from typing import Any
 import httpx
 import pytest
 
-from oms_shared.devstack import cli
-from oms_shared.devstack.components import SERVICE_NAMES
-from oms_shared.devstack.procs import pid_alive, tcp_accepts
-from oms_shared.devstack.stack import LocalStack, StackGaveUp
+from oms_devstack import cli
+from oms_devstack.components import SERVICE_NAMES
+from oms_devstack.procs import pid_alive, tcp_accepts
+from oms_devstack.stack import LocalStack, StackGaveUp
 from tests.integration.devstack.test_localstack import clean_env, fake_commands, wait_until_dead
 
 

@@ -10,8 +10,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient
 
-from oms_shared.devstack.procs import PortInUseError, free_port, pid_alive
-from oms_shared.devstack.tansu import TansuBroker, tansu_binary
+from oms_devstack.procs import PortInUseError, free_port, pid_alive
+from oms_devstack.tansu import TansuBroker, tansu_binary
 from oms_shared.kafka import ensure_topics
 from oms_shared.topics import all_topics_with_dlq
 
@@ -117,7 +117,7 @@ def test_a_broker_started_to_die_with_its_parent_goes_when_the_parent_is_killed(
 
     script = (
         "import sys, time\n"
-        "from oms_shared.devstack.tansu import TansuBroker\n"
+        "from oms_devstack.tansu import TansuBroker\n"
         "b = TansuBroker(die_with_parent=True)\n"
         "b.start()\n"
         "print(b.pid, flush=True)\n"

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from oms_shared.devstack import cli
-from oms_shared.devstack.components import SERVICES, read_state
-from oms_shared.devstack.procs import free_port
+from oms_devstack import cli
+from oms_devstack.components import SERVICES, read_state
+from oms_devstack.procs import free_port
 from tests.integration.devstack.test_localstack import clean_env, fake_commands, wait_until_dead
 
 

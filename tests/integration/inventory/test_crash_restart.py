@@ -15,8 +15,8 @@ from typing import Any
 
 import httpx
 
+from oms_devstack.procs import free_port
 from oms_shared.contracts import OrderStatus
-from oms_shared.devstack.procs import free_port
 from oms_shared.topics import RESERVE_UPDATED
 from tests.integration.inventory.helpers import TopicReader, a_line, send, setup_catalogue, status_event, stock_of
 from tests.support.services import bearer, eventually, token_for

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import httpx
 
+from oms_devstack.mailcatcher import CaughtMessage, MailCatcher
 from oms_notifications.app import create_app
 from oms_shared.contracts import LineChange, OrderStatus
-from oms_shared.devstack.mailcatcher import CaughtMessage, MailCatcher
 from tests.integration.notifications.support import Person, World, processed, publisher
 from tests.integration.notifications.test_thin_slice import settings
 from tests.support.services import eventually, running_service

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+from oms_devstack.mailcatcher import MailCatcher
+from oms_devstack.procs import free_port
 from oms_notifications.app import create_app
-from oms_shared.devstack.mailcatcher import MailCatcher
-from oms_shared.devstack.procs import free_port
 from tests.integration.notifications.support import World, inbox, metric, processed, publisher
 from tests.integration.notifications.test_thin_slice import settings
 from tests.support.services import eventually, running_service

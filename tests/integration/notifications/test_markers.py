@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from oms_devstack.mailcatcher import MailCatcher
 from oms_notifications.app import create_app
 from oms_shared.contracts import LineChange
-from oms_shared.devstack.mailcatcher import MailCatcher
 from tests.integration.notifications.support import World, inbox, processed, publisher
 from tests.integration.notifications.test_thin_slice import settings
 from tests.support.services import eventually, running_service

@@ -6,9 +6,9 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
+from oms_devstack.mailcatcher import MailCatcher
 from oms_notifications.app import create_app
 from oms_shared.contracts import AccountUpdatedV1, BuyerUpdatedV1
-from oms_shared.devstack.mailcatcher import MailCatcher
 from tests.integration.notifications.support import World, inbox, processed, publisher
 from tests.integration.notifications.test_thin_slice import settings
 from tests.support.services import eventually, running_service

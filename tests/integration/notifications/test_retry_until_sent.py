@@ -11,12 +11,12 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from prometheus_client import CollectorRegistry
 
+from oms_devstack.procs import free_port
 from oms_notifications.app import MIGRATIONS
 from oms_notifications.db import emails, metadata
 from oms_notifications.mailer import EmailSender, MailerMetrics, Renderer
 from oms_notifications.settings import Settings
 from oms_shared.db import Database, create_engine
-from oms_shared.devstack.procs import free_port
 from oms_shared.migrations import upgrade_to_head
 from tests.integration.notifications.test_mail_replicas import TEMPLATE, queue
 from tests.support.services import eventually

@@ -8,10 +8,10 @@ from types import SimpleNamespace
 
 import aiosmtplib
 
+from oms_devstack.mailcatcher import MailCatcher
 from oms_notifications.domain import LOCALES, Kind
 from oms_notifications.mailer import PACKAGED_TEMPLATES, Prepared, Renderer, build_message, message_bytes
 from oms_notifications.settings import Settings
-from oms_shared.devstack.mailcatcher import MailCatcher
 from tests.unit.notifications.test_templates import a_context
 
 # Long names, padded so that the header folder's cut lands on every position around a space at least once.

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from oms_devstack.mailcatcher import MailCatcher
 from oms_notifications.app import create_app
 from oms_notifications.settings import Settings
 from oms_shared.contracts import OrderStatus
-from oms_shared.devstack.mailcatcher import MailCatcher
 from tests.integration.notifications.support import World, dead_letters, inbox, processed, publisher
 from tests.support.services import eventually, running_service
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import sqlalchemy as sa
 
+from oms_devstack.mailcatcher import MailCatcher
 from oms_notifications.app import create_app as notifications_app
 from oms_notifications.settings import Settings as NotificationsSettings
 from oms_orders.app import create_app as orders_app
@@ -19,7 +20,6 @@ from oms_orders.db import buyer_invitations
 from oms_orders.handlers.identity import purge_expired
 from oms_orders.settings import Settings as OrdersSettings
 from oms_shared.db import utcnow
-from oms_shared.devstack.mailcatcher import MailCatcher
 from tests.integration.orders.helpers import catalogue
 from tests.integration.shared.test_password_reset import PASSWORD, settings_env, sign_in
 from tests.support.services import bearer, running_service

@@ -275,8 +275,8 @@ async def test_dead_letters_are_listed_and_replayed_once_the_cause_is_fixed(
 ) -> None:
     """Nothing lost: ``oms dlq list`` shows what a consumer gave up on and why; after the fix, ``oms dlq replay``
     sends it to its source topic again and it is applied — once, however often it is replayed (inbox)."""
+    from oms_devstack import cli
     from oms_shared import dlq
-    from oms_shared.devstack import cli
 
     h = harness
     fixed = False

@@ -11,13 +11,13 @@ from typing import Any
 
 import httpx
 
+from oms_devstack.mailcatcher import MailCatcher
 from oms_notifications.app import create_app as notifications_app
 from oms_notifications.settings import Settings as NotificationsSettings
 from oms_orders.app import create_app as orders_app
 from oms_orders.db import password_resets
 from oms_orders.settings import Settings as OrdersSettings
 from oms_shared.db import utcnow
-from oms_shared.devstack.mailcatcher import MailCatcher
 from tests.support.services import running_service
 
 PASSWORD = "secret-pass-1"

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from oms_shared.devstack.tansu import TansuBroker
+from oms_devstack.tansu import TansuBroker
 from oms_shared.kafka import topic_partitions
 from oms_shared.settings import KafkaSettings, ServiceSettings
 from oms_shared.topic_setup import EXIT_BROKER_ERROR, EXIT_TOO_FEW_PARTITIONS, main
@@ -83,7 +83,7 @@ def test_a_topic_with_fewer_partitions_than_asked_is_reported_and_left_as_it_is(
 
 
 def test_a_broker_that_does_not_answer_fails_with_its_own_status(capsys: pytest.CaptureFixture[str]) -> None:
-    from oms_shared.devstack.procs import free_port
+    from oms_devstack.procs import free_port
 
     status = main(["--bootstrap", f"127.0.0.1:{free_port()}"])
     assert status == EXIT_BROKER_ERROR

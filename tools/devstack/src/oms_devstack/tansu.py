@@ -19,7 +19,7 @@ from typing import IO, Self
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
-from oms_shared.devstack.procs import (
+from oms_devstack.procs import (
     PortInUseError,
     free_port,
     log_tail,
@@ -194,9 +194,7 @@ class TansuBroker:
                 last_error = exc
                 time.sleep(0.1)
         self.stop()
-        raise self._failure(
-            f"did not answer a metadata request within {self.start_timeout_s:.0f} s: {last_error!r}"
-        )
+        raise self._failure(f"did not answer a metadata request within {self.start_timeout_s:.0f} s: {last_error!r}")
 
     def _failure(self, what: str) -> TansuError:
         code = self._proc.poll() if self._proc is not None else None
@@ -238,5 +236,3 @@ async def _metadata_ok(bootstrap: str, timeout_s: float) -> None:
     finally:
         with contextlib.suppress(Exception):
             await admin.close()
-
-

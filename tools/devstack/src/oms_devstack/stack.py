@@ -18,13 +18,13 @@ from typing import Any, Self
 
 import httpx
 
-import oms_shared
-from oms_shared.auth import JWKS_PATH
-from oms_shared.devstack.components import (
+import oms_devstack
+from oms_devstack.components import (
     AUX_STOP_TIMEOUT_S,
     DEFAULT_BROKER_PORT,
     DEFAULT_HOST,
     DEFAULT_SMTP_PORT,
+    DEFAULT_TOPIC_PARTITIONS,
     READY_TIMEOUT_S,
     RESTART_BACKOFF_MAX_S,
     RESTART_BACKOFF_S,
@@ -39,11 +39,12 @@ from oms_shared.devstack.components import (
     default_var_dir,
     http_ready,
     read_state,
+    replica_name,
     service_spec,
     state_file,
 )
-from oms_shared.devstack.keys import ensure_dev_keys
-from oms_shared.devstack.procs import (
+from oms_devstack.keys import ensure_dev_keys
+from oms_devstack.procs import (
     PortInUseError,
     free_ports,
     group_alive,
@@ -57,7 +58,8 @@ from oms_shared.devstack.procs import (
     stop_groups,
     tcp_accepts,
 )
-from oms_shared.devstack.tansu import TansuBroker
+from oms_devstack.tansu import TansuBroker
+from oms_shared.auth import JWKS_PATH
 from oms_shared.kafka import ensure_topics
 from oms_shared.topics import all_topics_with_dlq
 
@@ -114,6 +116,7 @@ class LocalStack:
         restart_backoff_max_s: float = RESTART_BACKOFF_MAX_S,
         restart_limit: int = RESTART_LIMIT,
         restart_window_s: float = RESTART_WINDOW_S,
+        replicas: Mapping[str, int] | None = None,
     ) -> None:
         self.var_dir = Path(var_dir).resolve() if var_dir is not None else default_var_dir(env)
         self.host = host
@@ -126,6 +129,19 @@ class LocalStack:
         self.services: list[ServiceSpec] = (
             [service_spec(n) for n in services] if services is not None else list(SERVICES)
         )
+        # Processes per service (default 1): the extra ones join the same consumer group on ports of their own.
+        self.replicas: dict[str, int] = {}
+        for name, count in (replicas or {}).items():
+            spec = service_spec(name)
+            if not spec.consumes:
+                raise ValueError(f"{name} consumes no events, so it cannot have replicas")
+            if spec not in self.services:
+                raise ValueError(f"replicas of {name}, which this stack does not start")
+            if count < 1:
+                raise ValueError(f"{name} needs at least one process, not {count}")
+            self.replicas[name] = count
+        # HTTP ports of the extra replicas (replica 2, 3, ...), picked free at start.
+        self.replica_ports: dict[str, list[int]] = {}
         # An external Kafka / SMTP server is used as given; nothing is started for it.
         self.kafka_bootstrap = kafka_bootstrap
         self.smtp_host = smtp_host
@@ -233,7 +249,10 @@ class LocalStack:
 
         self._start_broker(started)
         self.echo(f"creating {len(all_topics_with_dlq())} topics on {self.bootstrap}")
-        run_coro_blocking(ensure_topics(self.bootstrap, all_topics_with_dlq()))
+        # As many partitions as the services would create (OMS_KAFKA_TOPIC_PARTITIONS): the most replicas a
+        # consumer group keeps busy.
+        partitions = int(self.base_env.get("OMS_KAFKA_TOPIC_PARTITIONS") or DEFAULT_TOPIC_PARTITIONS)
+        run_coro_blocking(ensure_topics(self.bootstrap, all_topics_with_dlq(), partitions))
         self._start_smtp(started)
 
         env = self.service_env()
@@ -242,7 +261,21 @@ class LocalStack:
         if self.write_state:
             self._write_state()
         if self.wait_ready:
-            self._wait_services_ready(started)
+            self._wait_services_ready(started, self.children)
+            if self.write_state:
+                self._write_state()
+        # The extra replicas start once the first of each has migrated its database (two processes migrating
+        # one SQLite file at once would clash) and join its consumer group: the group's partitions are split.
+        extra: dict[str, _Child] = {}
+        for spec in self.services:
+            for replica, port in enumerate(self.replica_ports.get(spec.name, []), start=2):
+                child = self._spawn_service(spec, commands[spec.name], env, replica=replica, port=port)
+                extra[child.component.name] = child
+        self.children.update(extra)
+        if extra and self.write_state:
+            self._write_state()
+        if self.wait_ready and extra:
+            self._wait_services_ready(started, extra, since=time.monotonic())
             if self.write_state:
                 self._write_state()
 
@@ -284,7 +317,8 @@ class LocalStack:
         for what, hint, port in wanted:
             if port and not port_is_free(self.host, port):
                 raise PortInUseError(self.host, port, what, f"is another stack running (`oms down`)? or {hint}")
-        picked = iter(free_ports(sum(1 for _, _, p in wanted if p == 0), self.host))
+        extra_replicas = sum(count - 1 for count in self.replicas.values())
+        picked = iter(free_ports(sum(1 for _, _, p in wanted if p == 0) + extra_replicas, self.host))
         if not self.kafka_bootstrap and self.broker_port == 0:
             self.broker_port = next(picked)
         if not self.smtp_host and self.smtp_port == 0:
@@ -292,6 +326,10 @@ class LocalStack:
         for spec in self.services:
             if self.service_ports[spec.name] == 0:
                 self.service_ports[spec.name] = next(picked)
+        # The extra replicas always get free ports: OMS_<SVC>_HTTP_PORT is the first replica's.
+        self.replica_ports = {
+            name: [next(picked) for _ in range(count - 1)] for name, count in self.replicas.items() if count > 1
+        }
 
     def _start_broker(self, started: float) -> None:
         if self.kafka_bootstrap:
@@ -332,12 +370,12 @@ class LocalStack:
             return
         self.echo(f"starting SMTP catcher on {self.host}:{self.smtp_port} -> {self.mail_dir}")
         argv = [
-            sys.executable, "-m", "oms_shared.devstack.mailcatcher",
+            sys.executable, "-m", "oms_devstack.mailcatcher",
             "--host", self.host, "--port", str(self.smtp_port), "--dir", str(self.mail_dir),
         ]  # fmt: skip
         env = dict(self.base_env)
-        # The child must import the same oms_shared as we do, even when it is only on our sys.path.
-        package_root = str(Path(oms_shared.__file__).resolve().parent.parent)
+        # The child must import the same oms_devstack as we do, even when it is only on our sys.path.
+        package_root = str(Path(oms_devstack.__file__).resolve().parent.parent)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
         component = Component("smtp", "smtp", self.host, self.smtp_port, f"smtp://{self.host}:{self.smtp_port}")
         child = self._spawn(component, argv, env, self.log_dir / "smtp.log")
@@ -371,11 +409,20 @@ class LocalStack:
         env.setdefault("PYTHONUNBUFFERED", "1")
         return env
 
-    def _spawn_service(self, spec: ServiceSpec, argv: list[str], env: dict[str, str]) -> _Child:
-        port = self.service_ports[spec.name]
-        component = Component(spec.name, "service", self.host, port, self.url(spec.name))
-        self.echo(f"starting {spec.name} on {component.url}")
-        return self._spawn(component, argv, env, self.log_dir / f"{spec.name}.log")
+    def _spawn_service(
+        self, spec: ServiceSpec, argv: list[str], env: dict[str, str], *, replica: int = 1, port: int | None = None
+    ) -> _Child:
+        name = replica_name(spec.name, replica)
+        if replica > 1 and port is not None:
+            # Same service, same database and consumer group; only its HTTP port is its own.
+            env = {**env, f"OMS_{spec.env_name}_HTTP_PORT": str(port)}
+        else:
+            port = self.service_ports[spec.name]
+        url = f"http://{self.host}:{port}"
+        component = Component(name, "service", self.host, port, url, service=spec.name, replica=replica)
+        self.echo(f"starting {name} on {url}")
+        log_name = spec.name if replica == 1 else f"{spec.name}-{replica}"
+        return self._spawn(component, argv, env, self.log_dir / f"{log_name}.log")
 
     def _spawn(self, component: Component, argv: list[str], env: dict[str, str], log_path: Path) -> _Child:
         with log_path.open("wb") as log_fh:
@@ -390,9 +437,11 @@ class LocalStack:
         component.log = str(log_path)
         return _Child(component, proc, log_path, argv=list(argv), env=dict(env))
 
-    def _wait_services_ready(self, started: float) -> None:
-        deadline = started + self.ready_timeout_s
-        pending = dict(self.children)
+    def _wait_services_ready(self, started: float, children: Mapping[str, _Child], since: float | None = None) -> None:
+        """Until every one of ``children`` answers ``/ready``, for ``ready_timeout_s`` from ``since`` (or the
+        stack's start)."""
+        deadline = (started if since is None else since) + self.ready_timeout_s
+        pending = dict(children)
         with httpx.Client(timeout=2.0, trust_env=False) as client:
             while pending:
                 for name, child in list(pending.items()):

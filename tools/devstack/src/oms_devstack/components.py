@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import httpx
 
-from oms_shared.devstack.procs import (
+from oms_devstack.procs import (
     group_alive,
     pid_alive,
     split_host_port,
@@ -43,11 +43,13 @@ Kind = Literal["broker", "smtp", "service"]
 
 @dataclass(frozen=True)
 class ServiceSpec:
-    """A service of the stack: its name, console script and default HTTP port."""
+    """A service of the stack: its name, console script, default HTTP port, and whether it consumes events
+    (only a consumer can run as several replicas sharing its group's partitions)."""
 
     name: str
     command: str
     default_port: int
+    consumes: bool = True
 
     @property
     def env_name(self) -> str:
@@ -62,10 +64,13 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("erp-bridge", "oms-erp-bridge", 8104),
     ServiceSpec("analytics", "oms-analytics", 8105),
     # The web console: pages over the five services' HTTP APIs (no database, no topics).
-    ServiceSpec("console", "oms-console", 8100),
+    ServiceSpec("console", "oms-console", 8100, consumes=False),
 )
 CONSOLE = "console"
 SERVICE_NAMES: tuple[str, ...] = tuple(s.name for s in SERVICES)
+CONSUMER_NAMES: tuple[str, ...] = tuple(s.name for s in SERVICES if s.consumes)
+# Partitions of every topic when OMS_KAFKA_TOPIC_PARTITIONS is unset (oms_shared.settings.KafkaSettings).
+DEFAULT_TOPIC_PARTITIONS = 3
 
 
 def service_spec(name: str) -> ServiceSpec:
@@ -73,6 +78,43 @@ def service_spec(name: str) -> ServiceSpec:
         if spec.name == name:
             return spec
     raise ValueError(f"unknown service {name!r}; expected one of {', '.join(SERVICE_NAMES)}")
+
+
+def replica_name(service: str, replica: int) -> str:
+    """The component name of a service's process: ``inventory`` for the first, ``inventory#2`` for the next."""
+    return service if replica == 1 else f"{service}#{replica}"
+
+
+def parse_replicas(text: str, env: Mapping[str, str] | None = None) -> dict[str, int]:
+    """``inventory=2,notifications=2`` -> ``{"inventory": 2, "notifications": 2}``; ``ValueError`` says what is
+    wrong. Only consumer services, at least 1 and at most the topics' partitions (a replica beyond that would
+    consume nothing)."""
+    env = os.environ if env is None else env
+    partitions = int(env.get("OMS_KAFKA_TOPIC_PARTITIONS") or DEFAULT_TOPIC_PARTITIONS)
+    wanted: dict[str, int] = {}
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        name, sep, count_text = item.partition("=")
+        name = name.strip()
+        if not sep or not count_text.strip().isdigit():
+            raise ValueError(f"{item!r}: expected SERVICE=COUNT, e.g. inventory=2")
+        if name not in CONSUMER_NAMES:
+            raise ValueError(
+                f"{name!r} cannot have replicas: expected one of the consumer services {', '.join(CONSUMER_NAMES)}"
+            )
+        if name in wanted:
+            raise ValueError(f"{name!r} is given twice")
+        count = int(count_text)
+        if not 1 <= count <= partitions:
+            raise ValueError(
+                f"{name}={count}: between 1 and {partitions} replicas (the topics have {partitions} partitions; "
+                "OMS_KAFKA_TOPIC_PARTITIONS)"
+            )
+        wanted[name] = count
+    if not wanted:
+        raise ValueError("no replicas given; expected SERVICE=COUNT[,SERVICE=COUNT...], e.g. inventory=2")
+    return wanted
 
 
 def default_var_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -105,6 +147,9 @@ class Component:
     ready_after_s: float | None = None
     # Times the supervisor started it again after it died.
     restarts: int = 0
+    # Services: which one this process is, and which of its replicas (1 for the first; ``oms up --replicas``).
+    service: str | None = None
+    replica: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -116,10 +161,20 @@ class Component:
 
 
 def http_ready(client: httpx.Client, base_url: str) -> bool:
+    return http_readiness(client, base_url)[0]
+
+
+def http_readiness(client: httpx.Client, base_url: str) -> tuple[bool, dict[str, Any] | None]:
+    """A service's ``/ready``: whether it answered 200, and its body (``partitions``: what it consumes)."""
     try:
-        return client.get(f"{base_url}/ready").status_code == 200
+        response = client.get(f"{base_url}/ready")
     except httpx.HTTPError:
-        return False
+        return False, None
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    return response.status_code == 200, body if isinstance(body, dict) else None
 
 
 def http_drained(client: httpx.Client, base_url: str) -> tuple[bool | None, dict[str, Any] | None]:
@@ -170,7 +225,11 @@ def expected_components(var_dir: Path, env: Mapping[str, str] | None = None) -> 
     for spec in SERVICES:
         url = env.get(f"OMS_{spec.env_name}_BASE_URL")
         port = int(env.get(f"OMS_{spec.env_name}_HTTP_PORT") or spec.default_port)
-        found.append(Component(spec.name, "service", DEFAULT_HOST, port, url or f"http://{DEFAULT_HOST}:{port}"))
+        found.append(
+            Component(
+                spec.name, "service", DEFAULT_HOST, port, url or f"http://{DEFAULT_HOST}:{port}", service=spec.name
+            )
+        )
     return found
 
 
@@ -181,15 +240,21 @@ def component_status(component: Component, client: httpx.Client) -> dict[str, An
         alive = pid_alive(component.pid, component.pid_start)
     drained: bool | None = None
     pending: dict[str, Any] | None = None
+    partitions: dict[str, list[int]] | None = None
     if component.kind == "service":
-        ready = http_ready(client, component.url)
+        ready, body = http_readiness(client, component.url)
+        if body is not None and isinstance(body.get("partitions"), dict):
+            partitions = body["partitions"]
         if ready:
             drained, pending = http_drained(client, component.url)
     else:
         ready = tcp_accepts(component.host, component.port)
     return {
         "component": component.name,
+        "service": component.service,
+        "replica": component.replica,
         "url": component.url,
+        "port": component.port,
         "pid": component.pid,
         "alive": alive,
         "ready": ready,
@@ -198,7 +263,20 @@ def component_status(component: Component, client: httpx.Client) -> dict[str, An
         # Services only: nothing unpublished, parked or unconsumed (GET /drained, its body under "pending").
         "drained": drained,
         "pending": pending,
+        # Consumer services: the partitions this process consumes now, by topic (replicas split the group's).
+        "partitions": partitions,
     }
+
+
+def partitions_summary(partitions: Mapping[str, Sequence[int]] | None) -> str | None:
+    """``6 (0,2)``: how many partitions a process consumes, and their numbers when every topic has the same."""
+    if partitions is None:
+        return None
+    total = sum(len(p) for p in partitions.values())
+    numbers = {tuple(p) for p in partitions.values()}
+    if total and len(numbers) == 1:
+        return f"{total} ({','.join(str(n) for n in next(iter(numbers)))})"
+    return str(total)
 
 
 def format_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:

@@ -702,7 +702,7 @@ def chapter_notifications(story: Story) -> None:
         raise DemoFailed(f"{failed['total']} e-mails failed: {[m['last_error'] for m in failed['items']]}")
     mail_dir = Path(story.facts.get("mail_dir") or Path(os.environ.get("OMS_VAR_DIR", "var")) / "mail")
     if mail_dir.is_dir():
-        from oms_shared.devstack.mailcatcher import read_mailbox
+        from oms_devstack.mailcatcher import read_mailbox
 
         caught = read_mailbox(mail_dir)
         story.note(f"the SMTP catcher holds {len(caught)} messages in {mail_dir}; the latest:")

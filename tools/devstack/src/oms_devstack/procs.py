@@ -166,9 +166,7 @@ def signal_group(pgid: int, sig: int) -> None:
         os.killpg(pgid, sig)
 
 
-def stop_groups(
-    procs: Iterable[subprocess.Popen[bytes]], timeout_s: float = 10.0, kill_timeout_s: float = 5.0
-) -> None:
+def stop_groups(procs: Iterable[subprocess.Popen[bytes]], timeout_s: float = 10.0, kill_timeout_s: float = 5.0) -> None:
     """SIGTERM the process groups of our children, wait, then SIGKILL what is left (grandchildren too)."""
     procs = list(procs)
     for proc in procs:

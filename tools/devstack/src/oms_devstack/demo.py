@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from oms_shared.devstack.story import DemoFailed, play
+from oms_devstack.story import DemoFailed, play
 
 
 def _not_ready(urls: dict[str, str]) -> list[str]:

@@ -24,7 +24,7 @@ from typing import Self
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from oms_shared.devstack.procs import PortInUseError, free_port, port_is_free
+from oms_devstack.procs import PortInUseError, free_port, port_is_free
 
 ENVELOPE_FROM_HEADER = "X-Envelope-From"
 ENVELOPE_TO_HEADER = "X-Envelope-To"
@@ -164,9 +164,7 @@ class MailCatcher:
         elif not port_is_free(self.host, self.port):
             raise PortInUseError(self.host, self.port, "SMTP catcher")
         self.directory.mkdir(parents=True, exist_ok=True)
-        controller = Controller(
-            self._handler, hostname=self.host, port=self.port, server_hostname="oms-mailcatcher"
-        )
+        controller = Controller(self._handler, hostname=self.host, port=self.port, server_hostname="oms-mailcatcher")
         controller.start()
         self._controller = controller
 
@@ -206,12 +204,10 @@ class MailCatcher:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the catcher in the foreground until SIGINT/SIGTERM."""
-    parser = argparse.ArgumentParser(prog="python -m oms_shared.devstack.mailcatcher", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m oms_devstack.mailcatcher", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8025)
-    parser.add_argument(
-        "--dir", type=Path, default=DEFAULT_DIR, help="where .eml files go (default var/mail)"
-    )
+    parser.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="where .eml files go (default var/mail)")
     parser.add_argument("--refuse", action="append", default=[], metavar="ADDRESS", help="answer 550 at RCPT")
     parser.add_argument("--defer", action="append", default=[], metavar="ADDRESS", help="answer 451 at RCPT")
     args = parser.parse_args(argv)

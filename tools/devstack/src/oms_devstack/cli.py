@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from oms_shared.devstack.components import (
+from oms_devstack.components import (
     CONSOLE,
     DEFAULT_SMTP_PORT,
     SERVICES,
@@ -24,13 +24,15 @@ from oms_shared.devstack.components import (
     default_var_dir,
     expected_components,
     format_table,
+    parse_replicas,
+    partitions_summary,
     read_state,
     state_file,
     stop_recorded,
 )
-from oms_shared.devstack.procs import PortInUseError
-from oms_shared.devstack.stack import LocalStack, StackGaveUp
-from oms_shared.devstack.tansu import TansuError
+from oms_devstack.procs import PortInUseError
+from oms_devstack.stack import LocalStack, StackGaveUp
+from oms_devstack.tansu import TansuError
 
 # Port of an external SMTP server when only its host is configured.
 SMTP_STANDARD_PORT = 25
@@ -62,6 +64,7 @@ def stack_from_env(args: argparse.Namespace, env: Mapping[str, str], **extra: An
         kafka_bootstrap=env.get("OMS_KAFKA_BOOTSTRAP") or None,
         smtp_host=smtp_host,
         wait_ready=not args.no_wait,
+        replicas=getattr(args, "replicas", None) or {},
         **{"env": dict(env), **extra},
     )
 
@@ -145,11 +148,13 @@ def cmd_status(args: argparse.Namespace) -> int:
                 _yes_no(s["alive"]),
                 _yes_no(s["ready"]),
                 _yes_no(s["drained"]),
+                partitions_summary(s["partitions"]),
                 s["restarts"],
             )
             for s in statuses
         ]
-        print(format_table(("component", "url", "pid", "alive", "ready", "drained", "restarts"), rows))
+        headers = ("component", "url", "pid", "alive", "ready", "drained", "partitions", "restarts")
+        print(format_table(headers, rows))
     return 0 if all(s["ready"] for s in statuses) else 1
 
 
@@ -187,7 +192,7 @@ def demo_urls(args: argparse.Namespace) -> dict[str, str]:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from oms_shared.devstack.demo import run_demo
+    from oms_devstack.demo import run_demo
 
     return run_demo(demo_urls(args))
 
@@ -233,6 +238,13 @@ def cmd_dlq(args: argparse.Namespace) -> int:
     return 0
 
 
+def _replicas_argument(text: str) -> dict[str, int]:
+    try:
+        return parse_replicas(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="oms", description="OMS local stack and demo.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -243,6 +255,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     up.add_argument("--broker-port", type=int, default=9092, help="Tansu port (default 9092; 0 = any free port)")
     up.add_argument("--no-wait", action="store_true", help="do not wait for the services' /ready")
+    up.add_argument(
+        "--replicas",
+        type=_replicas_argument,
+        default={},
+        metavar="SERVICE=N[,SERVICE=N...]",
+        help="run N processes of a consumer service in one consumer group (they split its partitions), "
+        "e.g. inventory=2,notifications=2; the extra ones on free ports, shown by `oms status`",
+    )
     up.set_defaults(func=cmd_up)
 
     down = commands.add_parser("down", help="stop the stack recorded in var/stack.json")

@@ -11,11 +11,11 @@ from typing import Any
 import httpx
 from openpyxl import load_workbook
 
-from oms_shared.devstack.story import BAD_ROWS, Actor, Story, chapter_excel_import, whole_percents
+from oms_devstack.story import BAD_ROWS, Actor, Story, chapter_excel_import, whole_percents
 
 
 def test_the_bad_rows_file_ships_with_the_demo_and_is_a_real_spreadsheet() -> None:
-    content = (resources.files("oms_shared.devstack") / "data" / BAD_ROWS).read_bytes()
+    content = (resources.files("oms_devstack") / "data" / BAD_ROWS).read_bytes()
     sheet = load_workbook(io.BytesIO(content), read_only=True).worksheets[0]
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0] == ("SKU", "Warehouse", "Quantity")
@@ -23,7 +23,7 @@ def test_the_bad_rows_file_ships_with_the_demo_and_is_a_real_spreadsheet() -> No
 
 
 def test_the_import_steps_show_each_refused_row_and_the_status_after_the_buyer_agrees() -> None:
-    shipped = (resources.files("oms_shared.devstack") / "data" / BAD_ROWS).read_bytes()
+    shipped = (resources.files("oms_devstack") / "data" / BAD_ROWS).read_bytes()
     status = {"o1": "editing"}
 
     def handler(request: httpx.Request) -> httpx.Response:

@@ -7,7 +7,7 @@ import time
 
 import httpx
 
-from oms_shared.devstack.story import Actor, Story
+from oms_devstack.story import Actor, Story
 
 
 def test_the_story_renews_a_token_about_to_lapse_and_uses_the_new_one() -> None:
