@@ -9,19 +9,12 @@ import os
 import shutil
 from collections.abc import Callable
 
-import pytest
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import ROOT, Ui, World, unique, wait_until
 
 OpenUi = Callable[[], Ui]
-
-WAITING_FOR_EDITING = pytest.mark.xfail(strict=False, reason="waits for editing and approval (/orders/{id}/edit)")
-WAITING_FOR_SPLIT = pytest.mark.xfail(strict=False, reason="waits for split and move (/orders/{id}/split)")
-WAITING_FOR_PRINT = pytest.mark.xfail(
-    strict=False, reason="waits for the print page and the PDF (/orders/{id}/print, /orders/{id}/print.pdf)"
-)
 
 
 def submit_sign_in(ui: Ui, email: str, password: str) -> None:
@@ -164,7 +157,6 @@ def test_the_manager_finds_the_order_with_a_filter_kept_in_the_url_opens_and_con
 # -- R-UI-5, R-UI-6, R-UI-12 (built in parallel) ----------------------------------------------------
 
 
-@WAITING_FOR_EDITING
 def test_the_manager_edits_an_order_and_sends_it_for_approval(open_ui: OpenUi, world: World) -> None:
     """R-UI-5: the editing screen of a placed order opens with its lines and a way to send for approval."""
     order = world.place_order("5")
@@ -175,7 +167,6 @@ def test_the_manager_edits_an_order_and_sends_it_for_approval(open_ui: OpenUi, w
     ui.screen("edit")
 
 
-@WAITING_FOR_SPLIT
 def test_the_manager_opens_split_and_move_with_a_preview(open_ui: OpenUi, world: World) -> None:
     """R-UI-6: the split screen of a confirmed order shows its lines."""
     order = world.place_order("6")
@@ -187,7 +178,6 @@ def test_the_manager_opens_split_and_move_with_a_preview(open_ui: OpenUi, world:
     ui.screen("split")
 
 
-@WAITING_FOR_PRINT
 def test_the_order_prints_as_a_page_and_a_pdf(open_ui: OpenUi, world: World) -> None:
     """R-UI-12: the print page shows the order's number and lines; the PDF is a PDF."""
     order = world.place_order("7")
