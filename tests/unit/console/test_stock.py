@@ -276,15 +276,36 @@ def test_expected_deliveries_are_listed_and_one_is_received(console: Console) ->
     )
     page = console.get("/stock/incoming")
     text = unescape(page.text)
-    assert page.status_code == 200 and "20.12.2026" in text and "Принять 100" in text
+    assert page.status_code == 200 and "20.12.2026" in text and "Принять" in text
+    assert f'id="q-{INCOMING_ID}" name="quantity" inputmode="decimal" size="8" value="100"' in page.text
     assert listed.calls.last.request.url.params["status"] == "expected"
     received = console.services.inventory.post(f"/api/v1/incoming/{INCOMING_ID}/receive").respond(
-        200, json=an_incoming(status="received")
+        200, json=an_incoming(status="received", quantity="60")
     )
-    answer = console.post(f"/stock/incoming/{INCOMING_ID}/receive", {"idempotency_key": "k-2"})
+    answer = console.post(f"/stock/incoming/{INCOMING_ID}/receive", {"quantity": "60", "idempotency_key": "k-2"})
     assert answer.status_code == 303 and answer.headers["location"] == "/stock/incoming?done=received"
     assert received.calls.last.request.headers["Idempotency-Key"] == "k-2"
+    assert json.loads(received.calls.last.request.content) == {"quantity": "60"}
     assert "Поставка принята" in unescape(console.get(answer.headers["location"]).text)
+
+
+def test_a_bad_or_excessive_arrived_quantity_is_said_next_to_it(console: Console) -> None:
+    """R-UI-9: a quantity that is not a number is refused before inventory is asked; more than expected is
+    inventory's refusal, said next to the field with what was typed kept."""
+    console.signed_in_as_staff()
+    answer_warehouses(console)
+    console.services.inventory.get("/api/v1/incoming").respond(
+        200, json={"items": [an_incoming()], "total": 1, "limit": 50, "offset": 0}
+    )
+    receive = console.services.inventory.post(f"/api/v1/incoming/{INCOMING_ID}/receive").respond(
+        422, json={"error": {"code": "exceeds_expected", "message": "more than the 100 expected"}}
+    )
+    answer = console.post(f"/stock/incoming/{INCOMING_ID}/receive", {"quantity": "abc"})
+    assert answer.status_code == 422 and "Введите количество, которое пришло" in unescape(answer.text)
+    assert not receive.called and 'value="abc"' in answer.text
+    answer = console.post(f"/stock/incoming/{INCOMING_ID}/receive", {"quantity": "150"})
+    assert answer.status_code == 422 and "Больше, чем ожидается" in unescape(answer.text)
+    assert 'value="150"' in answer.text and 'aria-invalid="true"' in answer.text
 
 
 def test_a_delivery_received_twice_is_said_so(console: Console) -> None:

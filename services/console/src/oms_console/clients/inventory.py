@@ -50,9 +50,12 @@ class InventoryClient(ServiceClient):
             await self.get_json("/api/v1/incoming", params={k: v for k, v in params.items() if v not in ("", None)})
         )
 
-    async def receive(self, incoming_id: str, key: str | None) -> dict[str, Any]:
-        """A delivery arrived: it goes into stock on hand."""
-        answer = await self.request("POST", f"/api/v1/incoming/{incoming_id}/receive", idempotency_key=key)
+    async def receive(self, incoming_id: str, quantity: str | None, key: str | None) -> dict[str, Any]:
+        """A delivery arrived (all of it, or ``quantity`` of it: the rest stays expected): it goes into stock."""
+        body = {"quantity": quantity} if quantity else None
+        answer = await self.request(
+            "POST", f"/api/v1/incoming/{incoming_id}/receive", json=body, idempotency_key=key
+        )
         return dict(answer.json())
 
     async def upload_stock(self, filename: str, content: bytes, key: str | None) -> dict[str, Any]:

@@ -256,7 +256,13 @@ async def line_page(order_id: uuid.UUID, line_id: uuid.UUID, request: Request, u
 
 
 async def _incoming_page(
-    request: Request, api: Api, *, errors: dict[str, str] | None = None, status_code: int = 200
+    request: Request,
+    api: Api,
+    *,
+    errors: dict[str, str] | None = None,
+    failed: str = "",
+    typed: str = "",
+    status_code: int = 200,
 ) -> Response:
     params = request.query_params
     warehouse = _uuid_or_empty(params.get("warehouse"))
@@ -267,14 +273,17 @@ async def _incoming_page(
     query = {"warehouse_id": warehouse, "status": status, "limit": PER_PAGE, "offset": (page - 1) * PER_PAGE}
     warehouses, answer = await asyncio.gather(_warehouses(api), api.inventory.incoming(**query))
     items = list(answer.get("items") or [])
+    link = {"warehouse": warehouse, "status": status}
     context = {
         "warehouses": warehouses,
         "warehouse_names": {str(w.get("warehouse_id")): w.get("name") or w.get("code") or "" for w in warehouses},
         "warehouse": warehouse,
         "status": status,
         "items": items,
-        "pager": _pager("/stock/incoming", {"warehouse": warehouse, "status": status}, page, len(items), answer.get("total")),
+        "pager": _pager("/stock/incoming", link, page, len(items), answer.get("total")),
         "errors": errors or {},
+        "failed": failed,
+        "typed": typed,
         "idempotency_key": new_idempotency_key(),
         "flash": _flash(request),
     }
@@ -294,22 +303,35 @@ async def receive(
     request: Request,
     user: CurrentUser,
     api: Services,
+    quantity: Annotated[str, Form(max_length=50)] = "",
     idempotency_key: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
-    """R-UI-9: an expected delivery arrived: its quantity goes into stock on hand (waiting orders are filled)."""
+    """R-UI-9: an expected delivery arrived, all of it or the quantity typed (the rest stays expected): it goes
+    into stock on hand and waiting orders are filled."""
     require_staff(user)
+    iid = str(incoming_id)
+    typed = quantity.strip()
+    normalized = typed.replace(" ", "").replace(",", ".")
+    if typed and (_quantity_error(typed) or Decimal(normalized) == 0):
+        errors = {"quantity": _("Enter the quantity that arrived.")}
+        return await _incoming_page(request, api, errors=errors, failed=iid, typed=typed, status_code=422)
     try:
-        await api.inventory.receive(str(incoming_id), idempotency_key or None)
+        await api.inventory.receive(iid, normalized or None, idempotency_key or None)
     except ServiceError as exc:
         if exc.code == "already_received":
             errors = {"_": _("This delivery is already received.")}
         elif exc.code == "incoming_not_found":
             errors = {"_": _("There is no such delivery.")}
-        elif exc.status in (400, 403, 409, 422):
+        elif exc.code == "exceeds_expected":
+            errors = {"quantity": _("More than is expected.")}
+        elif exc.status in (400, 422):
+            errors = {"quantity": _("Check this value.")}
+        elif exc.status in (403, 409):
             errors = {"_": known_error(exc.code) or _("The request was refused.")}
         else:
             raise
-        return await _incoming_page(request, api, errors=errors, status_code=409 if exc.status == 409 else 422)
+        code = 409 if exc.status == 409 else 422
+        return await _incoming_page(request, api, errors=errors, failed=iid, typed=typed, status_code=code)
     return RedirectResponse("/stock/incoming?done=received", status_code=303)
 
 
