@@ -9,7 +9,6 @@ from typing import Any
 
 from openpyxl import Workbook
 from playwright.sync_api import Page, expect
-
 from tests.browser.conftest import Ui, World, unique, wait_until
 
 OpenUi = Callable[[], Ui]
@@ -66,7 +65,11 @@ def test_the_manager_drills_from_stock_to_the_order_receives_a_delivery_and_uplo
         "inventory",
         "/api/v1/incoming",
         actor=world.supplier,
-        json={"items": [{"warehouse_id": world.warehouse_id, "sku": "NUT-M8", "quantity": "7", "expected_date": "2027-01-15"}]},
+        json={
+            "items": [
+                {"warehouse_id": world.warehouse_id, "sku": "NUT-M8", "quantity": "7", "expected_date": "2027-01-15"}
+            ]
+        },
         expect=201,
     ).json()["items"][0]
     before = int(float(item_of(world, "NUT-M8")["on_hand"]))
@@ -118,14 +121,18 @@ def test_the_manager_drills_from_stock_to_the_order_receives_a_delivery_and_uplo
     ui.screen("upload")
     missing = unique("NOPE")
     bad = workbook(("MSK", "NUT-M8", "100000"), ("MSK", missing, "5"))
-    ui.page.set_input_files("#f-file", files=[{"name": "stock.xlsx", "mimeType": "application/octet-stream", "buffer": bad}])
+    ui.page.set_input_files(
+        "#f-file", files=[{"name": "stock.xlsx", "mimeType": "application/octet-stream", "buffer": bad}]
+    )
     ui.page.locator("form[action='/stock/upload'] button[type=submit]").click()
     ui.page.wait_for_load_state("load")
     expect(ui.page.locator("main table")).to_contain_text("3")
     assert int(float(item_of(world, "NUT-M8")["on_hand"])) == before + 4
     ui.screen("upload-report")
     good = workbook(("MSK", "NUT-M8", "100000"))
-    ui.page.set_input_files("#f-file", files=[{"name": "stock.xlsx", "mimeType": "application/octet-stream", "buffer": good}])
+    ui.page.set_input_files(
+        "#f-file", files=[{"name": "stock.xlsx", "mimeType": "application/octet-stream", "buffer": good}]
+    )
     ui.page.locator("form[action='/stock/upload'] button[type=submit]").click()
     ui.page.wait_for_load_state("load")
     expect(ui.page.locator("main .flash-success a[href='/stock']")).to_be_visible()

@@ -50,7 +50,7 @@ def answer_item(console: Console, *holders: dict[str, object]) -> None:
     )
 
 
-ORDER_HOLDER = {
+ORDER_HOLDER: dict[str, object] = {
     "kind": "order",
     "order_id": ORDER_ID,
     "order_number": "42",
@@ -61,14 +61,14 @@ ORDER_HOLDER = {
     "shortage": "2",
     "since": "2026-12-01T09:00:00+00:00",
 }
-INTEGRATION_HOLD = {
+INTEGRATION_HOLD: dict[str, object] = {
     "kind": "integration",
     "reserved": "2",
     "reason": "erp",
     "by_user_id": None,
     "since": "2026-12-01T10:00:00+00:00",
 }
-MANUAL_HOLD = {
+MANUAL_HOLD: dict[str, object] = {
     "kind": "manual",
     "reserved": "5",
     "reason": "звонок",
@@ -100,7 +100,9 @@ def test_stock_search_from_htmx_answers_only_the_results(console: Console) -> No
     """R-UI-9: the filter form swaps only the table."""
     console.signed_in_as_staff()
     answer_warehouses(console)
-    console.services.inventory.get("/api/v1/stock").respond(200, json={"items": [], "total": 0, "limit": 50, "offset": 0})
+    console.services.inventory.get("/api/v1/stock").respond(
+        200, json={"items": [], "total": 0, "limit": 50, "offset": 0}
+    )
     page = console.htmx_get("/stock?q=nothing", headers={"HX-Target": "results"})
     assert page.status_code == 200
     assert "<html" not in page.text and "Ничего не найдено" in unescape(page.text)
@@ -312,7 +314,9 @@ def test_a_delivery_received_twice_is_said_so(console: Console) -> None:
     """R-UI-9: a second receipt (another tab, a double click) is refused with a message, never counted twice."""
     console.signed_in_as_staff()
     answer_warehouses(console)
-    console.services.inventory.get("/api/v1/incoming").respond(200, json={"items": [], "total": 0, "limit": 50, "offset": 0})
+    console.services.inventory.get("/api/v1/incoming").respond(
+        200, json={"items": [], "total": 0, "limit": 50, "offset": 0}
+    )
     console.services.inventory.post(f"/api/v1/incoming/{INCOMING_ID}/receive").respond(
         409, json={"error": {"code": "already_received", "message": "the delivery is already received"}}
     )

@@ -25,7 +25,9 @@ class InventoryClient(ServiceClient):
 
     async def stock(self, **params: Any) -> dict[str, Any]:
         """R-STK-1: on hand, reserved, available and incoming per warehouse item (q, warehouse_id, paging)."""
-        return dict(await self.get_json("/api/v1/stock", params={k: v for k, v in params.items() if v not in ("", None)}))
+        return dict(
+            await self.get_json("/api/v1/stock", params={k: v for k, v in params.items() if v not in ("", None)})
+        )
 
     async def item_reserves(self, warehouse_id: str, sku: str) -> dict[str, Any]:
         """R-RSV-5: the item's figures and who holds its reserves (orders with number and buyer, manual,
@@ -53,9 +55,7 @@ class InventoryClient(ServiceClient):
     async def receive(self, incoming_id: str, quantity: str | None, key: str | None) -> dict[str, Any]:
         """A delivery arrived (all of it, or ``quantity`` of it: the rest stays expected): it goes into stock."""
         body = {"quantity": quantity} if quantity else None
-        answer = await self.request(
-            "POST", f"/api/v1/incoming/{incoming_id}/receive", json=body, idempotency_key=key
-        )
+        answer = await self.request("POST", f"/api/v1/incoming/{incoming_id}/receive", json=body, idempotency_key=key)
         return dict(answer.json())
 
     async def upload_stock(self, filename: str, content: bytes, key: str | None) -> dict[str, Any]:

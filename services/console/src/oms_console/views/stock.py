@@ -211,7 +211,9 @@ async def set_manual_reserve(
     form = {"quantity": quantity, "reason": reason}
     problem = _quantity_error(quantity) if quantity else _("Enter a quantity: 0 or more.")
     if problem:
-        return await _item_page(request, api, warehouse_id, sku_text, form=form, errors={"quantity": problem}, status_code=422)
+        return await _item_page(
+            request, api, warehouse_id, sku_text, form=form, errors={"quantity": problem}, status_code=422
+        )
     normalized = quantity.replace(" ", "").replace(",", ".")
     try:
         await api.inventory.set_manual_reserve(
@@ -230,7 +232,9 @@ async def set_manual_reserve(
 
 
 @router.get("/stock/orders/{order_id:uuid}/lines/{line_id:uuid}")
-async def line_page(order_id: uuid.UUID, line_id: uuid.UUID, request: Request, user: CurrentUser, api: Services) -> Response:
+async def line_page(
+    order_id: uuid.UUID, line_id: uuid.UUID, request: Request, user: CurrentUser, api: Services
+) -> Response:
     """R-RSV-5: an order line's reserve (requested, reserved, short) and the entries behind it, with the way to
     the warehouse item. An order that holds nothing yet (not confirmed) says so."""
     require_staff(user)
