@@ -76,7 +76,7 @@ def test_the_manager_drills_from_stock_to_the_order_receives_a_delivery_and_uplo
 
     ui = open_ui()
     ui.sign_in(world.supplier, "/stock")
-    expect(ui.page.locator("nav.nav a[href='/stock']")).to_have_attribute("aria-current", "page")
+    expect(ui.page.locator("header nav a[href='/stock']")).to_have_attribute("aria-current", "page")
     ui.screen("stock")
 
     # Find the item by keyboard: the search is in the URL.
@@ -92,6 +92,7 @@ def test_the_manager_drills_from_stock_to_the_order_receives_a_delivery_and_uplo
     order_link = ui.page.locator(f"a[href='/orders/{order['order_id']}']")
     expect(order_link).to_contain_text(str(order["number"]))
     expect(ui.page.locator("main")).to_contain_text("ООО «Стройка»")
+    expect(ui.page.locator("main h1")).to_contain_text("Болт М8×40")
     ui.screen("item")
 
     order_link.click()

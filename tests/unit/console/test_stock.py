@@ -127,6 +127,7 @@ def test_an_item_shows_the_orders_holding_it_by_number_and_buyer_and_marks_integ
     assert page.status_code == 200
     text = unescape(page.text)
     assert "Заказ 42" in text and "ООО «Стройка»" in text
+    assert "<h1>Болт М8 " in text and "Москва" in text and "<dd>110</dd>" in text  # the item's own figures
     assert f'href="/orders/{ORDER_ID}"' in page.text
     assert f'href="/stock/orders/{ORDER_ID}/lines/{LINE_ID}"' in page.text
     assert "Интеграция" in text and "Ручной резерв" in text and "звонок" in text

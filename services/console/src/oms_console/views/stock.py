@@ -130,7 +130,7 @@ async def _item_page(
     manual = next((h for h in holders if h.get("kind") == "manual"), None)
     names = {str(w.get("warehouse_id")): w.get("name") or w.get("code") or "" for w in warehouses}
     context = {
-        "item": item,
+        "stock_item": item,  # not "item": base.html has a macro of that name
         "sku": sku,
         "warehouse_id": warehouse_id,
         "warehouse_name": names.get(warehouse_id, ""),
