@@ -9,6 +9,7 @@ from typing import Any
 
 from openpyxl import Workbook
 from playwright.sync_api import Page, expect
+
 from tests.browser.conftest import Ui, World, unique, wait_until
 
 OpenUi = Callable[[], Ui]
