@@ -9,7 +9,7 @@ from html import unescape
 import httpx
 
 from tests.unit.console.builders import ORDER_ID, WAREHOUSE_ID, a_line, an_order
-from tests.unit.console.conftest import Console
+from tests.unit.console.conftest import Console, a_me
 from tests.unit.console.test_order_page import answer_order
 
 LINE_ID = "3c4d5e6f-7a8b-4c9d-8e1f-2a3b4c5d6e7f"
@@ -134,6 +134,19 @@ def test_an_item_shows_the_orders_holding_it_by_number_and_buyer_and_marks_integ
     assert ORDER_ID not in text.replace(f"/orders/{ORDER_ID}", "")  # ids only in links, never shown
 
 
+def test_a_restricted_manager_sees_the_holders_inventory_gives_them(console: Console) -> None:
+    """R-RSV-5, R-ACC-1: a manager restricted to their own buyers sees the item's totals and only the orders
+    inventory answers for them (the service decides); the console adds nothing of its own."""
+    me = a_me("supplier", is_owner=False, access_buyers="own", access_orders="change")
+    me["access"] = {"buyers": "own", "orders": "change"}
+    console.signed_in_as(me)
+    answer_warehouses(console)
+    answer_item(console, ORDER_HOLDER)
+    text = unescape(console.get(ITEM).text)
+    assert "Заказ 42" in text and "<dd>110</dd>" in text
+    assert text.count('href="/orders/') == 1 + text.count('href="/orders/import"')
+
+
 def test_the_item_page_in_english(console: Console) -> None:
     """R-UI-9: the same drill-down in English."""
     console.signed_in_as(_english_me())
@@ -144,8 +157,6 @@ def test_the_item_page_in_english(console: Console) -> None:
 
 
 def _english_me() -> dict[str, object]:
-    from tests.unit.console.conftest import a_me
-
     return a_me("supplier", locale="en")
 
 
