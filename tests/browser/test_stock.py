@@ -51,8 +51,9 @@ def workbook(*rows: tuple[str, str, str]) -> bytes:
 def test_the_manager_drills_from_stock_to_the_order_receives_a_delivery_and_uploads_stock(
     open_ui: OpenUi, world: World
 ) -> None:
-    """R-UI-9, R-RSV-5, R-STK-1: the manager opens stock and finds an item (keyboard), drills from it to the order
-    holding it (number and buyer, a link to the order page, and from the order's line back to its reserve),
+    """R-UI-9, R-RSV-5, R-RSV-3, R-STK-1: the manager opens stock and finds an item (keyboard), sets and clears
+    a manual reserve on it, drills from it to the order holding it (number and buyer, a link to the order page,
+    and from the order's line back to its reserve),
     receives an expected delivery (stock on hand goes up by its quantity) and sets stock from an Excel file, whose
     bad rows are reported row by row."""
     order = world.place_order("4")
@@ -95,6 +96,17 @@ def test_the_manager_drills_from_stock_to_the_order_receives_a_delivery_and_uplo
     expect(ui.page.locator("main")).to_contain_text("ООО «Стройка»")
     expect(ui.page.locator("main h1")).to_contain_text("Болт М8×40")
     ui.screen("item")
+
+    # A manual reserve set (a phone order) and cleared: inventory counts it while it is held.
+    ui.page.fill("#f-quantity", "2")
+    ui.page.fill("#f-reason", "phone")
+    ui.page.locator("form[action='/stock/item/manual-reserve'] button.primary").click()
+    ui.page.wait_for_url(lambda url: "done=reserve" in url)
+    assert any(h["kind"] == "manual" and h["reserved"] == "2" for h in item_of(world, "BOLT-M8")["holders"])
+    ui.screen("item-manual-reserve")
+    ui.page.locator("form[action='/stock/item/manual-reserve'] button[name=clear]").click()
+    ui.page.wait_for_url(lambda url: "done=cleared" in url)
+    assert not any(h["kind"] == "manual" and h["reserved"] != "0" for h in item_of(world, "BOLT-M8")["holders"])
 
     order_link.click()
     ui.page.wait_for_url(lambda url: url.endswith(f"/orders/{order['order_id']}"))
