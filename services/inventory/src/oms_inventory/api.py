@@ -6,6 +6,7 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Query, UploadFile
+from fastapi import Body as BodyParam
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -63,6 +64,12 @@ class ManualReserveIn(Body):
     sku: Sku
     quantity: str | int = Field(description="The manual reserve to hold (0 clears it).")
     reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = ""
+
+
+class ReceiveIn(Body):
+    quantity: str | int | None = Field(
+        default=None, description="What arrived, when less than expected (the rest stays expected)."
+    )
 
 
 def _rows_body(row: dict[str, Any], required: list[str], example: dict[str, Any]) -> dict[str, Any]:
@@ -260,9 +267,18 @@ def build_router(db: Database, inventory: Inventory) -> APIRouter:
                 offset=offset,
             )
 
-    @router.post("/incoming/{incoming_id}/receive", summary="A delivery arrived: add it to stock, fill backorders")
-    async def receive_incoming(incoming_id: uuid.UUID, principal: CurrentPrincipal) -> dict[str, Any]:
-        return await inventory.receive_incoming(_writer(principal), str(principal.user_id), str(incoming_id))
+    @router.post(
+        "/incoming/{incoming_id}/receive",
+        summary="A delivery arrived: add it to stock, fill backorders",
+        description="Without a body the whole delivery arrived. With `quantity` (less than expected) that much "
+        "arrived and the rest stays expected as a delivery of its own.",
+    )
+    async def receive_incoming(
+        incoming_id: uuid.UUID, principal: CurrentPrincipal, body: Annotated[ReceiveIn | None, BodyParam()] = None
+    ) -> dict[str, Any]:
+        return await inventory.receive_incoming(
+            _writer(principal), str(principal.user_id), str(incoming_id), body.quantity if body else None
+        )
 
     @router.get(
         "/price-lists/{price_list_id}/availability",

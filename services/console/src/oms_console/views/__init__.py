@@ -16,6 +16,7 @@ from oms_console.views import (
     orders,
     parts,
     printing,
+    stock,
 )
 
 # ``imports`` before ``order``: /orders/import is not an order's page.
@@ -28,7 +29,8 @@ ROUTERS: list[APIRouter] = [
     join.router,
     accounts.router,
     inbox.router,
+    stock.router,
 ]
 ROUTERS += [editing.router, parts.router, printing.router]  # R-UI-5, R-UI-6, R-UI-12
 # Routes that take uploads (larger bodies than a form): the app gives them the upload limit.
-UPLOAD_PATHS: list[str] = ["/orders/{order_id}/documents", "/orders/import"]
+UPLOAD_PATHS: list[str] = ["/orders/{order_id}/documents", "/orders/import", "/stock/upload"]

@@ -264,8 +264,21 @@ class Commands:
             await publish_effects(tx, eff)
             return [await queries.incoming_row(tx.conn, tenant, i) for i in ids]
 
-    async def receive_incoming(self, tenant: str, user_id: str, incoming_id: str) -> dict[str, Any]:
-        """The delivery arrived: on hand goes up and waiting backorders are filled first-come-first-served."""
+    async def receive_incoming(
+        self, tenant: str, user_id: str, incoming_id: str, quantity: Any = None
+    ) -> dict[str, Any]:
+        """The delivery arrived: on hand goes up and waiting backorders are filled first-come-first-served.
+
+        ``quantity`` (optional): what arrived, when less than expected; the rest stays expected as a delivery of
+        its own (same warehouse, item and date)."""
+        arrived: int | None = None
+        if quantity is not None:
+            try:
+                arrived = to_units(parse_quantity(quantity))
+            except QuantityError as exc:
+                raise Invalid(exc.message, code=exc.code, details={"quantity": exc.message}) from None
+            if arrived == 0:
+                raise Invalid("the quantity must be above zero", code="zero_quantity", details={"quantity": "above 0"})
         async with self.db.transaction() as tx:
             row = (
                 await tx.conn.execute(sa.select(incoming_stock).where(incoming_stock.c.incoming_id == incoming_id))
@@ -274,20 +287,48 @@ class Commands:
                 raise NotFound("no such incoming delivery", code="incoming_not_found")
             if row.status != "expected":
                 raise Conflict(f"the delivery is already {row.status}", code="already_received")
+            received = row.quantity if arrived is None else arrived
+            if received > row.quantity:
+                raise Invalid(
+                    f"more than the {fmt(row.quantity)} expected",
+                    code="exceeds_expected",
+                    details={"quantity": f"at most {fmt(row.quantity)}"},
+                )
+            if arrived is not None:
+                unit = await tx.conn.scalar(
+                    sa.select(products.c.unit).where(products.c.tenant_id == tenant, products.c.sku == row.sku)
+                )
+                try:  # a product counted in pieces arrives whole
+                    parse_quantity(quantity, unit=unit)
+                except QuantityError as exc:
+                    raise Invalid(exc.message, code=exc.code, details={"quantity": exc.message}) from None
             # Only the request that moves the delivery out of "expected" adds it to on hand: two receives of one
             # delivery at once cannot both count it.
             taken = await tx.conn.execute(
                 incoming_stock.update()
                 .where(incoming_stock.c.incoming_id == incoming_id, incoming_stock.c.status == "expected")
-                .values(status="received", received_at=utcnow())
+                .values(status="received", received_at=utcnow(), quantity=received)
             )
             if taken.rowcount != 1:
                 raise Conflict("the delivery is already received", code="already_received")
+            if received < row.quantity:  # the rest is still on its way
+                await tx.conn.execute(
+                    incoming_stock.insert().values(
+                        incoming_id=str(uuid.uuid4()),
+                        tenant_id=tenant,
+                        warehouse_id=row.warehouse_id,
+                        sku=row.sku,
+                        quantity=row.quantity - received,
+                        expected_date=row.expected_date,
+                        status="expected",
+                        created_at=utcnow(),
+                    )
+                )
             await ensure_stock_row(tx.conn, tenant, row.warehouse_id, row.sku)
             await tx.conn.execute(
                 stock.update()
                 .where(stock.c.tenant_id == tenant, stock.c.warehouse_id == row.warehouse_id, stock.c.sku == row.sku)
-                .values(on_hand=stock.c.on_hand + row.quantity, updated_at=utcnow())
+                .values(on_hand=stock.c.on_hand + received, updated_at=utcnow())
             )
             eff = Effects(tenant_id=tenant, by_user_id=user_id)
             eff.items.add((row.warehouse_id, row.sku))
