@@ -781,7 +781,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     info = {
-        "stack": f"local: Tansu, SMTP catcher, five services × {args.replicas} process(es), "
+        "stack": f"local: Tansu, SMTP catcher, every service × {args.replicas} process(es), "
         + ("a new PostgreSQL database per service" if names else "SQLite files"),
         "CPU per order": "all stack processes and PostgreSQL backends of the bench databases; the bench's own "
         "process is shown but not counted",
