@@ -53,8 +53,8 @@ import httpx
 from aiokafka import AIOKafkaConsumer
 from orders_place import POSTGRES_URL, Api, Session, databases, pct
 
-from oms_shared.devstack.components import SERVICES
-from oms_shared.devstack.stack import LocalStack
+from oms_devstack.components import SERVICES
+from oms_devstack.stack import LocalStack
 from oms_shared.kafka import ensure_topics
 from oms_shared.outbox import make_producer
 from oms_shared.topics import ALL_TOPICS, RESERVE_UPDATED
