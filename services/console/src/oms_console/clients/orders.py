@@ -148,3 +148,9 @@ class OrdersClient(ServiceClient):
 
     async def register_by_invitation(self, token: str, body: dict[str, Any]) -> dict[str, Any]:
         return dict(await self.post_json(f"/api/v1/invitations/{token}/register", body, authenticated=False))
+
+    async def time_limits(self) -> dict[str, Any]:
+        return dict(await self.get_json("/api/v1/settings/time-limits"))
+
+    async def set_time_limits(self, body: dict[str, Any], key: str | None = None) -> dict[str, Any]:
+        return dict((await self.request("PUT", "/api/v1/settings/time-limits", json=body, idempotency_key=key)).json())

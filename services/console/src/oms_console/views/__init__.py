@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from oms_console.views import accounts, auth, catalogue, imports, join, order, orders
+from oms_console.views import accounts, analytics, auth, catalogue, imports, join, order, orders, account_settings
 
 # ``imports`` before ``order``: /orders/import is not an order's page.
 ROUTERS: list[APIRouter] = [
@@ -15,6 +15,8 @@ ROUTERS: list[APIRouter] = [
     catalogue.router,
     join.router,
     accounts.router,
+    analytics.router,
+    account_settings.router,
 ]
 # Routes that take uploads (larger bodies than a form): the app gives them the upload limit.
 UPLOAD_PATHS: list[str] = ["/orders/{order_id}/documents", "/orders/import"]
