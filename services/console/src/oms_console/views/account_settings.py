@@ -259,3 +259,70 @@ async def save_erp(request: Request, user: CurrentUser, api: Services) -> Respon
         else:
             return RedirectResponse("/settings/erp?done=saved", status_code=303)
     return await _erp_page(request, api, form, errors, bool(raw.get("exists")), status_code=422)
+
+
+# ---------------------------------------------------------------- the company profile
+
+
+PROFILE_FIELDS = ("name", "inn", "kpp", "address", "bank_name", "bic", "bank_account", "correspondent_account")
+DIGITS = {"inn": (10, 12), "kpp": (9,), "bic": (9,), "bank_account": (20,), "correspondent_account": (20,)}
+
+
+def _profile_context(values: dict[str, str], etag: str | None, errors: dict[str, str], flash: Any) -> dict[str, Any]:
+    return {
+        "values": values,
+        "etag": etag or "",
+        "errors": errors,
+        "flash": flash,
+        "idempotency_key": new_idempotency_key(),
+    }
+
+
+@router.get("/settings/company")
+async def company(request: Request, user: CurrentUser, api: Services) -> Response:
+    """R-UI-11: the company's name, INN/KPP, address and bank details, as printed on orders."""
+    require_staff(user)
+    profile = await api.orders.account()
+    values = {name: str(profile.body.get(name) or "") for name in PROFILE_FIELDS}
+    return render(request, "account_settings/company.html", _profile_context(values, profile.etag, {}, _flash(request)))
+
+
+@router.post("/settings/company")
+async def save_company(request: Request, user: CurrentUser, api: Services) -> Response:
+    """R-UI-11: save the profile over the version the page showed (If-Match); the service checks the requisites'
+    control digits, the console their shape first."""
+    require_staff(user)
+    form = await request.form()
+    values = {name: str(form.get(name) or "").strip()[:500] for name in PROFILE_FIELDS}
+    etag = str(form.get("etag") or "") or None
+    errors: dict[str, str] = {}
+    if not values["name"]:
+        errors["name"] = _("Enter the company's name.")
+    for name, lengths in DIGITS.items():
+        value = values[name]
+        if not value:
+            continue
+        shape_ok = len(value) in lengths and (value.isdigit() or (name == "kpp" and value[:4].isdigit()))
+        if not shape_ok:
+            errors[name] = (
+                _("Enter 10 or 12 digits.") if name == "inn" else _("Enter %(n)d digits.") % {"n": lengths[0]}
+            )
+    status_code = 422
+    if not errors:
+        try:
+            await api.orders.update_account(values, etag, str(form.get("idempotency_key") or "") or None)
+        except ServiceError as exc:
+            if exc.status == 412:
+                errors = {"_": _("Someone changed the profile while you were editing it. Reload the page to see it.")}
+                status_code = 412
+            else:
+                errors = _refused(exc)
+                if exc.code == "invalid_requisites":
+                    errors = {
+                        name: _("The control digits do not match; check the number.") for name in exc.field_errors()
+                    }
+        else:
+            return RedirectResponse("/settings/company?done=saved", status_code=303)
+    return render(
+        request, "account_settings/company.html", _profile_context(values, etag, errors, None), status_code=status_code
+    )

@@ -1,0 +1,150 @@
+"""R-UI-11: the supplier's time limits (R-ST-4) and the ERP connection with its exchange log (R-ERP-6)."""
+
+from __future__ import annotations
+
+import json
+
+from tests.unit.console.conftest import Console
+
+
+def test_time_limits_show_the_services_hours_and_save_what_was_typed(console: Console) -> None:
+    """R-UI-11, R-ST-4: the hours per status are shown; saving sends them, an empty field is no limit."""
+    console.signed_in_as_staff()
+    console.services.orders.get("/api/v1/settings/time-limits").respond(
+        200, json={"limits": {"new": 24, "awaiting_approval": 48}}
+    )
+    saved = console.services.orders.put("/api/v1/settings/time-limits").respond(200, json={"limits": {"new": 12}})
+    page = console.get("/settings/time-limits")
+    assert page.status_code == 200
+    assert "<h1>Сроки</h1>" in page.text or "Сроки" in page.text
+    assert 'name="new" type="text" value="24"' in page.text
+    answer = console.post("/settings/time-limits", {"new": "12", "awaiting_approval": "", "confirmed": "0"})
+    assert answer.status_code == 303 and answer.headers["location"] == "/settings/time-limits?done=saved"
+    assert json.loads(saved.calls.last.request.content) == {"limits": {"new": 12, "confirmed": 0}}
+
+
+def test_a_wrong_number_of_hours_is_said_next_to_its_field_and_nothing_is_sent(console: Console) -> None:
+    """R-UI-11, R-ST-4: hours that are not a whole number stay in the form with a message."""
+    console.signed_in_as_staff()
+    saved = console.services.orders.put("/api/v1/settings/time-limits").respond(200, json={"limits": {}})
+    page = console.post("/settings/time-limits", {"new": "двое суток", "confirmed": "72"})
+    assert page.status_code == 422
+    assert 'value="двое суток"' in page.text and 'aria-invalid="true"' in page.text
+    assert 'value="72"' in page.text
+    assert not saved.called
+
+
+def test_a_refusal_of_the_time_limits_keeps_the_form(console: Console) -> None:
+    """R-UI-11: a user without full access to orders is told so; the typed hours stay."""
+    console.signed_in_as_staff()
+    console.services.orders.put("/api/v1/settings/time-limits").respond(
+        403, json={"error": {"code": "forbidden", "message": "no", "details": None}}
+    )
+    page = console.post("/settings/time-limits", {"new": "30"})
+    assert page.status_code == 422
+    assert "У вас нет доступа" in page.text
+    assert 'value="30"' in page.text
+
+
+CONNECTION = {
+    "login": "ut-romashka",
+    "enabled": True,
+    "encoding": "windows-1251",
+    "timezone": "Europe/Moscow",
+    "zip": False,
+    "status_map": {"Отгружен": "shipped"},
+    "updated_at": "2026-03-01T09:00:00+00:00",
+    "exchange_path": "/exchange/1c",
+}
+LOG = {
+    "items": [
+        {
+            "id": 7,
+            "kind": "sale.query",
+            "outcome": "failure",
+            "detail": "bad XML at line 3",
+            "session_id": "sess-42",
+            "filename": None,
+            "caller": "ut-romashka",
+            "at": "2026-03-01T10:00:00+00:00",
+        }
+    ],
+    "total": 75,
+    "limit": 50,
+    "offset": 0,
+}
+
+
+def test_the_erp_page_shows_the_connection_and_the_exchange_log_with_its_errors(console: Console) -> None:
+    """R-UI-11, R-ERP-6: login, encoding, status map of the connection; the log's calls, errors, sessions, pages."""
+    console.signed_in_as_staff()
+    console.services.erp_bridge.get("/api/v1/erp/connection").respond(200, json=CONNECTION)
+    log = console.services.erp_bridge.get("/api/v1/erp/exchanges").respond(200, json=LOG)
+    page = console.get("/settings/erp?session_id=sess-42")
+    assert page.status_code == 200
+    text = page.text
+    assert 'value="ut-romashka"' in text
+    assert '<option value="windows-1251" selected>' in text
+    assert "Отгружен = shipped" in text
+    assert "bad XML at line 3" in text and "sale.query" in text
+    assert "/settings/erp?session_id=sess-42" in text
+    assert "offset=50" in text
+    assert "session_id=sess-42" in str(log.calls.last.request.url)
+
+
+def test_saving_the_connection_sends_it_and_a_taken_login_is_said_next_to_it(console: Console) -> None:
+    """R-UI-11, R-ERP-6: the form goes to erp-bridge as typed; a login another supplier uses is refused clearly."""
+    console.signed_in_as_staff()
+    console.services.erp_bridge.get("/api/v1/erp/exchanges").respond(200, json={"items": [], "total": 0})
+    put = console.services.erp_bridge.put("/api/v1/erp/connection")
+    put.respond(200, json=CONNECTION)
+    form = {
+        "login": "ut-romashka",
+        "password": "s3cret-pass",
+        "enabled": "on",
+        "encoding": "utf-8",
+        "timezone": "Europe/Moscow",
+        "status_map": "Отгружен = shipped\nОтменён = cancelled",
+    }
+    answer = console.post("/settings/erp", form)
+    assert answer.status_code == 303
+    assert json.loads(put.calls.last.request.content) == {
+        "login": "ut-romashka",
+        "password": "s3cret-pass",
+        "enabled": True,
+        "encoding": "utf-8",
+        "timezone": "Europe/Moscow",
+        "zip": False,
+        "status_map": {"Отгружен": "shipped", "Отменён": "cancelled"},
+    }
+    put.respond(409, json={"error": {"code": "login_taken", "message": "taken", "details": None}})
+    page = console.post("/settings/erp", form)
+    assert page.status_code == 422
+    assert "Этот логин занят" in page.text
+    assert "Отменён = cancelled" in page.text
+
+
+def test_a_wrong_status_map_line_is_said_and_nothing_is_sent(console: Console) -> None:
+    """R-UI-11: a line of the status map that names no order status is refused in the form."""
+    console.signed_in_as_staff()
+    console.services.erp_bridge.get("/api/v1/erp/exchanges").respond(200, json={"items": [], "total": 0})
+    put = console.services.erp_bridge.put("/api/v1/erp/connection").respond(200, json=CONNECTION)
+    page = console.post(
+        "/settings/erp",
+        {"login": "ut", "password": "s3cret-pass", "encoding": "utf-8", "timezone": "UTC", "status_map": "Отгружен"},
+    )
+    assert page.status_code == 422
+    assert 'aria-invalid="true"' in page.text
+    assert not put.called
+
+
+def test_no_connection_yet_shows_an_empty_form(console: Console) -> None:
+    """R-UI-11: before the first save the page offers the form with the defaults."""
+    console.signed_in_as_staff()
+    console.services.erp_bridge.get("/api/v1/erp/connection").respond(
+        404, json={"error": {"code": "connection_not_found", "message": "none", "details": None}}
+    )
+    console.services.erp_bridge.get("/api/v1/erp/exchanges").respond(200, json={"items": [], "total": 0})
+    page = console.get("/settings/erp")
+    assert page.status_code == 200
+    assert 'value="Europe/Moscow"' in page.text
