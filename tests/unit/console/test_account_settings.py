@@ -42,7 +42,7 @@ def test_a_refusal_of_the_time_limits_keeps_the_form(console: Console) -> None:
     )
     page = console.post("/settings/time-limits", {"new": "30"})
     assert page.status_code == 422
-    assert "У вас нет доступа" in page.text
+    assert "У вас нет к этому доступа." in page.text
     assert 'value="30"' in page.text
 
 
@@ -148,3 +148,61 @@ def test_no_connection_yet_shows_an_empty_form(console: Console) -> None:
     page = console.get("/settings/erp")
     assert page.status_code == 200
     assert 'value="Europe/Moscow"' in page.text
+
+
+PROFILE = {
+    "account_id": "acc-1",
+    "kind": "supplier",
+    "name": "ООО Ромашка",
+    "inn": "7707083893",
+    "kpp": "773601001",
+    "address": "Москва, ул. Вавилова, 19",
+    "bank_name": "ПАО Сбербанк",
+    "bic": "044525225",
+    "bank_account": "40702810938000012345",
+    "correspondent_account": "30101810400000000225",
+    "version": 4,
+}
+
+
+def test_the_company_profile_is_shown_and_saved_over_the_version_the_page_showed(console: Console) -> None:
+    """R-UI-11: name, INN/KPP, address and bank details; the save carries If-Match of the page it was made on."""
+    console.signed_in_as_staff()
+    console.services.orders.get("/api/v1/account").respond(200, json=PROFILE, headers={"ETag": '"4"'})
+    patch = console.services.orders.patch("/api/v1/account").respond(200, json=PROFILE, headers={"ETag": '"5"'})
+    page = console.get("/settings/company")
+    assert page.status_code == 200
+    assert 'value="044525225"' in page.text and 'value="Москва, ул. Вавилова, 19"' in page.text
+    form = {k: v for k, v in PROFILE.items() if k not in ("account_id", "kind", "version")}
+    answer = console.post("/settings/company", {**form, "address": "Москва, ул. Новая, 1", "etag": '"4"'})
+    assert answer.status_code == 303 and answer.headers["location"] == "/settings/company?done=saved"
+    sent = patch.calls.last.request
+    assert sent.headers["If-Match"] == '"4"'
+    assert json.loads(sent.content)["address"] == "Москва, ул. Новая, 1"
+
+
+def test_requisites_of_the_wrong_shape_are_said_next_to_their_fields_and_nothing_is_sent(console: Console) -> None:
+    """R-UI-11: an INN or an account number of the wrong length stays in the form with a message."""
+    console.signed_in_as_staff()
+    patch = console.services.orders.patch("/api/v1/account").respond(200, json=PROFILE)
+    page = console.post("/settings/company", {"name": "ООО Ромашка", "inn": "12345", "bank_account": "4070", "etag": '"4"'})
+    assert page.status_code == 422
+    assert 'value="12345"' in page.text and 'id="inn-error"' in page.text and 'id="bank_account-error"' in page.text
+    assert not patch.called
+
+
+def test_wrong_control_digits_and_a_stale_profile_are_told_clearly(console: Console) -> None:
+    """R-UI-11: the service's check of control digits is shown at the field; 412 says someone else saved first."""
+    console.signed_in_as_staff()
+    patch = console.services.orders.patch("/api/v1/account")
+    patch.respond(
+        422,
+        json={"error": {"code": "invalid_requisites", "message": "bad", "details": {"inn": "control digit"}}},
+    )
+    form = {"name": "ООО Ромашка", "inn": "7707083894", "etag": '"4"'}
+    page = console.post("/settings/company", form)
+    assert page.status_code == 422 and 'id="inn-error"' in page.text and 'value="7707083894"' in page.text
+    patch.respond(412, json={"error": {"code": "stale_version", "message": "stale", "details": {"current_version": 5}}})
+    page = console.post("/settings/company", form)
+    assert page.status_code == 412
+    assert "Перезагрузите страницу" in page.text
