@@ -43,7 +43,11 @@ async def get_account(db: Database, principal: Principal) -> dict[str, Any]:
     return profile_json(row)
 
 
-def _problems(values: dict[str, str]) -> dict[str, str]:
+def _problems(values: dict[str, str], changed: set[str]) -> dict[str, str]:
+    """What is wrong among the changed fields (the account numbers are checked again when the BIC changes; a
+    value stored before these checks does not block changing something else)."""
+    if "bic" in changed:
+        changed = changed | {"bank_account", "correspondent_account"}
     checks = {
         "inn": inn_problem(values["inn"]),
         "kpp": kpp_problem(values["kpp"]),
@@ -51,7 +55,7 @@ def _problems(values: dict[str, str]) -> dict[str, str]:
         "bank_account": account_problem(values["bank_account"], values["bic"]),
         "correspondent_account": correspondent_problem(values["correspondent_account"], values["bic"]),
     }
-    return {name: problem for name, problem in checks.items() if problem}
+    return {name: problem for name, problem in checks.items() if problem and name in changed}
 
 
 async def update_account(
@@ -68,7 +72,7 @@ async def update_account(
         check_if_match(row.version, if_match, required=True, what="account")
         given = cmd.model_dump(exclude_unset=True)
         values = {name: given[name] if given.get(name) is not None else getattr(row, name) for name in PROFILE_FIELDS}
-        problems = _problems(values)
+        problems = _problems(values, {name for name in given if values[name] != getattr(row, name)})
         if problems:
             raise Invalid("the company's requisites are not valid", code="invalid_requisites", details=problems)
         await tx.conn.execute(accounts.update().where(accounts.c.id == account_id).values(**values))

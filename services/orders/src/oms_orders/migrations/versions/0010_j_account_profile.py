@@ -1,7 +1,7 @@
 """The company profile of an account: address and bank details (printed on orders).
 
 Revision ID: 0010j
-Revises: 0009m
+Revises: 0008k
 Create Date: 2026-12-03
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010j"
-down_revision = "0009m"
+down_revision = "0008k"
 branch_labels = None
 depends_on = None
 
