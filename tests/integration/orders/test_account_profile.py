@@ -56,9 +56,9 @@ async def test_the_owner_reads_and_changes_the_profile_over_its_version_and_bad_
         )
         assert renamed.status_code == 200 and renamed.json()["name"] == "ООО Ромашка-2"
         assert renamed.json()["bic"] == VALID["bic"]  # what was left out stays
-        assert (await client.get("/api/v1/me", headers=await sign_in(client, w.supplier["email"]))).json()[
-            "account"
-        ]["name"] == "ООО Ромашка-2"
+        assert (await client.get("/api/v1/me", headers=await sign_in(client, w.supplier["email"]))).json()["account"][
+            "name"
+        ] == "ООО Ромашка-2"
 
         # The buyer's account is its own: the buyer's owner sees their company, not the supplier's.
         theirs = await client.get("/api/v1/account", headers=w.buy)

@@ -185,7 +185,9 @@ def test_requisites_of_the_wrong_shape_are_said_next_to_their_fields_and_nothing
     """R-UI-11: an INN or an account number of the wrong length stays in the form with a message."""
     console.signed_in_as_staff()
     patch = console.services.orders.patch("/api/v1/account").respond(200, json=PROFILE)
-    page = console.post("/settings/company", {"name": "ООО Ромашка", "inn": "12345", "bank_account": "4070", "etag": '"4"'})
+    page = console.post(
+        "/settings/company", {"name": "ООО Ромашка", "inn": "12345", "bank_account": "4070", "etag": '"4"'}
+    )
     assert page.status_code == 422
     assert 'value="12345"' in page.text and 'id="inn-error"' in page.text and 'id="bank_account-error"' in page.text
     assert not patch.called

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from oms_console.views import accounts, analytics, auth, catalogue, imports, join, order, orders, account_settings
+from oms_console.views import account_settings, accounts, analytics, auth, catalogue, imports, join, order, orders
 
 # ``imports`` before ``order``: /orders/import is not an order's page.
 ROUTERS: list[APIRouter] = [

@@ -212,14 +212,15 @@ async def save_erp(request: Request, user: CurrentUser, api: Services) -> Respon
     """R-UI-11, R-ERP-6: save the connection (the password is set anew each time: it is stored only hashed)."""
     require_staff(user)
     raw = await request.form()
-    form = {
+    status_text = str(raw.get("status_map") or "")[:5000]
+    form: dict[str, Any] = {
         "login": str(raw.get("login") or "").strip()[:200],
         "password": "",
         "enabled": raw.get("enabled") == "on",
         "encoding": str(raw.get("encoding") or "utf-8"),
         "timezone": str(raw.get("timezone") or "").strip()[:64],
         "zip": raw.get("zip") == "on",
-        "status_map": str(raw.get("status_map") or "")[:5000],
+        "status_map": status_text,
     }
     password = str(raw.get("password") or "")
     errors: dict[str, str] = {}
@@ -231,7 +232,7 @@ async def save_erp(request: Request, user: CurrentUser, api: Services) -> Respon
         errors["encoding"] = _("Choose an encoding.")
     if not form["timezone"]:
         errors["timezone"] = _("Enter a time zone such as Europe/Moscow.")
-    status_map, map_error = _parse_status_map(form["status_map"])
+    status_map, map_error = _parse_status_map(status_text)
     if map_error:
         errors["status_map"] = map_error
     if not errors:

@@ -137,7 +137,12 @@ def status_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
     by_status = summary.get("by_status") or {}
     total = sum(_amount((v or {}).get("sum")) for v in by_status.values()) or Decimal(1)
     return [
-        {"status": s, "count": (v or {}).get("count", 0), "sum": (v or {}).get("sum"), "share": _amount(v.get("sum")) / total}
+        {
+            "status": s,
+            "count": (v or {}).get("count", 0),
+            "sum": (v or {}).get("sum"),
+            "share": _amount(v.get("sum")) / total,
+        }
         for s, v in by_status.items()
         if isinstance(v, dict)
     ]

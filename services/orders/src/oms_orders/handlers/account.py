@@ -66,9 +66,7 @@ async def update_account(
     async with db.transaction() as tx:
         await _require_admin(tx.conn, principal)
         account_id = str(principal.account_id)
-        row = (
-            await tx.conn.execute(sa.select(accounts).where(accounts.c.id == account_id).with_for_update())
-        ).one()
+        row = (await tx.conn.execute(sa.select(accounts).where(accounts.c.id == account_id).with_for_update())).one()
         check_if_match(row.version, if_match, required=True, what="account")
         given = cmd.model_dump(exclude_unset=True)
         values = {name: given[name] if given.get(name) is not None else getattr(row, name) for name in PROFILE_FIELDS}
