@@ -208,3 +208,31 @@ def test_wrong_control_digits_and_a_stale_profile_are_told_clearly(console: Cons
     page = console.post("/settings/company", form)
     assert page.status_code == 412
     assert "Перезагрузите страницу" in page.text
+
+
+WAREHOUSE = "5f0c1d2e-3b4a-4c5d-8e9f-0a1b2c3d4e5f"
+
+
+def test_each_warehouse_is_mapped_to_a_1c_warehouse_and_a_taken_one_is_said_at_its_row(console: Console) -> None:
+    """R-UI-11, R-ERP-6: the warehouses with their 1C Ид; saving sends it, an empty field clears the mapping."""
+    console.signed_in_as_staff()
+    console.services.erp_bridge.get("/api/v1/erp/warehouses").respond(
+        200,
+        json={
+            "items": [
+                {"warehouse_id": WAREHOUSE, "code": "MSK", "name": "Москва", "erp_id": "wh-1c", "deleted": False}
+            ],
+            "total": 1,
+        },
+    )
+    put = console.services.erp_bridge.put(f"/api/v1/erp/warehouses/{WAREHOUSE}")
+    put.respond(200, json={"warehouse_id": WAREHOUSE, "erp_id": None})
+    page = console.get("/settings/erp/warehouses")
+    assert page.status_code == 200 and 'value="wh-1c"' in page.text and "Москва" in page.text
+    answer = console.post(f"/settings/erp/warehouses/{WAREHOUSE}", {"erp_id": ""})
+    assert answer.status_code == 303
+    assert json.loads(put.calls.last.request.content) == {"erp_id": None}
+    put.respond(409, json={"error": {"code": "erp_id_taken", "message": "taken", "details": None}})
+    page = console.post(f"/settings/erp/warehouses/{WAREHOUSE}", {"erp_id": "wh-2"})
+    assert page.status_code == 422
+    assert 'value="wh-2"' in page.text and "уже сопоставлен" in page.text

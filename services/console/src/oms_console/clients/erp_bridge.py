@@ -18,3 +18,10 @@ class ErpBridgeClient(ServiceClient):
 
     async def exchanges(self, params: dict[str, Any]) -> dict[str, Any]:
         return dict(await self.get_json("/api/v1/erp/exchanges", params=params))
+
+    async def warehouses(self) -> dict[str, Any]:
+        return dict(await self.get_json("/api/v1/erp/warehouses", params={"limit": 200}))
+
+    async def map_warehouse(self, warehouse_id: str, erp_id: str | None) -> dict[str, Any]:
+        answer = await self.request("PUT", f"/api/v1/erp/warehouses/{warehouse_id}", json={"erp_id": erp_id})
+        return dict(answer.json())

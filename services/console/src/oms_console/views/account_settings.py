@@ -8,6 +8,7 @@ mistyped value is said next to its field, and keeps what was typed when a servic
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 from urllib.parse import urlencode
 
@@ -327,3 +328,42 @@ async def save_company(request: Request, user: CurrentUser, api: Services) -> Re
     return render(
         request, "account_settings/company.html", _profile_context(values, etag, errors, None), status_code=status_code
     )
+
+
+# ---------------------------------------------------------------- warehouses of 1C
+
+
+async def _warehouses_page(
+    request: Request, api: Any, errors: dict[str, str], typed: dict[str, str], status_code: int = 200
+) -> Response:
+    listing = await api.erp_bridge.warehouses()
+    rows = [w for w in listing.get("items") or [] if not w.get("deleted")]
+    context = {"rows": rows, "errors": errors, "typed": typed, "flash": _flash(request)}
+    return render(request, "account_settings/erp_warehouses.html", context, status_code=status_code)
+
+
+@router.get("/settings/erp/warehouses")
+async def erp_warehouses(request: Request, user: CurrentUser, api: Services) -> Response:
+    """R-UI-11: which 1C warehouse (its Ид) feeds each warehouse's stock."""
+    require_staff(user)
+    return await _warehouses_page(request, api, {}, {})
+
+
+@router.post("/settings/erp/warehouses/{warehouse_id:uuid}")
+async def map_erp_warehouse(warehouse_id: uuid.UUID, request: Request, user: CurrentUser, api: Services) -> Response:
+    """R-UI-11: map a warehouse to a 1C warehouse, or clear the mapping with an empty field."""
+    require_staff(user)
+    form = await request.form()
+    erp_id = str(form.get("erp_id") or "").strip()[:200]
+    key = str(warehouse_id)
+    try:
+        await api.erp_bridge.map_warehouse(key, erp_id or None)
+    except ServiceError as exc:
+        refused = _refused(exc)
+        message = (
+            _("This 1C warehouse is already mapped to another warehouse.")
+            if exc.code in ("erp_id_taken", "erp_id_in_use")
+            else refused.get("_") or _("Check this value.")
+        )
+        return await _warehouses_page(request, api, {key: message}, {key: erp_id}, status_code=422)
+    return RedirectResponse("/settings/erp/warehouses?done=saved", status_code=303)
