@@ -148,6 +148,7 @@ TABLE: list[Row] = [
     R("orders", "GET", "/api/v1/price-lists/{price_list_id}/items", "R-UI-2", "2xx 2xx 2xx 2xx 2xx 404"),
     R("orders", "GET", "/api/v1/price-lists/{price_list_id}/import-template.xlsx", "R-IN-3", "2xx 2xx 2xx 403 403 404"),
     R("orders", "GET", "/api/v1/settings/time-limits", "R-ACC-1", "2xx 2xx 2xx 403 403 2xx"),
+    R("orders", "GET", "/api/v1/account", "R-ACC-1", "2xx 403 403 2xx 2xx 2xx"),  # own company; owner or user manager
     R("orders", "GET", "/api/v1/users", "R-ACC-1", "2xx 2xx 2xx 2xx 2xx 2xx"),
     R("orders", "PATCH", "/api/v1/buyers/{buyer_id}", "R-ACC-1", "2xx 403 403 403 403 404"),
     # The buyer under test has its account already: the owner's invitation is refused on its merits (409).
@@ -161,6 +162,7 @@ TABLE: list[Row] = [
     R("orders", "POST", "/api/v1/users", "R-ACC-1", "2xx 403 403 2xx 2xx 2xx"),
     R("orders", "PUT", "/api/v1/price-lists/{price_list_id}", "R-ACC-1", "2xx 2xx 403 403 403 404"),
     R("orders", "PUT", "/api/v1/settings/time-limits", "R-ACC-1", "2xx 2xx 403 403 403 2xx"),
+    R("orders", "PATCH", "/api/v1/account", "R-ACC-1", "2xx 403 403 2xx 2xx 2xx"),
     # R-ACC-1: a manager restricted to their own buyers sees nothing of another buyer's order (404); the
     # ERP order API takes the ERP's credential or the owner's token only (ADR 012).
     R("erp-bridge", "GET", "/api/v1/erp/orders", "R-ACC-1", "2xx 403 403 403 403 2xx"),

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 
 from oms_orders import answers, schemas
 from oms_orders.handlers import (
+    account,
     catalog,
     changes,
     communication,
@@ -512,6 +513,26 @@ def build_router(deps: Deps) -> APIRouter:
             media_type=meta["content_type"],
             headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quoted}"},
         )
+
+    @router.get(
+        "/account",
+        tags=["settings"],
+        summary="Your company's profile: name, INN/KPP, address, bank details (owner or user manager)",
+        description="The `ETag` header carries its version: send it back as `If-Match` to change the profile.",
+    )
+    async def get_account(principal: CurrentPrincipal) -> JSONResponse:
+        return order_response(await account.get_account(db, principal))
+
+    @router.patch(
+        "/account",
+        tags=["settings"],
+        summary="Change your company's profile (INN, KPP, BIC and account numbers are checked)",
+        openapi_extra=IF_MATCH_REQUIRED,
+    )
+    async def update_account(
+        body: schemas.AccountPatch, principal: CurrentPrincipal, if_match: IfMatch = None
+    ) -> JSONResponse:
+        return order_response(await account.update_account(db, principal, body, if_match))
 
     @router.get("/settings/time-limits", tags=["settings"], summary="Time limits per status, in hours (R-ST-4)")
     async def get_time_limits(principal: CurrentPrincipal) -> dict[str, Any]:

@@ -28,6 +28,12 @@ accounts = sa.Table(
     sa.Column("time_limits", sa.Text(), nullable=False, server_default="{}"),
     sa.Column("version", sa.Integer(), nullable=False, server_default="1"),
     sa.Column("created_at", UtcDateTime(), nullable=False),
+    # The company profile (printed on orders): address and bank details.
+    sa.Column("address", sa.String(500), nullable=False, server_default=""),
+    sa.Column("bank_name", sa.String(300), nullable=False, server_default=""),
+    sa.Column("bic", sa.String(9), nullable=False, server_default=""),
+    sa.Column("bank_account", sa.String(20), nullable=False, server_default=""),
+    sa.Column("correspondent_account", sa.String(20), nullable=False, server_default=""),
 )
 
 users = sa.Table(

@@ -31,6 +31,23 @@ class AccountIn(Body):
     owner: OwnerIn
 
 
+class AccountPatch(Body):
+    """The company profile; fields left out stay as they are, an empty string clears one."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=300, description="The company's name.")
+    inn: str | None = Field(default=None, max_length=12, description="10 digits, or 12 for an entrepreneur.")
+    kpp: str | None = Field(default=None, max_length=9, description="9 characters.")
+    address: str | None = Field(default=None, max_length=500, description="Legal address, as printed.")
+    bank_name: str | None = Field(default=None, max_length=300)
+    bic: str | None = Field(default=None, max_length=9, description="The bank's BIC, 9 digits.")
+    bank_account: str | None = Field(
+        default=None, max_length=20, description="Settlement account, 20 digits (checked against the BIC)."
+    )
+    correspondent_account: str | None = Field(
+        default=None, max_length=20, description="The bank's correspondent account, 20 digits starting 301."
+    )
+
+
 class TokenIn(Body):
     email: str = Field(max_length=320)
     password: str = Field(max_length=200)

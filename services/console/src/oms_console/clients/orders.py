@@ -170,3 +170,16 @@ class OrdersClient(ServiceClient):
 
     async def buyer(self, buyer_id: str) -> dict[str, Any]:
         return dict(await self.get_json(f"/api/v1/buyers/{buyer_id}"))
+    async def time_limits(self) -> dict[str, Any]:
+        return dict(await self.get_json("/api/v1/settings/time-limits"))
+
+    async def set_time_limits(self, body: dict[str, Any], key: str | None = None) -> dict[str, Any]:
+        return dict((await self.request("PUT", "/api/v1/settings/time-limits", json=body, idempotency_key=key)).json())
+
+    async def account(self) -> Versioned:
+        answer = await self.request("GET", "/api/v1/account")
+        return Versioned(answer.json(), answer.headers.get("etag"))
+
+    async def update_account(self, body: dict[str, Any], etag: str | None, key: str | None) -> Versioned:
+        answer = await self.request("PATCH", "/api/v1/account", json=body, if_match=etag, idempotency_key=key)
+        return Versioned(answer.json(), answer.headers.get("etag"))

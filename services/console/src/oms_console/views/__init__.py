@@ -5,7 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from oms_console.views import (
+    account_settings,
     accounts,
+    analytics,
     auth,
     catalogue,
     editing,
@@ -30,6 +32,8 @@ ROUTERS: list[APIRouter] = [
     accounts.router,
     inbox.router,
     stock.router,
+    analytics.router,
+    account_settings.router,
 ]
 ROUTERS += [editing.router, parts.router, printing.router]  # R-UI-5, R-UI-6, R-UI-12
 # Routes that take uploads (larger bodies than a form): the app gives them the upload limit.

@@ -386,6 +386,10 @@ async def me(db: Database, principal: Principal) -> dict[str, Any]:
             "name": account.name,
             "inn": account.inn,
             "kpp": account.kpp,
+            # The company profile, as the printed order shows it to the account's people.
+            **{
+                k: getattr(account, k) for k in ("address", "bank_name", "bic", "bank_account", "correspondent_account")
+            },
         },
         "access": {"buyers": user_json(user)["access_buyers"], "orders": user_json(user)["access_orders"]},
     }
