@@ -24,6 +24,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for tier in ("unit", "contract", "integration", "e2e"):
             if tier in parts:
                 item.add_marker(getattr(pytest.mark, tier))
+    # The browser tests run last: Playwright's sync API keeps its event loop running until the session ends,
+    # and pytest-asyncio cannot start a test inside a running loop. (A stable sort keeps every other order.)
+    items.sort(key=lambda item: "browser" in Path(str(item.fspath)).parts)
 
 
 @pytest.fixture
