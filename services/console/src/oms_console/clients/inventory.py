@@ -16,3 +16,12 @@ class InventoryClient(ServiceClient):
         if limit is not None:
             params["limit"] = limit
         return dict(await self.get_json(f"/api/v1/price-lists/{price_list_id}/availability", params=params))
+
+    async def warehouses(self, **params: Any) -> dict[str, Any]:
+        return dict(await self.get_json("/api/v1/warehouses", params=params))
+
+    async def create_warehouse(self, body: dict[str, Any], key: str | None) -> dict[str, Any]:
+        return dict((await self.request("POST", "/api/v1/warehouses", json=body, idempotency_key=key)).json())
+
+    async def products(self, **params: Any) -> dict[str, Any]:
+        return dict(await self.get_json("/api/v1/products", params=params))

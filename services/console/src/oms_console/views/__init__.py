@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from oms_console.views import accounts, auth, catalogue, imports, join, order, orders
+from oms_console.views import (
+    accounts,
+    auth,
+    buyers,
+    catalogue,
+    imports,
+    join,
+    order,
+    orders,
+    price_lists,
+    settings,
+    signup,
+)
 
 # ``imports`` before ``order``: /orders/import is not an order's page.
 ROUTERS: list[APIRouter] = [
@@ -15,6 +27,10 @@ ROUTERS: list[APIRouter] = [
     catalogue.router,
     join.router,
     accounts.router,
+    settings.router,
+    buyers.router,
+    price_lists.router,
+    signup.router,
 ]
 # Routes that take uploads (larger bodies than a form): the app gives them the upload limit.
 UPLOAD_PATHS: list[str] = ["/orders/{order_id}/documents", "/orders/import"]
