@@ -397,3 +397,16 @@ def test_signing_up_with_a_taken_email_keeps_the_form(console: Console) -> None:
     })  # fmt: skip
     assert answer.status_code == 422
     assert "уже зарегистрирован" in answer.text and 'value="ООО Ромашка"' in answer.text
+
+
+def test_buyers_the_form_does_not_show_stay_in_the_price_list(console: Console) -> None:
+    """R-UI-11: the save replaces the whole list: buyers beyond the ones the form shows are sent back unchanged."""
+    other = "66666666-6666-4666-8666-666666666666"
+    console.signed_in_as_staff()
+    editor_answers(console)
+    console.services.orders.get(f"/api/v1/price-lists/{PL}").respond(
+        200, json=a_price_list(buyer_ids=[BUYER, other]), headers={"ETag": '"3"'}
+    )
+    page = console.get(f"/settings/price-lists/{PL}")
+    assert f'<input type="hidden" name="buyer_ids" value="{other}">' in page.text
+    assert "И ещё 1 покупатель." in page.text

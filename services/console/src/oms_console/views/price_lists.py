@@ -69,6 +69,9 @@ async def _editor(
     warehouses = list((await api.inventory.warehouses(limit=500)).get("items") or [])
     products = list((await api.inventory.products(limit=CATALOGUE_ROWS)).get("items") or [])
     buyers = list((await api.orders.buyers(limit=200)).get("items") or [])
+    shown = {b["buyer_id"] for b in buyers}
+    # Buyers the list is open to that the form does not show stay open to it (the save replaces the whole list).
+    kept_buyers = [b for b in form["buyer_ids"] if b not in shown]
     known = {p["sku"] for p in products}
     own = [{"sku": sku, "name": sku, "unit": ""} for sku in form["prices"] if sku not in known]
     context = {
@@ -79,6 +82,7 @@ async def _editor(
         "warehouses": warehouses,
         "products": own + products,
         "buyers": buyers,
+        "kept_buyers": kept_buyers,
         "share": share_url(request, (price_list or {}).get("link_token")),
         "flash": done_flash(request),
     }
