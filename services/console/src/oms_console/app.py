@@ -152,7 +152,7 @@ def _is_html(message: Message) -> bool:
     """A page a view rendered itself (e.g. a form with the file's error next to it) is left as it is."""
     for name, value in message.get("headers", []):
         if name.lower() == b"content-type":
-            return value.startswith(b"text/html")
+            return bool(value.startswith(b"text/html"))
     return False
 
 
