@@ -104,7 +104,7 @@ def test_a_suppliers_first_day_in_the_console(open_ui: OpenUi, world: World) -> 
     ui.page.fill("#f-name", "ООО «Приглашённый»")
     ui.page.fill("#f-inn", "7812345678")
     ui.page.fill("#f-email", f"{unique('buyer')}@example.com")
-    submit(ui, "form[action='/settings/buyers']")
+    submit(ui, "form[method=post][action='/settings/buyers']")
     assert "/settings/buyers/" in ui.page.url, ui.page.url
     ui.screen("buyer")
     ui.go("/settings/buyers")
@@ -129,3 +129,10 @@ def test_a_suppliers_first_day_in_the_console(open_ui: OpenUi, world: World) -> 
     buyer.page.wait_for_load_state("load")
     assert "/orders/" in buyer.page.url, buyer.page.url
     buyer.screen("ordered-by-link")
+    order_id = buyer.page.url.rstrip("/").rsplit("/", 1)[-1].split("?")[0]
+
+    def status() -> str:
+        answer = world.story.call("GET", "orders", f"/api/v1/orders/{order_id}", actor=owner)
+        return str(answer.json()["status"])
+
+    wait_until("the order to be confirmed automatically (R-ST-3)", lambda: status() == "confirmed")
