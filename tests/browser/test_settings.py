@@ -10,10 +10,10 @@ import pytest
 
 pytest.importorskip("tests.browser.conftest", reason="the browser suite's fixtures (tests/browser/conftest.py)")
 
-from playwright.sync_api import expect
-from tests.browser.conftest import Ui, World, unique, wait_until
+from playwright.sync_api import expect  # noqa: I001, RUF100 (tests.browser sorts as first-party once its conftest is there)
 
 from oms_shared.devstack.story import Actor
+from tests.browser.conftest import Ui, World, unique, wait_until
 
 OpenUi = Callable[[], Ui]
 
@@ -85,7 +85,11 @@ def test_a_suppliers_first_day_in_the_console(open_ui: OpenUi, world: World) -> 
     link = ui.page.locator("#share-link").input_value()
     assert "/join/" in link
     ui.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=world.console)
-    ui.page.locator("#link button[type=button]").click()
+    # The copy button by keyboard: Tab from the link to it, Enter.
+    ui.page.locator("#share-link").focus()
+    ui.page.keyboard.press("Tab")
+    expect(ui.page.locator("#link button[type=button]")).to_be_focused()
+    ui.page.keyboard.press("Enter")
     expect(ui.page.locator("#link [role=status]")).to_be_visible()
     ui.screen("price-list-link")
 

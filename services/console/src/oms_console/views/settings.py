@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from oms_console import i18n
 from oms_console.auth import User
 from oms_console.clients import ServiceError, new_idempotency_key
 from oms_console.i18n import _
@@ -85,7 +86,7 @@ def _employee_form(**values: Any) -> dict[str, Any]:
     form: dict[str, Any] = {
         "email": "",
         "name": "",
-        "locale": "ru",
+        "locale": i18n.current_locale(),
         "access_buyers": "read",
         "access_orders": "read",
         "restricted": False,
