@@ -2,11 +2,12 @@
 beside the bare CommerceML codec doing the same work.
 
 Run: ``python bench/erp_exchange.py [ORDERS] [OFFERS]`` (defaults 1,000 orders of 3 lines and 10,000 offers over
-2 warehouses). Starts its own Tansu broker and runs the ERP bridge in-process on SQLite (HTTP through ASGI, the
-consumer and the outbox relay for real). Orders and buyers reach the replica as ``buyer.updated``,
-``order.placed`` and ``order.status_changed`` events; the warehouses as ``warehouse.updated`` events whose codes
+2 warehouses). Starts its own Tansu broker and runs the ERP bridge in-process on SQLite, and on PostgreSQL too
+when ``OMS_TEST_POSTGRES_URL`` is set (a new database, dropped after); HTTP through ASGI, the consumer and the
+outbox relay for real. Orders and buyers reach the replica as ``buyer.updated``, ``order.placed`` and
+``order.status_changed`` events; the warehouses as ``warehouse.updated`` events whose codes
 are the 1C warehouse ``Ид`` (matched automatically). The offers file is uploaded in pieces of ``file_limit``
-(1 MiB here, so a ~6 MB file takes several pieces, as 1C sends it). Prints one table.
+(1 MiB here, so a ~6 MB file takes several pieces, as 1C sends it). Prints one table per database.
 """
 
 from __future__ import annotations
@@ -224,7 +225,9 @@ class OneC:
         self.file_limit = int(answer[1].partition("=")[2])
 
 
-async def run(bootstrap: str, tmp: Path, keys: tuple[Path, Path], orders: int, offers: int) -> dict[str, Any]:
+async def run(
+    bootstrap: str, tmp: Path, keys: tuple[Path, Path], orders: int, offers: int, database_url: str
+) -> dict[str, Any]:
     from oms_erp_bridge import cml, orders_out
     from oms_erp_bridge.app import create_app
     from oms_erp_bridge.db import orders as erp_orders
@@ -237,8 +240,8 @@ async def run(bootstrap: str, tmp: Path, keys: tuple[Path, Path], orders: int, o
     )
     h = {"Authorization": f"Bearer {token}"}
     settings = Settings(
-        database_url=f"sqlite+aiosqlite:///{tmp}/erp.db",
-        files_dir=str(tmp / "erp-files"),
+        database_url=database_url,
+        files_dir=str(tmp / f"erp-files-{uuid.uuid4().hex[:6]}"),
         kafka_bootstrap=bootstrap,
         jwt_public_key_file=str(keys[1]),
         consumer_group=f"bench-{uuid.uuid4().hex[:6]}",
@@ -416,9 +419,37 @@ async def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             os.environ["OMS_VAR_DIR"] = tmp
             keys = generate_keypair(Path(tmp) / "keys")
-            r = await run(broker.bootstrap, Path(tmp), keys, orders, offers)
+            runs = {
+                "SQLite": await run(
+                    broker.bootstrap, Path(tmp), keys, orders, offers, f"sqlite+aiosqlite:///{tmp}/erp.db"
+                )
+            }
+            pg = os.environ.get("OMS_TEST_POSTGRES_URL", "")
+            if pg:
+                name = f"oms_bench_erp_{uuid.uuid4().hex[:8]}"
+                await pg_admin(pg, f'CREATE DATABASE "{name}"')
+                try:
+                    url = pg.rpartition("/")[0] + "/" + name
+                    runs["PostgreSQL"] = await run(broker.bootstrap, Path(tmp), keys, orders, offers, url)
+                finally:
+                    await pg_admin(pg, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         broker.stop()
+    for db, r in runs.items():
+        report(db, r, orders, offers)
+
+
+async def pg_admin(url: str, statement: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+def report(db: str, r: dict[str, Any], orders: int, offers: int) -> None:
     ms = 1000
     rows = [
         (f"[sale] mode=query, {orders} orders x 3 lines, ms (median of {REPEATS})", f"{r['query_s'] * ms:,.1f}"),
@@ -437,7 +468,7 @@ async def main() -> None:
         ("[catalog]   of which after the import answered, ms", f"{r['after_answer_s'] * ms:,.1f}"),
         ("[catalog] baseline: cml.load + parse_offers alone, ms", f"{r['parse_s'] * ms:,.1f}"),
     ]
-    print(f"\nERP bridge 1C exchange: {orders} orders, {offers} offers; in-process service, SQLite, Tansu broker")
+    print(f"\nERP bridge 1C exchange: {orders} orders, {offers} offers; in-process service, {db}, Tansu broker")
     print(f"  import answer: {r['import_answer']}")
     width = max(len(m) for m, _ in rows) + 2
     print(f"{'measure':<{width}}{'value':>14}")

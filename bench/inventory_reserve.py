@@ -1,9 +1,10 @@
 """Inventory reservation speed: reservations/s and confirm → reserve.updated p50/p99, beside the raw broker rate.
 
-Run: ``python bench/inventory_reserve.py [ORDERS]`` (default 1,000 confirmations of two lines each). Starts its
-own Tansu broker and runs the inventory service in-process (HTTP through ASGI, the consumer and the outbox relay
-for real) on SQLite, and on PostgreSQL too when ``OMS_TEST_POSTGRES_URL`` is set. Also times the availability
-of a 10,000-line price list (target: p95 < 100 ms) and of a 100-line page of it. Prints one table.
+Run: ``python bench/inventory_reserve.py [ORDERS] [LINES]`` (default 1,000 confirmations of two lines each and a
+price list of 10,000 lines). Starts its own Tansu broker and runs the inventory service in-process (HTTP through
+ASGI, the consumer and the outbox relay for real) on SQLite, and on PostgreSQL too when ``OMS_TEST_POSTGRES_URL`` is
+set. Also times the availability of the price list (target at 10,000 lines: p95 < 100 ms) and of a 100-line page
+of it. Prints one table.
 """
 
 from __future__ import annotations
@@ -174,7 +175,7 @@ async def run_service(bootstrap: str, database_url: str, keys: tuple[Path, Path]
                         lines=[
                             OrderLine(
                                 line_id=uuid.uuid4(),
-                                sku=skus[(n * 2 + k) % SKUS],
+                                sku=skus[(n * 2 + k) % min(SKUS, len(skus))],
                                 warehouse_id=uuid.UUID(whs[k]),
                                 quantity=Decimal(3),
                             )
@@ -334,7 +335,11 @@ async def settle(client: httpx.AsyncClient, h: dict[str, str], url: str) -> None
 
 
 async def main() -> None:
+    global PRICE_LIST_LINES
     orders = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
+    if len(sys.argv) > 2:  # a smaller price list for a quick run (the target is for 10,000 lines)
+        PRICE_LIST_LINES = int(sys.argv[2])
+    lines = f"{PRICE_LIST_LINES // 1000}k" if PRICE_LIST_LINES % 1000 == 0 else str(PRICE_LIST_LINES)
     broker = TansuBroker(die_with_parent=True)
     broker.start()
     try:
@@ -367,9 +372,11 @@ async def main() -> None:
         print(f"{f'[{db}] burst: confirm -> reserve.updated p99, ms':<44}{r['p99_ms']:>14,.1f}")
         print(f"{f'[{db}] one at a time: confirm -> answer p50, ms':<44}{r['paced_p50_ms']:>14,.1f}")
         print(f"{f'[{db}] one at a time: confirm -> answer p99, ms':<44}{r['paced_p99_ms']:>14,.1f}")
-        print(f"{f'[{db}] availability 10k lines p50, ms':<44}{r['availability_p50_ms']:>14,.1f}")
-        print(f"{f'[{db}] availability 10k lines p95, ms':<44}{r['availability_p95_ms']:>14,.1f}")
+        print(f"{f'[{db}] availability {lines} lines p50, ms':<44}{r['availability_p50_ms']:>14,.1f}")
+        print(f"{f'[{db}] availability {lines} lines p95, ms':<44}{r['availability_p95_ms']:>14,.1f}")
         verdict = "met" if r["availability_p95_ms"] < 100 else "NOT met"
+        if PRICE_LIST_LINES != 10_000:
+            verdict = "(n/a)"  # the target is for 10,000 lines
         print(f"{f'[{db}]   target p95 < 100 ms':<44}{verdict:>14}")
         print(f"{f'[{db}] the same as a buyer p50, ms':<44}{r['buyer_p50_ms']:>14,.1f}")
         print(f"{f'[{db}] the same as a buyer p95, ms':<44}{r['buyer_p95_ms']:>14,.1f}")

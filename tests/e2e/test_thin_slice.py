@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import email
 import os
+import re
 from collections.abc import AsyncIterator
 from email import policy
 from pathlib import Path
 
+import httpx
 import pytest
 
+from oms_shared.devstack.demo import console_invitation
 from oms_shared.devstack.stack import LocalStack
 from oms_shared.devstack.story import play
 from tests.support.databases import db_params, fresh_postgres_databases
@@ -42,7 +45,7 @@ async def stack_env(request: pytest.FixtureRequest) -> AsyncIterator[dict[str, s
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "orders"
 
 
-def test_the_whole_story_through_five_processes_a_real_broker_and_a_real_smtp_server(
+def test_the_whole_story_through_the_services_a_real_broker_and_a_real_smtp_server(
     tmp_path: Path, stack_env: dict[str, str]
 ) -> None:
     """The whole product tour (the demo story), through public HTTP only.
@@ -97,7 +100,30 @@ def test_the_whole_story_through_five_processes_a_real_broker_and_a_real_smtp_se
         recipients = {str(m["To"]) for m in about_order}
         assert any(story.facts["supplier"].email in r for r in recipients)
         assert any(story.facts["buyer"].email in r for r in recipients)
+        # What the demo leaves, a person opens in the console with the login `oms demo` prints (R-UI-1, R-UI-4).
+        printed = console_invitation(stack.urls, story.facts)
+        assert stack.urls["console"] in printed
+        _company, _person, login, password = story.facts["logins"]["supplier"]
+        assert f"{login} / {password}" in printed
+        with httpx.Client(base_url=stack.urls["console"], trust_env=False, timeout=30) as browser:
+            form = browser.get(f"/orders/{story.facts['order_id']}", follow_redirects=True)
+            assert form.status_code == 200 and 'action="/login"' in form.text
+            token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+            assert token, form.text[:500]
+            signed_in = browser.post(
+                "/login",
+                data={
+                    "csrf_token": token.group(1),
+                    "email": login,
+                    "password": password,
+                    "next": f"/orders/{story.facts['order_id']}",
+                },
+                headers={"Origin": stack.urls["console"]},
+                follow_redirects=True,
+            )
+            assert signed_in.status_code == 200, signed_in.text[:500]
+            assert number in signed_in.text
     finally:
         stack.stop()
-    assert len(pids) == 7
+    assert len(pids) == 8  # the broker, the mail catcher, five services and the console
     assert [pid for pid in pids if _alive(pid)] == [], "processes left behind after stop"

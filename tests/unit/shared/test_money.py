@@ -101,3 +101,41 @@ def test_the_lines_always_add_up_to_the_order(
     assert from_minor(lines_total_minor(pairs)) == doc.amount
     for (q, p, _), item in zip(lines, figures, strict=True):  # each line is its exact amount, off by ½ kopeck at most
         assert abs(item.amount - q * p) <= Decimal("0.005")
+
+
+# Every rounding case: prices and quantities whose exact product lands on, just under and just over half a kopeck
+# (…5, …49, …51 in the third and fourth places), besides the general ones above.
+half_kopeck_prices = st.builds(
+    lambda rubles, tail: Decimal(rubles) + Decimal(tail) / 10_000,
+    st.integers(min_value=0, max_value=10_000),
+    st.sampled_from([50, 49, 51, 150, 250, 4950, 5050, 9950, 1, 9999]),
+)
+small_quantities = st.sampled_from([Decimal(q) for q in ("1", "2", "3", "0.5", "0.25", "0.001", "1.5", "7", "11")])
+edge_lines = st.lists(
+    st.tuples(st.one_of(small_quantities, quantities), st.one_of(half_kopeck_prices, prices), rates),
+    min_size=1,
+    max_size=20,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(lines=edge_lines, included=st.booleans())
+def test_the_order_total_is_the_sum_of_its_lines_in_every_rounding_case(
+    lines: list[tuple[Decimal, Decimal, Decimal | None]], included: bool
+) -> None:
+    """R-PF-1, R-ERP-1: the total the orders service stores is the document's total, VAT included or on top, in
+    every half-kopeck case; each line's VAT is the half-up share of its own amount; with VAT included the lines'
+    VAT is part of their amounts, on top it is added once per line and never rounded again."""
+    figures = [money.line(q, p, r, vat_included=included) for q, p, r in lines]
+    doc = money.document(figures)
+    stored = orders_domain.order_total(
+        [(q, p) for q, p, _ in lines], [r or Decimal(0) for _, _, r in lines], vat_included=included
+    )
+    assert stored == doc.total
+    assert doc.total == sum((x.amount + (Decimal(0) if included else x.vat) for x in figures), Decimal(0))
+    for (q, p, r), item in zip(lines, figures, strict=True):
+        assert item.amount == money.kopecks(q * p)
+        exact_vat = item.amount * (r or 0) / (100 + (r or 0) if included else 100)
+        assert abs(item.vat - exact_vat) <= Decimal("0.005")  # half-up: at most half a kopeck off
+        assert item.vat == exact_vat.quantize(money.KOPECK, rounding="ROUND_HALF_UP")
+        assert Decimal(0) <= item.vat <= item.amount or not included  # included: the VAT is part of the amount

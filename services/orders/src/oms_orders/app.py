@@ -11,7 +11,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 
-from oms_orders import domain
+from oms_orders import domain, numbering
 from oms_orders.api import Deps, build_router
 from oms_orders.db import metadata
 from oms_orders.handlers import identity
@@ -105,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     private_pem = ensure_keys(settings)
     runtime = ServiceRuntime(settings, metadata, MIGRATIONS, title="OMS orders")
     runtime.token_verifier = token_verifier(settings, private_pem)
+    numbering.use_blocks(runtime.db.engine, settings.order_number_block)
     runtime.routers.append(jwks_router([public_pem_of(private_pem), *previous_public_keys(settings)]))
     runtime.consumer.on(ReserveUpdatedV1, apply_reserve)
     runtime.consumer.on(WarehouseUpdatedV1, apply_warehouse)

@@ -184,6 +184,15 @@ class MoveLinesIn(Body):
     line_ids: list[uuid.UUID] = Field(min_length=1, max_length=2000)
     target_order_id: uuid.UUID | None = None
     copy_lines: bool = Field(default=False, alias="copy")
+    quantities: dict[uuid.UUID, str | int | float] = Field(
+        default_factory=dict,
+        max_length=2000,
+        description=(
+            "Move only this much of a line (line id → quantity): the rest stays where it is, the part moved becomes "
+            "a new line of the target. Only a line's unreserved quantity can be moved this way; a quantity of the "
+            "whole line or more moves the whole line; lines not named move whole. Not with `copy`."
+        ),
+    )
 
 
 class CommentIn(Body):

@@ -51,6 +51,9 @@ class Settings(ServiceSettings):
     overdue_scan_interval_s: float = 60.0
     # A price list of up to 20,000 items comes as one JSON body (POST/PUT /price-lists): larger than the default.
     max_price_list_body_bytes: int = 16 * 1024 * 1024
+    # On PostgreSQL each replica takes a supplier's order numbers this many at a time (ADR 015): a larger block
+    # waits less on the counter, a smaller one skips fewer numbers when a replica stops.
+    order_number_block: int = Field(default=10, ge=1, le=1000)
     list_count_cap: int = 10_000  # the order list's `total` counts at most this many (then "10,000+")
 
     @model_validator(mode="after")

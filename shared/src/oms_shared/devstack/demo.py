@@ -30,11 +30,24 @@ def run_demo(urls: dict[str, str]) -> int:
         print(f"demo: not ready: {', '.join(missing)} (start the stack with `oms up`)")
         return 1
     try:
-        play(urls)
+        story = play(urls)
     except DemoFailed as exc:
         print(f"demo: FAILED: {exc}")
         return 1
     except httpx.HTTPError as exc:
         print(f"demo: FAILED: {exc.__class__.__name__}: {exc}")
         return 1
+    print(console_invitation(urls, story.facts))
     return 0
+
+
+def console_invitation(urls: dict[str, str], facts: dict[str, object]) -> str:
+    """Where a person opens what the demo left, and who to sign in as."""
+    lines = [f"demo: open the console at {urls.get('console', 'http://127.0.0.1:8100')} and sign in as"]
+    logins = facts.get("logins")
+    if isinstance(logins, dict):
+        for kind in ("supplier", "buyer"):
+            if kind in logins:
+                company, person, email, password = logins[kind]
+                lines.append(f"demo:   {kind:<8} {person} ({company}): {email} / {password}")
+    return "\n".join(lines)

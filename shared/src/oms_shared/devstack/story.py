@@ -136,6 +136,8 @@ def _sign_up(story: Story, kind: str, company: str, person: str) -> Actor:
         "POST", "orders", "/api/v1/auth/token", json={"email": actor.email, "password": actor.password}
     ).json()
     actor.signed_in(token)
+    # The people a person can sign in as in the console after the demo (the last of each kind is shown).
+    story.facts.setdefault("logins", {})[kind] = (company, person, actor.email, actor.password)
     return actor
 
 

@@ -149,6 +149,28 @@ class OrdersClient(ServiceClient):
     async def register_by_invitation(self, token: str, body: dict[str, Any]) -> dict[str, Any]:
         return dict(await self.post_json(f"/api/v1/invitations/{token}/register", body, authenticated=False))
 
+    # -- editing, parts, print (R-UI-5, R-UI-6, R-UI-12) --
+    async def edit_lines(self, order_id: str, body: dict[str, Any], etag: str | None, key: str | None) -> Versioned:
+        answer = await self.request(
+            "POST", f"/api/v1/orders/{order_id}/lines", json=body, if_match=etag, idempotency_key=key
+        )
+        return Versioned(answer.json(), answer.headers.get("etag"))
+
+    async def move_lines(self, order_id: str, body: dict[str, Any], etag: str | None, key: str | None) -> Versioned:
+        answer = await self.request(
+            "POST", f"/api/v1/orders/{order_id}/parts", json=body, if_match=etag, idempotency_key=key
+        )
+        return Versioned(answer.json(), answer.headers.get("etag"))
+
+    async def split_preview(self, order_id: str) -> dict[str, Any]:
+        return dict(await self.get_json(f"/api/v1/orders/{order_id}/split-preview"))
+
+    async def price_list_items(self, price_list_id: str, **params: Any) -> dict[str, Any]:
+        return dict(await self.get_json(f"/api/v1/price-lists/{price_list_id}/items", params=params))
+
+    async def buyer(self, buyer_id: str) -> dict[str, Any]:
+        return dict(await self.get_json(f"/api/v1/buyers/{buyer_id}"))
+
     # -- settings: employees, buyers, price lists and their links (R-UI-11, R-ACC-1..3, R-IN-2) --
     async def create_user(self, body: dict[str, Any], key: str | None) -> dict[str, Any]:
         return dict((await self.request("POST", "/api/v1/users", json=body, idempotency_key=key)).json())
@@ -159,9 +181,6 @@ class OrdersClient(ServiceClient):
 
     async def create_buyer(self, body: dict[str, Any], key: str | None) -> dict[str, Any]:
         return dict((await self.request("POST", "/api/v1/buyers", json=body, idempotency_key=key)).json())
-
-    async def buyer(self, buyer_id: str) -> dict[str, Any]:
-        return dict(await self.get_json(f"/api/v1/buyers/{buyer_id}"))
 
     async def update_buyer(self, buyer_id: str, body: dict[str, Any], key: str | None) -> dict[str, Any]:
         answer = await self.request("PATCH", f"/api/v1/buyers/{buyer_id}", json=body, idempotency_key=key)

@@ -9,11 +9,14 @@ from oms_console.views import (
     auth,
     buyers,
     catalogue,
+    editing,
     imports,
     join,
     order,
     orders,
+    parts,
     price_lists,
+    printing,
     settings,
     signup,
 )
@@ -32,5 +35,6 @@ ROUTERS: list[APIRouter] = [
     price_lists.router,
     signup.router,
 ]
+ROUTERS += [editing.router, parts.router, printing.router]  # R-UI-5, R-UI-6, R-UI-12
 # Routes that take uploads (larger bodies than a form): the app gives them the upload limit.
 UPLOAD_PATHS: list[str] = ["/orders/{order_id}/documents", "/orders/import"]

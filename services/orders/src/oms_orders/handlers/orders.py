@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from oms_orders import domain, schemas
+from oms_orders import domain, numbering, schemas
 from oms_orders.db import (
     accounts,
     buyers,
@@ -420,17 +420,6 @@ async def change_status(
 # ---------------------------------------------------------------- placing
 
 
-async def next_number(conn: AsyncConnection, supplier_id: str) -> int:
-    """R-IN-4: the supplier's counter, taken under a row lock so two orders never share a number."""
-    query = sa.select(accounts.c.next_order_number).where(accounts.c.id == supplier_id)
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    number = await conn.scalar(query)
-    number = int(number or domain.FIRST_ORDER_NUMBER)
-    await conn.execute(accounts.update().where(accounts.c.id == supplier_id).values(next_order_number=number + 1))
-    return number
-
-
 async def price_items(conn: AsyncConnection, price_list_id: str) -> dict[str, domain.PriceItem]:
     rows = await conn.execute(sa.select(price_list_items).where(price_list_items.c.price_list_id == price_list_id))
     return {r.sku: domain.PriceItem(r.sku, r.name, r.unit, d(r.price), d(r.vat_rate)) for r in rows}
@@ -451,7 +440,7 @@ async def insert_order(
     one_shipment: bool = False,
 ) -> tuple[sa.Row[Any], list[WrittenLine]]:
     """Create an order with its lines, its first history row and ``order.placed``."""
-    counter = await next_number(tx.conn, supplier_id)
+    counter = await numbering.next_number(tx.conn, supplier_id)  # R-IN-4, ADR 015
     order_id = str(uuid.uuid4())
     now = utcnow()
     managers = load_ids(buyer.manager_user_ids)

@@ -178,7 +178,7 @@ async def move_lines(
         source = await order_for(tx.conn, order_id, principal, write=True, lock=True)
         check_if_match(source.version, if_match, required=True)
         domain.check_editable(domain.Status(source.status))
-        own = {line.id for line in await lines_of(tx.conn, source.id)}
+        own = {line.id: line for line in await lines_of(tx.conn, source.id)}
         wanted = list(dict.fromkeys(str(x) for x in cmd.line_ids))
         unknown = [x for x in wanted if x not in own]
         if unknown:
@@ -186,7 +186,9 @@ async def move_lines(
                 "some lines are not in this order",
                 details=[{"line_id": x, "reasons": ["no such line in this order"]} for x in unknown],
             )
-        if not cmd.copy_lines and len(wanted) >= len(own):
+        partial = _partial_quantities(cmd, own, wanted)
+        whole = [x for x in wanted if x not in partial]
+        if not cmd.copy_lines and len(whole) >= len(own):
             raise domain.DomainError("a part must keep at least one line; move fewer lines", code="empty_part")
         created = False
         if cmd.target_order_id is None:
@@ -199,7 +201,11 @@ async def move_lines(
             if root_id(target) != root_id(source):
                 raise Forbidden("the target is not a part of the same order", code="not_a_sibling")
             domain.check_editable(domain.Status(target.status))
-        source_changes, target_changes = await _move(tx.conn, wanted, target, cmd.copy_lines)
+        source_changes, target_changes = await _move(tx.conn, whole, target, cmd.copy_lines)
+        for line_id, quantity in partial.items():
+            source_change, target_change = await _move_part(tx.conn, own[line_id], target, quantity)
+            source_changes.append(source_change)
+            target_changes.append(target_change)
         kind = "lines_copied" if cmd.copy_lines else ("split" if created else "lines_moved")
         source = await _settle(tx, source)
         target = await _settle(tx, target) if not created else await _refresh_new(tx, target)
@@ -212,6 +218,88 @@ async def move_lines(
             tx, target, kind, by_user_id=by, by_side=side, changes=target_changes, with_lines=True, related=[source.id]
         )
         return str(target.id)
+
+
+def _partial_quantities(cmd: schemas.MoveLinesIn, own: dict[str, Any], wanted: list[str]) -> dict[str, Decimal]:
+    """R-ED-2: the lines of which only a part moves (line id → quantity moved), checked: a quantity on the
+    line's unit scale, above zero, less than the line (else the whole line moves) and within what is not
+    reserved (a reserve stays with the line it was made for)."""
+    if not cmd.quantities:
+        return {}
+    if cmd.copy_lines:
+        raise domain.InvalidLines(
+            "quantities cannot be given when copying", details=[{"reasons": ["copies start with quantity 0"]}]
+        )
+    errors: list[dict[str, Any]] = []
+    partial: dict[str, Decimal] = {}
+    for raw_id, raw_quantity in cmd.quantities.items():
+        line_id = str(raw_id)
+        line = own.get(line_id)
+        if line is None or line_id not in wanted:
+            errors.append({"line_id": line_id, "reasons": ["quantities names a line that is not being moved"]})
+            continue
+        try:
+            quantity = domain.parse_quantity(raw_quantity, unit=line.unit)
+        except ValueError as exc:
+            errors.append({"line_id": line_id, "reasons": [str(exc)]})
+            continue
+        if quantity >= d(line.quantity):
+            continue
+        free = d(line.quantity) - d(line.reserved)
+        if quantity > free:
+            errors.append(
+                {"line_id": line_id, "reasons": [f"only {dec(free)} of this line is not reserved and can be moved"]}
+            )
+            continue
+        partial[line_id] = quantity
+    if errors:
+        raise domain.InvalidLines(f"{len(errors)} quantities are not valid", details=errors)
+    return partial
+
+
+async def _move_part(conn: AsyncConnection, line: Any, target: sa.Row[Any], quantity: Decimal) -> tuple[Change, Change]:
+    """Move ``quantity`` of a line's unreserved part into ``target`` as a new line; the rest (and the reserve)
+    stays. The shortage goes with the units that move."""
+    position = int(
+        await conn.scalar(
+            sa.select(sa.func.coalesce(sa.func.max(order_lines.c.position), 0)).where(
+                order_lines.c.order_id == target.id
+            )
+        )
+        or 0
+    )
+    kept = d(line.quantity) - quantity
+    shortage_moved = min(quantity, d(line.shortage))
+    await conn.execute(
+        order_lines.update()
+        .where(order_lines.c.id == line.id)
+        .values(quantity=kept, shortage=d(line.shortage) - shortage_moved)
+    )
+    new_id = str(uuid.uuid4())
+    await conn.execute(
+        order_lines.insert().values(
+            id=new_id,
+            order_id=target.id,
+            position=position + 1,
+            sku=line.sku,
+            name=line.name,
+            unit=line.unit,
+            warehouse_id=line.warehouse_id,
+            quantity=quantity,
+            reserved=0,
+            shortage=shortage_moved,
+            price=line.price,
+            vat_rate=line.vat_rate,
+            additional=line.additional,
+        )
+    )
+    return (line.id, line.sku, "quantity", dec(d(line.quantity)), dec(kept)), (
+        new_id,
+        line.sku,
+        "split",
+        None,
+        dec(quantity),
+    )
 
 
 async def _refresh_new(tx: Tx, part: sa.Row[Any]) -> sa.Row[Any]:
