@@ -64,3 +64,9 @@ class InventoryClient(ServiceClient):
             "POST", "/api/v1/stock/upload", files={"file": (filename, content, XLSX_TYPE)}, idempotency_key=key
         )
         return dict(answer.json())
+
+    async def create_warehouse(self, body: dict[str, Any], key: str | None) -> dict[str, Any]:
+        return dict((await self.request("POST", "/api/v1/warehouses", json=body, idempotency_key=key)).json())
+
+    async def products(self, **params: Any) -> dict[str, Any]:
+        return dict(await self.get_json("/api/v1/products", params=params))

@@ -170,6 +170,7 @@ class OrdersClient(ServiceClient):
 
     async def buyer(self, buyer_id: str) -> dict[str, Any]:
         return dict(await self.get_json(f"/api/v1/buyers/{buyer_id}"))
+
     async def time_limits(self) -> dict[str, Any]:
         return dict(await self.get_json("/api/v1/settings/time-limits"))
 
@@ -183,3 +184,50 @@ class OrdersClient(ServiceClient):
     async def update_account(self, body: dict[str, Any], etag: str | None, key: str | None) -> Versioned:
         answer = await self.request("PATCH", "/api/v1/account", json=body, if_match=etag, idempotency_key=key)
         return Versioned(answer.json(), answer.headers.get("etag"))
+
+    # -- settings: employees, buyers, price lists and their links (R-UI-11, R-ACC-1..3, R-IN-2) --
+    async def create_user(self, body: dict[str, Any], key: str | None) -> dict[str, Any]:
+        return dict((await self.request("POST", "/api/v1/users", json=body, idempotency_key=key)).json())
+
+    async def update_user(self, user_id: str, body: dict[str, Any], key: str | None) -> dict[str, Any]:
+        answer = await self.request("PATCH", f"/api/v1/users/{user_id}", json=body, idempotency_key=key)
+        return dict(answer.json())
+
+    async def create_buyer(self, body: dict[str, Any], key: str | None) -> dict[str, Any]:
+        return dict((await self.request("POST", "/api/v1/buyers", json=body, idempotency_key=key)).json())
+
+    async def update_buyer(self, buyer_id: str, body: dict[str, Any], key: str | None) -> dict[str, Any]:
+        answer = await self.request("PATCH", f"/api/v1/buyers/{buyer_id}", json=body, idempotency_key=key)
+        return dict(answer.json())
+
+    async def invite_buyer(self, buyer_id: str, body: dict[str, Any], key: str | None) -> dict[str, Any]:
+        path = f"/api/v1/buyers/{buyer_id}/invitations"
+        return dict((await self.request("POST", path, json=body, idempotency_key=key)).json())
+
+    async def price_list_versioned(self, price_list_id: str) -> Versioned:
+        answer = await self.request("GET", f"/api/v1/price-lists/{price_list_id}")
+        return Versioned(answer.json(), answer.headers.get("etag"))
+
+    async def create_price_list(self, body: dict[str, Any], key: str | None) -> dict[str, Any]:
+        return dict((await self.request("POST", "/api/v1/price-lists", json=body, idempotency_key=key)).json())
+
+    async def replace_price_list(
+        self, price_list_id: str, body: dict[str, Any], etag: str | None, key: str | None
+    ) -> Versioned:
+        answer = await self.request(
+            "PUT", f"/api/v1/price-lists/{price_list_id}", json=body, if_match=etag, idempotency_key=key
+        )
+        return Versioned(answer.json(), answer.headers.get("etag"))
+
+    async def create_link(self, price_list_id: str, *, regenerate: bool = False) -> dict[str, Any]:
+        params = {"regenerate": "true"} if regenerate else None
+        return dict(await self.post_json(f"/api/v1/price-lists/{price_list_id}/link", params=params))
+
+    async def delete_link(self, price_list_id: str) -> None:
+        await self.request("DELETE", f"/api/v1/price-lists/{price_list_id}/link")
+
+    async def create_account(self, body: dict[str, Any]) -> dict[str, Any]:
+        return dict(await self.post_json("/api/v1/accounts", body, authenticated=False))
+
+    async def buyer_invitations(self, buyer_id: str) -> dict[str, Any]:
+        return dict(await self.get_json(f"/api/v1/buyers/{buyer_id}/invitations"))

@@ -9,6 +9,7 @@ from oms_console.views import (
     accounts,
     analytics,
     auth,
+    buyers,
     catalogue,
     editing,
     imports,
@@ -17,7 +18,10 @@ from oms_console.views import (
     order,
     orders,
     parts,
+    price_lists,
     printing,
+    settings,
+    signup,
     stock,
 )
 
@@ -34,6 +38,10 @@ ROUTERS: list[APIRouter] = [
     stock.router,
     analytics.router,
     account_settings.router,
+    settings.router,
+    buyers.router,
+    price_lists.router,
+    signup.router,
 ]
 ROUTERS += [editing.router, parts.router, printing.router]  # R-UI-5, R-UI-6, R-UI-12
 # Routes that take uploads (larger bodies than a form): the app gives them the upload limit.
