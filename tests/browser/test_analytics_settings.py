@@ -10,7 +10,6 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from openpyxl import load_workbook
 from playwright.sync_api import Page, expect
 
@@ -18,9 +17,6 @@ from tests.browser.conftest import Ui, World, unique, wait_until
 
 OpenUi = Callable[[], Ui]
 
-WAITING_FOR_PRINT = pytest.mark.xfail(
-    strict=False, reason="waits for the print page (/orders/{id}/print) to show the company profile"
-)
 SAVED = {"ru": "Настройки сохранены.", "en": "Settings saved."}
 EXCEL = {"ru": "Скачать Excel", "en": "Download Excel"}
 
@@ -129,7 +125,6 @@ def test_the_company_profile_is_saved_and_a_wrong_account_number_is_said_at_its_
     ui.screen("erp")
 
 
-@WAITING_FOR_PRINT
 def test_the_saved_company_profile_is_on_the_printed_order(open_ui: OpenUi, world: World, locale: str) -> None:
     """R-UI-11, R-UI-12: the address and bank details saved in the profile are printed on the order."""
     order = world.place_order()

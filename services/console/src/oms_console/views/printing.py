@@ -36,7 +36,9 @@ async def print_context(api: Api, user: User, order_id: str) -> dict[str, Any]:
     supplier: dict[str, Any] = {"name": order.get("supplier_name") or ""}
     buyer: dict[str, Any] = {"name": order.get("buyer_name") or ""}
     if user.is_staff:
-        supplier = {**supplier, "inn": account.get("inn") or "", "kpp": account.get("kpp") or ""}
+        # The supplier's own people print with the company profile: address and bank details (R-UI-11).
+        profile = ("inn", "kpp", "address", "bank_name", "bic", "bank_account", "correspondent_account")
+        supplier = {**supplier, **{k: account.get(k) or "" for k in profile}}
         try:
             found = await api.orders.buyer(str(order["buyer_id"]))
         except ServiceError:
