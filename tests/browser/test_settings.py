@@ -6,13 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import pytest
+from playwright.sync_api import expect
 
-pytest.importorskip("tests.browser.conftest", reason="the browser suite's fixtures (tests/browser/conftest.py)")
-
-from playwright.sync_api import expect  # noqa: I001, RUF100 (tests.browser sorts as first-party once its conftest is there)
-
-from oms_shared.devstack.story import Actor
+from oms_devstack.story import Actor
 from tests.browser.conftest import Ui, World, unique, wait_until
 
 OpenUi = Callable[[], Ui]
