@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from oms_shared.kafka import kafka_client_options
 from oms_shared.outbox import make_producer
 from oms_shared.topics import ALL_TOPICS, DLQ_SUFFIX, dlq
 
@@ -85,7 +86,11 @@ async def read_dead_letters(
     """
     wanted = [dlq(t) for t in (topics or ALL_TOPICS)]
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest", group_id=None
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        group_id=None,
+        **kafka_client_options(),
     )
     await consumer.start()
     letters: list[DeadLetter] = []

@@ -1,4 +1,5 @@
-"""Kafka administration every service needs at start: topics created explicitly, idempotently."""
+"""How every Kafka client connects (TLS, SASL), and the administration every service needs at start: topics
+created explicitly, idempotently."""
 
 from __future__ import annotations
 
@@ -6,16 +7,66 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterable
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
+from aiokafka.helpers import create_ssl_context
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
+from oms_shared.settings import KafkaSettings
 from oms_shared.topics import DEFAULT_PARTITIONS
 
 log = logging.getLogger(__name__)
 
 # Kafka error code TOPIC_ALREADY_EXISTS: creating topics at every start must be idempotent.
 TOPIC_ALREADY_EXISTS = 36
+
+
+def kafka_client_options(settings: KafkaSettings | None = None) -> dict[str, Any]:
+    """The keyword arguments every aiokafka client (producer, consumer, admin) gets to reach the cluster securely,
+    from ``OMS_KAFKA_*`` when ``settings`` is not given; nothing for PLAINTEXT (aiokafka's own default)."""
+    settings = settings if settings is not None else KafkaSettings()
+    protocol = settings.security_protocol
+    if protocol == "PLAINTEXT":
+        return {}
+    options: dict[str, Any] = {"security_protocol": protocol}
+    if protocol.startswith("SASL_"):
+        options["sasl_mechanism"] = settings.sasl_mechanism
+        options["sasl_plain_username"] = settings.sasl_username
+        options["sasl_plain_password"] = settings.sasl_password.get_secret_value() if settings.sasl_password else None
+    if protocol.endswith("SSL"):
+        options["ssl_context"] = create_ssl_context(
+            cafile=settings.ssl_cafile, certfile=settings.ssl_certfile, keyfile=settings.ssl_keyfile
+        )
+    return options
+
+
+# FastStream's security object for each SASL mechanism (each turns back into the same aiokafka options).
+SASL_SECURITY: dict[str, type[SASLPlaintext] | type[SASLScram256] | type[SASLScram512]] = {
+    "PLAIN": SASLPlaintext,
+    "SCRAM-SHA-256": SASLScram256,
+    "SCRAM-SHA-512": SASLScram512,
+}
+
+
+def kafka_broker_security(settings: KafkaSettings | None = None) -> BaseSecurity | None:
+    """The same connection for FastStream's ``KafkaBroker(security=...)``, built from ``kafka_client_options``
+    (None for PLAINTEXT: the broker is made exactly as without security)."""
+    options = kafka_client_options(settings)
+    if not options:
+        return None
+    ssl_context = options.get("ssl_context")
+    use_ssl = ssl_context is not None
+    mechanism = options.get("sasl_mechanism")
+    if mechanism is None:
+        return BaseSecurity(ssl_context=ssl_context, use_ssl=use_ssl)
+    return SASL_SECURITY[mechanism](
+        username=options["sasl_plain_username"],
+        password=options["sasl_plain_password"],
+        ssl_context=ssl_context,
+        use_ssl=use_ssl,
+    )
 
 
 class TopicCreationError(RuntimeError):
@@ -40,7 +91,7 @@ async def ensure_topics(
     for attempt in range(1, attempts + 1):
         if not pending:
             return
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000, **kafka_client_options())
         try:
             await admin.start()
             response = await admin.create_topics(
@@ -88,7 +139,7 @@ async def ensure_topics(
 async def topic_partitions(bootstrap: str, topics: Iterable[str]) -> dict[str, int]:
     """How many partitions each of ``topics`` has on the broker; a topic that does not exist is left out."""
     wanted = list(dict.fromkeys(topics))
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000, **kafka_client_options())
     await admin.start()
     try:
         # All topics, never named ones: a metadata request naming a missing topic creates it on brokers that

@@ -26,6 +26,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client import CollectorRegistry, Gauge
 
+from oms_shared.kafka import kafka_client_options
+
 log = logging.getLogger(__name__)
 
 HighWater = Callable[[TopicPartition], "int | None"]
@@ -83,10 +85,13 @@ class LagMonitor:
 
     async def _clients(self) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:
         if self._admin is None or self._probe is None:
-            admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=self._request_timeout_ms)
+            security = kafka_client_options()
+            admin = AIOKafkaAdminClient(
+                bootstrap_servers=self.bootstrap, request_timeout_ms=self._request_timeout_ms, **security
+            )
             # No group: it only asks for offsets, it never joins or commits.
             probe = AIOKafkaConsumer(
-                bootstrap_servers=self.bootstrap, group_id=None, request_timeout_ms=self._request_timeout_ms
+                bootstrap_servers=self.bootstrap, group_id=None, request_timeout_ms=self._request_timeout_ms, **security
             )
             try:
                 await admin.start()

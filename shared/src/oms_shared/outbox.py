@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from oms_shared.db import Database, is_sqlite, utcnow
+from oms_shared.kafka import kafka_client_options
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ def make_producer(bootstrap: str, *, enable_idempotence: bool = False, client_id
         linger_ms=5,
         max_request_size=5 * 1024 * 1024,
         client_id=client_id,
+        **kafka_client_options(),
     )
 
 

@@ -39,14 +39,14 @@ from oms_shared.http import (
     install_error_handlers,
     metrics_response,
 )
-from oms_shared.kafka import ensure_topics
+from oms_shared.kafka import ensure_topics, kafka_broker_security
 from oms_shared.lag import LagMonitor
 from oms_shared.logs import configure_logging
 from oms_shared.migrations import upgrade_to_head
 from oms_shared.openapi import install_openapi
 from oms_shared.outbox import OutboxMetrics, OutboxRelay, make_producer
 from oms_shared.retention import RetentionMetrics, RetentionRule, messaging_rules, purge_all
-from oms_shared.settings import ServiceSettings
+from oms_shared.settings import KafkaSettings, ServiceSettings
 from oms_shared.topics import all_topics_with_dlq
 
 log = logging.getLogger(__name__)
@@ -78,8 +78,11 @@ NOT_DRAINED_EXAMPLE: dict[str, Any] = {
 }
 
 
-def make_broker(settings: ServiceSettings, registry: CollectorRegistry) -> KafkaBroker:
-    """A FastStream Kafka broker with Prometheus message metrics; no idempotent producer by default."""
+def make_broker(
+    settings: ServiceSettings, registry: CollectorRegistry, kafka: KafkaSettings | None = None
+) -> KafkaBroker:
+    """A FastStream Kafka broker with Prometheus message metrics; no idempotent producer by default. It connects
+    the way ``OMS_KAFKA_SECURITY_PROTOCOL`` and the other ``OMS_KAFKA_*`` connection settings say."""
     return KafkaBroker(
         settings.kafka_bootstrap,
         acks="all",
@@ -92,6 +95,7 @@ def make_broker(settings: ServiceSettings, registry: CollectorRegistry) -> Kafka
         logger=logging.getLogger(f"oms.{settings.service_name}.broker"),
         log_level=logging.DEBUG,
         description=f"OMS {settings.service_name} service",
+        security=kafka_broker_security(kafka),
     )
 
 
@@ -113,8 +117,11 @@ class ServiceRuntime:
         self.title = title
         self.version = version
         self.registry = CollectorRegistry()
+        # The Kafka connection settings are checked first: a missing SASL password or a CA file that is not there
+        # stops the service with the reason, before it opens anything.
+        self.kafka = KafkaSettings()
         self.db = Database(create_engine(settings.resolved_database_url()), metadata)
-        self.broker = make_broker(settings, self.registry)
+        self.broker = make_broker(settings, self.registry, self.kafka)
         self.consumer = EventConsumer(
             service=settings.service_name,
             db=self.db,

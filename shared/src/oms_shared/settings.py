@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any, Literal, Self
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -31,6 +32,67 @@ class KafkaSettings(BaseSettings):
     # Consumers of one group share a topic's partitions: a group never has more busy members than this.
     topic_partitions: int = Field(default=3, ge=1)
     replication_factor: int = Field(default=1, ge=1)
+    # How the clients connect: PLAINTEXT (the default), SSL (TLS), SASL_PLAINTEXT or SASL_SSL (SASL over TLS).
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    # SASL_* only: the mechanism and the credentials (all three required).
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    # SSL / SASL_SSL only: the CA that signed the brokers' certificates (the system's CAs when unset), and the
+    # client certificate and its key for brokers that ask for one (mutual TLS).
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+
+    @field_validator(
+        "sasl_mechanism", "sasl_username", "sasl_password", "ssl_cafile", "ssl_certfile", "ssl_keyfile", mode="before"
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        # An empty variable (a ConfigMap key left blank) means "not set".
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        protocol = self.security_protocol
+        sasl = protocol.startswith("SASL_")
+        tls = protocol.endswith("SSL")
+        if sasl:
+            missing = [
+                f"OMS_KAFKA_{name.upper()}"
+                for name in ("sasl_mechanism", "sasl_username", "sasl_password")
+                if not getattr(self, name) or (name == "sasl_password" and not self._password())
+            ]
+            if missing:
+                raise ValueError(f"OMS_KAFKA_SECURITY_PROTOCOL={protocol} needs {', '.join(missing)}")
+        else:
+            given = [
+                f"OMS_KAFKA_{name.upper()}"
+                for name in ("sasl_mechanism", "sasl_username", "sasl_password")
+                if getattr(self, name) is not None
+            ]
+            if given:
+                raise ValueError(
+                    f"{', '.join(given)} set but OMS_KAFKA_SECURITY_PROTOCOL={protocol}: "
+                    "SASL needs SASL_PLAINTEXT or SASL_SSL"
+                )
+        files = {
+            f"OMS_KAFKA_{name.upper()}": getattr(self, name) for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile")
+        }
+        given_files = [name for name, path in files.items() if path is not None]
+        if given_files and not tls:
+            raise ValueError(
+                f"{', '.join(given_files)} set but OMS_KAFKA_SECURITY_PROTOCOL={protocol}: TLS needs SSL or SASL_SSL"
+            )
+        for name, path in files.items():
+            if path is not None and not path.is_file():
+                raise ValueError(f"{name}={path}: no such file")
+        if self.ssl_keyfile is not None and self.ssl_certfile is None:
+            raise ValueError("OMS_KAFKA_SSL_KEYFILE set without OMS_KAFKA_SSL_CERTFILE (the client certificate)")
+        return self
+
+    def _password(self) -> str:
+        return self.sasl_password.get_secret_value() if self.sasl_password is not None else ""
 
 
 class ServiceSettings(BaseSettings):

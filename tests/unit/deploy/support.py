@@ -65,7 +65,13 @@ def variables_read_by(package: str) -> set[str]:
     """Every environment variable the settings of ``package`` (``oms_orders``) read."""
     module = importlib.import_module(f"{package}.settings")
     settings: type[BaseSettings] = module.Settings
-    return settings_variables(settings) | unprefixed_variables(module, shared_settings) | SERVER_VARIABLES
+    # Every service's runtime also reads the Kafka connection settings (OMS_KAFKA_SECURITY_PROTOCOL, ...).
+    return (
+        settings_variables(settings)
+        | settings_variables(KafkaSettings)
+        | unprefixed_variables(module, shared_settings)
+        | SERVER_VARIABLES
+    )
 
 
 def settings_variables(settings: type[BaseSettings]) -> set[str]:

@@ -22,6 +22,7 @@ from oms_analytics.db import READ_MODEL_TABLES
 from oms_analytics.handlers import ORDER_CHANGES, EventHandler, apply_order_changes
 from oms_shared.contracts import ContractError, Event, parse_event
 from oms_shared.db import Database
+from oms_shared.kafka import kafka_client_options
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +111,7 @@ class Rebuilder:
             max_poll_records=self.batch_size,
             fetch_max_bytes=32 * 1024 * 1024,
             max_partition_fetch_bytes=8 * 1024 * 1024,
+            **kafka_client_options(),
         )
         await consumer.start()
         try:
