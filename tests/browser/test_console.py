@@ -1,7 +1,6 @@
 """The console in a real browser, in Russian and in English, over the real local stack.
 
-Every screen visited is scanned by axe-core and photographed (``Ui.screen``). Scenarios whose screens are built
-in parallel carry an ``xfail(strict=False)`` mark naming the routes they wait for."""
+Every screen visited is scanned by axe-core and photographed (``Ui.screen``)."""
 
 from __future__ import annotations
 
