@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -14,6 +15,9 @@ from fastapi import FastAPI
 
 from oms_shared.auth import Principal, issue_token
 from tests.support.documented import undocumented_answers
+
+# Every wait for a condition scales with this (e.g. 3 on a heavily shared runner).
+WAIT_SCALE = float(os.environ.get("OMS_TEST_WAIT_SCALE", "1"))
 
 
 @asynccontextmanager
@@ -56,10 +60,13 @@ def bearer(token: str) -> dict[str, str]:
 
 
 async def eventually(
-    check: Callable[[], Awaitable[Any]] | Callable[[], Any], timeout: float = 20.0, interval: float = 0.1
+    check: Callable[[], Awaitable[Any]] | Callable[[], Any], timeout: float = 60.0, interval: float = 0.1
 ) -> Any:
-    """Retry ``check`` until it stops raising AssertionError (or returns truthy); returns its value."""
-    deadline = asyncio.get_running_loop().time() + timeout
+    """Retry ``check`` until it stops raising AssertionError (or returns truthy); returns its value.
+
+    The deadline is generous (a consumer joining its group on a busy CI runner takes seconds) and scales with
+    ``OMS_TEST_WAIT_SCALE``; a check that holds returns at once, so a passing test never waits for it."""
+    deadline = asyncio.get_running_loop().time() + timeout * WAIT_SCALE
     while True:
         try:
             result = check()
