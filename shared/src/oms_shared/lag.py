@@ -29,6 +29,8 @@ from prometheus_client import CollectorRegistry, Gauge
 from oms_shared.kafka import kafka_client_options
 
 log = logging.getLogger(__name__)
+# How long closing the Kafka clients may take before they are left to the garbage collector.
+CLOSE_TIMEOUT_S = 5.0
 
 HighWater = Callable[[TopicPartition], "int | None"]
 
@@ -114,7 +116,10 @@ class LagMonitor:
             try:
                 return await self._measure()
             except BaseException:
-                await self.close()  # fresh clients next time (a broker restart leaves stale metadata behind)
+                # Fresh clients next time (a broker restart leaves stale metadata behind). Bounded: a client
+                # that never finishes closing must not hold up a service that is stopping.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.close(), CLOSE_TIMEOUT_S)
                 raise
 
     async def _measure(self) -> list[PartitionLag]:

@@ -8,6 +8,7 @@ event handlers and any background tasks, then calls ``build_app()``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -50,6 +51,8 @@ from oms_shared.settings import KafkaSettings, ServiceSettings
 from oms_shared.topics import all_topics_with_dlq
 
 log = logging.getLogger(__name__)
+# How long a stopping service waits for its background tasks and clients before it goes on without them.
+STOP_TIMEOUT_S = 15.0
 
 BackgroundTask = Callable[[], Awaitable[None]]
 # Something else a service holds until it is done (e.g. e-mails not sent yet): how many, for /drained.
@@ -273,9 +276,15 @@ class ServiceRuntime:
             await hook()
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._tasks:
+            # Bounded: a background task stuck in a client that ignores cancellation must not keep the service
+            # (and its relay and database) running after it was told to stop.
+            _, stuck = await asyncio.wait(self._tasks, timeout=STOP_TIMEOUT_S)
+            for task in stuck:
+                log.warning("background task %s did not stop within %.0f s", task.get_name(), STOP_TIMEOUT_S)
         if self.lag is not None:
-            await self.lag.close()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.lag.close(), STOP_TIMEOUT_S)
         await self.broker.stop()
         if self.relay is not None:
             await self.relay.stop()
