@@ -253,13 +253,13 @@ async def inbox(client: httpx.AsyncClient, who: Person, keys: Path, **params: An
     return dict(response.json())
 
 
-async def processed(client: httpx.AsyncClient, event_type: str) -> float:
-    """How many events of a type the consumer has applied (from /metrics)."""
+async def processed(client: httpx.AsyncClient, event_type: str, outcome: str = "processed") -> float:
+    """How many events of a type the consumer has applied (from /metrics; ``outcome`` another outcome)."""
     text = (await client.get("/metrics")).text
     total = 0.0
     for line in text.splitlines():
         if line.startswith("oms_consumer_events_total{") and f'event_type="{event_type}"' in line:
-            if 'outcome="processed"' in line:
+            if f'outcome="{outcome}"' in line:
                 total += float(line.rsplit(" ", 1)[1])
     return total
 
