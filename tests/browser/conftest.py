@@ -85,6 +85,10 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OMS_")}
     env["OMS_CONSOLE_DEBUG_HEADERS"] = "true"
+    # Every scenario signs its people in afresh, all from 127.0.0.1: the sign-in throttle (proven in
+    # tests/integration/orders/test_sessions.py) would refuse the later scenarios of a whole run.
+    env["OMS_ORDERS_SIGNIN_PER_LOGIN_BURST"] = "1000"
+    env["OMS_ORDERS_SIGNIN_PER_IP_BURST"] = "1000"
     local = LocalStack.on_free_ports(tmp_path_factory.mktemp("browser") / "var", env=env)
     local.start()
     try:
