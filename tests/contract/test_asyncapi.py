@@ -28,6 +28,7 @@ EXPECTED = {
             topics.BUYER_UPDATED,
             topics.PASSWORD_RESET_REQUESTED,
             topics.BUYER_INVITED,
+            topics.EMPLOYEE_INVITED,
         },
     ),
     "inventory": (
@@ -43,6 +44,7 @@ EXPECTED = {
             topics.ORDER_CHANGED,
             topics.PASSWORD_RESET_REQUESTED,
             topics.BUYER_INVITED,
+            topics.EMPLOYEE_INVITED,
         },
         {topics.NOTIFICATION_DELIVERED},
     ),

@@ -18,6 +18,7 @@ ERP_STOCK_IMPORTED = "erp.stock_imported"
 NOTIFICATION_DELIVERED = "notification.delivered"
 PASSWORD_RESET_REQUESTED = "user.password_reset_requested"
 BUYER_INVITED = "buyer.invited"
+EMPLOYEE_INVITED = "employee.invited"
 
 ALL_TOPICS: tuple[str, ...] = (
     ORDER_PLACED,
@@ -36,6 +37,7 @@ ALL_TOPICS: tuple[str, ...] = (
     NOTIFICATION_DELIVERED,
     PASSWORD_RESET_REQUESTED,
     BUYER_INVITED,
+    EMPLOYEE_INVITED,
 )
 
 DLQ_SUFFIX = ".dlq"

@@ -110,6 +110,9 @@ TABLE: list[Row] = [
     # Invitation links: the token is the key (the harness's is a price-list link's, no invitation's: 404 to all).
     R("orders", "GET", "/api/v1/invitations/{token}", "public", "404 404 404 404 404 404", anonymous="404"),
     R("orders", "POST", "/api/v1/invitations/{token}/register", "public", "404 404 404 404 404 404", anonymous="404"),
+    R("orders", "GET", "/api/v1/employee-invitations/{token}", "public", "404 404 404 404 404 404", anonymous="404"),
+    R("orders", "POST", "/api/v1/employee-invitations/{token}/accept", "public", "404 404 404 404 404 404",
+      anonymous="404"),
     # R-ACC-1: access levels per section; the owner has all; employees, buyers, price lists, settings,
     # stock and the ERP configuration are the supplier's (a buyer gets 403). The reserve drift is the owner's
     # alone, of their own tenant (the stranger gets theirs); an employee's access is changed by the owner or a
@@ -160,6 +163,9 @@ TABLE: list[Row] = [
     R("orders", "POST", "/api/v1/price-lists/{price_list_id}/link", "R-ACC-1", "2xx 2xx 403 403 403 404"),
     R("orders", "DELETE", "/api/v1/price-lists/{price_list_id}/link", "R-ACC-1", "2xx 2xx 403 403 403 404"),
     R("orders", "POST", "/api/v1/users", "R-ACC-1", "2xx 403 403 2xx 2xx 2xx"),
+    # Employees are invited by e-mail under the same rules (each account's owner invites into their own).
+    R("orders", "POST", "/api/v1/users/invitations", "R-ACC-1", "2xx 403 403 2xx 2xx 2xx"),
+    R("orders", "GET", "/api/v1/users/invitations", "R-ACC-1", "2xx 403 403 2xx 2xx 2xx"),
     R("orders", "PUT", "/api/v1/price-lists/{price_list_id}", "R-ACC-1", "2xx 2xx 403 403 403 404"),
     R("orders", "PUT", "/api/v1/settings/time-limits", "R-ACC-1", "2xx 2xx 403 403 403 2xx"),
     R("orders", "PATCH", "/api/v1/account", "R-ACC-1", "2xx 403 403 2xx 2xx 2xx"),

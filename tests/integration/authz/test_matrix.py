@@ -99,6 +99,8 @@ REQUESTS: dict[tuple[str, str], Factory] = {
     ("PUT", "/api/v1/price-lists/{price_list_id}"): lambda s: {"json": s.data["price_list_body"]},
     ("PATCH", "/api/v1/price-lists/{price_list_id}/buyers"): lambda s: {"json": {"add": [], "remove": []}},
     ("POST", "/api/v1/buyers/{buyer_id}/invitations"): lambda s: {"json": {"email": f"{unique('inv')}@example.com"}},
+    ("POST", "/api/v1/users/invitations"): lambda s: {"json": {"email": f"{unique('emp')}@example.com"}},
+    ("POST", "/api/v1/employee-invitations/{token}/accept"): lambda s: {"json": {"password": PASSWORD}},
     ("POST", "/api/v1/invitations/{token}/register"): lambda s: {
         "json": {"email": f"{unique('inv')}@example.com", "password": PASSWORD}
     },

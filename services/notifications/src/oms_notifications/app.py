@@ -17,6 +17,7 @@ from oms_shared.contracts import (
     AccountUpdatedV1,
     BuyerInvitedV1,
     BuyerUpdatedV1,
+    EmployeeInvitedV1,
     NotificationDeliveredV1,
     OrderChangedV1,
     OrderPlacedV1,
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     runtime.consumer.on(OrderChangedV1, notifier.order_changed)
     runtime.consumer.on(UserPasswordResetRequestedV1, notifier.password_reset_requested)
     runtime.consumer.on(BuyerInvitedV1, notifier.buyer_invited)
+    runtime.consumer.on(EmployeeInvitedV1, notifier.employee_invited)
     runtime.produces.append(NotificationDeliveredV1)
     runtime.background.append(sender.run)
 

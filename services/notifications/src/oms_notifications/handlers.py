@@ -35,6 +35,7 @@ from oms_notifications.formatting import DEFAULT_CURRENCY, day, line_value, mome
 from oms_notifications.replicas import upsert
 from oms_shared.contracts import (
     BuyerInvitedV1,
+    EmployeeInvitedV1,
     Event,
     OrderChangedV1,
     OrderPlacedV1,
@@ -69,11 +70,16 @@ class Links:
     def invitation(self, token: str) -> str:
         return f"{self.base_url.rstrip('/')}/invitation?{urlencode({'token': token})}"
 
+    def employee_invitation(self, token: str) -> str:
+        return f"{self.base_url.rstrip('/')}/join-team?{urlencode({'token': token})}"
+
 
 # Not a notification kind users opt out of (Kind): a reset link is asked for by the reader and always sent.
 PASSWORD_RESET_KIND = "password_reset"
 # Nor is a supplier's invitation: it goes to an address that is nobody's account yet.
 BUYER_INVITATION_KIND = "buyer_invitation"
+# Nor an employee's: the person is nobody's user until they set a password through the link.
+EMPLOYEE_INVITATION_KIND = "employee_invitation"
 
 
 def insert_ignoring_duplicates(conn: AsyncConnection, table: sa.Table) -> Any:
@@ -325,6 +331,26 @@ class Notifier:
             "buyer_name": d.buyer_name,
             "invited_by_name": d.invited_by_name,
             "invitation_url": self.links.invitation(d.token),
+            "expires_at": d.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
+        }
+
+    async def employee_invited(self, event: EmployeeInvitedV1, tx: Tx) -> None:
+        """E-mail an invitation to join an account as its employee (no in-app copy: nobody's user yet)."""
+        d = event.data
+        context = self.employee_invitation_context(d)
+        await self._queue_email(
+            tx, event, d.invitation_id, d.email, d.locale, EMPLOYEE_INVITATION_KIND, context, utcnow()
+        )
+
+    def employee_invitation_context(self, d: Any) -> dict[str, Any]:
+        """What the employee invitation's template may use; its one link opens the console's page to join."""
+        return {
+            "kind": EMPLOYEE_INVITATION_KIND,
+            "locale": d.locale,
+            "account_name": d.account_name,
+            "recipient_name": d.name,
+            "invited_by_name": d.invited_by_name,
+            "invitation_url": self.links.employee_invitation(d.token),
             "expires_at": d.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
         }
 

@@ -19,6 +19,7 @@ from oms_orders.handlers import (
     catalog,
     changes,
     communication,
+    employees,
     export,
     identity,
     imports,
@@ -241,6 +242,61 @@ def build_router(deps: Deps) -> APIRouter:
     @router.patch("/users/{user_id}", tags=["identity"], summary="Change a user's access levels")
     async def update_user(user_id: uuid.UUID, body: schemas.UserPatch, principal: CurrentPrincipal) -> dict[str, Any]:
         return await identity.update_user(db, principal, user_id, body)
+
+    @router.post(
+        "/users/invitations",
+        status_code=201,
+        tags=["identity"],
+        summary="Invite an employee by e-mail, with access levels (R-ACC-1)",
+        description=(
+            "E-mails a one-time link (valid `OMS_ORDERS_INVITATION_TTL_S`, 7 days): the person sets a password "
+            "through it (`POST /employee-invitations/{token}/accept`) and is a user of the account with the access "
+            "given here. The rules of `POST /users` apply: only the owner or a user manager invites, nobody grants "
+            "above their own level (403), and the e-mail must not belong to a user yet (409)."
+        ),
+        responses={
+            403: {"description": "The caller does not manage users, or grants more than they have."},
+            409: {"description": "A user with this e-mail exists."},
+        },
+    )
+    async def invite_employee(body: schemas.EmployeeInvitationIn, principal: CurrentPrincipal) -> dict[str, Any]:
+        return await employees.invite(db, principal, body, deps.tokens)
+
+    @router.get(
+        "/users/invitations",
+        tags=["identity"],
+        summary="Employee invitations still waiting to be accepted",
+        responses={403: {"description": "The caller does not manage users."}},
+    )
+    async def list_employee_invitations(principal: CurrentPrincipal) -> dict[str, Any]:
+        return await employees.list_pending(db, principal)
+
+    @router.get(
+        "/employee-invitations/{token}",
+        tags=["identity"],
+        summary="The employee invitation behind a link (no sign-in)",
+        responses={404: {"description": "The link is unknown, used or expired."}},
+    )
+    async def show_employee_invitation(token: Annotated[str, Path(max_length=100)]) -> dict[str, Any]:
+        return await employees.show(db, token)
+
+    @router.post(
+        "/employee-invitations/{token}/accept",
+        status_code=201,
+        tags=["identity"],
+        summary="Set a password through an employee invitation: the user is created with the invited access",
+        description="Then sign in with the invited e-mail and this password: `POST /api/v1/auth/token`.",
+        responses={
+            **THROTTLED,
+            404: {"description": "The link is unknown, used or expired."},
+            409: {"description": "A user with this e-mail exists meanwhile."},
+        },
+    )
+    async def accept_employee_invitation(
+        token: Annotated[str, Path(max_length=100)], body: schemas.EmployeeInvitationAcceptIn, request: Request
+    ) -> dict[str, str]:
+        deps.signin_guard.check(client_ip(request), "employee-invitation")
+        return await employees.accept(db, token, body)
 
     # ------------------------------------------------------------ buyers
 

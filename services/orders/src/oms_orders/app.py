@@ -28,6 +28,7 @@ from oms_shared.contracts import (
     AccountUpdatedV1,
     BuyerInvitedV1,
     BuyerUpdatedV1,
+    EmployeeInvitedV1,
     ErpOrderChangedV1,
     OrderChangedV1,
     OrderDeletedV1,
@@ -122,6 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         OrderDeletedV1,
         UserPasswordResetRequestedV1,
         BuyerInvitedV1,
+        EmployeeInvitedV1,
     ]
     storage = document_store(settings)
     runtime.on_stopping.append(storage.close)

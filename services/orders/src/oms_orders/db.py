@@ -116,6 +116,27 @@ buyer_invitations = sa.Table(
     sa.Column("accepted_account_id", sa.String(36), nullable=True),
 )
 
+# 0011b: employees invited by e-mail: the access chosen for them waits here until they set a password.
+employee_invitations = sa.Table(
+    "employee_invitations",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("account_id", sa.String(36), sa.ForeignKey("accounts.id"), nullable=False, index=True),
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("name", sa.String(300), nullable=False, server_default=""),
+    sa.Column("locale", sa.String(10), nullable=False, server_default="ru"),
+    sa.Column("access_buyers", sa.String(10), nullable=False, server_default="none"),
+    sa.Column("access_orders", sa.String(10), nullable=False, server_default="none"),
+    sa.Column("restricted_to_own_buyers", sa.Boolean(), nullable=False, server_default=sa.false()),
+    sa.Column("manage_users", sa.Boolean(), nullable=False, server_default=sa.false()),
+    sa.Column("invited_by_user_id", sa.String(36), nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("expires_at", UtcDateTime(), nullable=False, index=True),
+    sa.Column("accepted_at", UtcDateTime(), nullable=True),
+    sa.Column("accepted_user_id", sa.String(36), nullable=True),
+)
+
 price_lists = sa.Table(
     "price_lists",
     metadata,

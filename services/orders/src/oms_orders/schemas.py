@@ -82,6 +82,25 @@ class UserIn(Body):
     manage_users: bool = False
 
 
+class EmployeeInvitationIn(Body):
+    """Whom to invite and with what access; they choose their password through the e-mailed link."""
+
+    email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+    name: str = Field(default="", max_length=300)
+    locale: Literal["ru", "en"] = "ru"
+    access_buyers: Level = "none"
+    access_orders: Level = "none"
+    restricted_to_own_buyers: bool = False
+    manage_users: bool = False
+
+
+class EmployeeInvitationAcceptIn(Body):
+    """The invited person's password (and, if they like, another spelling of their name)."""
+
+    password: str = Field(min_length=8, max_length=200)
+    name: str | None = Field(default=None, max_length=300)
+
+
 class UserPatch(Body):
     name: str | None = Field(default=None, max_length=300)
     locale: str | None = Field(default=None, max_length=10)

@@ -301,6 +301,30 @@ class BuyerInvitedV1(Event):
     data: BuyerInvitedData
 
 
+class EmployeeInvitedData(ContractModel):
+    invitation_id: uuid.UUID
+    account_name: str = Field(description="The company the invited person is to work for.")
+    email: str = Field(description="Where the invitation goes; nobody's user yet.")
+    name: str = ""
+    locale: str = "ru"
+    invited_by_name: str = ""
+    token: str = Field(description="One-time secret for the invitation link; single use, expires at expires_at.")
+    expires_at: datetime
+
+
+@register
+class EmployeeInvitedV1(Event):
+    """An account's owner (or a user manager) invited an employee by e-mail: notifications e-mails the link where
+    they set their password and join with the access chosen for them. ``tenant_id`` is the account. The token is
+    a secret: consumers other than notifications must not keep it."""
+
+    TOPIC: ClassVar[str] = topics.EMPLOYEE_INVITED
+    EVENT_TYPE: ClassVar[str] = "employee.invited"
+    event_type: Literal["employee.invited"] = "employee.invited"
+    schema_version: Literal[1] = 1
+    data: EmployeeInvitedData
+
+
 class BuyerUpdatedData(ContractModel):
     buyer_id: uuid.UUID
     buyer_account_id: uuid.UUID | None = None

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from oms_orders import schemas
-from oms_orders.db import accounts, buyer_invitations, password_resets, sessions, users
+from oms_orders.db import accounts, buyer_invitations, employee_invitations, password_resets, sessions, users
 from oms_orders.handlers.catalog import link_buyer_records_by_inn
 from oms_shared.auth import LEVELS, Principal, issue_token
 from oms_shared.contracts import (
@@ -247,14 +247,16 @@ async def end_sessions(conn: AsyncConnection, user_id: str, *, keep: str | None 
 
 
 async def purge_expired(db: Database, keep_s: float = 24 * 3600) -> int:
-    """Forget sessions, reset tokens and unused buyer invitations that expired more than ``keep_s`` ago; how
-    many went (an accepted invitation stays: it tells how the buyer record got its account)."""
+    """Forget sessions, reset tokens and unused buyer and employee invitations that expired more than ``keep_s``
+    ago; how many went (an accepted invitation stays: it tells how the buyer record or the user came to be)."""
     cutoff = utcnow() - timedelta(seconds=keep_s)
     async with db.transaction() as tx:
         gone = (await tx.conn.execute(sessions.delete().where(sessions.c.expires_at < cutoff))).rowcount
         gone += (await tx.conn.execute(password_resets.delete().where(password_resets.c.expires_at < cutoff))).rowcount
         unused = sa.and_(buyer_invitations.c.expires_at < cutoff, buyer_invitations.c.accepted_at.is_(None))
         gone += (await tx.conn.execute(buyer_invitations.delete().where(unused))).rowcount
+        unused = sa.and_(employee_invitations.c.expires_at < cutoff, employee_invitations.c.accepted_at.is_(None))
+        gone += (await tx.conn.execute(employee_invitations.delete().where(unused))).rowcount
     return int(gone)
 
 
