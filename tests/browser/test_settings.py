@@ -92,7 +92,6 @@ def test_a_suppliers_first_day_in_the_console(open_ui: OpenUi, world: World) -> 
     ui.go("/settings/employees")
     ui.page.fill("#f-email", f"{unique('manager')}@example.com")
     ui.page.fill("#f-name", "Олег Продажин")
-    ui.page.fill("#f-password", "another-secret-2")
     ui.page.select_option("#f-access_buyers", "read")
     ui.page.select_option("#f-access_orders", "change")
     ui.page.locator("form[action='/settings/employees'] input[name=restricted]").check()

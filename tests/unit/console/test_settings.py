@@ -61,43 +61,54 @@ def test_a_buyer_does_not_see_settings(console: Console) -> None:
 # -- employees ----------------------------------------------------------------------------------------
 
 
+def pending() -> dict[str, Any]:
+    return {"items": [
+        {"invitation_id": "i-1", "email": "vera@example.com", "name": "Вера Новая", "access_buyers": "read",
+         "access_orders": "change", "restricted_to_own_buyers": True, "manage_users": False,
+         "created_at": "2026-12-01T10:00:00Z", "expires_at": "2026-12-08T10:00:00Z", "accepted_at": None},
+    ]}  # fmt: skip
+
+
 def test_employees_show_their_access_levels(console: Console) -> None:
-    """R-ACC-1: every employee with access per section and "only own buyers"."""
+    """R-ACC-1: every employee with access per section and "only own buyers"; invitations not yet accepted."""
     console.signed_in_as_staff()
     console.services.orders.get("/api/v1/users").respond(200, json=people())
+    console.services.orders.get("/api/v1/users/invitations").respond(200, json=pending())
     page = console.get("/settings/employees")
     assert page.status_code == 200
     assert "Олег Продажин" in page.text and "oleg@example.com" in page.text
     assert f'action="/settings/employees/{USER_2}"' in page.text
     assert 'value="change" selected' in page.text
     assert "Только свои покупатели" in page.text
+    assert "Приглашения, ожидающие ответа" in page.text and "vera@example.com" in page.text
+    assert 'name="password"' not in page.text  # nobody types another person's password
 
 
-def test_adding_an_employee_with_restricted_access(console: Console) -> None:
-    """R-ACC-1: the invitation form sends the e-mail, levels per section and "only own buyers"."""
+def test_inviting_an_employee_with_restricted_access(console: Console) -> None:
+    """R-ACC-1: the invitation form sends the e-mail, levels per section and "only own buyers"; orders e-mails the
+    link where the employee sets a password."""
     console.signed_in_as_staff()
-    created = console.services.orders.post("/api/v1/users").respond(201, json={"user_id": USER_2})
+    invited = console.services.orders.post("/api/v1/users/invitations").respond(201, json={"invitation_id": "i-1"})
     answer = console.post("/settings/employees", {
-        "email": "oleg@example.com", "name": "Олег", "password": "секрет-123", "locale": "ru",
+        "email": "oleg@example.com", "name": "Олег", "locale": "ru",
         "access_buyers": "read", "access_orders": "change", "restricted": "1", "key": "k-1",
     })  # fmt: skip
     assert answer.status_code == 303
     assert answer.headers["location"] == "/settings/employees?done=employee"
-    body = sent(created)
-    assert body["email"] == "oleg@example.com"
-    assert body["access_buyers"] == "read" and body["access_orders"] == "change"
-    assert body["restricted_to_own_buyers"] is True and body["manage_users"] is False
-    assert created.calls.last.request.headers["Idempotency-Key"] == "k-1"
+    body = sent(invited)
+    assert body == {"email": "oleg@example.com", "name": "Олег", "locale": "ru", "access_buyers": "read",
+                    "access_orders": "change", "restricted_to_own_buyers": True, "manage_users": False}  # fmt: skip
+    assert invited.calls.last.request.headers["Idempotency-Key"] == "k-1"
 
 
 def test_a_taken_email_keeps_the_form_and_says_so(console: Console) -> None:
-    """R-ACC-1: a refused employee shows the reason next to the field and keeps what was typed."""
+    """R-ACC-1: a refused invitation shows the reason next to the field and keeps what was typed."""
     console.signed_in_as_staff()
     console.services.orders.get("/api/v1/users").respond(200, json=people())
-    console.services.orders.post("/api/v1/users").respond(409, json=refused(409, "email_taken"))
+    console.services.orders.get("/api/v1/users/invitations").respond(200, json={"items": []})
+    console.services.orders.post("/api/v1/users/invitations").respond(409, json=refused(409, "email_taken"))
     answer = console.post("/settings/employees", {
-        "email": "oleg@example.com", "name": "Олег Новый", "password": "секрет-123",
-        "access_buyers": "read", "access_orders": "read",
+        "email": "oleg@example.com", "name": "Олег Новый", "access_buyers": "read", "access_orders": "read",
     })  # fmt: skip
     assert answer.status_code == 422
     assert "уже зарегистрирован" in answer.text
@@ -105,15 +116,16 @@ def test_a_taken_email_keeps_the_form_and_says_so(console: Console) -> None:
 
 
 def test_bad_employee_input_is_refused_before_calling(console: Console) -> None:
-    """R-ACC-1: no e-mail, a short password or an unknown level: clear messages, nothing sent."""
+    """R-ACC-1: no e-mail or an unknown level: clear messages next to the fields, nothing sent."""
     console.signed_in_as_staff()
     console.services.orders.get("/api/v1/users").respond(200, json=people())
-    created = console.services.orders.post("/api/v1/users").respond(201, json={"user_id": USER_2})
-    answer = console.post("/settings/employees", {"email": "nope", "password": "short", "access_buyers": "root"})
+    console.services.orders.get("/api/v1/users/invitations").respond(200, json={"items": []})
+    invited = console.services.orders.post("/api/v1/users/invitations").respond(201, json={})
+    answer = console.post("/settings/employees", {"email": "nope", "access_buyers": "root"})
     assert answer.status_code == 422
-    assert not created.called
+    assert not invited.called
     assert 'aria-invalid="true" aria-describedby="email-error"' in answer.text
-    assert 'aria-describedby="password-error"' in answer.text
+    assert 'id="access_buyers-error"' in answer.text
 
 
 def test_changing_access_and_deactivating(console: Console) -> None:
@@ -140,6 +152,7 @@ def test_a_refused_access_change_says_why(console: Console) -> None:
     """R-ACC-1: granting above one's own level is refused by orders; the page says so in the employee's row."""
     console.signed_in_as_staff()
     console.services.orders.get("/api/v1/users").respond(200, json=people())
+    console.services.orders.get("/api/v1/users/invitations").respond(200, json={"items": []})
     console.services.orders.patch(f"/api/v1/users/{USER_2}").respond(403, json=refused(403, "above_own_level"))
     answer = console.post(f"/settings/employees/{USER_2}", {
         "action": "access", "access_buyers": "full", "access_orders": "full",

@@ -70,3 +70,7 @@ class InventoryClient(ServiceClient):
 
     async def products(self, **params: Any) -> dict[str, Any]:
         return dict(await self.get_json("/api/v1/products", params=params))
+
+    async def upsert_products(self, items: list[dict[str, Any]]) -> dict[str, Any]:
+        """Create or change products by SKU (name, unit)."""
+        return dict(await self.post_json("/api/v1/products", {"items": items}))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -188,6 +189,20 @@ class OrdersClient(ServiceClient):
     # -- settings: employees, buyers, price lists and their links (R-UI-11, R-ACC-1..3, R-IN-2) --
     async def create_user(self, body: dict[str, Any], key: str | None) -> dict[str, Any]:
         return dict((await self.request("POST", "/api/v1/users", json=body, idempotency_key=key)).json())
+
+    async def invite_employee(self, body: dict[str, Any], key: str | None) -> dict[str, Any]:
+        answer = await self.request("POST", "/api/v1/users/invitations", json=body, idempotency_key=key)
+        return dict(answer.json())
+
+    async def employee_invitations(self) -> dict[str, Any]:
+        return dict(await self.get_json("/api/v1/users/invitations"))
+
+    async def employee_invitation(self, token: str) -> dict[str, Any]:
+        return dict(await self.get_json(f"/api/v1/employee-invitations/{quote(token, safe='')}", authenticated=False))
+
+    async def accept_employee_invitation(self, token: str, body: dict[str, Any]) -> dict[str, Any]:
+        path = f"/api/v1/employee-invitations/{quote(token, safe='')}/accept"
+        return dict(await self.post_json(path, body, authenticated=False))
 
     async def update_user(self, user_id: str, body: dict[str, Any], key: str | None) -> dict[str, Any]:
         answer = await self.request("PATCH", f"/api/v1/users/{user_id}", json=body, idempotency_key=key)

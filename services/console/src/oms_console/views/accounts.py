@@ -121,3 +121,78 @@ async def invitation_register(
             session_of(request).set_tokens = tokens
             return RedirectResponse("/catalogue?done=invitation", status_code=303)
     return _page(request, token, invitation, form, errors, status_code=422)
+
+
+# -- joining a company through an employee invitation ----------------------------------------------------
+
+
+async def _employee_invitation(request: Request, token: str) -> dict[str, Any] | None:
+    if not token or len(token) > 100:
+        return None
+    try:
+        return await api_for(request, None).orders.employee_invitation(token)
+    except ServiceError as exc:
+        if exc.status in (400, 404, 410, 422):
+            return None
+        raise
+
+
+def _join_page(
+    request: Request,
+    token: str,
+    invitation: dict[str, Any] | None,
+    form: dict[str, str],
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    context = {"token": token, "invitation": invitation, "form": form, "errors": errors or {}}
+    return render(request, "accounts/join_team.html", context, status_code=status_code if invitation else 404)
+
+
+@router.get("/join-team")
+async def join_team_page(request: Request, token: str = "") -> Response:
+    """R-ACC-1: the page an invited employee opens from the e-mail: the company, their e-mail, a password."""
+    invitation = await _employee_invitation(request, token)
+    return _join_page(request, token, invitation, {"name": str((invitation or {}).get("name") or "")})
+
+
+@router.post("/join-team")
+async def join_team(
+    request: Request,
+    token: Annotated[str, Form(max_length=200)] = "",
+    name: Annotated[str, Form(max_length=300)] = "",
+    password: Annotated[str, Form(max_length=200)] = "",
+    password2: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """R-ACC-1: the invited employee sets a password; then signed in, with the access the owner chose."""
+    form = {"name": name.strip()}
+    errors: dict[str, str] = {}
+    if len(password) < 8:
+        errors["password"] = _("At least 8 characters.")
+    elif password != password2:
+        errors["password2"] = _("The passwords differ.")
+    invitation = await _employee_invitation(request, token)
+    if invitation is None:
+        return _join_page(request, token, None, form)
+    if not errors:
+        api = api_for(request, None)
+        body: dict[str, Any] = {"password": password}
+        if form["name"]:
+            body["name"] = form["name"]
+        try:
+            joined = await api.orders.accept_employee_invitation(token, body)
+            tokens = await api.orders.sign_in(str(joined.get("email") or invitation.get("email") or ""), password)
+        except ServiceError as exc:
+            if exc.status == 409:
+                errors["_"] = _("This e-mail is registered already: sign in with it.")
+            elif exc.status == 429:
+                errors["_"] = _("Too many attempts. Wait a minute and try again.")
+            elif exc.status == 404:
+                return _join_page(request, token, None, form)
+            else:
+                errors.update(exc.field_errors())
+                errors.setdefault("_", _("The request was refused."))
+        else:
+            session_of(request).set_tokens = tokens
+            return RedirectResponse("/orders", status_code=303)
+    return _join_page(request, token, invitation, form, errors, status_code=422)

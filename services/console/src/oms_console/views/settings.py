@@ -31,7 +31,7 @@ def level_name(level: str) -> str:
 def done_flash(request: Request) -> dict[str, Any] | None:
     """The message after a settings write (``?done=<key>``), from a fixed list."""
     messages = {
-        "employee": _("The employee is added. Tell them their e-mail and password to sign in."),
+        "employee": _("The invitation is sent by e-mail: the employee sets a password through its link."),
         "access": _("Access changed."),
         "deactivated": _("The employee is deactivated: they are signed out and cannot sign in."),
         "activated": _("The employee can sign in again."),
@@ -71,6 +71,7 @@ async def settings_home(request: Request, user: CurrentUser) -> Response:
         ("/settings/buyers", _("Buyers"), _("Buyer companies, invitations, managers and segments.")),
         ("/settings/price-lists", _("Price lists"), _("Prices, warehouses, buyers, links, automatic confirmation.")),
         ("/settings/warehouses", _("Warehouses"), _("The warehouses stock is kept and shipped from.")),
+        ("/settings/products", _("Products"), _("Your catalogue: SKU, name and unit of every product.")),
         ("/settings/company", _("Company"), _("Your company's name and details.")),
         ("/settings/time-limits", _("Time limits"), _("How long an order may stay in each status.")),
         ("/settings/erp", _("ERP connection"), _("The exchange with 1C and its log.")),
@@ -107,8 +108,12 @@ async def _employees_page(
     status_code: int = 200,
 ) -> Response:
     answer = await api.orders.users()
+    pending: list[dict[str, Any]] = []
+    if may_manage_users(user):
+        pending = list((await api.orders.employee_invitations()).get("items") or [])
     context = {
         "items": list(answer.get("items") or []),
+        "pending": pending,
         "form": form or _employee_form(),
         "errors": errors or {},
         "row_errors": row_errors or {},
@@ -128,13 +133,12 @@ async def employees(request: Request, user: CurrentUser, api: Services) -> Respo
 
 
 @router.post("/settings/employees")
-async def add_employee(
+async def invite_employee(
     request: Request,
     user: CurrentUser,
     api: Services,
     email: Annotated[str, Form(max_length=320)] = "",
     name: Annotated[str, Form(max_length=300)] = "",
-    password: Annotated[str, Form(max_length=200)] = "",
     locale: Annotated[str, Form(max_length=10)] = "ru",
     access_buyers: Annotated[str, Form(max_length=10)] = "none",
     access_orders: Annotated[str, Form(max_length=10)] = "none",
@@ -142,7 +146,8 @@ async def add_employee(
     manage_users: Annotated[str, Form(max_length=10)] = "",
     key: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
-    """R-ACC-1: a new employee with access levels per section and, if asked, only their own buyers."""
+    """R-ACC-1: invite an employee by e-mail with access levels per section and, if asked, only their own buyers;
+    they set their own password through the e-mailed link (``/join-team``)."""
     require_staff(user)
     form = _employee_form(
         email=email.strip(),
@@ -157,8 +162,6 @@ async def add_employee(
     errors: dict[str, str] = {}
     if "@" not in form["email"] or " " in form["email"]:
         errors["email"] = _("Enter an e-mail.")
-    if len(password) < 8:
-        errors["password"] = _("At least 8 characters.")
     for field in ("access_buyers", "access_orders"):
         if form[field] not in LEVELS:
             errors[field] = _("Choose an access level.")
@@ -166,7 +169,6 @@ async def add_employee(
         body = {
             "email": form["email"],
             "name": form["name"],
-            "password": password,
             "locale": form["locale"],
             "access_buyers": form["access_buyers"],
             "access_orders": form["access_orders"],
@@ -174,7 +176,7 @@ async def add_employee(
             "manage_users": form["manage_users"],
         }
         try:
-            await api.orders.create_user(body, form["key"])
+            await api.orders.invite_employee(body, form["key"])
         except ServiceError as exc:
             if exc.status == 409:
                 errors["email"] = _("This e-mail is already registered.")
