@@ -6,7 +6,9 @@ Every new screen is scanned by axe-core and photographed (``Ui.screen``)."""
 from __future__ import annotations
 
 import io
+import os
 import re
+import shutil
 import time
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -21,7 +23,7 @@ from playwright.sync_api import Page, expect
 from oms_devstack.mailcatcher import read_mailbox
 from oms_devstack.stack import LocalStack
 from oms_devstack.story import Actor
-from tests.browser.conftest import Ui, World, unique, wait_until
+from tests.browser.conftest import ROOT, Ui, World, unique, wait_until
 
 OpenUi = Callable[[], Ui]
 PASSWORD = "a-long-secret-1"
@@ -79,6 +81,26 @@ def analytics_workbook(page: Page) -> dict[str, list[Any]]:
     rows = {str(r[0]): list(r[1:]) for r in book.worksheets[0].iter_rows(values_only=True) if r and r[0]}
     rows["__all__"] = [str(c) for ws in book.worksheets for r in ws.iter_rows(values_only=True) for c in r if c]
     return rows
+
+
+# The README's pictures of the back office, refreshed from this story with ``OMS_UPDATE_SCREENSHOTS=1``.
+README_PICTURES = {
+    "stock-item": "stock-item.png",
+    "analytics": "analytics.png",
+    "price-list": "settings-price-list.png",
+}
+
+
+def keep_for_readme(ui: Ui) -> None:
+    if os.environ.get("OMS_UPDATE_SCREENSHOTS") != "1":
+        return
+    target = ROOT / "docs" / "screenshots"
+    target.mkdir(parents=True, exist_ok=True)
+    by_name = {p.name: p for p in ui.shots}
+    for screen, name in README_PICTURES.items():
+        shot = f"{ui.scenario}-{screen}-{ui.locale}.png"
+        if shot in by_name:
+            shutil.copyfile(by_name[shot], target / name)
 
 
 def order_as_buyer(buyer: Ui, quantity: str) -> str:
@@ -213,6 +235,7 @@ def test_a_suppliers_first_day_from_sign_up_to_analytics(open_ui: OpenUi, world:
     submit(owner_ui, "form[action$='/link']:has(input[value=on])")
     share_link = page.locator("#share-link").input_value()
     assert "/join/" in share_link
+    owner_ui.screen("price-list")
 
     # -- the invited buyer registers through the e-mail and orders; another buyer comes by the link --------
     buyer_ui = open_ui()
@@ -305,4 +328,5 @@ def test_a_suppliers_first_day_from_sign_up_to_analytics(open_ui: OpenUi, world:
     assert Decimal(str(mine["Все заказы"][1])) == Decimal(str(orders[own_order_id]["total"]))
     assert not any("По ссылке" in c for c in mine["__all__"])
     assert other_number not in " ".join(mine["__all__"])
+    keep_for_readme(owner_ui)
     print(f"the first day took {time.monotonic() - started:.1f} s")
