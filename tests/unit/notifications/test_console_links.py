@@ -105,6 +105,19 @@ def test_every_e_mail_links_only_to_the_console(settings: Settings, locale: str)
     rendered = renderer.render("buyer_invitation", locale, invitation)
     checked["buyer_invitation"] = links_of(rendered, sent("buyer_invitation", rendered, settings, invitation))
     assert f"{CONSOLE}/invitation?token=inv-1" in checked["buyer_invitation"]
+    joining = notifier.employee_invitation_context(
+        SimpleNamespace(
+            locale=locale,
+            account_name="Поставщик",
+            name="Олег",
+            invited_by_name="Иван",
+            token="emp-1",
+            expires_at=expires,
+        )
+    )
+    rendered = renderer.render("employee_invitation", locale, joining)
+    checked["employee_invitation"] = links_of(rendered, sent("employee_invitation", rendered, settings, joining))
+    assert f"{CONSOLE}/join-team?token=emp-1" in checked["employee_invitation"]
 
     for kind, urls in checked.items():
         assert urls, kind
