@@ -55,11 +55,12 @@ def link_in_mail(stack: LocalStack, address: str, pattern: str) -> str:
     return path
 
 
-def stock_workbook(*rows: tuple[str, str, int]) -> bytes:
+def stock_workbook(*rows: tuple[str, str, int, str, str]) -> bytes:
+    """Stock on hand per warehouse item; a row with a name creates its product if the SKU is new."""
     book = Workbook()
     sheet = book.active
     assert sheet is not None
-    sheet.append(["warehouse_code", "sku", "on_hand"])
+    sheet.append(["warehouse_code", "sku", "on_hand", "name", "unit"])
     for row in rows:
         sheet.append(list(row))
     out = io.BytesIO()
@@ -117,7 +118,8 @@ def order_as_buyer(buyer: Ui, quantity: str) -> str:
 
 def test_a_suppliers_first_day_from_sign_up_to_analytics(open_ui: OpenUi, world: World, stack: LocalStack) -> None:
     """R-UI-9, R-UI-10, R-UI-11, R-ACC-1, R-ACC-3, R-IN-2: a supplier signs up in the console, fills in the company
-    profile, creates a warehouse and products, uploads their stock from Excel, invites a manager restricted to
+    profile, creates a warehouse and products, uploads their stock from Excel (a row with a new SKU and its name
+    creates that product too), invites a manager restricted to
     their own buyers (who sets a password through the e-mailed link), adds and invites a buyer managed by them,
     makes a price list with a share link. The invited buyer registers through the e-mail and orders; a second
     buyer registers through the share link and orders. The manager sees and confirms only their buyer's order;
@@ -179,12 +181,19 @@ def test_a_suppliers_first_day_from_sign_up_to_analytics(open_ui: OpenUi, world:
     owner_ui.screen("products")
 
     owner_ui.go("/stock/upload")
-    upload = stock_workbook(("SPB", "ANCHOR-10", 500), ("SPB", "DOWEL-8", 1000))
+    upload = stock_workbook(
+        ("SPB", "ANCHOR-10", 500, "", ""),
+        ("SPB", "DOWEL-8", 1000, "", ""),
+        ("SPB", "SCREW-6", 300, "Шуруп 6×60", "шт"),  # a new SKU with its name: the upload creates the product
+    )
     page.set_input_files(
         "#f-file", files=[{"name": "остатки.xlsx", "mimeType": "application/octet-stream", "buffer": upload}]
     )
     submit(owner_ui, "form[action='/stock/upload']")
     expect(page.locator("main .flash-success a[href='/stock']")).to_be_visible()
+    owner_ui.go("/settings/products?q=SCREW")
+    expect(page.locator("#products tbody tr")).to_have_count(1)
+    expect(page.locator("#products")).to_contain_text("Шуруп 6×60")
 
     # -- a manager invited by e-mail, restricted to their own buyers --------------------------------------
     manager_email = f"manager-{run}@example.com"
@@ -218,13 +227,17 @@ def test_a_suppliers_first_day_from_sign_up_to_analytics(open_ui: OpenUi, world:
     submit(owner_ui, "form[method=post][action='/settings/buyers']")
     assert "/settings/buyers/" in page.url, page.url
 
+    prices = (("ANCHOR-10", "25,00"), ("DOWEL-8", "3,50"), ("SCREW-6", "2,10"))
+
     def price_list_saved() -> bool:
-        """Products and the warehouse reach orders through Kafka: the form is sent until orders takes it."""
+        """Products and the warehouse reach orders through Kafka: the form is sent once it offers them all."""
         owner_ui.go("/settings/price-lists/new")
+        if any(page.locator("tr", has_text=sku).count() == 0 for sku, _ in prices):
+            return False
         page.fill("#f-name", "Опт СПб")
         page.locator("label", has_text="Склад Санкт-Петербург").locator("input[name=warehouse_ids]").check()
         page.locator("label", has_text="ООО «Северная стройка»").locator("input[name=buyer_ids]").check()
-        for sku, price in (("ANCHOR-10", "25,00"), ("DOWEL-8", "3,50")):
+        for sku, price in prices:
             row = page.locator("tr", has_text=sku)
             row.locator("input[name=price]").fill(price)
             row.locator("input[name=vat]").fill("20")
