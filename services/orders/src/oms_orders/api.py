@@ -295,7 +295,8 @@ def build_router(deps: Deps) -> APIRouter:
     async def accept_employee_invitation(
         token: Annotated[str, Path(max_length=100)], body: schemas.EmployeeInvitationAcceptIn, request: Request
     ) -> dict[str, str]:
-        deps.signin_guard.check(client_ip(request), "employee-invitation")
+        # Guesses are bounded per address; the link's own attempts per link (not one budget for every company).
+        deps.signin_guard.check(client_ip(request), f"employee-invitation:{token}")
         return await employees.accept(db, token, body)
 
     # ------------------------------------------------------------ buyers

@@ -187,9 +187,6 @@ class OrdersClient(ServiceClient):
         return Versioned(answer.json(), answer.headers.get("etag"))
 
     # -- settings: employees, buyers, price lists and their links (R-UI-11, R-ACC-1..3, R-IN-2) --
-    async def create_user(self, body: dict[str, Any], key: str | None) -> dict[str, Any]:
-        return dict((await self.request("POST", "/api/v1/users", json=body, idempotency_key=key)).json())
-
     async def invite_employee(self, body: dict[str, Any], key: str | None) -> dict[str, Any]:
         answer = await self.request("POST", "/api/v1/users/invitations", json=body, idempotency_key=key)
         return dict(answer.json())
