@@ -9,6 +9,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# Worker processes of `make test` (pytest-xdist): the tests mostly wait on brokers, databases and processes, so three
+# workers share two cores well. PYTEST_WORKERS=0 runs everything in one process.
+PYTEST_WORKERS ?= 3
 MYPY_ARGS ?=
 BENCH_ARGS ?=
 # Extra arguments of `oms up`, e.g. make run OMS_UP_ARGS="--broker-port 19092"
@@ -27,7 +30,7 @@ help:
 	@echo "make install    create .venv and install every package (editable) with dev tools"
 	@echo "make run        start the local stack in the foreground (Ctrl-C stops it; OMS_UP_ARGS='--broker-port 19092')"
 	@echo "make down       stop a stack started elsewhere; make status / make demo"
-	@echo "make test       run pytest (extra arguments: PYTEST_ARGS='-k orders -x')"
+	@echo "make test       run the whole suite (PYTEST_WORKERS=3; one selection: PYTEST_ARGS='-k orders -x')"
 	@echo "make lint | typecheck | docs | bench | clean"
 
 check-python:
@@ -61,8 +64,14 @@ status: install
 demo: install
 	$(BIN)/oms demo
 
+# Without PYTEST_ARGS: everything but the browser suite on $(PYTEST_WORKERS) workers, then the browser suite in one
+# process (it starts one local stack for all its scenarios). Both parts run even when the first fails.
 test: install
-	$(BIN)/pytest $(PYTEST_ARGS)
+	@if [ -n "$(strip $(PYTEST_ARGS))" ]; then $(BIN)/pytest $(PYTEST_ARGS); else \
+		rc=0; \
+		$(BIN)/pytest -n $(PYTEST_WORKERS) --ignore=tests/browser || rc=$$?; \
+		$(BIN)/pytest tests/browser || rc=$$?; \
+		exit $$rc; fi
 
 lint: install
 	$(BIN)/ruff check .

@@ -319,8 +319,14 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        """A connection for queries only."""
+        """A connection for queries only.
+
+        On PostgreSQL its queries share one snapshot (REPEATABLE READ; read-only, so it never meets a
+        serialization failure): an answer built from several queries (an order, its lines, its parts) never
+        mixes the state before a concurrent commit with the state after it. SQLite reads one snapshot anyway."""
         async with self.engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                await conn.execution_options(isolation_level="REPEATABLE READ")
             yield conn
 
     async def dispose(self) -> None:

@@ -158,3 +158,30 @@ async def test_the_reconciler_reports_a_released_line_that_still_holds_units(dat
         (drift,) = await node.inventory.reconcile()
         assert (drift["projection"], drift["ledger"], drift["holders"]) == (1 * U, 0, 0)
         assert [(x["state"], x["reserved"]) for x in drift["lines"]] == [("released", 1 * U)]
+
+
+async def test_a_document_attached_right_after_the_confirmation_does_not_lose_its_reserve(database_url: str) -> None:
+    """R-RSV-1: the manager confirms and at once attaches a document (or writes a comment): the change without
+    lines (version 3, order.changed) may arrive before the confirmation (version 2, order.status_changed). It
+    waits for it; the order is reserved and the change applies after."""
+    tenant = str(uuid.uuid4())
+    async with nodes(database_url) as (node,):
+        wid = await catalogue(node, tenant, {"A": "10"})
+        order = uuid.uuid4()
+        a = line("A", wid, "4")
+        await node.deliver(changed(tenant, order, 3, "document", None))
+        assert await node.parked() == 1
+        assert await item(node, tenant, wid, "A") == (10 * U, 0)
+        await node.deliver(status(tenant, order, 2, OrderStatus.CONFIRMED, [a]))
+        assert await item(node, tenant, wid, "A") == (10 * U, 4 * U)
+        assert await node.unpark() == 1
+        assert await node.parked() == 0
+        assert await item(node, tenant, wid, "A") == (10 * U, 4 * U)
+
+        # A comment written on a placed order is its first change (version 2): applied, nothing to wait for.
+        placed = uuid.uuid4()
+        await node.deliver(changed(tenant, placed, 2, "comment", None, status=OrderStatus.NEW))
+        assert await node.parked() == 0
+        await node.deliver(status(tenant, placed, 3, OrderStatus.CONFIRMED, [line("A", wid, "2")]))
+        assert await item(node, tenant, wid, "A") == (10 * U, 6 * U)
+        assert await node.inventory.reconcile() == []

@@ -54,6 +54,8 @@ async def admit_order_event(
     sequence: int,
     status: OrderStatus,
     line_ids: Iterable[str],
+    *,
+    carries_lines: bool = True,
 ) -> str:
     """Decide whether an order event applies, in the order's version order; returns "apply", "stale" or "closed".
 
@@ -66,6 +68,10 @@ async def admit_order_event(
     - more than one ahead: an earlier event is still on its way; ``NotYet`` parks this one (ADR 009);
     - the first event seen of an order whose lines another order still holds: a part whose split has not
       arrived (its shipment or cancellation would find nothing to consume); parked too;
+    - the first event seen of an order that carries no lines (a comment, a document) and is not the order's
+      first change after placing (``order.placed``, version 1, is not read here): the change before it, which
+      holds the order's state (a confirmation, say), is still on its way on the other topic; applied first, this
+      one would make that confirmation look stale and the order would never be reserved. Parked too;
     - a closed order (shipped, rejected, cancelled) takes nothing more: a late confirmation or edit is ignored.
 
     An event without a sequence (0) is not ordered: only the closed-order rule applies to it.
@@ -93,6 +99,8 @@ async def admit_order_event(
             return "stale"
         if known and sequence > row.version + 1:
             raise NotYet(f"order {order_id}: version {row.version} applied, this event is version {sequence}")
+        if not known and sequence > 2 and not carries_lines:
+            raise NotYet(f"order {order_id}: version {sequence} carries no lines; earlier versions are on their way")
         if not known and sequence > 1 and await _held_elsewhere(conn, tenant, order_id, list(line_ids)):
             raise NotYet(f"order {order_id}: its lines are still held by another part (its split has not arrived)")
     await _record(conn, tenant, order_id, max(sequence, row.version), status)
@@ -198,7 +206,13 @@ class EventHandlers:
         tenant = str(event.tenant_id)
         order_id = str(data.order_id)
         verdict = await admit_order_event(
-            tx.conn, tenant, order_id, event.sequence, data.status, [str(x.line_id) for x in data.lines or []]
+            tx.conn,
+            tenant,
+            order_id,
+            event.sequence,
+            data.status,
+            [str(x.line_id) for x in data.lines or []],
+            carries_lines=data.lines is not None,
         )
         if verdict != "apply":
             self.metrics.order_events_skipped.labels(verdict).inc()
