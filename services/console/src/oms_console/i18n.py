@@ -172,7 +172,7 @@ def _money_pattern(code: str, currency: str) -> NumberPattern | None:
     """The locale's currency pattern with this currency's symbol and digits written in; ``None`` when the
     pattern spells the currency's name (it depends on the amount: Babel formats those)."""
     locale = _babel_locale(code)
-    pattern = copy.copy(locale.currency_formats["standard"])
+    pattern: NumberPattern = copy.copy(locale.currency_formats["standard"])
     if any("¤¤¤" in affix for affix in (*pattern.prefix, *pattern.suffix)):
         return None
     symbol = get_currency_symbol(currency, locale)
@@ -197,13 +197,13 @@ def money(value: Any, currency: str = "RUB") -> str:
     pattern = _money_pattern(code, currency)
     if pattern is None:
         return format_currency(amount, currency, locale=_babel_locale(code))
-    return pattern.apply(amount, _babel_locale(code))
+    return str(pattern.apply(amount, _babel_locale(code)))
 
 
 def _format_decimal(amount: Decimal | float, fmt: str | None = None) -> str:
     """Babel's ``format_decimal`` in the current locale."""
     code = current_locale()
-    return _number_pattern(code, fmt).apply(amount, _babel_locale(code))
+    return str(_number_pattern(code, fmt).apply(amount, _babel_locale(code)))
 
 
 def number(value: Any, digits: int | None = None) -> str:
