@@ -222,6 +222,10 @@ class TokenVerifier:
         self.transport: httpx.AsyncBaseTransport | None = None  # tests fetch from an in-process app
         self._last_fetch = float("-inf")
         self._lock = asyncio.Lock()
+        # Tokens already verified: token -> (principal, the key that verified it, its exp). A page of the console
+        # makes several calls with one token; the signature is checked once, the expiry and the key every time.
+        self._verified: dict[str, tuple[Principal, Any, float]] = {}
+        self.max_verified = 4096
 
     @property
     def public_key(self) -> Any:
@@ -284,6 +288,12 @@ class TokenVerifier:
         return self.verify(token)
 
     def verify(self, token: str) -> Principal:
+        known = self._verified.get(token)
+        if known is not None:
+            principal, key, exp = known
+            if time.time() < exp and any(k is key for k in self.keys.values()):
+                return principal
+            del self._verified[token]  # expired, or its key rotated out: verified afresh (and refused) below
         kid = self._kid(token)
         if kid is not None:
             if kid not in self.keys:
@@ -317,7 +327,7 @@ class TokenVerifier:
             # Never the library's reason (decoding details): a plain refusal.
             raise Unauthorized("invalid token", code="invalid_token") from exc
         try:
-            return Principal(
+            principal = Principal(
                 user_id=uuid.UUID(claims["sub"]),
                 account_id=uuid.UUID(claims["tid"]),
                 account_kind=claims["akind"],
@@ -327,8 +337,20 @@ class TokenVerifier:
                 name=str(claims.get("name", "")),
                 session_id=str(claims["sid"]) if claims.get("sid") else None,
             )
+            exp = float(claims["exp"])
         except (ValueError, KeyError, TypeError) as exc:
             raise Unauthorized("invalid token", code="invalid_token") from exc
+        self._remember(token, principal, public_key, exp)
+        return principal
+
+    def _remember(self, token: str, principal: Principal, key: Any, exp: float) -> None:
+        if len(self._verified) >= self.max_verified:
+            now = time.time()
+            for old in [t for t, (_p, _k, e) in self._verified.items() if e <= now]:
+                del self._verified[old]
+            while len(self._verified) >= self.max_verified:  # still full: the oldest go first
+                del self._verified[next(iter(self._verified))]
+        self._verified[token] = (principal, key, exp)
 
 
 # Declares the bearer scheme in OpenAPI (the "Authorize" button in /docs); the token is checked below.

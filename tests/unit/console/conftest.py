@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -90,6 +91,36 @@ class Services:
         self.notifications = ServiceRoutes(router, URLS["notifications"])
         self.erp_bridge = ServiceRoutes(router, URLS["erp-bridge"])
         self.analytics = ServiceRoutes(router, URLS["analytics"])
+
+
+def me_answers_after(console: Console, data_route: respx.Route) -> list[str]:
+    """Orders' ``/me`` answers only once the console has asked for ``data_route`` (its answer set): a page that
+    asks for its data together with the user gets both at once; one that waits for the user first waits 5 s in
+    vain. Returns the paths in the order asked for (and the vain wait, if any)."""
+    asked: list[str] = []
+    seen: dict[str, asyncio.Event] = {}
+
+    def event() -> asyncio.Event:
+        return seen.setdefault("event", asyncio.Event())  # made in the app's event loop
+
+    async def me(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.path)
+        try:
+            await asyncio.wait_for(event().wait(), 5)
+        except TimeoutError:
+            asked.append("(waited for it in vain)")
+        return httpx.Response(200, json=a_me("supplier"))
+
+    answer = data_route.return_value
+
+    def data(request: httpx.Request) -> httpx.Response | None:
+        asked.append(request.url.path)
+        event().set()
+        return answer
+
+    console.services.orders.get("/api/v1/me").mock(side_effect=me)
+    data_route.side_effect = data
+    return asked
 
 
 class Console:

@@ -7,8 +7,9 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+from babel.numbers import format_currency, format_decimal
 
-from oms_console import i18n
+from oms_console import i18n, labels
 from oms_console.catalogs import extract, problems, read
 
 
@@ -58,6 +59,31 @@ def test_money_numbers_and_dates_in_russian(russian: None) -> None:
 def test_money_and_dates_in_english(english: None) -> None:
     assert "1,234.50" in i18n.money("1234.5")
     assert i18n.date_("2026-12-22") == "12/22/26"
+
+
+AMOUNTS = ["0", "-0", "1", "-1", "0.005", "0.015", "-0.004", "99.995", "1234.5", "-12345.678", "1E+6", "123456789.125"]
+
+
+@pytest.mark.parametrize("code", ["ru", "en"])
+def test_money_and_numbers_read_as_babel_formats_them(code: str) -> None:
+    """The formats made once per locale and currency give exactly what Babel's own functions give."""
+    i18n.activate(code, i18n.load_catalogs())
+    for value in AMOUNTS:
+        amount = Decimal(value)
+        for currency in ("RUB", "USD", "EUR", "JPY", "KZT", "BHD", "XYZ"):
+            assert i18n.money(value, currency) == format_currency(amount, currency, locale=code), (value, currency)
+        plain = amount.normalize() if amount == amount.to_integral() else amount
+        assert i18n.number(value) == format_decimal(plain, locale=code), value
+        assert i18n.number(value, 2) == format_decimal(amount, format="#,##0.00", locale=code), value
+        assert i18n.number(value, 0) == format_decimal(amount, format="#,##0", locale=code), value
+
+
+def test_names_of_codes_follow_the_locale() -> None:
+    i18n.activate("ru", i18n.load_catalogs())
+    assert (labels.status_name("confirmed"), labels.payment_name("partial")) == ("Подтверждён", "Оплачен частично")
+    i18n.activate("en", i18n.load_catalogs())
+    assert (labels.status_name("confirmed"), labels.payment_name("partial")) == ("Confirmed", "Partly paid")
+    assert labels.status_name("unheard_of") == "unheard_of" and labels.status_name(None) == ""
 
 
 def test_plural_forms_follow_russian_grammar(russian: None) -> None:

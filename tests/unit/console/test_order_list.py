@@ -11,7 +11,7 @@ import httpx
 from openpyxl import load_workbook
 
 from tests.unit.console.builders import BUYER_ID, PRICE_LIST_ID, a_page, a_summary
-from tests.unit.console.conftest import Console
+from tests.unit.console.conftest import Console, a_me, me_answers_after
 
 
 def query_of(request: httpx.Request) -> dict[str, list[str]]:
@@ -41,6 +41,17 @@ def test_staff_see_customer_orders_with_names_pills_and_totals(console: Console)
     assert "1 334,50 ₽" in text  # the page's paid
     assert "просрочен" in text
     assert "2 заказа" in text
+
+
+def test_the_list_is_asked_for_together_with_the_user(console: Console) -> None:
+    """R-UI-3: the page of orders does not wait for the user's own answer: one round of service calls."""
+    console.signed_in_as_staff()
+    listing = console.services.orders.get("/api/v1/orders").respond(200, json=a_page(a_summary(number="41")))
+    asked = me_answers_after(console, listing)
+    page = console.get("/orders")
+    assert page.status_code == 200 and ">41</a>" in page.text
+    assert sorted(asked) == ["/api/v1/me", "/api/v1/orders"]
+    assert page.headers["X-OMS-Service-Calls"] == "6"  # with the badge and the names (buyers, price lists, people)
 
 
 def test_buyers_see_orders_to_suppliers_named_by_supplier(console: Console) -> None:
@@ -120,6 +131,14 @@ def test_a_mistyped_filter_is_said_next_to_it_and_kept(console: Console) -> None
     assert 'value="31.12.2026"' in page.text and 'value="много"' in page.text
     assert 'value="new" checked' in page.text
     assert not listing.called
+
+
+def test_a_mistyped_filter_is_said_in_the_users_language(console: Console) -> None:
+    """R-UI-3 / R-UI-1: the messages next to the filters follow the user's locale, not only the browser's."""
+    console.signed_in_as(a_me("supplier", locale="en"))
+    page = console.get("/orders?created_from=31.12.2026", headers={"Accept-Language": "ru"})
+    assert page.status_code == 422
+    assert "Enter a date." in page.text
 
 
 def test_a_refusal_of_the_api_keeps_the_filters(console: Console) -> None:

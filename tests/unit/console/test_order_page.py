@@ -8,22 +8,25 @@ import re
 from html import unescape
 
 import httpx
+import respx
 from fastapi.testclient import TestClient
 
 from oms_console.app import create_app
 from oms_console.settings import Settings
 from tests.unit.console.builders import ORDER_ID, PART_ID, a_line, an_order
-from tests.unit.console.conftest import CONSOLE, Console, Services
+from tests.unit.console.conftest import CONSOLE, Console, Services, me_answers_after
 
 ORDER = f"/api/v1/orders/{ORDER_ID}"
 
 
-def answer_order(console: Console, order: dict[str, object] | None = None, *, version: int = 3) -> None:
+def answer_order(console: Console, order: dict[str, object] | None = None, *, version: int = 3) -> respx.Route:
+    """The order, its changes, comments and documents; returns the order's route."""
     services = console.services
-    services.orders.get(ORDER).respond(200, json=order or an_order(), headers={"ETag": f'"{version}"'})
+    route = services.orders.get(ORDER).respond(200, json=order or an_order(), headers={"ETag": f'"{version}"'})
     services.orders.get(f"{ORDER}/changes").respond(200, json={"items": []})
     services.orders.get(f"{ORDER}/comments").respond(200, json={"items": []})
     services.orders.get(f"{ORDER}/documents").respond(200, json={"items": []})
+    return route
 
 
 def form_value(html: str, name: str, form_action: str) -> str:
@@ -90,6 +93,15 @@ def test_the_page_shows_the_order_lines_people_dates_payment_and_history(console
         "<ins>10</ins>",
     ):
         assert expected in text, expected
+
+
+def test_the_order_is_asked_for_together_with_the_user(console: Console) -> None:
+    """R-UI-4: the order, its changes, comments and documents do not wait for the user's own answer."""
+    console.signed_in_as_staff()
+    asked = me_answers_after(console, answer_order(console))
+    page = console.get(f"/orders/{ORDER_ID}")
+    assert page.status_code == 200 and "Болт М8" in page.text
+    assert sorted(asked) == sorted(["/api/v1/me", ORDER])
 
 
 def test_only_the_transitions_the_service_allows_are_offered(console: Console) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -53,6 +55,39 @@ def test_access_levels_per_section_R_ACC_1() -> None:
     with pytest.raises(Forbidden) as foreign:
         reader.require_tenant(uuid.uuid4())
     assert foreign.value.code == "foreign_tenant"
+
+
+def test_a_verified_token_is_taken_again_only_until_it_expires_or_its_key_goes(tmp_path: Path) -> None:
+    """The signature of a token is checked once (a console page makes several calls with it); its expiry and
+    its key still count on every call."""
+    private, public = generate_keypair(tmp_path)
+    principal = Principal(uuid.uuid4(), uuid.uuid4(), "supplier", access={"orders": "change"}, name="Anna")
+    verifier = TokenVerifier.from_file(public)
+    short = issue_token(private.read_bytes(), principal, ttl=timedelta(seconds=1))
+    assert verifier.verify(short) == principal
+
+    def refused_as_expired() -> bool:
+        try:
+            verifier.verify(short)
+        except Unauthorized as exc:
+            return exc.code == "token_expired"
+        return False
+
+    deadline = time.monotonic() + 5
+    while not refused_as_expired():
+        assert time.monotonic() < deadline, "a verified token was still taken after it expired"
+        time.sleep(0.05)
+    token = issue_token(private.read_bytes(), principal)
+    assert verifier.verify(token) == principal
+    assert verifier.verify(token) == principal
+    verifier.keys = {}  # the key rotated out
+    with pytest.raises(Unauthorized):
+        verifier.verify(token)
+    verifier = TokenVerifier.from_file(public)
+    verifier.max_verified = 2
+    tokens = [issue_token(private.read_bytes(), principal, session_id=str(n)) for n in range(5)]
+    assert [verifier.verify(t).session_id for t in tokens] == ["0", "1", "2", "3", "4"]
+    assert len(verifier._verified) == 2
 
 
 def test_tokens_round_trip_and_a_tampered_token_is_refused(tmp_path: Path) -> None:

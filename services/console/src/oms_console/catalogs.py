@@ -22,6 +22,7 @@ KEYWORDS = {
     "_": None,
     "gettext": None,
     "gettext_": None,
+    "N_": None,
     "ngettext": (1, 2),
     "ngettext_": (1, 2),
     "pgettext": ((1, "c"), 2),

@@ -8,6 +8,7 @@ then Russian.
 from __future__ import annotations
 
 import contextvars
+import copy
 import functools
 import gettext
 import io
@@ -20,7 +21,13 @@ from babel import Locale
 from babel.dates import format_date, format_datetime, get_timezone
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import (
+    NumberPattern,
+    format_currency,
+    get_currency_precision,
+    get_currency_symbol,
+    parse_pattern,
+)
 
 LOCALES = ("ru", "en")
 DEFAULT_LOCALE = "ru"
@@ -93,6 +100,11 @@ def npgettext_(context: str, singular: str, plural: str, n: int) -> str:
 _ = gettext_
 
 
+def N_(message: str) -> str:
+    """Marks a message for extraction where it is defined; it is translated later, where it is shown."""
+    return message
+
+
 def supported(code: str | None) -> str | None:
     if not code:
         return None
@@ -140,12 +152,58 @@ def _decimal(value: Any) -> Decimal | None:
         return None
 
 
+# A list page formats a few hundred amounts, dates and quantities: the Babel locale and the parsed patterns are
+# made once per locale (and currency), not per value (Babel's format_currency also looks up the currency's
+# symbol, digits and plural name each time).
+
+
+@functools.lru_cache(maxsize=8)
+def _babel_locale(code: str) -> Locale:
+    return Locale.parse(code)
+
+
+@functools.lru_cache(maxsize=32)
+def _number_pattern(code: str, fmt: str | None) -> NumberPattern:
+    return parse_pattern(fmt if fmt is not None else _babel_locale(code).decimal_formats[None])
+
+
+@functools.lru_cache(maxsize=64)
+def _money_pattern(code: str, currency: str) -> NumberPattern | None:
+    """The locale's currency pattern with this currency's symbol and digits written in; ``None`` when the
+    pattern spells the currency's name (it depends on the amount: Babel formats those)."""
+    locale = _babel_locale(code)
+    pattern: NumberPattern = copy.copy(locale.currency_formats["standard"])
+    if any("¤¤¤" in affix for affix in (*pattern.prefix, *pattern.suffix)):
+        return None
+    symbol = get_currency_symbol(currency, locale)
+
+    def put(affix: str) -> str:
+        return affix.replace("¤¤", currency.upper()).replace("¤", symbol)
+
+    pattern.prefix = (put(pattern.prefix[0]), put(pattern.prefix[1]))
+    pattern.suffix = (put(pattern.suffix[0]), put(pattern.suffix[1]))
+    digits = get_currency_precision(currency)
+    pattern.frac_prec = (digits, digits)
+    return pattern
+
+
 def money(value: Any, currency: str = "RUB") -> str:
-    """``1 234,50 ₽`` in Russian, ``RUB 1,234.50`` in English; empty for no value."""
+    """``1 234,50 ₽`` in Russian, ``RUB 1,234.50`` in English; empty for no value (as Babel's
+    ``format_currency``)."""
     amount = _decimal(value)
     if amount is None:
         return ""
-    return format_currency(amount, currency or "RUB", locale=current_locale())
+    code, currency = current_locale(), currency or "RUB"
+    pattern = _money_pattern(code, currency)
+    if pattern is None:
+        return format_currency(amount, currency, locale=_babel_locale(code))
+    return str(pattern.apply(amount, _babel_locale(code)))
+
+
+def _format_decimal(amount: Decimal | float, fmt: str | None = None) -> str:
+    """Babel's ``format_decimal`` in the current locale."""
+    code = current_locale()
+    return str(_number_pattern(code, fmt).apply(amount, _babel_locale(code)))
 
 
 def number(value: Any, digits: int | None = None) -> str:
@@ -154,8 +212,8 @@ def number(value: Any, digits: int | None = None) -> str:
     if amount is None:
         return ""
     if digits is not None:
-        return format_decimal(amount, format=f"#,##0.{'0' * digits}" if digits else "#,##0", locale=current_locale())
-    return format_decimal(amount.normalize() if amount == amount.to_integral() else amount, locale=current_locale())
+        return _format_decimal(amount, f"#,##0.{'0' * digits}" if digits else "#,##0")
+    return _format_decimal(amount.normalize() if amount == amount.to_integral() else amount)
 
 
 def _parse_dt(value: Any) -> datetime | date | None:
@@ -178,7 +236,8 @@ def date_(value: Any) -> str:
     if parsed is None:
         return ""
     day = parsed.date() if isinstance(parsed, datetime) else parsed
-    return format_date(day, format="short" if current_locale() == "en" else "dd.MM.yyyy", locale=current_locale())
+    code = current_locale()
+    return format_date(day, format="short" if code == "en" else "dd.MM.yyyy", locale=_babel_locale(code))
 
 
 def datetime_(value: Any) -> str:
@@ -188,17 +247,21 @@ def datetime_(value: Any) -> str:
         return ""
     if not isinstance(parsed, datetime):
         return date_(parsed)
-    pattern = "dd.MM.yyyy, HH:mm" if current_locale() == "ru" else "MM/dd/yyyy, h:mm a"
-    return format_datetime(parsed, format=pattern, tzinfo=get_timezone(_zone.get()), locale=current_locale())
+    code = current_locale()
+    pattern = "dd.MM.yyyy, HH:mm" if code == "ru" else "MM/dd/yyyy, h:mm a"
+    return format_datetime(parsed, format=pattern, tzinfo=_timezone(_zone.get()), locale=_babel_locale(code))
+
+
+@functools.lru_cache(maxsize=8)
+def _timezone(name: str) -> Any:
+    return get_timezone(name)
 
 
 def file_size(size: int) -> str:
     """``10 МБ``, ``512 КБ``: a size as people read it."""
     if size >= 1024 * 1024:
-        return gettext_("%(size)s MB") % {
-            "size": format_decimal(round(size / (1024 * 1024), 1), locale=current_locale())
-        }
-    return gettext_("%(size)s KB") % {"size": format_decimal(max(1, round(size / 1024)), locale=current_locale())}
+        return gettext_("%(size)s MB") % {"size": _format_decimal(round(size / (1024 * 1024), 1))}
+    return gettext_("%(size)s KB") % {"size": _format_decimal(max(1, round(size / 1024)))}
 
 
 def language_name(code: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -28,13 +29,30 @@ async def current_user(request: Request) -> User:
         request.state.unseen = {str(o.get("order_id")): o for o in (unread or {}).get("orders") or []}
     user = User.from_me(me)
     request.state.user = user
+    _speak_to(request, user)
+    return user
+
+
+def _speak_to(request: Request, user: User) -> None:
+    """The page's language: the switch's cookie, then the user's locale, then the browser's."""
     i18n.activate(
         i18n.choose_locale(
             request.cookies.get(i18n.LOCALE_COOKIE), user.locale, request.headers.get("accept-language")
         ),
         request.app.state.catalogs,
     )
-    return user
+
+
+async def user_and(request: Request, *loads: Awaitable[Any]) -> tuple[User, list[Any]]:
+    """The signed-in user (``current_user``) and a page's own data, fetched together: one round of service calls
+    instead of two. The data's results come back as they are, an exception included; a failure of the user's
+    calls (an ended session, the orders service down) is raised first, whatever the data did."""
+    found = await asyncio.gather(current_user(request), *loads, return_exceptions=True)
+    user = found[0]
+    if isinstance(user, BaseException):
+        raise user
+    _speak_to(request, user)  # gather ran current_user in a task of its own: its locale stayed there
+    return user, list(found[1:])
 
 
 async def _unread(api: Api) -> dict[str, Any] | None:

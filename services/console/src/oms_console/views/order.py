@@ -22,7 +22,7 @@ from oms_console.clients import Api, ServiceError, Versioned, new_idempotency_ke
 from oms_console.i18n import _, file_size
 from oms_console.labels import payment_name
 from oms_console.rendering import render
-from oms_console.views.common import CurrentUser, Services, conflict_message, flash_from, form_errors
+from oms_console.views.common import CurrentUser, Services, conflict_message, flash_from, form_errors, user_and
 from oms_console.views.inbox import looked_at
 from oms_console.views.orders import list_names, payment_state
 
@@ -124,8 +124,12 @@ async def _page(
     errors: dict[str, str] | None = None,
     typed: dict[str, str] | None = None,
     status_code: int = 200,
+    loaded: dict[str, Any] | None = None,
 ) -> Response:
-    data, names = await asyncio.gather(_load(api, order_id), list_names(request, api, user))
+    if loaded is None:
+        data, names = await asyncio.gather(_load(api, order_id), list_names(request, api, user))
+    else:
+        data, names = loaded, await list_names(request, api, user)
     order = data["order"]
     allowed = [s for s in order.get("next_statuses") or [] if s in STATUSES]
     context = {
@@ -146,10 +150,15 @@ async def _page(
 
 
 @router.get("/orders/{order_id:uuid}")
-async def order_page(order_id: uuid.UUID, request: Request, user: CurrentUser, api: Services) -> Response:
+async def order_page(order_id: uuid.UUID, request: Request, api: Services) -> Response:
     """R-UI-4: the order page; opening it reads the order's notifications (R-UI-8)."""
-    await looked_at(request, api, str(order_id))
-    return await _page(request, user, api, str(order_id))
+    oid = str(order_id)
+    # The order is asked for with the user and the markers; what the user had not seen is marked read after.
+    user, (loaded,) = await user_and(request, _load(api, oid))
+    if isinstance(loaded, BaseException):
+        raise loaded
+    await looked_at(request, api, oid)
+    return await _page(request, user, api, oid, loaded=loaded)
 
 
 def _conflict(request: Request, order_id: str, typed: dict[str, str]) -> Response:

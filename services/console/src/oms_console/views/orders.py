@@ -22,7 +22,7 @@ from oms_console.cache import NameCache
 from oms_console.clients import Api, ServiceError
 from oms_console.i18n import _
 from oms_console.rendering import is_htmx, render
-from oms_console.views.common import CurrentUser, Services, flash_from, form_errors
+from oms_console.views.common import CurrentUser, Services, flash_from, form_errors, user_and
 from oms_console.views.listexport import orders_workbook
 
 router = APIRouter()
@@ -224,7 +224,7 @@ async def list_names(request: Request, api: Api, user: User) -> dict[str, Any]:
 
 
 @router.get("/orders")
-async def order_list(request: Request, user: CurrentUser, api: Services) -> Response:
+async def order_list(request: Request, api: Services) -> Response:
     """R-UI-3: the list with its filters; an htmx request (the filter form) gets only the results."""
     query = ListQuery.from_request(request)
     partial = is_htmx(request) and request.headers.get("HX-Target") == "results"
@@ -234,12 +234,12 @@ async def order_list(request: Request, user: CurrentUser, api: Services) -> Resp
     async def fetch_page() -> dict[str, Any] | None:
         return None if errors else await api.orders.list_orders(params)
 
-    async def fetch_names() -> dict[str, Any]:
-        return await list_names(request, api, user)
-
-    answer, names = await asyncio.gather(fetch_page(), fetch_names(), return_exceptions=True)
-    if isinstance(names, BaseException):
-        raise names
+    # The page of orders is asked for with the user (and the badge); the names, per user, are usually cached.
+    user, (answer,) = await user_and(request, fetch_page())
+    names = await list_names(request, api, user)
+    if errors:  # read again: its messages in the user's language, known now
+        query = ListQuery.from_request(request)
+        errors = dict(query.errors)
     if isinstance(answer, ServiceError) and answer.status in (400, 422):
         errors = form_errors(answer)
         answer = None
