@@ -300,21 +300,29 @@ class EventConsumer:
         deadline = time.monotonic() + self.batch_max_s
         try:
             async with self.db.transaction() as tx:
+                # The inbox in two statements for the batch: which were applied before, then (after the handlers,
+                # same transaction) the rows of those applied now; its primary key still refuses a second one.
+                seen = await tx.already_processed(self.service, [d.event for d in chunk])
+                applied: list[Event] = []
                 for index, delivery in enumerate(chunk):
                     if index and time.monotonic() >= deadline:
                         break  # locks are held until commit: the rest goes in the next transaction
                     current = index
                     event = delivery.event
-                    token = set_correlation_id(event.correlation_id or str(event.event_id))
+                    event_id = str(event.event_id)
+                    if event_id in seen:
+                        outcomes.append((event.event_type, "duplicate"))
+                        continue
+                    token = set_correlation_id(event.correlation_id or event_id)
                     try:
-                        if await tx.claim(self.service, event):
-                            await delivery.handler(event, tx)
-                            outcomes.append((event.event_type, "processed"))
-                        else:
-                            outcomes.append((event.event_type, "duplicate"))
+                        await delivery.handler(event, tx)
                     finally:
                         reset_correlation_id(token)
-                current = None  # what fails from here (the outbox insert, the commit) is the batch's
+                    seen.add(event_id)
+                    applied.append(event)
+                    outcomes.append((event.event_type, "processed"))
+                current = None  # what fails from here (inbox rows, the outbox insert, the commit) is the batch's
+                await tx.record_processed(self.service, applied)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
