@@ -21,7 +21,8 @@ only changes the order of notifications, never the state.
 
 With ``batch_size`` above 1 the subscriber takes what one poll brings (up to ``batch_size`` messages) and applies
 its events in ONE transaction, inbox rows and effects together, in the order they arrived (partition by
-partition, so per key), then commits the offsets once. A transaction holds at most ``batch_max_s`` of handler
+partition, so per key), then commits the offsets once. The inbox is read once for the batch and its new rows
+written in one statement after the handlers. A transaction holds at most ``batch_max_s`` of handler
 work: the rest of the poll goes in the next one. When an event fails inside the batch (a bug, a refusal,
 ``NotYet``), the transaction is rolled back, the events before it are applied together again, and the failing
 event takes the one-event path above as if that failed try had been its first (retried, parked or
