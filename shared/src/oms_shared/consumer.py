@@ -18,6 +18,17 @@ service's ``parked_events`` table (the offset moves on, nothing is lost) and fed
 backoff by ``run_parked`` until it applies, or dead-lettered after ``park_deadline_s``. A parked event is
 applied after events of its aggregate that arrived later; handlers here keep versions per field, so that
 only changes the order of notifications, never the state.
+
+With ``batch_size`` above 1 the subscriber takes what one poll brings (up to ``batch_size`` messages) and applies
+its events in ONE transaction, inbox rows and effects together, in the order they arrived (partition by
+partition, so per key), then commits the offsets once. The inbox is read once for the batch and its new rows
+written in one statement after the handlers. A transaction holds at most ``batch_max_s`` of handler
+work: the rest of the poll goes in the next one. When an event fails inside the batch (a bug, a refusal,
+``NotYet``), the transaction is rolled back, the events before it are applied together again, and the failing
+event takes the one-event path above as if that failed try had been its first (retried, parked or
+dead-lettered alone); the events after it are batched again. When the batch as a whole fails (a transient
+database error, or one at commit, where no single event is to blame) its events take the one-event path one by
+one, with its in-place retries. A poll of one message always takes the one-event path.
 """
 
 from __future__ import annotations
@@ -25,8 +36,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any, TypeVar
@@ -104,8 +117,21 @@ class ConsumerMetrics:
         self._transient.labels(self.service, kind).inc()
 
 
+@dataclass
+class Delivery:
+    """One parsed message with a handler: the event and where it came from (to park or dead-letter it)."""
+
+    event: Event
+    handler: Handler
+    topic: str
+    body: bytes
+    headers: dict[str, str]
+    key: bytes | None
+    record: Any
+
+
 class EventConsumer:
-    """Routes events of the subscribed topics to handlers, each in its own transaction."""
+    """Routes events of the subscribed topics to handlers, in a transaction per event or per batch."""
 
     def __init__(
         self,
@@ -119,6 +145,9 @@ class EventConsumer:
         park_deadline_s: float = 900.0,
         transient_backoff_s: float = 0.5,
         transient_backoff_max_s: float = 30.0,
+        batch_size: int = 1,
+        batch_wait_ms: int = 10,
+        batch_max_s: float = 0.25,
     ) -> None:
         self.service = service
         self.db = db
@@ -129,6 +158,12 @@ class EventConsumer:
         self.park_deadline_s = park_deadline_s
         self.transient_backoff_s = transient_backoff_s
         self.transient_backoff_max_s = transient_backoff_max_s
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+        self.batch_size = batch_size
+        # An idle batch subscriber polls this long, then sleeps as long: the most a first message waits.
+        self.batch_wait_ms = batch_wait_ms
+        self.batch_max_s = batch_max_s
         # Set while an event waits for an unreachable database; the service is not ready meanwhile.
         self.database_unavailable = False
         self._subscriber: Any = None
@@ -160,19 +195,31 @@ class EventConsumer:
         if not self._topics:
             return
         self._broker = broker
-        subscriber = broker.subscriber(
-            *self.topics,
-            group_id=group_id,
-            auto_offset_reset="earliest",
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-            session_timeout_ms=session_timeout_ms,
-            heartbeat_interval_ms=heartbeat_interval_ms,
+        options: dict[str, Any] = {
+            "group_id": group_id,
+            "auto_offset_reset": "earliest",
+            # Offsets are committed after the handler returns; if it raises, the partitions are rewound to the
+            # first message it was given (a whole batch is delivered again; the inbox skips what was applied).
+            "ack_policy": AckPolicy.NACK_ON_ERROR,
+            "session_timeout_ms": session_timeout_ms,
+            "heartbeat_interval_ms": heartbeat_interval_ms,
             # The broker holds a fetch until this wait passes when little data is waiting; the
             # default 500 ms put a ~250 ms floor under every hop of a flow (measured here).
-            fetch_max_wait_ms=50,
-            title=f"{self.service}-events",
-        )
-        subscriber(self._on_message)
+            "fetch_max_wait_ms": 50,
+            "title": f"{self.service}-events",
+        }
+        if self.batch_size > 1:
+            subscriber = broker.subscriber(
+                *self.topics,
+                batch=True,
+                max_records=self.batch_size,
+                batch_timeout_ms=self.batch_wait_ms,
+                **options,
+            )
+            subscriber(self._on_batch)
+        else:
+            subscriber = broker.subscriber(*self.topics, **options)
+            subscriber(self._on_message)
         self._subscriber = subscriber
 
     async def _on_message(self, msg: KafkaMessage) -> None:
@@ -182,23 +229,123 @@ class EventConsumer:
         body = msg.body if isinstance(msg.body, bytes) else bytes(msg.body or b"")
         await self.handle_raw(topic, body, headers, key=getattr(record, "key", None), record=record)
 
+    async def _on_batch(self, msg: KafkaMessage) -> None:
+        records = msg.raw_message if isinstance(msg.raw_message, tuple) else (msg.raw_message,)
+        await self.handle_records(records)
+
+    async def handle_records(self, records: Sequence[Any]) -> None:
+        """Handle the messages of one poll (aiokafka records, in partition order) as a batch."""
+        deliveries: list[Delivery] = []
+        for record in records:
+            headers = {k: v.decode(errors="replace") for k, v in (record.headers or ())}
+            delivery = await self._parse(str(record.topic), record.value or b"", headers, record.key, record)
+            if delivery is not None:
+                deliveries.append(delivery)
+        await self.apply_batch(deliveries)
+
     async def handle_raw(
         self, topic: str, body: bytes, headers: dict[str, str], *, key: bytes | None = None, record: Any = None
     ) -> None:
         """Parse, dedupe and handle one message; dead-letter it when it cannot be handled."""
+        delivery = await self._parse(topic, body, headers, key, record)
+        if delivery is not None:
+            await self._handle_one(delivery)
+
+    async def _parse(
+        self, topic: str, body: bytes, headers: dict[str, str], key: bytes | None, record: Any
+    ) -> Delivery | None:
+        """The message's event and handler; ``None`` when there is nothing to apply (dead-lettered, or ignored)."""
         try:
             event = parse_event(body, headers)
         except ContractError as exc:
             self.metrics.event(headers.get("event_type", "unknown"), "malformed")
             await self._dead_letter(topic, body, headers, key, f"contract: {exc}", record)
-            return
+            return None
         handler = self._handlers.get(event.event_type)
         if handler is None:
             self.metrics.event(event.event_type, "ignored")
-            return
+            return None
+        return Delivery(event, handler, topic, body, headers, key, record)
+
+    async def apply_batch(self, deliveries: Sequence[Delivery]) -> None:
+        """Apply events in arrival order, as few transactions as possible; each failing one alone, as today."""
+        start = 0
+        while start < len(deliveries):
+            chunk = deliveries[start:]
+            if len(chunk) == 1:
+                await self._handle_one(chunk[0])
+                return
+            applied, failed_at, exc = await self._try_batch(chunk)
+            if exc is None:
+                start += applied
+                continue
+            if failed_at is None or transient_kind(exc) is not None:
+                # The database or the commit, not one event: each takes the one-event path with its retries.
+                log.warning("batch of %d events failed (%r); applying them one by one", len(chunk), exc)
+                for delivery in chunk:
+                    await self._handle_one(delivery)
+                return
+            if failed_at:
+                await self.apply_batch(chunk[:failed_at])
+            await self._handle_one(chunk[failed_at], first_failure=exc)
+            start += failed_at + 1
+
+    async def _try_batch(self, chunk: Sequence[Delivery]) -> tuple[int, int | None, Exception | None]:
+        """One transaction over the events of ``chunk`` from the first, up to ``batch_max_s`` of work.
+
+        Returns (how many were applied, None, None) when it committed; (0, index of the event whose handler
+        failed or None when no single event failed, the error) when it rolled back.
+        """
+        outcomes: list[tuple[str, str]] = []
+        current: int | None = None
+        deadline = time.monotonic() + self.batch_max_s
+        try:
+            async with self.db.transaction() as tx:
+                # The inbox in two statements for the batch: which were applied before, then (after the handlers,
+                # same transaction) the rows of those applied now; its primary key still refuses a second one.
+                seen = await tx.already_processed(self.service, [d.event for d in chunk])
+                applied: list[Event] = []
+                for index, delivery in enumerate(chunk):
+                    if index and time.monotonic() >= deadline:
+                        break  # locks are held until commit: the rest goes in the next transaction
+                    current = index
+                    event = delivery.event
+                    event_id = str(event.event_id)
+                    if event_id in seen:
+                        outcomes.append((event.event_type, "duplicate"))
+                        continue
+                    token = set_correlation_id(event.correlation_id or event_id)
+                    try:
+                        await delivery.handler(event, tx)
+                    finally:
+                        reset_correlation_id(token)
+                    seen.add(event_id)
+                    applied.append(event)
+                    outcomes.append((event.event_type, "processed"))
+                current = None  # what fails from here (inbox rows, the outbox insert, the commit) is the batch's
+                await tx.record_processed(self.service, applied)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            return 0, current, exc
+        for event_type, outcome in outcomes:
+            self.metrics.event(event_type, outcome)
+        return len(outcomes), None, None
+
+    async def _handle_one(self, delivery: Delivery, *, first_failure: Exception | None = None) -> None:
+        event = delivery.event
         token = set_correlation_id(event.correlation_id or str(event.event_id))
         try:
-            await self._handle_with_retries(event, handler, topic, body, headers, key, record)
+            await self._handle_with_retries(
+                event,
+                delivery.handler,
+                delivery.topic,
+                delivery.body,
+                delivery.headers,
+                delivery.key,
+                delivery.record,
+                first_failure=first_failure,
+            )
         finally:
             reset_correlation_id(token)
 
@@ -211,13 +358,19 @@ class EventConsumer:
         headers: dict[str, str],
         key: bytes | None,
         record: Any,
+        *,
+        first_failure: Exception | None = None,
     ) -> None:
+        """``first_failure``: how its try inside a batch failed; that try counts as its first here."""
         attempt = 0  # failures that may happen again: bounded by max_attempts
         outage = 0  # consecutive transient failures: retried in place for as long as they last
         try:
             while True:
                 try:
                     try:
+                        if first_failure is not None:
+                            failure, first_failure = first_failure, None
+                            raise failure
                         async with self.db.transaction() as tx:
                             if not await tx.claim(self.service, event):
                                 self.metrics.event(event.event_type, "duplicate")

@@ -220,6 +220,27 @@ class Tx:
             ],
         )
 
+    async def already_processed(self, consumer: str, events: list[Event]) -> set[str]:
+        """The ids among ``events`` that ``consumer`` has processed (one query for a batch)."""
+        ids = [str(event.event_id) for event in events]
+        found = await self.conn.scalars(
+            sa.select(self.inbox.c.event_id).where(self.inbox.c.consumer == consumer, self.inbox.c.event_id.in_(ids))
+        )
+        return set(found)
+
+    async def record_processed(self, consumer: str, events: list[Event]) -> None:
+        """Insert the inbox rows of ``events`` (one statement); a row already there fails the transaction."""
+        if not events:
+            return
+        now = utcnow()
+        await self.conn.execute(
+            self.inbox.insert(),
+            [
+                {"consumer": consumer, "event_id": str(e.event_id), "event_type": e.event_type, "processed_at": now}
+                for e in events
+            ],
+        )
+
     async def claim(self, consumer: str, event: Event) -> bool:
         """Record ``event`` as processed by ``consumer``; False if it was already processed."""
         exists = await self.conn.scalar(

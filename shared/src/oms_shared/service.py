@@ -135,6 +135,9 @@ class ServiceRuntime:
             park_deadline_s=settings.consumer_park_deadline_s,
             transient_backoff_s=settings.consumer_transient_backoff_s,
             transient_backoff_max_s=settings.consumer_transient_backoff_max_s,
+            batch_size=settings.consumer_batch_size,
+            batch_wait_ms=settings.consumer_batch_wait_ms,
+            batch_max_s=settings.consumer_batch_max_s,
         )
         self._outbox_metrics = OutboxMetrics(self.registry, settings.service_name)
         self.http_metrics = HttpMetrics(self.registry, settings.service_name)
@@ -202,6 +205,7 @@ class ServiceRuntime:
             service=s.service_name,
             batch_size=s.outbox_batch_size,
             poll_interval_s=s.outbox_poll_interval_s,
+            linger_s=s.outbox_linger_ms / 1000,
         )
         self.relay.start()
         if s.start_consumers:

@@ -125,10 +125,20 @@ class ServiceSettings(BaseSettings):
     consumer_park_backoff_s: float = 0.5
     # ... and dead-lettered when still not applicable this long after they were parked.
     consumer_park_deadline_s: float = 900.0
+    # Events applied per transaction: what one poll brings, up to this many (1: a transaction and an offset
+    # commit per event). A failing event is still retried, parked or dead-lettered alone (oms_shared.consumer).
+    consumer_batch_size: int = Field(default=20, ge=1, le=1000)
+    # An idle batch consumer polls this long, then sleeps as long: the most a first message waits extra.
+    consumer_batch_wait_ms: int = Field(default=10, ge=1, le=1000)
+    # A batch transaction takes no new event after this much handler time (row locks are held until commit).
+    consumer_batch_max_s: float = Field(default=0.25, gt=0)
     session_timeout_ms: int = 6000
     heartbeat_interval_ms: int = 2000
     outbox_poll_interval_s: float = 0.5
-    outbox_batch_size: int = 500
+    # The relay sends up to this many rows per round (awaiting their acks together) ...
+    outbox_batch_size: int = Field(default=500, ge=1, le=10000)
+    # ... and, when fewer are waiting, lingers this long after a commit so close commits go in one round.
+    outbox_linger_ms: float = Field(default=5.0, ge=0, le=1000)
     jwt_public_key_file: str = Field(
         default_factory=lambda: _env("OMS_JWT_PUBLIC_KEY_FILE", str(var_dir() / "keys" / "jwt-public.pem"))
     )
