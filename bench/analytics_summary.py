@@ -343,7 +343,7 @@ async def main() -> int:
     rows += [[label, f"{p50:.0f}", f"{p95:.0f}", f"{mx:.0f}"] for label, p50, p95, mx in results]
     print()
     print(table(rows))
-    # The target of issue 6 is the summary itself; grouped summaries read the per-day per-buyer and
+    # The target is the summary itself; grouped summaries read the per-day per-buyer and
     # per-manager rollups (as many rows as buyer-days: with many small buyers, nearly one per order).
     worst = max(p95 for label, _, p95, _ in results if not label.startswith("by "))
     print(f"\nsummary worst p95 {worst:.0f} ms (target < 300 ms): {'OK' if worst < 300 else 'OVER'}")

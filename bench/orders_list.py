@@ -1,4 +1,4 @@
-"""Orders list speed at scale: 1,000,000 orders of one supplier in PostgreSQL; target p95 < 100 ms (issue 3).
+"""Orders list speed at scale: 1,000,000 orders of one supplier in PostgreSQL; target p95 < 100 ms.
 
 Run: ``.venv/bin/python bench/orders_list.py [--orders 1000000] [--reps 7] [--keep] [--explain-all]``.
 Needs PostgreSQL at ``OMS_TEST_POSTGRES_URL`` (default ``postgresql+asyncpg://postgres@127.0.0.1:5432/postgres``).

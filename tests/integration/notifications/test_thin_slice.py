@@ -130,7 +130,7 @@ async def test_new_order_and_confirmation_reach_the_right_people_once(
 async def test_event_before_its_account_or_order_waits_for_it_and_unknown_ones_go_to_dead_letter_topic(
     database_url: str, service_env: dict[str, object], keys: tuple[Path, Path], kafka: str, tmp_path: Path
 ) -> None:
-    """Issue 5 bad input, R-NT-1: an order event that arrives before the account or order it names (another
+    """Bad input, R-NT-1: an order event that arrives before the account or order it names (another
     topic, so Kafka does not order them) waits and is delivered once they arrive — nobody misses a
     notification; one whose account or order never arrives goes to the DLQ with the reason after the
     waiting deadline, and the consumer keeps going meanwhile."""

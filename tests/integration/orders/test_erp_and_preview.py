@@ -26,7 +26,7 @@ from tests.support.services import eventually, running_service
 async def test_split_preview_and_erp_changes(
     database_url: str, service_env: dict[str, object], keys: tuple[Path, Path], kafka: str
 ) -> None:
-    """R-SPL-1 (preview), issue 3 item 9: the ERP's quantities, prices, payment and status win; a forbidden move is
+    """R-SPL-1 (preview): the ERP's quantities, prices, payment and status win; a forbidden move is
     reported as a conflict and changes no status; when both sides changed the order (R-ERP-3), the ERP's change is
     applied and what it overrode is recorded as a conflict."""
     app = orders_app(database_url, service_env, keys)

@@ -110,7 +110,7 @@ async def test_list_filters_sorts_searches_and_pages_within_the_callers_rights(
 async def test_list_total_is_capped_and_deep_offsets_point_to_the_cursor(
     database_url: str, service_env: dict[str, object], keys: tuple[Path, Path]
 ) -> None:
-    """R-LS-1, issue 3: past the count cap the list says "N+" (total_exact false); offsets past 10,000 get a 422."""
+    """R-LS-1: past the count cap the list says "N+" (total_exact false); offsets past 10,000 get a 422."""
     app = orders_app(database_url, service_env, keys, start_consumers=False, list_count_cap=3)
     async with running_service(app) as client:
         w = await a_world(client)
@@ -137,7 +137,7 @@ async def test_list_total_is_capped_and_deep_offsets_point_to_the_cursor(
 async def test_walking_the_list_by_cursor_returns_every_order_once_in_order_for_every_sort(
     database_url: str, service_env: dict[str, object], keys: tuple[Path, Path]
 ) -> None:
-    """R-LS-1, issue 3: keyset pages (next_cursor) for every sort, both ways, ties and empty shipment dates included."""
+    """R-LS-1: keyset pages (next_cursor) for every sort, both ways, ties and empty shipment dates included."""
     app = orders_app(database_url, service_env, keys, start_consumers=False)
     async with running_service(app) as client:
         w = await a_world(client)

@@ -103,7 +103,7 @@ async def test_unregistered_buyer_opens_a_price_list_by_link_registers_and_order
 async def test_price_list_open_to_a_segment_is_open_to_its_buyers_only(
     database_url: str, service_env: dict[str, object], keys: tuple[Path, Path]
 ) -> None:
-    """Issue 3 item 1: access to a price list per buyer or per segment; other buyers are refused (R-ACC-4)."""
+    """access to a price list per buyer or per segment; other buyers are refused (R-ACC-4)."""
     app = orders_app(database_url, service_env, keys, start_consumers=False)
     async with running_service(app) as client:
         w = await a_world(client)

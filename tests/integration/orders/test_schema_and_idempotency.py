@@ -16,7 +16,7 @@ from tests.support.services import running_service
 async def test_migrations_match_the_tables_and_idempotency_key_places_one_order(
     database_url: str, service_env: dict[str, object], keys: tuple[Path, Path]
 ) -> None:
-    """Issue 3 item 5: Idempotency-Key honoured on every POST; the schema of db.py is what the migrations build."""
+    """Idempotency-Key honoured on every POST; the schema of db.py is what the migrations build."""
     app = orders_app(database_url, service_env, keys, start_consumers=False)
     async with running_service(app) as client:
         engine = app.state.runtime.db.engine
@@ -56,7 +56,7 @@ async def test_migrations_match_the_tables_and_idempotency_key_places_one_order(
 async def test_the_placed_answer_is_the_order_as_stored(
     database_url: str, service_env: dict[str, object], keys: tuple[Path, Path]
 ) -> None:
-    """R-IN-1, R-ST-3, issue 3: the 201 of placing (built from what was written) equals reading the order back."""
+    """R-IN-1, R-ST-3: the 201 of placing (built from what was written) equals reading the order back."""
     app = orders_app(database_url, service_env, keys, start_consumers=False)
     async with running_service(app) as client:
         for auto_confirm in (False, True):

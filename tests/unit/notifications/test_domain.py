@@ -139,7 +139,7 @@ def test_unknown_locale_falls_back_to_russian() -> None:
 
 
 def test_email_opt_out_is_per_kind() -> None:
-    """Issue 5: a user's opt-out of e-mail per event kind."""
+    """a user's opt-out of e-mail per event kind."""
     assert email_wanted(Kind.COMMENT, ["document"])
     assert not email_wanted(Kind.COMMENT, ["comment"])
 

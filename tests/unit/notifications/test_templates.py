@@ -59,7 +59,7 @@ def test_line_edits_show_old_and_new_values_in_the_users_language() -> None:
 
 
 def test_a_missing_template_is_a_template_failure_with_the_reason() -> None:
-    """Issue 5: a template error is kept as failed with the reason (the sender records this message)."""
+    """a template error is kept as failed with the reason (the sender records this message)."""
     with pytest.raises(TemplateFailure, match=r"de/comment\.j2"):
         Renderer(PACKAGED_TEMPLATES).render("comment", "de", a_context("ru"))
     with pytest.raises(TemplateFailure, match="order_number"):

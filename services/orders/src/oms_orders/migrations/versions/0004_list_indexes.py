@@ -1,4 +1,4 @@
-"""Indexes that let the order list answer from an index at 1,000,000 orders (issue 3, bench/README.md).
+"""Indexes that let the order list answer from an index at 1,000,000 orders (bench/README.md).
 
 One index per sortable column with ``id`` last (the list breaks ties by id, so a page and its keyset cursor come
 straight from the index), the buyer and status filters in creation order, overdue orders as a partial index, the
