@@ -430,7 +430,6 @@ class EmailSender:
             ids = [m.row.email_id for m in members]
             try:
                 await client.sendmail(sender, [members[0].row.to_address], message_bytes(msg))
-                outcomes += [Outcome(i) for i in ids]
             except aiosmtplib.SMTPRecipientsRefused as exc:
                 codes = [r.code for r in exc.recipients]
                 detail = "; ".join(f"{r.code} {r.message}" for r in exc.recipients)
@@ -451,6 +450,10 @@ class EmailSender:
                 # operator fixes it: the backlog alert tells them.
                 outcomes += [Outcome(i, f"smtp {exc.code}: {exc.message}", False, "smtp") for i in ids]
                 await _reset(client)
+            else:
+                # Recorded at once, not with the batch: a process that dies later in the batch must not leave an
+                # accepted message unrecorded, or the sender taking over its claim would send it again.
+                await self._record(rows, [Outcome(i) for i in ids], token)
         self._last_used = self._loop_time()
         return outcomes
 
