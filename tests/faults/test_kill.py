@@ -242,8 +242,8 @@ def test_nothing_is_lost_or_doubled_when_each_service_is_killed_under_load(
     confirmed order holds exactly its lines' reserves and a rejected one holds nothing, in the order's reserve
     and in the stock totals (R-RSV-1, R-RSV-2, R-RSV-4); every order's notifications are there once per person
     in-app and every e-mail reached the SMTP server exactly once (R-NT-1, R-NT-2, R-NT-4); analytics' counts and
-    sums equal a recount from the orders API (R-AN-1); nothing is parked, nothing left in an outbox, nothing
-    dead-lettered."""
+    sums equal a recount from the orders API (R-AN-1); every order confirmed once is offered to the ERP once, as
+    it is now (R-ERP-1); nothing is parked, nothing left in an outbox, nothing dead-lettered."""
     started = time.monotonic()
     stack = LocalStack.on_free_ports(
         tmp_path / "var",
@@ -384,6 +384,7 @@ class Audit:
         self.check("notifications: every e-mail sent", self.emails_sent)
         self.check("smtp: every e-mail received exactly once", self.mailbox)
         self.check("analytics: counts and sums = recount", self.analytics)
+        self.check("erp-bridge: every order confirmed once is there for the ERP, once", self.erp_queue)
         dead = asyncio.run(read_dead_letters(self.stack.bootstrap))
         self.results["no dead letters"] = "FAIL" if dead else "ok"
         assert dead == [], f"dead letters: {[d.summary() for d in dead]}"
@@ -512,6 +513,22 @@ class Audit:
         assert body["confirmed"]["count"] == len(confirmed), body
         assert Decimal(str(body["confirmed"]["sum"])) == sum((o.total for o in confirmed), Decimal(0)), body
         assert body["rejected"]["count"] == len(rejected), body
+
+    def erp_queue(self) -> None:
+        items: list[dict[str, Any]] = []
+        while True:
+            page = self.get("erp-bridge", "/api/v1/erp/orders", pending="false", limit=100, offset=len(items))
+            items += page["items"]
+            if len(page["items"]) < 100:
+                break
+        ids = Counter(i["order_id"] for i in items)
+        assert all(n == 1 for n in ids.values()), "an order listed twice for the ERP"
+        ever_confirmed = {o.order_id: o for o in self.orders if "confirmed" in o.plan}
+        assert set(ids) == set(ever_confirmed), _diff(Counter(ids), Counter(ever_confirmed))
+        for item in items:
+            o = ever_confirmed[item["order_id"]]
+            quantities = {line["sku"]: Decimal(str(line["quantity"])) for line in item["lines"]}
+            assert (item["status"], quantities) == (o.status, o.lines), (o.number, item["status"], item["lines"])
 
 
 def _diff(seen: Counter[Any], want: Counter[Any]) -> str:
