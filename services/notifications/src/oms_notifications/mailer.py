@@ -216,7 +216,10 @@ class EmailSender:
     token and a lease (``email_claim_lease_s``). Before each message the sender renews the lease of the batch
     rows it still holds (the token must still be its own) and skips any row that is not; recording an outcome
     also requires the token. So however slow the SMTP server, a row is sent by the one sender holding it; the
-    lease only has to outlive a single message (a few SMTP commands of ``smtp_timeout_s`` each).
+    lease only has to outlive a single message (a few SMTP commands of ``smtp_timeout_s`` each). A message the
+    server accepted is recorded sent at once, so a sender killed later in its batch leaves only the unsent rows to
+    the one that takes over; what remains is the instant between the server's answer and that commit, which is
+    why the Message-ID is stable.
     """
 
     def __init__(self, db: Database, settings: Settings, renderer: Renderer, metrics: MailerMetrics) -> None:
