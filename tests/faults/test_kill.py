@@ -537,7 +537,11 @@ class Audit:
         ids = Counter(i["order_id"] for i in items)
         assert all(n == 1 for n in ids.values()), "an order listed twice for the ERP"
         ever_confirmed = {o.order_id: o for o in self.orders if "confirmed" in o.plan}
-        assert set(ids) == set(ever_confirmed), _diff(Counter(ids), Counter(ever_confirmed))
+        by_id = {o.order_id: o for o in self.orders}
+        assert set(ids) == set(ever_confirmed), (
+            f"missing {[(o.number, o.plan) for i, o in ever_confirmed.items() if i not in ids]}, "
+            f"extra {[(by_id[i].number, by_id[i].plan) if i in by_id else i for i in ids if i not in ever_confirmed]}"
+        )
         for item in items:
             o = ever_confirmed[item["order_id"]]
             quantities = {line["sku"]: Decimal(str(line["quantity"])) for line in item["lines"]}
