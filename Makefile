@@ -16,6 +16,9 @@ MYPY_ARGS ?=
 BENCH_ARGS ?=
 # Extra arguments of `oms up`, e.g. make run OMS_UP_ARGS="--broker-port 19092"
 OMS_UP_ARGS ?=
+# `make faults`: orders placed, and how many times each service is killed (CI runs tests/faults with fewer).
+FAULTS_ORDERS ?= 120
+FAULTS_ROUNDS ?= 3
 
 # tools/devstack (the `oms` command and the local stack) depends on the services; no service depends on it.
 PACKAGES := shared services/orders services/inventory services/notifications services/erp-bridge services/analytics services/console \
@@ -24,13 +27,14 @@ PACKAGES := shared services/orders services/inventory services/notifications ser
 INSTALL_INPUTS := $(wildcard pyproject.toml constraints.txt requirements-dev.txt $(addsuffix /pyproject.toml,$(PACKAGES)))
 
 .DEFAULT_GOAL := help
-.PHONY: help venv install run down status demo test lint typecheck docs bench clean check-python
+.PHONY: help venv install run down status demo test faults lint typecheck docs bench clean check-python
 
 help:
 	@echo "make install    create .venv and install every package (editable) with dev tools"
 	@echo "make run        start the local stack in the foreground (Ctrl-C stops it; OMS_UP_ARGS='--broker-port 19092')"
 	@echo "make down       stop a stack started elsewhere; make status / make demo"
 	@echo "make test       run the whole suite (PYTEST_WORKERS=3; one selection: PYTEST_ARGS='-k orders -x')"
+	@echo "make faults    kill -9 every service under load, then audit (needs OMS_TEST_POSTGRES_URL; FAULTS_ORDERS, FAULTS_ROUNDS)"
 	@echo "make lint | typecheck | docs | bench | clean"
 
 check-python:
@@ -72,6 +76,18 @@ test: install
 		$(BIN)/pytest -n $(PYTEST_WORKERS) --ignore=tests/browser || rc=$$?; \
 		$(BIN)/pytest tests/browser || rc=$$?; \
 		exit $$rc; fi
+
+# The full fault run: more orders, every service killed FAULTS_ROUNDS times, the SMTP catcher down for a while; then
+# a table of what was done and what the audit found.
+faults: install
+	@if [ -z "$$OMS_TEST_POSTGRES_URL" ]; then \
+		echo "error: make faults needs PostgreSQL: set OMS_TEST_POSTGRES_URL=postgresql+asyncpg://user@host:5432/db" >&2; \
+		exit 2; fi
+	@mkdir -p var && rm -f var/faults.json
+	@rc=0; OMS_FAULTS_ORDERS=$(FAULTS_ORDERS) OMS_FAULTS_ROUNDS=$(FAULTS_ROUNDS) OMS_FAULTS_SMTP_OUTAGE=1 \
+		OMS_FAULTS_REPORT=var/faults.json $(BIN)/pytest tests/faults $(PYTEST_ARGS) || rc=$$?; \
+		$(BIN)/python -m tests.faults.report var/faults.json || true; \
+		exit $$rc
 
 lint: install
 	$(BIN)/ruff check .

@@ -21,7 +21,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Mark tests by folder: tests/unit → unit, tests/integration → integration, ..."""
     for item in items:
         parts = Path(str(item.fspath)).parts
-        for tier in ("unit", "contract", "integration", "e2e"):
+        for tier in ("unit", "contract", "integration", "e2e", "faults"):
             if tier in parts:
                 item.add_marker(getattr(pytest.mark, tier))
     # The browser tests run last: Playwright's sync API keeps its event loop running until the session ends,

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from oms_devstack import cli
-from oms_devstack.components import SERVICE_NAMES
+from oms_devstack.components import SERVICE_NAMES, StackError
 from oms_devstack.procs import pid_alive, tcp_accepts
 from oms_devstack.stack import LocalStack, StackGaveUp
 from tests.integration.devstack.test_localstack import clean_env, fake_commands, wait_until_dead
@@ -177,5 +177,39 @@ def test_the_real_orders_service_killed_under_the_stack_comes_back_ready(tmp_pat
             wait_for(ready_again, timeout_s=90, what="orders back and ready")
             assert failures == [] and orders.restarts == 1
             assert not pid_alive(old)
+    finally:
+        stack.stop()
+
+
+def test_a_component_killed_by_name_comes_back_and_a_paused_one_stays_down_until_resumed(tmp_path: Path) -> None:
+    """What fault tests do to a running stack: ``kill(name)`` (SIGKILL, as a crash) and the supervisor starts it
+    again; ``pause("smtp")`` is an outage the supervisor leaves alone until ``resume``; an unknown name is refused."""
+    stack = LocalStack.on_free_ports(
+        tmp_path / "var", env=clean_env(), service_commands=fake_commands(), restart_backoff_s=0.2
+    )
+    stack.start()
+    try:
+        with supervised(stack) as failures:
+            orders = stack.children["orders"].component
+            old_pid = stack.kill("orders")
+            assert old_pid == orders.pid and not pid_alive(old_pid)
+            assert not stack.restarted_and_ready("orders")
+            wait_for(lambda: stack.restarted_and_ready("orders"), what="orders back after its kill")
+            assert orders.pid != old_pid and orders.restarts == 1
+            assert failures == []
+
+        smtp = stack.smtp_component
+        assert smtp is not None
+        stack.pause("smtp")
+        for _ in range(3):
+            stack.supervise()
+        assert not stack.restarted_and_ready("smtp") and not tcp_accepts(smtp.host, smtp.port) and smtp.restarts == 0
+        stack.resume("smtp")
+        wait_for(lambda: (stack.supervise(), stack.restarted_and_ready("smtp"))[1], what="smtp back after resume")
+        assert tcp_accepts(smtp.host, smtp.port) and smtp.restarts == 1
+        with pytest.raises(StackError, match="not paused"):
+            stack.resume("smtp")
+        with pytest.raises(StackError, match="no component"):
+            stack.kill("billing")
     finally:
         stack.stop()

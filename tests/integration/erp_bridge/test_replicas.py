@@ -167,3 +167,18 @@ async def test_a_confirmed_order_is_exported_when_a_later_change_overtakes_its_c
     r = await row(db)
     assert (r.exportable, r.status) == (True, "confirmed")
     assert '"quantity": "4"' in r.snapshot
+
+
+async def test_an_order_rejected_after_its_confirmation_goes_to_the_erp_whatever_order_the_events_come_in(
+    db: Database,
+) -> None:
+    """R-ERP-1: an order confirmed, then rejected, goes to the ERP as rejected. When the confirmation arrives after
+    the rejection (it waited for its order.placed and was retried later), it is stale, but the order was confirmed
+    once all the same: it is offered to the ERP, in its newest status, as when the events came in order."""
+    await apply(db, placed())
+    await apply(db, status(3, OrderStatus.REJECTED))
+    assert (await row(db)).exportable is False
+    await apply(db, status(2, OrderStatus.CONFIRMED, quantity="9"))
+    r = await row(db)
+    assert (r.exportable, r.status, r.exported_version < r.version) == (True, "rejected", True)
+    assert '"quantity": "9"' not in r.snapshot

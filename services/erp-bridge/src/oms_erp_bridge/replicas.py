@@ -116,6 +116,10 @@ async def on_order_status_changed(event: OrderStatusChangedV1, tx: Tx) -> None:
     d = event.data
     row = await _order(tx, str(d.order_id))
     if event.sequence and event.sequence <= row.sequence:
+        if d.to_status in EXPORTABLE_FROM and not row.exportable:
+            # Confirmed once is a fact however late it comes (a parked confirmation retried after the rejection
+            # that followed it): the order goes to the ERP as it is now, as when the events came in order.
+            await tx.conn.execute(orders.update().where(orders.c.order_id == row.order_id).values(exportable=True))
         return
     snapshot = json.loads(row.snapshot)
     if d.lines:

@@ -216,7 +216,10 @@ class EmailSender:
     token and a lease (``email_claim_lease_s``). Before each message the sender renews the lease of the batch
     rows it still holds (the token must still be its own) and skips any row that is not; recording an outcome
     also requires the token. So however slow the SMTP server, a row is sent by the one sender holding it; the
-    lease only has to outlive a single message (a few SMTP commands of ``smtp_timeout_s`` each).
+    lease only has to outlive a single message (a few SMTP commands of ``smtp_timeout_s`` each). A message the
+    server accepted is recorded sent at once, so a sender killed later in its batch leaves only the unsent rows to
+    the one that takes over; what remains is the instant between the server's answer and that commit, which is
+    why the Message-ID is stable.
     """
 
     def __init__(self, db: Database, settings: Settings, renderer: Renderer, metrics: MailerMetrics) -> None:
@@ -430,7 +433,6 @@ class EmailSender:
             ids = [m.row.email_id for m in members]
             try:
                 await client.sendmail(sender, [members[0].row.to_address], message_bytes(msg))
-                outcomes += [Outcome(i) for i in ids]
             except aiosmtplib.SMTPRecipientsRefused as exc:
                 codes = [r.code for r in exc.recipients]
                 detail = "; ".join(f"{r.code} {r.message}" for r in exc.recipients)
@@ -451,6 +453,10 @@ class EmailSender:
                 # operator fixes it: the backlog alert tells them.
                 outcomes += [Outcome(i, f"smtp {exc.code}: {exc.message}", False, "smtp") for i in ids]
                 await _reset(client)
+            else:
+                # Recorded at once, not with the batch: a process that dies later in the batch must not leave an
+                # accepted message unrecorded, or the sender taking over its claim would send it again.
+                await self._record(rows, [Outcome(i) for i in ids], token)
         self._last_used = self._loop_time()
         return outcomes
 

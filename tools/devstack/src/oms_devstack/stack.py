@@ -587,6 +587,42 @@ class LocalStack:
             took = time.monotonic() - (child.restarted_at or time.monotonic())
             self._note(child, f"{c.name} is ready again, {took:.1f} s after its restart")
 
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> int:
+        """Send ``sig`` (default SIGKILL: no chance to clean up) to component ``name``'s process group, as a crash
+        would; the next :meth:`supervise` rounds start it again. Returns the pid that was signalled."""
+        child = self._child(name)
+        pid = child.proc.pid
+        signal_group(pid, sig)
+        child.proc.wait()
+        return pid
+
+    def pause(self, name: str) -> None:
+        """Stop component ``name`` (SIGTERM, then SIGKILL) and keep it stopped until :meth:`resume`: an outage."""
+        child = self._child(name)
+        stop_groups([child.proc], timeout_s=AUX_STOP_TIMEOUT_S)
+        child.stopped = True
+        child.ready = False
+
+    def resume(self, name: str) -> None:
+        """Start a component stopped by :meth:`pause` again (supervision waits for it to answer)."""
+        child = self._child(name)
+        if not child.stopped:
+            raise StackError(f"{name} is not paused")
+        child.stopped = False
+        self._restart(child)
+
+    def restarted_and_ready(self, name: str) -> bool:
+        """Whether component ``name`` runs and answers (after a kill or a resume: supervision saw it back)."""
+        child = self._child(name)
+        return child.proc.poll() is None and child.restart_at is None and not child.awaiting_ready
+
+    def _child(self, name: str) -> _Child:
+        if name == "smtp" and self.smtp is not None:
+            return self.smtp
+        if name not in self.children:
+            raise StackError(f"no component {name!r} in this stack")
+        return self.children[name]
+
     def _note(self, child: _Child, message: str) -> None:
         """Say it on the console and in the component's own log (next to what it printed before it died)."""
         self.echo(message)
