@@ -111,3 +111,35 @@ async def test_a_reset_link_arrives_by_e_mail_works_once_ends_every_session_and_
             )
             assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_reset_token"
             assert (await sign_in(o, email, "n3w-pass-42")).status_code == 200
+
+
+async def test_one_client_using_up_its_reset_attempts_does_not_block_anyone_elses_link(
+    service_env: dict[str, object], keys: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """R-ACC-1: reset confirmations are throttled per address and per link: guesses with made-up links are
+    refused (400, then 429 for the address), and one link tried too often is refused (429) without costing
+    other links their tries."""
+    orders = orders_app(
+        OrdersSettings(
+            jwt_private_key_file=str(keys[0]),
+            signin_per_login_burst=2,
+            signin_per_login_per_minute=0.001,
+            signin_per_ip_burst=5,
+            signin_per_ip_per_minute=0.001,
+            **settings_env(service_env, "orders", tmp_path),
+        )
+    )
+    async with running_service(orders) as o:
+
+        async def confirm(token: str) -> int:
+            r = await o.post("/api/v1/auth/password-reset/confirm", json={"token": token, "new_password": "x" * 9})
+            return r.status_code
+
+        # Three different links: each its own budget (a shared one would refuse the third).
+        assert [await confirm(t) for t in ("made-up-a", "made-up-b", "made-up-c")] == [400, 400, 400]
+        # One link tried a third time: refused for that link only; another link still gets its answer.
+        assert await confirm("made-up-a") == 400
+        assert await confirm("made-up-a") == 429
+        assert await confirm("made-up-d") == 400
+        # The address has used its five tries: refused whatever the link.
+        assert await confirm("made-up-e") == 429

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 import uuid
 from datetime import date
 from decimal import Decimal
@@ -204,7 +205,9 @@ def build_router(deps: Deps) -> APIRouter:
         responses={**THROTTLED, 400: {"description": "The reset link is unknown, used or expired."}},
     )
     async def reset_password(body: schemas.PasswordResetIn, request: Request) -> Response:
-        deps.signin_guard.check(client_ip(request), "password-reset")
+        # Per address and per link: a shared key would let one client use up every user's reset attempts.
+        link = hashlib.sha256(body.token.encode()).hexdigest()[:32]
+        deps.signin_guard.check(client_ip(request), f"password-reset:{link}")
         await identity.reset_password(db, body)
         return Response(status_code=204)
 
