@@ -47,6 +47,10 @@ class UtcDateTime(sa.TypeDecorator[datetime]):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+# Execution option of the connections Database.transaction() writes with (SQLite begins them IMMEDIATE).
+WRITE_OPTION = "oms_write"
+
+
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     """An async engine; SQLite gets WAL, a busy timeout and foreign keys."""
     if url.startswith("sqlite"):
@@ -66,7 +70,11 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
 
         @sa_event.listens_for(engine.sync_engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN")
+            # A write transaction takes the write lock at its start (waiting up to the busy timeout): begun
+            # deferred, one that read first and then writes after another process committed fails at once with
+            # "database is locked" (WAL cannot upgrade its stale snapshot), whatever the busy timeout.
+            write = conn.get_execution_options().get(WRITE_OPTION, False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
         return engine
     # asyncpg prepares every statement; after five runs PostgreSQL may switch to a generic plan, in which a bound
@@ -272,6 +280,7 @@ class Database:
         self._listeners: list[Callable[[], None]] = []
         # SQLite allows one writer; queue writers in-process instead of spinning on the file lock.
         self._write_lock: asyncio.Lock | None = asyncio.Lock() if is_sqlite(engine) else None
+        self._write_engine = engine.execution_options(**{WRITE_OPTION: True}) if is_sqlite(engine) else engine
 
     def on_commit_with_events(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` after every commit that wrote to the outbox (wakes the relay)."""
@@ -293,7 +302,7 @@ class Database:
         request_key = current_request_key.get()
         if request_key is not None and request_key.task is not asyncio.current_task():
             request_key = None
-        async with self.engine.begin() as conn:
+        async with self._write_engine.begin() as conn:
             tx = Tx(conn=conn, outbox=self.outbox, inbox=self.inbox)
             yield tx
             await tx.flush()

@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from oms_shared.db import Database, RequestKey, current_request_key, utcnow
 from oms_shared.errors import OmsError
 from oms_shared.logs import CORRELATION_HEADER, current_correlation_id, reset_correlation_id, set_correlation_id
+from oms_shared.transient import transient_kind
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("oms.access")
@@ -69,6 +70,15 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        if transient_kind(exc) is not None:
+            # The database is busy (a lock held by another writer, SQLite's "database is locked"), restarting or
+            # out of reach: nothing was committed, and the same request will do once it is back.
+            log.warning("database busy or unavailable: %s", exc.__class__.__name__)
+            return JSONResponse(
+                error_body("temporarily_unavailable", "the database is busy or unavailable; try again shortly"),
+                status_code=503,
+                headers={"Retry-After": "1"},
+            )
         log.exception("unhandled error")
         return JSONResponse(error_body("internal_error", "an unexpected error occurred"), status_code=500)
 

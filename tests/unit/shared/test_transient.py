@@ -77,3 +77,32 @@ def test_the_wait_between_tries_doubles_up_to_its_cap() -> None:
         transient_backoff_max_s=30.0,
     )
     assert [consumer.transient_delay(n) for n in (1, 2, 3, 6, 7, 100)] == [0.5, 1.0, 2.0, 16.0, 30.0, 30.0]
+
+
+async def test_a_busy_database_answers_503_with_retry_after_not_500() -> None:
+    """A request that meets a locked or unreachable database is told to retry (503, Retry-After), not a 500."""
+    import sqlite3
+
+    import httpx
+    from fastapi import FastAPI
+
+    from oms_shared.http import install_error_handlers
+
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/busy")
+    async def busy() -> None:
+        raise sqlite3.OperationalError("database is locked")
+
+    @app.get("/bug")
+    async def bug() -> None:
+        raise ValueError("a bug")
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://oms.test") as client:
+        r = await client.get("/busy")
+        assert r.status_code == 503 and r.headers["Retry-After"] == "1"
+        assert r.json()["error"]["code"] == "temporarily_unavailable"
+        r = await client.get("/bug")
+        assert r.status_code == 500 and r.json()["error"]["code"] == "internal_error"
