@@ -40,6 +40,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -121,11 +122,14 @@ class Sample:
     cpu: dict[str, float]
     rss_mb: dict[str, float]  # resident now
     hwm_mb: dict[str, float]  # peak resident so far
+    # Transactions each service's database committed or rolled back so far (pg_stat_database; flushed ~1 s late).
+    xacts: dict[str, int] = field(default_factory=dict)
 
 
 class Meter:
-    def __init__(self, components: list[Component], pg_databases: list[str]) -> None:
-        self.components, self.pg_databases = components, pg_databases
+    def __init__(self, components: list[Component], pg_databases: dict[str, str]) -> None:
+        self.components, self.pg_databases = components, list(pg_databases)
+        self.service_of = pg_databases  # database name → service
         self.pg_cpu_seen: dict[int, float] = {}
 
     async def sample(self) -> Sample:
@@ -144,6 +148,12 @@ class Meter:
                 rows = await conn.fetch(
                     "SELECT pid FROM pg_stat_activity WHERE datname = ANY($1::text[])", self.pg_databases
                 )
+                counts = await conn.fetch(
+                    "SELECT datname, xact_commit + xact_rollback AS n FROM pg_stat_database"
+                    " WHERE datname = ANY($1::text[])",
+                    self.pg_databases,
+                )
+                xacts = {self.service_of[r["datname"]]: int(r["n"]) for r in counts}
             finally:
                 await conn.close()
             for row in rows:
@@ -152,6 +162,7 @@ class Meter:
                     self.pg_cpu_seen[int(row["pid"])] = st[2]
             # Backends that exited keep the CPU they were last seen with.
             cpu["postgres"] = sum(self.pg_cpu_seen.values())
+            return Sample(cpu, rss, hwm, xacts)
         return Sample(cpu, rss, hwm)
 
 
@@ -423,6 +434,7 @@ class Step:
     start: float = 0.0
     end: float = 0.0
     cpu: dict[str, float] = field(default_factory=dict)
+    xacts: dict[str, int] = field(default_factory=dict)
     events: int = 0
 
 
@@ -494,6 +506,33 @@ async def analytics_count(url: str, token: str, wanted: int, timeout: float) -> 
 
 
 # -- replicas -----------------------------------------------------------------------------------------------
+
+
+def start_profiles(
+    stack: LocalStack, folder: Path | None, rate: float, duration: float
+) -> list[subprocess.Popen[bytes]]:
+    """py-spy (beside the bench's Python) samples each service's process for the step: folded stacks, one file each."""
+    if folder is None:
+        return []
+    folder.mkdir(parents=True, exist_ok=True)
+    spy = str(Path(sys.executable).with_name("py-spy"))
+    procs = []
+    for name, child in stack.children.items():
+        out = folder / f"{name}-{rate:g}.folded"
+        cmd = [spy, "record", "--nonblocking", "--format", "raw", "-r", "97", "-d", str(int(duration)), "-o", str(out)]
+        procs.append(
+            subprocess.Popen([*cmd, "-p", str(child.proc.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        )
+    return procs
+
+
+def stop_profiles(procs: list[subprocess.Popen[bytes]]) -> None:
+    for p in procs:
+        try:
+            p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.send_signal(signal.SIGINT)
+            p.wait(timeout=10)
 
 
 def free_port() -> int:
@@ -571,10 +610,13 @@ async def drive(stack: LocalStack, world: World, meter: Meter, args: argparse.Na
             steps: list[Step] = []
             k = 100
             for rate in args.rates:
+                spies = start_profiles(stack, args.profile, rate, args.duration)
                 before = await meter.sample()
                 step = await run_step(driver, rate, args.duration, k, args.grace)
+                stop_profiles(spies)
                 after = await meter.sample()
                 step.cpu = {n: after.cpu[n] - before.cpu.get(n, 0.0) for n in after.cpu}
+                step.xacts = {n: after.xacts[n] - before.xacts.get(n, 0) for n in after.xacts}
                 k += len(step.flows)
                 steps.append(step)
                 row = summarize(step, raw, args.p99_bound_ms)
@@ -638,6 +680,7 @@ def summarize(step: Step, raw: float, bound: float, mails: dict[str, float] | No
         "emails_seen": len(mail),
         "cpu_s": step.cpu,
         "cpu_ms_per_order": cpu_total * 1000 / max(len(done), 1),
+        "db_transactions_per_order": {n: round(x / max(len(done), 1), 1) for n, x in step.xacts.items()},
         "broken": "; ".join(broken),
     }
 
@@ -672,6 +715,12 @@ def print_report(result: dict[str, Any], info: dict[str, str]) -> None:
         print(f"{'offered ' + format(r['offered_per_s'], 'g') + '/s':<22}" + "".join(
             f"{r['cpu_s'].get(n, 0.0):>13.2f}" for n in names
         ))  # fmt: skip
+    for r in result["steps"]:
+        per = r.get("db_transactions_per_order") or {}
+        if per:
+            print(f"{'DB xacts/order ' + format(r['offered_per_s'], 'g') + '/s':<22}" + "".join(
+                f"{per[n]:>13.1f}" if n in per else f"{'-':>13}" for n in names
+            ))  # fmt: skip
     for label, key in (("RSS idle MB", "idle_rss_mb"), ("peak RSS MB", "peak_rss_mb")):
         cells = [f"{result[key][n]:>13.0f}" if n in result[key] else f"{'-':>13}" for n in names]
         print(f"{label:<22}" + "".join(cells))
@@ -725,6 +774,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--replicas", type=int, choices=[1, 2], default=1)
     parser.add_argument("--database", choices=["postgresql", "sqlite"], default="postgresql")
     parser.add_argument("--p99-bound-ms", type=float, default=2000.0, help="confirm → reserve.updated p99 bound")
+    parser.add_argument(
+        "--consumer-batch", type=int, default=None, help="events per consumer transaction (default: the services')"
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        help="a folder: py-spy samples every service during each step (folded stacks per service and step)",
+    )
     args = parser.parse_args(argv)
     args.rates = [float(x) for x in args.rates.split(",") if x.strip()]
 
@@ -738,8 +796,12 @@ def main(argv: list[str] | None = None) -> int:
         head = POSTGRES_URL.rpartition("/")[0]
         for env_name, db_name in names.items():
             env[f"OMS_{env_name}_DATABASE_URL"] = f"{head}/{db_name}"
+    if args.consumer_batch is not None:
+        for s in SERVICES:
+            env[f"OMS_{s.env_name}_CONSUMER_BATCH_SIZE"] = str(args.consumer_batch)
     stack = LocalStack.on_free_ports(tmp, env=env)
     replicas: dict[str, subprocess.Popen[bytes]] = {}
+    result: dict[str, Any] | None = None
     try:
         stack.start()
         print(f"local stack up in {stack.started_in_s:.1f} s", flush=True)
@@ -755,7 +817,8 @@ def main(argv: list[str] | None = None) -> int:
         if stack.broker is not None:
             components.append(Component("broker", [stack.broker.pid], whole_session=False))
         components.append(Component("bench (load + watcher)", [os.getpid()], whole_session=False))
-        meter = Meter(components, list(names.values()))
+        service_of = {spec.env_name: spec.name for spec in SERVICES}
+        meter = Meter(components, {db: service_of[env_name] for env_name, db in names.items()})
         started = time.perf_counter()
         world = set_up(stack.urls, args.buyers)
         print(f"accounts, {args.buyers} buyers, stock and price list in {time.perf_counter() - started:.1f} s")
@@ -763,9 +826,15 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         stop_replicas(replicas)
         stack.stop()
+        failed = result is None or any(row["failed"] for row in result["steps"])
+        if failed and stack.log_dir.exists():  # the services' logs say why an order failed
+            kept = Path(__file__).parent / "results" / f"pipeline-logs-{datetime.now(UTC):%Y-%m-%dT%H%M}"
+            shutil.copytree(stack.log_dir, kept, dirs_exist_ok=True)
+            print(f"some orders failed: the stack's logs are kept in {kept.relative_to(Path(__file__).parent.parent)}")
         shutil.rmtree(tmp, ignore_errors=True)
         if names:
             asyncio.run(databases(list(names.values()), drop=True))
+    assert result is not None
     # The bench's own process is shown but not counted in CPU per order.
     for row in result["steps"]:
         own = row["cpu_s"].get("bench (load + watcher)", 0.0)
@@ -778,6 +847,7 @@ def main(argv: list[str] | None = None) -> int:
         "replicas": args.replicas,
         "database": args.database,
         "p99_bound_ms": args.p99_bound_ms,
+        "consumer_batch": args.consumer_batch,
     }
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     info = {

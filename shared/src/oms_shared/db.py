@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -82,9 +83,42 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     connect_args: dict[str, Any] = {}
     if url.startswith("postgresql+asyncpg"):
         connect_args["server_settings"] = {"plan_cache_mode": "force_custom_plan"}
-    return create_async_engine(
-        url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True, connect_args=connect_args
-    )
+        # Statements per connection kept prepared (asyncpg's default 100 is less than a service's statements:
+        # a miss costs a Parse round trip).
+        connect_args["prepared_statement_cache_size"] = 500
+    engine = create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, connect_args=connect_args)
+    _ping_when_idle(engine)
+    return engine
+
+
+# A pooled connection idle longer than this is pinged before use (a database restart left it dead).
+PING_IDLE_S = 2.0
+
+
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    """Ping a connection at checkout only when it sat idle in the pool: ``pool_pre_ping`` pinged every checkout.
+
+    asyncpg's ping is three round trips (BEGIN, a query, ROLLBACK), paid by every transaction under load although a
+    connection checked in a millisecond ago is alive; profiled, it was 8-10 % of the orders service's samples. A
+    dead connection found here is replaced (the pool retries the checkout with a new one); one that dies while in
+    use fails its transaction, a transient error the callers already retry or answer with 503.
+    """
+    pool_events = engine.sync_engine.pool
+
+    @sa_event.listens_for(pool_events, "checkin")
+    def _checked_in(_dbapi_conn: Any, record: Any) -> None:
+        if record is not None:
+            record.info["oms_idle_since"] = time.monotonic()
+
+    @sa_event.listens_for(pool_events, "checkout")
+    def _checked_out(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("oms_idle_since")
+        if since is None or time.monotonic() - since < PING_IDLE_S:
+            return  # new, or back in the pool a moment ago
+        try:
+            dbapi_conn.ping()
+        except Exception as exc:
+            raise sa.exc.DisconnectionError(f"a pooled connection is dead: {exc}") from exc
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:
