@@ -28,14 +28,14 @@ from pathlib import Path
 
 import asyncpg
 import sqlalchemy as sa
+from consumer_batch import put_events
 from prometheus_client import CollectorRegistry
 
 from oms_devstack.tansu import TansuBroker
 from oms_shared.consumer import ConsumerMetrics, EventConsumer
-from oms_shared.contracts import StockUpdatedV1, make_event
+from oms_shared.contracts import StockUpdatedV1
 from oms_shared.db import Database, Tx, create_engine, messaging_tables
 from oms_shared.kafka import ensure_topics
-from oms_shared.outbox import make_producer
 from oms_shared.service import make_broker
 from oms_shared.settings import ServiceSettings
 from oms_shared.topics import STOCK_UPDATED
@@ -84,28 +84,6 @@ async def worker(bootstrap: str, url: str, group: str, batch_size: int) -> None:
     finally:
         await broker.stop()
         await db.dispose()
-
-
-async def produce(bootstrap: str, n: int) -> None:
-    tenant, warehouse = uuid.uuid4(), uuid.uuid4()
-    producer = make_producer(bootstrap)
-    await producer.start()
-    try:
-        futures = []
-        for i in range(n):
-            sku = f"SKU-{i % 200}"
-            event = make_event(
-                StockUpdatedV1,
-                tenant_id=tenant,
-                aggregate_id=f"{warehouse}:{sku}",
-                sequence=i,
-                data={"warehouse_id": warehouse, "sku": sku, "on_hand": i, "reserved": 0, "available": i},
-            )
-            key, headers = event.partition_key().encode(), event.kafka_header_list()
-            futures.append(await producer.send(STOCK_UPDATED, event.to_json(), key=key, headers=headers))
-        await asyncio.gather(*futures)
-    finally:
-        await producer.stop()
 
 
 def start_worker(bootstrap: str, url: str, group: str, batch: int) -> subprocess.Popen[str]:
@@ -158,7 +136,7 @@ async def one_run(base_url: str, n: int, replicas: int, partitions: int, batch: 
         pg_pids = await backends(admin, db_name)
         cpu_before, pg_before = cpu_s(pids), cpu_s(pg_pids)
         started = time.perf_counter()
-        await produce(broker.bootstrap, n)
+        await put_events(broker.bootstrap, n)
         produced_s = time.perf_counter() - started
         inbox = sa.table("inbox")
         deadline = time.monotonic() + 900

@@ -62,6 +62,7 @@ from oms_shared.topics import ALL_TOPICS, RESERVE_UPDATED
 
 RAW_TOPIC = "bench.pipeline.raw"
 RAW_MESSAGES = 20_000
+IDLE_S = 10.0
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE_LINES = [("BOLT-M8", "Болт М8×40"), ("NUT-M8", "Гайка М8"), ("WASHER-M8", "Шайба М8"), ("GEAR-40", "Шестерня")]
 # The targets of the throughput issue (item 4), judged on this machine.
@@ -607,6 +608,9 @@ async def drive(stack: LocalStack, world: World, meter: Meter, args: argparse.Na
             raw = 1 / (1 / produce + 1 / consume)  # produce and consume the same event, one after the other
             print(f"  produce {produce:,.0f}/s, consume {consume:,.0f}/s, both {raw:,.0f}/s", flush=True)
             idle = await meter.sample()
+            await asyncio.sleep(IDLE_S)  # nothing offered: what the stack burns doing nothing
+            idle_end = await meter.sample()
+            idle_cpu = {n: (idle_end.cpu[n] - idle.cpu.get(n, 0.0)) * 100 / IDLE_S for n in idle_end.cpu}
             steps: list[Step] = []
             k = 100
             for rate in args.rates:
@@ -641,6 +645,7 @@ async def drive(stack: LocalStack, world: World, meter: Meter, args: argparse.Na
         "raw": {"produce_per_s": produce, "consume_per_s": consume, "produce_and_consume_per_s": raw},
         "steps": rows,
         "idle_rss_mb": idle.rss_mb,
+        "idle_cpu_pct": idle_cpu,
         "peak_rss_mb": load.hwm_mb,
         "analytics": {"orders_placed": placed, "orders_counted": counted, "waited_s": round(waited, 1)},
     }
@@ -721,6 +726,8 @@ def print_report(result: dict[str, Any], info: dict[str, str]) -> None:
             print(f"{'DB xacts/order ' + format(r['offered_per_s'], 'g') + '/s':<22}" + "".join(
                 f"{per[n]:>13.1f}" if n in per else f"{'-':>13}" for n in names
             ))  # fmt: skip
+    idle = result.get("idle_cpu_pct") or {}
+    print(f"{'idle CPU % of a core':<22}" + "".join(f"{idle[n]:>13.1f}" if n in idle else f"{'-':>13}" for n in names))
     for label, key in (("RSS idle MB", "idle_rss_mb"), ("peak RSS MB", "peak_rss_mb")):
         cells = [f"{result[key][n]:>13.0f}" if n in result[key] else f"{'-':>13}" for n in names]
         print(f"{label:<22}" + "".join(cells))
