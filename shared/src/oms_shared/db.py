@@ -109,7 +109,7 @@ def messaging_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table, sa.Tabl
     sa.Table(
         "outbox_sent",
         metadata,
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=False),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
         sa.Column("event_id", sa.String(36), nullable=False),
         sa.Column("topic", sa.String(200), nullable=False),
         sa.Column("key", sa.String(300), nullable=False),

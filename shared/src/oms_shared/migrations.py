@@ -184,7 +184,7 @@ def create_outbox_sent_table() -> None:
     """The outbox rows the relay published, kept for a while to re-send after a broker lost its log (ADR 019)."""
     op.create_table(
         "outbox_sent",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=False),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
         sa.Column("event_id", sa.String(36), nullable=False),
         sa.Column("topic", sa.String(200), nullable=False),
         sa.Column("key", sa.String(300), nullable=False),

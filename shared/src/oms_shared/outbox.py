@@ -21,7 +21,7 @@ import json
 import logging
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -154,6 +154,10 @@ class OutboxRelay:
         self._resend_reason: str | None = None
         self._broker_since = utcnow()
         self._lost_broker_since = self._broker_since
+        # Asks the broker who it is (``BrokerWatch.check``): called before a round whenever the producer's
+        # connections changed, so that a broker that started over is known before anything new is sent to it.
+        self.broker_check: Callable[[], Awaitable[object]] | None = None
+        self._connections: frozenset[int] | None = None
 
     def broker_lost(self, reason: str) -> None:
         """The broker lost its log (everything published may be gone): send the kept rows again, then go on."""
@@ -272,6 +276,9 @@ class OutboxRelay:
         if not await self._ensure_leader():
             self._resend_reason = None  # the leader re-sends; this replica saw the loss too
             return 0
+        if self.broker_check is not None and self._reconnected():
+            await self.broker_check()
+            self._connections = self._open_connections()
         if self._resend_reason is not None:
             await self.resend_kept()
         outbox = self.db.outbox
@@ -297,6 +304,17 @@ class OutboxRelay:
         if backlog is not None:
             self.metrics.backlog.set(max(0, backlog - len(rows)))
         return len(rows)
+
+    def _open_connections(self) -> frozenset[int] | None:
+        conns = getattr(self.producer.client, "_conns", None)  # aiokafka's open connections, by node
+        if not isinstance(conns, dict):
+            return None
+        return frozenset(id(conn) for conn in conns.values() if conn.connected())
+
+    def _reconnected(self) -> bool:
+        """Whether the producer's connections are not those of the last check (or cannot be told)."""
+        now = self._open_connections()
+        return now is None or now != self._connections
 
     async def _send(self, rows: Sequence[Any]) -> None:
         """Send ``rows`` in order, await every ack, and check the answers' offsets for a lost log."""
@@ -339,19 +357,22 @@ class OutboxRelay:
             await conn.execute(outbox.delete().where(where))
             return
         sent = self.db.outbox_sent
-        columns = ["id", "event_id", "topic", "key", "payload", "headers", "created_at"]
+        # Kept in the order they were sent (their own id: SQLite reuses outbox ids once the table was empty).
+        columns = ["event_id", "topic", "key", "payload", "headers", "created_at"]
         if self._postgres:
-            moved = outbox.delete().where(where).returning(*(outbox.c[c] for c in columns)).cte("moved")
+            moved = outbox.delete().where(where).returning(outbox.c.id, *(outbox.c[c] for c in columns)).cte("moved")
             await conn.execute(
                 sent.insert().from_select(
-                    [*columns, "sent_at"], sa.select(*(moved.c[c] for c in columns), sa.func.now())
+                    [*columns, "sent_at"],
+                    sa.select(*(moved.c[c] for c in columns), sa.func.now()).order_by(moved.c.id),
                 )
             )
             return
         now = sa.literal(utcnow(), UtcDateTime())
         await conn.execute(
             sent.insert().from_select(
-                [*columns, "sent_at"], sa.select(*(outbox.c[c] for c in columns), now).where(where)
+                [*columns, "sent_at"],
+                sa.select(*(outbox.c[c] for c in columns), now).where(where).order_by(outbox.c.id),
             )
         )
         await conn.execute(outbox.delete().where(where))

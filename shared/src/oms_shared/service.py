@@ -218,6 +218,7 @@ class ServiceRuntime:
                 interval_s=s.kafka_watch_interval_s,
             )
             await self.broker_watch.check()  # the cluster id the topics were just created on
+            self.relay.broker_check = self.broker_watch.check
         self.relay.start()
         if s.start_consumers:
             self.consumer.attach(
