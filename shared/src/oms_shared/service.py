@@ -217,7 +217,10 @@ class ServiceRuntime:
                 self.relay.broker_lost,
                 interval_s=s.kafka_watch_interval_s,
             )
-            await self.broker_watch.check()  # the cluster id the topics were just created on
+            try:
+                await self.broker_watch.check()  # the cluster id the topics were just created on
+            except Exception as exc:  # checked again every interval; the relay asks again after a reconnect
+                log.warning("broker watch: the first check failed: %r", exc)
             self.relay.broker_check = self.broker_watch.check
         self.relay.start()
         if s.start_consumers:
