@@ -72,7 +72,7 @@ class OutboxMetrics:
         ).labels(service)  # fmt: skip
         self.unrecoverable = Counter(
             "oms_outbox_unrecoverable_losses_total",
-            "Broker log losses that reached back before the kept sent rows: older events may be lost",
+            "Broker log losses reaching back before the kept rows: older events lost where a consumer lagged",
             ["service"],
             registry=registry,
         ).labels(service)
