@@ -22,8 +22,11 @@ from typing import Any
 import httpx
 import pytest
 
+from oms_devstack.procs import run_coro_blocking
 from oms_devstack.stack import LocalStack
 from oms_devstack.story import Actor, Story, chapter_thin_slice
+from oms_shared.kafka import topic_partitions
+from oms_shared.topics import all_topics_with_dlq
 from tests.faults.test_kill import (  # noqa: F401 (pg_env is a fixture)
     RETRY_S,
     SERVICES,
@@ -138,6 +141,10 @@ def test_the_broker_killed_under_load_loses_nothing_for_good(tmp_path: Path, pg_
             figures["relays"] = seen
             assert all(s["log_lost"] >= 1 for s in seen.values()), seen
             assert all(s["unrecoverable"] == 0 for s in seen.values()), seen
+            # No "ghost" topic: every topic has the configured partitions, none the broker's default of 4.
+            partitions = run_coro_blocking(topic_partitions(stack.bootstrap, all_topics_with_dlq()))
+            figures["topics_with_3_partitions"] = sum(1 for n in partitions.values() if n == 3)
+            assert partitions == dict.fromkeys(all_topics_with_dlq(), 3), partitions
             # Nobody restarted a service: they reconnected by themselves (and none crashed along the way).
             restarts = {c.name: c.restarts for c in stack.components()}
             figures["restarts"] = restarts
