@@ -3,7 +3,7 @@
 One relay per service database is active at a time (a PostgreSQL advisory lock elects it among
 replicas; the lock's connection is checked every few seconds, and a lost one gives the lead up). Each
 round claims up to ``batch_size`` rows in id order, sends them all without awaiting each ack, awaits the
-acks together (``acks=all``), then deletes the rows in one statement; with ``keep_sent_s`` the same statement
+acks together (``acks=all``), then deletes the rows in one statement; with ``keep_sent_s`` the same transaction
 moves them to ``outbox_sent`` (the retention loop deletes them after ``keep_sent_s``). When the broker lost its
 log (a memory broker restarted: a produce answer's offset went back, or ``broker_lost()`` is called because the
 cluster id changed or the topics were gone), the kept rows are sent again in id order before anything new
