@@ -126,7 +126,7 @@ def is_sqlite(engine: AsyncEngine) -> bool:
 
 
 def messaging_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table, sa.Table]:
-    """Add the outbox, inbox, idempotency (keys and effects) and parked-events tables to a service's metadata."""
+    """Add the outbox (and its kept sent rows), inbox, idempotency (keys, effects) and parked-events tables."""
     outbox = sa.Table(
         "outbox",
         metadata,
@@ -137,6 +137,21 @@ def messaging_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table, sa.Tabl
         sa.Column("payload", sa.Text(), nullable=False),
         sa.Column("headers", sa.Text(), nullable=False),
         sa.Column("created_at", UtcDateTime(), nullable=False),
+    )
+    # Rows the relay published, kept for ``outbox_keep_sent_s`` (then deleted by the retention loop): re-sent when
+    # the broker lost its log (a memory broker restarted), consumers dedupe by event id (docs/adr/019).
+    sa.Table(
+        "outbox_sent",
+        metadata,
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
+        sa.Column("event_id", sa.String(36), nullable=False),
+        sa.Column("topic", sa.String(200), nullable=False),
+        sa.Column("key", sa.String(300), nullable=False),
+        sa.Column("payload", sa.Text(), nullable=False),
+        sa.Column("headers", sa.Text(), nullable=False),
+        sa.Column("created_at", UtcDateTime(), nullable=False),
+        sa.Column("sent_at", UtcDateTime(), nullable=False),
+        sa.Index("ix_outbox_sent_sent_at", "sent_at"),
     )
     inbox = sa.Table(
         "inbox",
@@ -311,6 +326,7 @@ class Database:
         self.idempotency = metadata.tables["idempotency_keys"]
         self.idempotency_effects = metadata.tables["idempotency_effects"]
         self.parked = metadata.tables["parked_events"]
+        self.outbox_sent = metadata.tables["outbox_sent"]
         self._listeners: list[Callable[[], None]] = []
         # SQLite allows one writer; queue writers in-process instead of spinning on the file lock.
         self._write_lock: asyncio.Lock | None = asyncio.Lock() if is_sqlite(engine) else None

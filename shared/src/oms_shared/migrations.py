@@ -178,3 +178,24 @@ def drop_idempotency_claims() -> None:
         batch.drop_column("completed_at")
         batch.drop_column("lease_until")
         batch.drop_column("claim")
+
+
+def create_outbox_sent_table() -> None:
+    """The outbox rows the relay published, kept for a while to re-send after a broker lost its log (ADR 019)."""
+    op.create_table(
+        "outbox_sent",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
+        sa.Column("event_id", sa.String(36), nullable=False),
+        sa.Column("topic", sa.String(200), nullable=False),
+        sa.Column("key", sa.String(300), nullable=False),
+        sa.Column("payload", sa.Text(), nullable=False),
+        sa.Column("headers", sa.Text(), nullable=False),
+        sa.Column("created_at", UtcDateTime(), nullable=False),
+        sa.Column("sent_at", UtcDateTime(), nullable=False),
+    )
+    op.create_index("ix_outbox_sent_sent_at", "outbox_sent", ["sent_at"])
+
+
+def drop_outbox_sent_table() -> None:
+    op.drop_index("ix_outbox_sent_sent_at", table_name="outbox_sent")
+    op.drop_table("outbox_sent")

@@ -1,9 +1,13 @@
-"""The outbox relay: publishes committed outbox rows to Kafka in order, then deletes them.
+"""The outbox relay: publishes committed outbox rows to Kafka in order, then deletes them (or keeps them a while).
 
 One relay per service database is active at a time (a PostgreSQL advisory lock elects it among
 replicas; the lock's connection is checked every few seconds, and a lost one gives the lead up). Each
 round claims up to ``batch_size`` rows in id order, sends them all without awaiting each ack, awaits the
-acks together (``acks=all``), then deletes the rows in one statement. Per-key order holds: one partition
+acks together (``acks=all``), then deletes the rows in one statement; with ``keep_sent_s`` the same transaction
+moves them to ``outbox_sent`` (the retention loop deletes them after ``keep_sent_s``). When the broker lost its
+log (a memory broker restarted: a produce answer's offset went back, or ``broker_lost()`` is called because the
+cluster id changed or the topics were gone), the kept rows are sent again in id order before anything new
+(docs/adr/019-broker-restart-and-lost-logs.md). Per-key order holds: one partition
 per key and in-order sends; a row whose transaction commits late has a higher id than the rows of its
 aggregate it waited for (their row locks), so it is read after them. After a commit the relay lingers
 ``linger_s`` when the last round was not full, so commits close together share a round. A crash between
@@ -17,6 +21,8 @@ import json
 import logging
 import time
 import zlib
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,8 +32,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from oms_shared.db import Database, is_sqlite, utcnow
+from oms_shared.db import Database, UtcDateTime, is_sqlite, utcnow
 from oms_shared.kafka import kafka_client_options
+from oms_shared.retention import RetentionRule
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +59,22 @@ class OutboxMetrics:
         ).labels(service)
         self.oldest_age = Gauge(
             "oms_outbox_oldest_age_seconds", "Age of the oldest unpublished outbox row", ["service"], registry=registry
+        ).labels(service)
+        self.log_lost = Counter(
+            "oms_outbox_broker_log_lost_total",
+            "Times the relay found that the broker lost its log (a memory broker restarted)",
+            ["service"],
+            registry=registry,
+        ).labels(service)
+        self.resent = Counter(
+            "oms_outbox_resent_total", "Published outbox rows sent again after the broker lost its log", ["service"],
+            registry=registry,
+        ).labels(service)  # fmt: skip
+        self.unrecoverable = Counter(
+            "oms_outbox_unrecoverable_losses_total",
+            "Broker log losses reaching back before the kept rows: older events lost where a consumer lagged",
+            ["service"],
+            registry=registry,
         ).labels(service)
 
 
@@ -103,6 +126,7 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_interval_s: float = 0.5,
         linger_s: float = 0.005,
+        keep_sent_s: float = 0.0,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}")
@@ -112,6 +136,7 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.poll_interval_s = poll_interval_s
         self.linger_s = linger_s
+        self.keep_sent_s = keep_sent_s
         self._postgres = not is_sqlite(db.engine)
         self._counted_at = 0.0
         self._leader_checked_at = 0.0
@@ -122,6 +147,34 @@ class OutboxRelay:
         self._leader_conn: AsyncConnection | None = None
         self._listening = False
         self.running = False
+        # The highest offset a produce answer gave per (topic, partition): a lower one means the log was lost.
+        self._high: dict[tuple[str, int], int] = {}
+        # Why the kept rows must be sent again (None: nothing to re-send), and since when this relay knew the
+        # broker whose log was lost (what was sent before the kept window may be lost for good).
+        self._resend_reason: str | None = None
+        self._broker_since = utcnow()
+        self._lost_broker_since = self._broker_since
+        # Asks the broker who it is (``BrokerWatch.check``): called before a round whenever the producer's
+        # connections changed, so that a broker that started over is known before anything new is sent to it.
+        self.broker_check: Callable[[], Awaitable[object]] | None = None
+        self._connections: frozenset[int] | None = None
+
+    def broker_lost(self, reason: str) -> None:
+        """The broker lost its log (everything published may be gone): send the kept rows again, then go on."""
+        if self._resend_reason is None:
+            self._lost_broker_since = self._broker_since
+        self._broker_since = utcnow()
+        self._resend_reason = reason
+        self._high.clear()
+        self.metrics.log_lost.inc()
+        log.warning("outbox relay: the broker lost its log (%s); re-sending the rows kept as sent", reason)
+        self._wake.set()
+
+    def sent_retention(self) -> RetentionRule | None:
+        """The retention loop's rule for the kept sent rows (None when none are kept)."""
+        if self.keep_sent_s <= 0:
+            return None
+        return RetentionRule(self.db.outbox_sent, "sent_at", self.keep_sent_s)
 
     def notify(self) -> None:
         self._wake.set()
@@ -221,7 +274,13 @@ class OutboxRelay:
     async def publish_once(self) -> int:
         """Publish one round (up to ``batch_size`` rows) in id order; returns how many rows were sent."""
         if not await self._ensure_leader():
+            self._resend_reason = None  # the leader re-sends; this replica saw the loss too
             return 0
+        if self.broker_check is not None and self._reconnected():
+            await self.broker_check()
+            self._connections = self._open_connections()
+        if self._resend_reason is not None:
+            await self.resend_kept()
         outbox = self.db.outbox
         backlog: int | None = None  # None: a full round, not counted this time (counting scans the table)
         async with self.db.read() as conn:
@@ -237,27 +296,120 @@ class OutboxRelay:
             self.metrics.oldest_age.set(0)
             return 0
         self.metrics.oldest_age.set(max(0.0, (utcnow() - rows[0].created_at).total_seconds()))
+        await self._send(rows)  # any failure fails the round: nothing is deleted, all is sent again
+        ids = [row.id for row in rows]
+        async with self.db.transaction() as tx:
+            await self._mark_sent(tx.conn, ids)
+        self.metrics.published.inc(len(rows))
+        if backlog is not None:
+            self.metrics.backlog.set(max(0, backlog - len(rows)))
+        return len(rows)
+
+    def _open_connections(self) -> frozenset[int] | None:
+        conns = getattr(self.producer.client, "_conns", None)  # aiokafka's open connections, by node
+        if not isinstance(conns, dict):
+            return None
+        return frozenset(id(conn) for conn in conns.values() if conn.connected())
+
+    def _reconnected(self) -> bool:
+        """Whether the producer's connections are not those of the last check (or cannot be told)."""
+        now = self._open_connections()
+        return now is None or now != self._connections
+
+    async def _send(self, rows: Sequence[Any]) -> None:
+        """Send ``rows`` in order, await every ack, and check the answers' offsets for a lost log."""
         send = self.producer.send
         futures: list[asyncio.Future[Any]] = []
         for row in rows:
             headers = [(k, str(v).encode()) for k, v in json.loads(row.headers).items()]
             futures.append(await send(row.topic, value=row.payload.encode(), key=row.key.encode(), headers=headers))
         try:
-            for future in futures:  # any failure fails the round: nothing is deleted, all is sent again
+            for future in futures:
                 await future
         finally:
             for future in futures:  # a failed round: retrieve every error, so none is logged as never retrieved
                 if future.done() and not future.cancelled():
                     future.exception()
-        ids = [row.id for row in rows]
-        async with self.db.transaction() as tx:
-            if self._postgres:  # one array parameter: a statement prepared once, whatever the round's size
-                await tx.conn.execute(
-                    outbox.delete().where(outbox.c.id == sa.any_(sa.bindparam("ids", ids, type_=ARRAY_OF_IDS)))
+        answers = [future.result() for future in futures]
+        went_back = next(
+            (a for a in answers if a.offset <= self._high.get((a.topic, a.partition), -1)), None
+        )  # a broker keeps offsets growing per partition: one that went back started its log over
+        if went_back is not None:
+            seen = self._high[(went_back.topic, went_back.partition)]
+            self.broker_lost(
+                f"{went_back.topic}[{went_back.partition}] answered offset {went_back.offset} after {seen}"
+            )
+        high = self._high
+        for a in answers:
+            tp = (a.topic, a.partition)
+            if a.offset > high.get(tp, -1):
+                high[tp] = a.offset
+
+    async def _mark_sent(self, conn: AsyncConnection, ids: list[int]) -> None:
+        """Delete the published rows; with ``keep_sent_s``, move them to ``outbox_sent`` (one statement on
+        PostgreSQL, two on SQLite) in the same transaction."""
+        outbox = self.db.outbox
+        if self._postgres:  # one array parameter: a statement prepared once, whatever the round's size
+            where = outbox.c.id == sa.any_(sa.bindparam("ids", ids, type_=ARRAY_OF_IDS))
+        else:
+            where = outbox.c.id.in_(ids)
+        if self.keep_sent_s <= 0:
+            await conn.execute(outbox.delete().where(where))
+            return
+        sent = self.db.outbox_sent
+        # Kept in the order they were sent (their own id: SQLite reuses outbox ids once the table was empty).
+        columns = ["event_id", "topic", "key", "payload", "headers", "created_at"]
+        if self._postgres:
+            moved = outbox.delete().where(where).returning(outbox.c.id, *(outbox.c[c] for c in columns)).cte("moved")
+            await conn.execute(
+                sent.insert().from_select(
+                    [*columns, "sent_at"],
+                    sa.select(*(moved.c[c] for c in columns), sa.func.now()).order_by(moved.c.id),
                 )
-            else:
-                await tx.conn.execute(outbox.delete().where(outbox.c.id.in_(ids)))
-        self.metrics.published.inc(len(rows))
-        if backlog is not None:
-            self.metrics.backlog.set(max(0, backlog - len(rows)))
-        return len(rows)
+            )
+            return
+        now = sa.literal(utcnow(), UtcDateTime())
+        await conn.execute(
+            sent.insert().from_select(
+                [*columns, "sent_at"],
+                sa.select(*(outbox.c[c] for c in columns), now).where(where).order_by(outbox.c.id),
+            )
+        )
+        await conn.execute(outbox.delete().where(where))
+
+    async def resend_kept(self) -> int:
+        """Send the kept rows again in id order (rounds of ``batch_size``); returns how many. A failure leaves the
+        re-send pending: the next round starts it over (consumers dedupe by event id)."""
+        reason = self._resend_reason
+        sent = self.db.outbox_sent
+        after = -1
+        total = 0
+        oldest: datetime | None = None
+        while True:
+            async with self.db.read() as conn:
+                rows = (
+                    await conn.execute(
+                        sa.select(sent).where(sent.c.id > after).order_by(sent.c.id).limit(self.batch_size)
+                    )
+                ).all()
+            if not rows:
+                break
+            if oldest is None:
+                oldest = rows[0].sent_at
+            await self._send(rows)
+            after = rows[-1].id
+            total += len(rows)
+        if self._resend_reason is reason:  # no new loss was met while re-sending
+            self._resend_reason = None
+        self.metrics.resent.inc(total)
+        # What was sent to the lost broker before the kept window began is gone from the database too.
+        window_start = utcnow() - timedelta(seconds=self.keep_sent_s)
+        if self._lost_broker_since < window_start:
+            self.metrics.unrecoverable.inc()
+            log.error(
+                "outbox relay: the broker lost its log, and rows published before %s (kept %.0f s) were not kept: "
+                "events published to it from %s until then may be lost for consumers that had not read them",
+                (oldest or window_start).isoformat(), self.keep_sent_s, self._lost_broker_since.isoformat(),
+            )  # fmt: skip
+        log.warning("outbox relay: %d kept rows sent again after the broker lost its log (%s)", total, reason)
+        return total

@@ -26,6 +26,7 @@ from prometheus_client import CollectorRegistry, Gauge
 
 from oms_shared.asyncapi import asyncapi_document
 from oms_shared.auth import TokenVerifier
+from oms_shared.broker_watch import BrokerWatch, forbid_topic_auto_creation
 from oms_shared.consumer import ConsumerMetrics, EventConsumer
 from oms_shared.contracts import Event
 from oms_shared.db import Database, create_engine, utcnow
@@ -153,6 +154,7 @@ class ServiceRuntime:
         # What else /drained waits for, by name (the outbox, parked events and the consumer lag always count).
         self.pending: dict[str, PendingCount] = {}
         self.lag: LagMonitor | None = None
+        self.broker_watch: BrokerWatch | None = None
         # Routes that take more than settings.max_body_bytes (uploads) say so here, before build_app().
         self.body_limits: list[BodyLimit] = []
         # What the retention loop deletes: the shared tables, plus what the service adds (its logs).
@@ -188,12 +190,7 @@ class ServiceRuntime:
         if self.token_verifier is None:
             self.load_verifier()
         await upgrade_to_head(self.db.engine, self.migrations_dir)
-        await ensure_topics(
-            s.kafka_bootstrap,
-            all_topics_with_dlq(),
-            s.kafka_topic_partitions,
-            replication_factor=s.kafka_replication_factor,
-        )
+        await self._ensure_topics(all_topics_with_dlq())
         self.producer = make_producer(
             s.kafka_bootstrap, enable_idempotence=s.kafka_enable_idempotence, client_id=f"oms-{s.service_name}-relay"
         )
@@ -206,7 +203,25 @@ class ServiceRuntime:
             batch_size=s.outbox_batch_size,
             poll_interval_s=s.outbox_poll_interval_s,
             linger_s=s.outbox_linger_ms / 1000,
+            keep_sent_s=s.outbox_keep_sent_s,
         )
+        kept = self.relay.sent_retention()
+        if kept is not None:
+            self.retention.append(kept)
+        if s.kafka_watch_interval_s > 0:
+            # A broker that lost its log (a memory broker restarted) gets its topics back and the kept rows again.
+            self.broker_watch = BrokerWatch(
+                self.producer.client,
+                all_topics_with_dlq(),
+                self._ensure_topics,
+                self.relay.broker_lost,
+                interval_s=s.kafka_watch_interval_s,
+            )
+            try:
+                await self.broker_watch.check()  # the cluster id the topics were just created on
+            except Exception as exc:  # checked again every interval; the relay asks again after a reconnect
+                log.warning("broker watch: the first check failed: %r", exc)
+            self.relay.broker_check = self.broker_watch.check
         self.relay.start()
         if s.start_consumers:
             self.consumer.attach(
@@ -230,6 +245,8 @@ class ServiceRuntime:
             self._tasks.append(asyncio.create_task(self._guard(self.consumer.run_parked), name="parked-events"))
         if self.lag is not None:
             self._tasks.append(asyncio.create_task(self._guard(self.lag_loop), name="consumer-lag"))
+        if self.broker_watch is not None:
+            self._tasks.append(asyncio.create_task(self._guard(self.broker_watch.run), name="broker-watch"))
         if self.token_verifier is not None and self.token_verifier.jwks_url:
             self._tasks.append(asyncio.create_task(self._guard(self.token_verifier.keep_fresh), name="jwks"))
         for task in self.background:
@@ -242,6 +259,12 @@ class ServiceRuntime:
         self.ready = True
         self._ready_gauge.labels(s.service_name).set(1)
         log.info("%s ready", s.service_name)
+
+    async def _ensure_topics(self, topics: list[str]) -> None:
+        s = self.settings
+        await ensure_topics(
+            s.kafka_bootstrap, topics, s.kafka_topic_partitions, replication_factor=s.kafka_replication_factor
+        )
 
     async def _guard(self, task: BackgroundTask) -> None:
         """Keep a background loop alive: log and restart it after an unexpected error."""
@@ -461,4 +484,6 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
     """Run a service app with uvicorn (the console entry point of every service)."""
     import uvicorn
 
+    # Topics are created explicitly, with the configured partitions, never by a client asking for them (ADR 019).
+    forbid_topic_auto_creation()
     uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False)

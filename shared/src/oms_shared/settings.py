@@ -141,6 +141,11 @@ class ServiceSettings(BaseSettings):
     outbox_batch_size: int = Field(default=500, ge=1, le=10000)
     # ... and, when fewer are waiting, lingers this long after a commit so close commits go in one round.
     outbox_linger_ms: float = Field(default=5.0, ge=0, le=1000)
+    # Published rows are kept this long and sent again when the broker lost its log (a memory broker restarted;
+    # consumers dedupe by event id); 0 deletes them at once (a durable Kafka cluster). docs/adr/019.
+    outbox_keep_sent_s: float = Field(default=900.0, ge=0)
+    # How often the broker's cluster id and topics are checked (a broker that lost its log); 0: never.
+    kafka_watch_interval_s: float = Field(default=2.0, ge=0)
     jwt_public_key_file: str = Field(
         default_factory=lambda: _env("OMS_JWT_PUBLIC_KEY_FILE", str(var_dir() / "keys" / "jwt-public.pem"))
     )

@@ -1,5 +1,5 @@
-"""`oms up` supervises: a service or the SMTP catcher killed with SIGKILL comes back and is ready without help,
-`oms status` counts the restarts, and a crash loop makes the supervisor give up loudly."""
+"""`oms up` supervises: a service, the SMTP catcher or the broker killed with SIGKILL comes back and is ready
+without help, `oms status` counts the restarts, and a crash loop makes the supervisor give up loudly."""
 
 from __future__ import annotations
 
@@ -18,8 +18,10 @@ import pytest
 
 from oms_devstack import cli
 from oms_devstack.components import SERVICE_NAMES, StackError
-from oms_devstack.procs import pid_alive, tcp_accepts
+from oms_devstack.procs import pid_alive, run_coro_blocking, tcp_accepts
 from oms_devstack.stack import LocalStack, StackGaveUp
+from oms_shared.kafka import topic_partitions
+from oms_shared.topics import all_topics_with_dlq
 from tests.integration.devstack.test_localstack import clean_env, fake_commands, wait_until_dead
 
 
@@ -211,5 +213,34 @@ def test_a_component_killed_by_name_comes_back_and_a_paused_one_stays_down_until
             stack.resume("smtp")
         with pytest.raises(StackError, match="no component"):
             stack.kill("billing")
+    finally:
+        stack.stop()
+
+
+def test_a_killed_broker_is_started_again_on_its_port_with_its_topics(tmp_path: Path) -> None:
+    """The bundled broker killed with SIGKILL: the supervisor starts it again on the same port (a memory broker:
+    empty, with a new cluster id), creates every topic with the configured partitions before anyone else can,
+    says so on the console and in the broker's log, and counts the restart; the services are left running."""
+    said: list[str] = []
+    stack = LocalStack.on_free_ports(
+        tmp_path / "var", env=clean_env(), service_commands=fake_commands(), echo=said.append, restart_backoff_s=0.2
+    )
+    stack.start()
+    try:
+        with supervised(stack) as failures:
+            broker = next(c for c in stack.components() if c.name == "broker")
+            assert stack.broker is not None
+            old_pid, old_cluster, port = broker.pid, stack.broker.started_cluster_id, broker.port
+            stack.kill("broker")
+            wait_for(lambda: broker.restarts == 1 and stack.restarted_and_ready("broker"), what="broker back")
+            assert failures == []
+            assert broker.pid != old_pid and broker.port == port and tcp_accepts(broker.host, port)
+            assert stack.broker.started_cluster_id != old_cluster
+            topics = run_coro_blocking(topic_partitions(stack.bootstrap, all_topics_with_dlq()))
+            assert topics == dict.fromkeys(all_topics_with_dlq(), 3)
+            log = Path(str(broker.log)).read_text()
+            assert f"the Kafka broker exited with code -9; restarting it on port {port} in 0.2 s" in log
+            assert any(line.startswith("broker restarted (pid") for line in said)
+            assert all(c.restarts == 0 for c in stack.components() if c.kind == "service")
     finally:
         stack.stop()

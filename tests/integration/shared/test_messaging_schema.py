@@ -13,7 +13,15 @@ from oms_shared.db import create_engine
 from oms_shared.migrations import upgrade_to_head
 
 SERVICES = ("oms_orders", "oms_inventory", "oms_notifications", "oms_erp_bridge", "oms_analytics")
-CHECKED = {"inbox", "idempotency_keys", "idempotency_effects", "parked_events", "outbox", "erp_exchange_log"}
+CHECKED = {
+    "inbox",
+    "idempotency_keys",
+    "idempotency_effects",
+    "parked_events",
+    "outbox",
+    "outbox_sent",
+    "erp_exchange_log",
+}
 
 
 @pytest.mark.parametrize("package", SERVICES)

@@ -110,6 +110,7 @@ async def test_old_rows_go_in_batches_recent_ones_stay_and_a_recent_inbox_row_st
             "erp_exchange_log": 1,
             "erp_sessions": 1,
             "erp_files": 0,
+            "outbox_sent": 0,  # published rows kept for a re-send (ADR 019): none older than the window
         }
         assert await count(runtime, db.inbox) == 1
         async with db.transaction() as tx:  # processed yesterday: still a duplicate

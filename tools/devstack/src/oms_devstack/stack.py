@@ -65,7 +65,7 @@ from oms_shared.topics import all_topics_with_dlq
 
 
 class StackGaveUp(StackError):
-    """A component kept crashing (or the broker died): the supervisor stopped trying; the stack must stop."""
+    """A component (the broker too) kept crashing: the supervisor stopped trying; the stack must stop."""
 
 
 @dataclass
@@ -170,6 +170,9 @@ class LocalStack:
         self._state_written = False
         self._broker_stopped = False
         self._broker_reported = False
+        # Supervision of the bundled broker, as of a service: its crashes within the window, when it starts again.
+        self._broker_crashes: list[float] = []
+        self._broker_restart_at: float | None = None
 
     @classmethod
     def on_free_ports(cls, var_dir: Path | str, **kwargs: Any) -> LocalStack:
@@ -502,8 +505,9 @@ class LocalStack:
     def supervise(self) -> None:
         """One round, as a process manager does it: a service or the SMTP catcher that died is started again
         after a backoff (doubling per crash, capped); after ``restart_limit`` crashes within
-        ``restart_window_s`` it gives up (:class:`StackGaveUp`; the caller stops the stack). A dead broker
-        is given up on at once: every service depends on it and its topics."""
+        ``restart_window_s`` it gives up (:class:`StackGaveUp`; the caller stops the stack). The bundled broker
+        too: it is started again on its port with every topic created again before the services reconnect (a
+        memory broker starts empty: the services re-send what their outboxes kept, docs/adr/019)."""
         now = time.monotonic()
         for child in self._all_children():
             if child.stopped:
@@ -518,16 +522,71 @@ class LocalStack:
                     self._check_back(child)
                 continue
             self._crashed(child, code, now)
-        broker_proc = self.broker.process if self.broker is not None else None
-        if broker_proc is not None and not self._broker_stopped and not self._broker_reported:
-            code = broker_proc.poll()
-            if code is not None:
-                self._broker_reported = True
-                log = self.broker_component.log if self.broker_component is not None else None
-                raise StackGaveUp(
-                    f"the Kafka broker exited with code {code}; the services cannot work without it "
-                    f"(see {log}); stopping the stack"
-                )
+        self._supervise_broker(now)
+
+    def _supervise_broker(self, now: float) -> None:
+        broker = self.broker
+        if broker is None or broker.process is None or self._broker_stopped or self._broker_reported:
+            return
+        if self._broker_restart_at is not None:
+            if now >= self._broker_restart_at:
+                self._restart_broker()
+            return
+        code = broker.process.poll()
+        if code is None:
+            return
+        self._broker_crashes = [t for t in self._broker_crashes if now - t < self.restart_window_s] + [now]
+        crashes = len(self._broker_crashes)
+        log = self.broker_component.log if self.broker_component is not None else None
+        if crashes > self.restart_limit:
+            self._broker_reported = True
+            self._broker_note(f"the Kafka broker exited with code {code}; crash {crashes} within the window")
+            raise StackGaveUp(
+                f"the Kafka broker exited with code {code}, crash {crashes} within {self.restart_window_s:.0f} s; "
+                f"the services cannot work without it (see {log}); giving up on it and stopping the stack"
+            )
+        delay = min(self.restart_backoff_s * 2 ** (crashes - 1), self.restart_backoff_max_s)
+        self._broker_restart_at = now + delay
+        self._broker_note(
+            f"the Kafka broker exited with code {code}; restarting it on port {self.broker_port} in {delay:.1f} s "
+            f"(crash {crashes} of at most {self.restart_limit} within {self.restart_window_s:.0f} s)"
+        )
+
+    def _restart_broker(self) -> None:
+        """Start the broker again on its port and create every topic before a client can ask for one."""
+        assert self.broker is not None
+        self._broker_restart_at = None
+        try:
+            self.broker.start(self.host, self.broker_port)
+            partitions = int(self.base_env.get("OMS_KAFKA_TOPIC_PARTITIONS") or DEFAULT_TOPIC_PARTITIONS)
+            run_coro_blocking(ensure_topics(self.bootstrap, all_topics_with_dlq(), partitions))
+        except Exception as exc:
+            self._broker_reported = True
+            raise StackGaveUp(f"the Kafka broker could not be started again on port {self.broker_port}: {exc}") from exc
+        restarts = 0
+        if self.broker_component is not None:
+            self.broker_component.pid = self.broker.pid
+            self.broker_component.pid_start = process_start_ticks(self.broker.pid)
+            self.broker_component.restarts += 1
+            restarts = self.broker_component.restarts
+        self._broker_note(
+            f"broker restarted (pid {self.broker.pid}, restart {restarts}); it started empty: "
+            f"{len(all_topics_with_dlq())} topics created again"
+        )
+        if self.write_state and self._state_written:
+            self._write_state()
+
+    def _broker_note(self, message: str) -> None:
+        self.echo(message)
+        log = self.broker_component.log if self.broker_component is not None else None
+        if not log:
+            return
+        stamp = datetime.now(UTC).isoformat(timespec="seconds")
+        try:
+            with Path(log).open("ab") as fh:
+                fh.write(f"{stamp} oms supervisor: {message}\n".encode())
+        except OSError:
+            pass
 
     def _crashed(self, child: _Child, code: int, now: float) -> None:
         c = child.component
@@ -590,10 +649,13 @@ class LocalStack:
     def kill(self, name: str, sig: int = signal.SIGKILL) -> int:
         """Send ``sig`` (default SIGKILL: no chance to clean up) to component ``name``'s process group, as a crash
         would; the next :meth:`supervise` rounds start it again. Returns the pid that was signalled."""
-        child = self._child(name)
-        pid = child.proc.pid
+        if name == "broker" and self.broker is not None and self.broker.process is not None:
+            proc = self.broker.process
+        else:
+            proc = self._child(name).proc
+        pid = proc.pid
         signal_group(pid, sig)
-        child.proc.wait()
+        proc.wait()
         return pid
 
     def pause(self, name: str) -> None:
@@ -613,6 +675,8 @@ class LocalStack:
 
     def restarted_and_ready(self, name: str) -> bool:
         """Whether component ``name`` runs and answers (after a kill or a resume: supervision saw it back)."""
+        if name == "broker" and self.broker is not None:
+            return self.broker.running() and self._broker_restart_at is None
         child = self._child(name)
         return child.proc.poll() is None and child.restart_at is None and not child.awaiting_ready
 

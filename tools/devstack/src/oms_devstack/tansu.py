@@ -12,6 +12,7 @@ import stat
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
@@ -78,10 +79,16 @@ class TansuBroker:
         storage_engine: str = "memory://tansu/",
         start_timeout_s: float = START_TIMEOUT_S,
         die_with_parent: bool = False,
+        cluster_id: str | None = None,
     ) -> None:
         """``die_with_parent``: on Linux the kernel stops the broker when the thread that started it ends,
-        even if this process is killed with SIGKILL (benchmarks, tests). Start it from the main thread then."""
+        even if this process is killed with SIGKILL (benchmarks, tests). Start it from the main thread then.
+
+        ``cluster_id``: by default a memory broker gets a new one at every start, as a Kafka cluster whose log was
+        wiped would: clients tell a broker that lost everything from one that was only unreachable (ADR 019)."""
         self.die_with_parent = die_with_parent
+        self.cluster_id = cluster_id
+        self.started_cluster_id: str | None = None
         self.log_file = Path(log_file) if log_file is not None else None
         self.binary = Path(binary) if binary is not None else None
         self.storage_engine = storage_engine
@@ -144,6 +151,10 @@ class TansuBroker:
     def _spawn(self, binary: Path) -> None:
         self._stopped = False
         url = f"tcp://{self.host}:{self.port}"
+        cluster_id = self.cluster_id
+        if cluster_id is None and self.storage_engine.startswith("memory:"):
+            cluster_id = f"oms-memory-{uuid.uuid4().hex[:12]}"
+        self.started_cluster_id = cluster_id
         cmd = [
             str(binary),
             "broker",
@@ -153,6 +164,7 @@ class TansuBroker:
             url,
             "--storage-engine",
             self.storage_engine,
+            *(["--cluster-id", cluster_id] if cluster_id else []),
         ]
         output: IO[bytes] | int = subprocess.DEVNULL
         if self.log_file is not None:
