@@ -10,7 +10,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -483,7 +483,7 @@ def _diff(seen: Counter[Any], want: Counter[Any]) -> str:
     )
 
 
-def run_load(load: Load, faults: list[tuple[str, Callable[[], None]]], tick: Callable[[], None]) -> None:
+def run_load(load: Load, faults: Sequence[tuple[str, Callable[[], None]]], tick: Callable[[], None]) -> None:
     """Place the load's orders in a thread while ``faults`` happen one by one (each ``(what, do)`` halfway through
     its slice of orders, ``do`` returning once the fault is over); returns when every order has been placed and
     moved as planned. ``tick`` runs between polls (supervision); a failure of the load is raised here."""
