@@ -177,6 +177,8 @@ class Api:
     def __init__(self, story: Story) -> None:
         self.story = story
         self.retried = 0
+        # What the retried calls met: an HTTP status, or the transport error's name (the service was down).
+        self.retried_on: Counter[str] = Counter()
 
     def call(
         self,
@@ -203,6 +205,7 @@ class Api:
                 )
             except httpx.TransportError as exc:
                 last = exc
+                self.retried_on[type(exc).__name__] += 1
             else:
                 if response.status_code in expect:
                     return response
@@ -210,6 +213,7 @@ class Api:
                 if response.status_code < 500 and not in_progress:
                     raise AssertionError(f"{method} {service}{path} answered {response.status_code}: {response.text}")
                 last = f"{response.status_code} {response.text[:300]}"
+                self.retried_on[str(response.status_code)] += 1
             self.retried += 1
             if time.monotonic() > deadline:
                 raise AssertionError(f"{method} {service}{path}: no answer within {RETRY_S:.0f} s (last: {last})")

@@ -57,6 +57,22 @@ def metric_total(client: httpx.Client, url: str, name: str) -> float:
     return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name + "{"))
 
 
+def unexpected_errors(log: Path) -> list[str]:
+    """The log's errors of a request that escaped the service, or of a background loop that broke."""
+    found = []
+    for line in log.read_text(errors="replace").splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        message = str(entry.get("msg") or entry.get("message") or "")
+        if entry.get("level") == "ERROR" and (
+            message.startswith("Exception in ASGI application") or message.startswith("background task")
+        ):
+            found.append(message.strip()[:200])
+    return found
+
+
 def not_ready(client: httpx.Client, url: str) -> bool:
     try:
         return client.get(f"{url}/ready", timeout=2.0).status_code != 200
@@ -88,7 +104,7 @@ def test_nothing_is_lost_doubled_or_dead_lettered_when_postgresql_is_down_for_30
         restart_limit=100,
     )
     stack.start()
-    figures: dict[str, Any] = {"orders": 0, "outage_s": OUTAGE_S}
+    figures: dict[str, Any] = {"kind": "database_outage", "orders": 0, "outage_s": OUTAGE_S}
     try:
         with httpx.Client(timeout=30.0, trust_env=False) as client:
             story = Story(stack.urls, client, say=lambda _line: None, facts={"mail_dir": stack.mail_dir})
@@ -123,6 +139,7 @@ def test_nothing_is_lost_doubled_or_dead_lettered_when_postgresql_is_down_for_30
             run_load(load, [("PostgreSQL stopped", outage)], stack.supervise)
             figures["load_s"] = round(time.monotonic() - load_started, 1)
             figures["retried_calls"] = scene.api.retried
+            figures["retried_on"] = dict(scene.api.retried_on)
             figures["not_ready_during_outage"] = sorted(seen_not_ready)
             # How often a consumer held an event through the outage and tried it again in place (by service).
             figures["consumer_transient_retries"] = {
@@ -139,7 +156,19 @@ def test_nothing_is_lost_doubled_or_dead_lettered_when_postgresql_is_down_for_30
             assert seen_not_ready == set(SERVICES), (
                 f"ready while the database was down: {set(SERVICES) - seen_not_ready}"
             )
+            # While the database was down the API said "try again" (503, Retry-After), never "it broke" (500).
+            audit.results["the API answered 503 while the database was down, never 500"] = (
+                "ok" if "503" in scene.api.retried_on and "500" not in scene.api.retried_on else "FAIL"
+            )
+            assert "503" in scene.api.retried_on and "500" not in scene.api.retried_on, scene.api.retried_on
             audit.run()
+            # An outage is expected: it is logged as warnings, not as a traceback per request and per second.
+            errors = {name: unexpected_errors(stack.log_dir / f"{name}.log") for name in SERVICES}
+            figures["error_lines"] = {name: len(lines) for name, lines in errors.items()}
+            audit.results["no request or background loop logged the outage as an unexpected error"] = (
+                "ok" if not any(errors.values()) else "FAIL"
+            )
+            assert not any(errors.values()), {name: lines[:3] for name, lines in errors.items() if lines}
             restarts = service_restarts(stack)
             figures["restarts"] = restarts
             crashed = {name: n for name, n in restarts.items() if n}

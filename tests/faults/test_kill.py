@@ -54,7 +54,7 @@ def test_nothing_is_lost_or_doubled_when_each_service_is_killed_under_load(
         restart_limit=100,
     )
     stack.start()
-    figures: dict[str, Any] = {"orders": 0, "kills": 0, "smtp_outage": SMTP_OUTAGE}
+    figures: dict[str, Any] = {"kind": "kill", "orders": 0, "kills": 0, "smtp_outage": SMTP_OUTAGE}
     try:
         with httpx.Client(timeout=30.0, trust_env=False) as client:
             story = Story(stack.urls, client, say=lambda _line: None, facts={"mail_dir": stack.mail_dir})

@@ -30,6 +30,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import json
+import os
+import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -89,6 +92,7 @@ POISON = b"\x00poison: not an event {"
 PARK_DEADLINE_S = 8
 ORDERS = 6
 SETTLE_S = 150.0 * WAIT_SCALE
+REPORT = os.environ.get("OMS_FAULTS_POISON_REPORT", "")
 
 
 def db_url(env: dict[str, str], service: str) -> str:
@@ -249,10 +253,13 @@ def test_poison_on_every_topic_is_dead_lettered_the_partitions_flow_and_a_fixed_
     env = dict(pg_env)
     env["OMS_NOTIFICATIONS_CONSUMER_PARK_DEADLINE_S"] = str(PARK_DEADLINE_S)
     env["OMS_NOTIFICATIONS_CONSUMER_PARK_BACKOFF_S"] = "0.5"
+    started = time.monotonic()
     stack = LocalStack.on_free_ports(tmp_path / "var", env=env, services=list(SERVICES), restart_limit=100)
     stack.start()
+    figures: dict[str, Any] = {"kind": "poison"}
     try:
         poisoned = asyncio.run(_poison_every_partition(stack.bootstrap))
+        figures["poisoned"] = len(poisoned)
         assert {t for t, _ in poisoned} == set(ALL_TOPICS)
 
         with httpx.Client(timeout=30.0, trust_env=False) as client:
@@ -269,6 +276,7 @@ def test_poison_on_every_topic_is_dead_lettered_the_partitions_flow_and_a_fixed_
 
             want_malformed = Counter({(t, p, c): 1 for (t, p) in poisoned for c in CONSUMERS[t]})
             wait_until("every poison dead-lettered", lambda: malformed_letters() == want_malformed, SETTLE_S)
+            figures["malformed_letters"] = sum(want_malformed.values())
             wait_until("every service drained", lambda: all(
                 client.get(f"{u}/drained", timeout=30.0).status_code == 200 for u in stack.urls.values()
             ), SETTLE_S, stack.supervise)  # fmt: skip
@@ -307,6 +315,7 @@ def test_poison_on_every_topic_is_dead_lettered_the_partitions_flow_and_a_fixed_
             assert {d.source_topic for d in letters} == {"order.placed", "order.status_changed"}
             assert {str(parse_event(d.value, d.headers).data.order_id) for d in letters} == ours  # type: ignore[attr-defined]
             assert Counter(d.event_id for d in letters).most_common(1)[0][1] == 1
+            figures["refused"] = len(letters)
 
             # The fix: the supplier renames the company, so its account is published again; then replay, twice.
             profile = api.call("GET", "orders", "/api/v1/account", supplier)
@@ -322,6 +331,7 @@ def test_poison_on_every_topic_is_dead_lettered_the_partitions_flow_and_a_fixed_
             first, second = replay(stack.bootstrap), replay(stack.bootstrap)
             assert f"replayed {len(letters)} of {dead_before} dead letters" in first, first
             assert f"replayed {len(letters)} of {dead_before} dead letters" in second, second
+            figures["replays"] = 2
 
             audit = Audit(api, stack, supplier, buyer, [scene.thin, *load.placed], tick=stack.supervise)
             refused_ids = {d.event_id for d in letters}
@@ -338,6 +348,7 @@ def test_poison_on_every_topic_is_dead_lettered_the_partitions_flow_and_a_fixed_
 
             audit.dead_letters_check = "dead letters: the poison and the refusals only, none after the replay"
             audit.dead_letters = only_the_poison_and_the_refusals
+            figures["audit"] = audit.results
             audit.run()
 
             # Every partition flowed: each event behind a poison was applied by every consumer of its topic.
@@ -357,9 +368,13 @@ def test_poison_on_every_topic_is_dead_lettered_the_partitions_flow_and_a_fixed_
                         assert str(event.event_id) in inbox[service], (
                             f"{service} never applied {event.event_type} {event.event_id} on {topic}:{partition}"
                         )
+            figures["events_behind"] = sum(behind.values())
             starved = sorted(t for t in ALL_TOPICS if CONSUMERS[t] and not behind[t])
             assert not starved, f"no event behind the poison on {starved}"
             restarts = service_restarts(stack)
             assert not any(restarts.values()), f"a service exited: {restarts}"
     finally:
         stack.stop()
+        figures["total_s"] = round(time.monotonic() - started, 1)
+        if REPORT:
+            Path(REPORT).write_text(json.dumps(figures, indent=2) + "\n")
