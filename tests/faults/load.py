@@ -229,14 +229,16 @@ class Api:
                 response = self.story.client.post(
                     self.story.urls["orders"] + "/api/v1/auth/refresh", json={"refresh_token": actor.refresh_token}
                 )
-            except httpx.TransportError:
-                pass
+            except httpx.TransportError as exc:
+                self.retried_on[type(exc).__name__] += 1
             else:
                 if response.status_code == 200:
                     actor.signed_in(response.json())
                     return
                 if response.status_code < 500:
                     raise AssertionError(f"renewing a token answered {response.status_code}: {response.text}")
+                self.retried_on[str(response.status_code)] += 1
+            self.retried += 1
             if time.monotonic() > deadline:
                 raise AssertionError("could not renew a token")
             time.sleep(0.25)
