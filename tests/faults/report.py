@@ -16,6 +16,14 @@ def _audit(figures: dict[str, object]) -> tuple[dict[str, object], str]:
     return audit, f"{passed} of {checks}" if checks else "none ran (the run failed before)"
 
 
+def _per_service(value: object) -> str:
+    """``{"orders": 6.0, "inventory": 0.0}`` as "orders 6" (the services above zero), "none" when all are zero."""
+    if not isinstance(value, dict):
+        return "?"
+    above = [f"{name} {float(n):g}" for name, n in value.items() if float(n)]
+    return ", ".join(above) or "none"
+
+
 def _rows(figures: dict[str, object], passed: str) -> list[tuple[str, str]]:
     kind = figures.get("kind", "kill")
     if kind == "database_outage":
@@ -29,8 +37,8 @@ def _rows(figures: dict[str, object], passed: str) -> list[tuple[str, str]]:
             ),
             ("every service ready again after (s)", str(figures.get("ready_again_after_s", "?"))),
             ("HTTP calls retried while it was down", str(figures.get("retried_calls", "?"))),
-            ("events held and retried in place", str(figures.get("consumer_transient_retries", "?"))),
-            ("services restarted by the supervisor", str(figures.get("restarts", "?"))),
+            ("events held and retried in place", _per_service(figures.get("consumer_transient_retries"))),
+            ("services restarted by the supervisor", _per_service(figures.get("restarts"))),
             ("audit checks passed", passed),
             ("load (s)", str(figures.get("load_s", "?"))),
             ("whole run (s)", str(figures.get("total_s", "?"))),

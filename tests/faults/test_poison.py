@@ -15,8 +15,9 @@ event is dead-lettered at once; a handler's ``PermanentError`` at once; another 
   refused by notifications for a reason that is then corrected: it needs the supplier's account from
   ``account.updated``, and when its replica of the account is missing (lost in a restore, say) the event is
   parked and, past the deadline, dead-lettered. The fix is to publish the account again (any change of the
-  company's name does); then a replay applies every such event, once, however often it is replayed. The same
-  holds for erp-bridge and inventory, which park an order's later events until its earlier ones are there.
+  company's name does); then a replay applies every such event, once, however often it is replayed.
+  Erp-bridge and inventory park an order's later events until its earlier ones are there in the same way (not
+  exercised here: what they miss is an order event, which nothing but a replay publishes again).
 - The other topics carry full snapshots that their consumers upsert (warehouses, products, stock, price lists,
   buyers, accounts), or e-mails to send (invitations, password resets), or changes that name an order made by the
   orders service (``reserve.updated``, ``erp.order_changed``: an unknown order is refused for good, and no later
