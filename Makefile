@@ -34,7 +34,7 @@ help:
 	@echo "make run        start the local stack in the foreground (Ctrl-C stops it; OMS_UP_ARGS='--broker-port 19092')"
 	@echo "make down       stop a stack started elsewhere; make status / make demo"
 	@echo "make test       run the whole suite (PYTEST_WORKERS=3; one selection: PYTEST_ARGS='-k orders -x')"
-	@echo "make faults    kill -9 every service under load, then audit (needs OMS_TEST_POSTGRES_URL; FAULTS_ORDERS, FAULTS_ROUNDS)"
+	@echo "make faults    kill -9 every service, stop PostgreSQL 30 s, poison every topic, under load; then audit (needs OMS_TEST_POSTGRES_URL)"
 	@echo "make lint | typecheck | docs | bench | clean"
 
 check-python:
@@ -77,16 +77,18 @@ test: install
 		$(BIN)/pytest tests/browser || rc=$$?; \
 		exit $$rc; fi
 
-# The full fault run: more orders, every service killed FAULTS_ROUNDS times, the SMTP catcher down for a while; then
-# a table of what was done and what the audit found.
+# The full fault run: more orders, every service killed FAULTS_ROUNDS times, the SMTP catcher down for a while;
+# PostgreSQL (a private server of the test) down for 30 s under the same load; a poison message on every topic and
+# `oms dlq replay`; then tables of what was done and what the audits found.
 faults: install
 	@if [ -z "$$OMS_TEST_POSTGRES_URL" ]; then \
 		echo "error: make faults needs PostgreSQL: set OMS_TEST_POSTGRES_URL=postgresql+asyncpg://user@host:5432/db" >&2; \
 		exit 2; fi
-	@mkdir -p var && rm -f var/faults.json
+	@mkdir -p var && rm -f var/faults.json var/faults-db.json var/faults-poison.json
 	@rc=0; OMS_FAULTS_ORDERS=$(FAULTS_ORDERS) OMS_FAULTS_ROUNDS=$(FAULTS_ROUNDS) OMS_FAULTS_SMTP_OUTAGE=1 \
-		OMS_FAULTS_REPORT=var/faults.json $(BIN)/pytest tests/faults $(PYTEST_ARGS) || rc=$$?; \
-		$(BIN)/python -m tests.faults.report var/faults.json || true; \
+		OMS_FAULTS_REPORT=var/faults.json OMS_FAULTS_DB_REPORT=var/faults-db.json \
+		OMS_FAULTS_POISON_REPORT=var/faults-poison.json $(BIN)/pytest tests/faults $(PYTEST_ARGS) || rc=$$?; \
+		$(BIN)/python -m tests.faults.report var/faults.json var/faults-db.json var/faults-poison.json || true; \
 		exit $$rc
 
 lint: install

@@ -1,4 +1,5 @@
-"""Print the figures of a fault run (the JSON file ``OMS_FAULTS_REPORT`` names) as a small table."""
+"""Print the figures of fault runs (the JSON files ``OMS_FAULTS_REPORT``, ``OMS_FAULTS_DB_REPORT`` and
+``OMS_FAULTS_POISON_REPORT`` name) as small tables."""
 
 from __future__ import annotations
 
@@ -7,20 +8,65 @@ import sys
 from pathlib import Path
 
 
-def table(figures: dict[str, object]) -> str:
+def _audit(figures: dict[str, object]) -> tuple[dict[str, object], str]:
     audit = figures.get("audit") or {}
     assert isinstance(audit, dict)
     checks = len(audit)
     passed = sum(1 for v in audit.values() if v == "ok")
-    rows = [
+    return audit, f"{passed} of {checks}" if checks else "none ran (the run failed before)"
+
+
+def _per_service(value: object) -> str:
+    """``{"orders": 6.0, "inventory": 0.0}`` as "orders 6" (the services above zero), "none" when all are zero."""
+    if not isinstance(value, dict):
+        return "?"
+    above = [f"{name} {float(n):g}" for name, n in value.items() if float(n)]
+    return ", ".join(above) or "none"
+
+
+def _rows(figures: dict[str, object], passed: str) -> list[tuple[str, str]]:
+    kind = figures.get("kind", "kill")
+    if kind == "database_outage":
+        not_ready = figures.get("not_ready_during_outage")
+        return [
+            ("orders", str(figures.get("orders", "?"))),
+            ("PostgreSQL down (s)", str(figures.get("down_s", "?"))),
+            (
+                "services not ready while it was down",
+                ", ".join(str(n) for n in not_ready) if isinstance(not_ready, list) else "?",
+            ),
+            ("every service ready again after (s)", str(figures.get("ready_again_after_s", "?"))),
+            ("HTTP calls retried while it was down", str(figures.get("retried_calls", "?"))),
+            ("events held and retried in place", _per_service(figures.get("consumer_transient_retries"))),
+            ("services restarted by the supervisor", _per_service(figures.get("restarts"))),
+            ("audit checks passed", passed),
+            ("load (s)", str(figures.get("load_s", "?"))),
+            ("whole run (s)", str(figures.get("total_s", "?"))),
+        ]
+    if kind == "poison":
+        return [
+            ("topics x partitions poisoned", str(figures.get("poisoned", "?"))),
+            ("malformed letters (one per consumer)", str(figures.get("malformed_letters", "?"))),
+            ("events applied behind a poison", str(figures.get("events_behind", "?"))),
+            ("events refused for a lost replica", str(figures.get("refused", "?"))),
+            ("replays (oms dlq replay)", str(figures.get("replays", "?"))),
+            ("audit checks passed", passed),
+            ("whole run (s)", str(figures.get("total_s", "?"))),
+        ]
+    return [
         ("orders", str(figures.get("orders", "?"))),
         ("services killed (SIGKILL)", str(figures.get("kills", "?"))),
         ("SMTP catcher stopped and restarted", "yes" if figures.get("smtp_outage") else "no"),
         ("HTTP calls retried while a service was down", str(figures.get("retried_calls", "?"))),
-        ("audit checks passed", f"{passed} of {checks}" if checks else "none ran (the run failed before)"),
+        ("audit checks passed", passed),
         ("load (s)", str(figures.get("load_s", "?"))),
         ("whole run (s)", str(figures.get("total_s", "?"))),
     ]
+
+
+def table(figures: dict[str, object]) -> str:
+    audit, passed = _audit(figures)
+    rows = _rows(figures, passed)
     width = max(len(k) for k, _ in rows)
     lines = [f"| {'what'.ljust(width)} | result |", f"|{'-' * (width + 2)}|--------|"]
     lines += [f"| {k.ljust(width)} | {v} |" for k, v in rows]
@@ -29,12 +75,16 @@ def table(figures: dict[str, object]) -> str:
 
 
 def main(argv: list[str]) -> int:
-    path = Path(argv[0] if argv else "var/faults.json")
-    if not path.is_file():
-        print(f"no figures in {path}: the fault run did not get as far as starting the stack", file=sys.stderr)
-        return 1
-    print(table(json.loads(path.read_text())))
-    return 0
+    rc = 0
+    for name in argv or ["var/faults.json"]:
+        path = Path(name)
+        if not path.is_file():
+            print(f"no figures in {path}: the fault run did not get as far as starting the stack", file=sys.stderr)
+            rc = 1
+            continue
+        print(f"\n{path.name}:")
+        print(table(json.loads(path.read_text())))
+    return rc
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import json
 import logging
 import math
 import re
+import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -39,6 +40,11 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return body
 
 
+TEMPORARILY_UNAVAILABLE = error_body(
+    "temporarily_unavailable", "the database is busy or unavailable; try again shortly"
+)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Every refusal is JSON ``{"error": {"code", "message", "details"}}``; never a bare 500."""
 
@@ -68,17 +74,28 @@ def install_error_handlers(app: FastAPI) -> None:
         }.get(exc.status_code, "http_error")
         return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
 
+    def _temporarily_unavailable(exc: Exception) -> JSONResponse:
+        # The database is busy (a lock held by another writer, SQLite's "database is locked"), restarting or
+        # out of reach: nothing was committed, and the same request will do once it is back.
+        log.warning("database busy or unavailable: %s", exc.__class__.__name__)
+        return JSONResponse(TEMPORARILY_UNAVAILABLE, status_code=503, headers={"Retry-After": "1"})
+
+    # The errors a database (or the way to it) raises are answered here, inside the app: the catch-all handler
+    # below runs in Starlette's outermost middleware, which raises the exception again after answering, so the
+    # server logged every 503 of a 30 s PostgreSQL restart as an "Exception in ASGI application" with its
+    # traceback (over a hundred in orders under load). A database error that is not transient goes on to it.
+    async def _database(_request: Request, exc: Exception) -> JSONResponse:
+        if transient_kind(exc) is None:
+            raise exc
+        return _temporarily_unavailable(exc)
+
+    for database_error in (sa.exc.SQLAlchemyError, sqlite3.Error, OSError):
+        app.add_exception_handler(database_error, _database)
+
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
         if transient_kind(exc) is not None:
-            # The database is busy (a lock held by another writer, SQLite's "database is locked"), restarting or
-            # out of reach: nothing was committed, and the same request will do once it is back.
-            log.warning("database busy or unavailable: %s", exc.__class__.__name__)
-            return JSONResponse(
-                error_body("temporarily_unavailable", "the database is busy or unavailable; try again shortly"),
-                status_code=503,
-                headers={"Retry-After": "1"},
-            )
+            return _temporarily_unavailable(exc)
         log.exception("unhandled error")
         return JSONResponse(error_body("internal_error", "an unexpected error occurred"), status_code=500)
 
@@ -368,7 +385,16 @@ class IdempotencyMiddleware:
             b"\0".join([scope["method"].encode(), scope["path"].encode(), scope.get("query_string", b""), body])
         ).hexdigest()
         request_key = RequestKey(scope=scope_id, key=key, claim=uuid.uuid4().hex)
-        row, effect = await self._claim(db, request_key, digest)
+        try:
+            row, effect = await self._claim(db, request_key, digest)
+        except Exception as exc:
+            if transient_kind(exc) is None:
+                raise
+            # The database restarting or out of reach (this layer runs outside the app's error handlers): the
+            # same 503 the app answers, and nothing claimed, so the client's retry with this key is a first try.
+            log.warning("database busy or unavailable: %s", exc.__class__.__name__)
+            await _send_json(send, 503, TEMPORARILY_UNAVAILABLE, [(b"retry-after", b"1")])
+            return
         if row is not None:
             await self._answer_repeat(db, scope, send, request_key, row, effect, digest)
             return
@@ -401,12 +427,19 @@ class IdempotencyMiddleware:
         finally:
             current_request_key.reset(token)
             answer = b"".join(chunks)
-            if status >= 500 and not request_key.effect_committed:
-                await self._release(db, request_key)  # nothing happened: the client may simply retry
-            elif _carries_secret(resp_headers, answer):
-                await self._release(db, request_key)
-            elif status < 500:
-                await self._save(db, request_key, status, resp_headers, answer)
+            try:
+                if status >= 500 and not request_key.effect_committed:
+                    await self._release(db, request_key)  # nothing happened: the client may simply retry
+                elif _carries_secret(resp_headers, answer):
+                    await self._release(db, request_key)
+                elif status < 500:
+                    await self._save(db, request_key, status, resp_headers, answer)
+            except Exception as exc:
+                if transient_kind(exc) is None:
+                    raise
+                # The answer has gone out. A claim left held is taken over after its lease; an answer not
+                # saved is rebuilt from the effect recorded under the key (or the request runs again).
+                log.warning("Idempotency-Key not released or saved, the database is unavailable: %r", exc)
 
     async def _claim(self, db: Database, request_key: RequestKey, digest: str) -> tuple[Any, Any]:
         """Claim the key; or take over an expired claim whose effect never committed. Returns the row held by

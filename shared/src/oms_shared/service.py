@@ -50,6 +50,7 @@ from oms_shared.outbox import OutboxMetrics, OutboxRelay, make_producer
 from oms_shared.retention import RetentionMetrics, RetentionRule, messaging_rules, purge_all
 from oms_shared.settings import KafkaSettings, ServiceSettings
 from oms_shared.topics import all_topics_with_dlq
+from oms_shared.transient import transient_kind
 
 log = logging.getLogger(__name__)
 # How long a stopping service waits for its background tasks and clients before it goes on without them.
@@ -274,8 +275,17 @@ class ServiceRuntime:
                 return
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("background task %s failed; restarting in 1 s", getattr(task, "__name__", task))
+            except Exception as exc:
+                name = getattr(task, "__name__", task)
+                if transient_kind(exc) is not None:
+                    # The database restarting or out of reach: expected, and /ready says so; no traceback per
+                    # second of the outage (31 per loop and service in a 30 s PostgreSQL restart).
+                    reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+                    log.warning(
+                        "background task %s: database busy or unavailable (%s); restarting in 1 s", name, reason
+                    )
+                else:
+                    log.exception("background task %s failed; restarting in 1 s", name)
                 await asyncio.sleep(1)
 
     async def purge_expired(self) -> dict[str, int]:

@@ -29,6 +29,7 @@ from oms_notifications.domain import is_permanent_smtp_code, next_email_state, r
 from oms_notifications.settings import Settings
 from oms_shared.contracts import NotificationDeliveredData, NotificationDeliveredV1, make_event
 from oms_shared.db import Database, utcnow
+from oms_shared.transient import transient_kind
 
 log = logging.getLogger(__name__)
 
@@ -456,9 +457,33 @@ class EmailSender:
             else:
                 # Recorded at once, not with the batch: a process that dies later in the batch must not leave an
                 # accepted message unrecorded, or the sender taking over its claim would send it again.
-                await self._record(rows, [Outcome(i) for i in ids], token)
+                await self._record_accepted(rows, ids, token)
         self._last_used = self._loop_time()
         return outcomes
+
+    async def _record_accepted(self, rows: Sequence[Any], ids: Sequence[str], token: str) -> None:
+        """Record what the SMTP server accepted; while the database is unreachable, keep it and try again.
+
+        Given up on, the claim would run out during the outage and the message be sent a second time once the
+        database is back (seen with PostgreSQL restarted for 30 s under load). Only this process knows the
+        message went out, so it waits here, the loop with it: nothing else can be claimed meanwhile anyway."""
+        delay = 0.1
+        while True:
+            try:
+                await self._record(rows, [Outcome(i) for i in ids], token)
+                return
+            except Exception as exc:
+                if transient_kind(exc) is None:
+                    raise
+                log.warning(
+                    "e-mails %s were accepted by the SMTP server; the database is unavailable to record it (%s), "
+                    "trying again in %.1f s",
+                    list(ids),
+                    type(exc).__name__,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
 
     async def _record(self, rows: Sequence[Any], outcomes: Sequence[Outcome], token: str) -> None:
         by_id = {r.email_id: r for r in rows}
