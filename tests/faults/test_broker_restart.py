@@ -27,17 +27,7 @@ from oms_devstack.stack import LocalStack
 from oms_devstack.story import Actor, Story, chapter_thin_slice
 from oms_shared.kafka import topic_partitions
 from oms_shared.topics import all_topics_with_dlq
-from tests.faults.test_kill import (  # noqa: F401 (pg_env is a fixture)
-    RETRY_S,
-    SERVICES,
-    STOCK,
-    Api,
-    Audit,
-    Load,
-    Placed,
-    pg_env,
-    wait_until,
-)
+from tests.faults.load import RETRY_S, SERVICES, STOCK, Api, Audit, Load, Placed, wait_until
 from tests.support.databases import needs_postgres
 
 BROKER_KILLS = int(os.environ.get("OMS_FAULTS_BROKER_KILLS", "2"))
@@ -52,7 +42,7 @@ def metric(text: str, name: str) -> float:
 
 @needs_postgres
 @pytest.mark.faults
-def test_the_broker_killed_under_load_loses_nothing_for_good(tmp_path: Path, pg_env: dict[str, str]) -> None:  # noqa: F811
+def test_the_broker_killed_under_load_loses_nothing_for_good(tmp_path: Path, pg_env: dict[str, str]) -> None:
     """The broker restarted (R-FLT: clients reconnect; what a memory broker lost is re-published from the outboxes
     or reported). While orders are placed, confirmed and rejected, the broker is killed and started again on its
     port. No service is restarted (by hand or by the supervisor): each reconnects, finds the broker's new cluster
