@@ -7,7 +7,8 @@ acks together (``acks=all``), then deletes the rows in one statement. Per-key or
 per key and in-order sends; a row whose transaction commits late has a higher id than the rows of its
 aggregate it waited for (their row locks), so it is read after them. After a commit the relay lingers
 ``linger_s`` when the last round was not full, so commits close together share a round. A crash between
-send and delete re-sends: consumers dedupe by event id.
+send and delete re-sends: consumers dedupe by event id. On SQLite (no advisory lock) every process on the file
+relays; a round deletes its rows by id and event id, as SQLite gives a deleted row's id to the next insert.
 """
 
 from __future__ import annotations
@@ -256,7 +257,11 @@ class OutboxRelay:
                     outbox.delete().where(outbox.c.id == sa.any_(sa.bindparam("ids", ids, type_=ARRAY_OF_IDS)))
                 )
             else:
-                await tx.conn.execute(outbox.delete().where(outbox.c.id.in_(ids)))
+                # SQLite reuses a deleted row's id (no AUTOINCREMENT), and every process on one file relays:
+                # a row this round read may be gone (another relay sent it) and its id taken by a new event.
+                # Delete by id and event id together, so a slow round never deletes a row it did not send.
+                sent = [(row.id, row.event_id) for row in rows]
+                await tx.conn.execute(outbox.delete().where(sa.tuple_(outbox.c.id, outbox.c.event_id).in_(sent)))
         self.metrics.published.inc(len(rows))
         if backlog is not None:
             self.metrics.backlog.set(max(0, backlog - len(rows)))
