@@ -582,13 +582,16 @@ class EventConsumer:
             partition=headers.pop("oms_source_partition", ""), offset=headers.pop("oms_source_offset", "")
         )
         event = parse_event(row.body, headers)  # it parsed when it was parked
+        # The row by id and event id: on SQLite a row another process took (applied and deleted) gives its id to
+        # the next event parked, which this stale row's id alone would take (deleted, never applied) or update.
+        this = sa.and_(parked.c.id == row.id, parked.c.event_id == row.event_id)
         handler = self._handlers.get(event.event_type)
         token = set_correlation_id(event.correlation_id or str(event.event_id))
         try:
             if handler is None:
                 raise PermanentError(f"no handler for {event.event_type} any more")
             async with self.db.transaction() as tx:
-                taken = await tx.conn.execute(parked.delete().where(parked.c.id == row.id))
+                taken = await tx.conn.execute(parked.delete().where(this))
                 if not taken.rowcount:  # another process of this service took it
                     return
                 if await tx.claim(self.service, event):
@@ -616,12 +619,12 @@ class EventConsumer:
                 row.topic, row.body, headers, row.key, f"parked {row.attempts}x, gave up: {reason}", source
             )
             async with self.db.transaction() as tx:
-                await tx.conn.execute(parked.delete().where(parked.c.id == row.id))
+                await tx.conn.execute(parked.delete().where(this))
             return
         async with self.db.transaction() as tx:
             await tx.conn.execute(
                 parked.update()
-                .where(parked.c.id == row.id)
+                .where(this)
                 .values(
                     attempts=row.attempts + 1,
                     reason=reason[:4000],

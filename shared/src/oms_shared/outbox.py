@@ -11,7 +11,8 @@ cluster id changed or the topics were gone), the kept rows are sent again in id 
 per key and in-order sends; a row whose transaction commits late has a higher id than the rows of its
 aggregate it waited for (their row locks), so it is read after them. After a commit the relay lingers
 ``linger_s`` when the last round was not full, so commits close together share a round. A crash between
-send and delete re-sends: consumers dedupe by event id.
+send and delete re-sends: consumers dedupe by event id. On SQLite (no advisory lock) every process on the file
+relays; a round deletes its rows by id and event id, as SQLite gives a deleted row's id to the next insert.
 """
 
 from __future__ import annotations
@@ -297,9 +298,8 @@ class OutboxRelay:
             return 0
         self.metrics.oldest_age.set(max(0.0, (utcnow() - rows[0].created_at).total_seconds()))
         await self._send(rows)  # any failure fails the round: nothing is deleted, all is sent again
-        ids = [row.id for row in rows]
         async with self.db.transaction() as tx:
-            await self._mark_sent(tx.conn, ids)
+            await self._mark_sent(tx.conn, rows)
         self.metrics.published.inc(len(rows))
         if backlog is not None:
             self.metrics.backlog.set(max(0, backlog - len(rows)))
@@ -345,14 +345,18 @@ class OutboxRelay:
             if a.offset > high.get(tp, -1):
                 high[tp] = a.offset
 
-    async def _mark_sent(self, conn: AsyncConnection, ids: list[int]) -> None:
+    async def _mark_sent(self, conn: AsyncConnection, rows: Sequence[Any]) -> None:
         """Delete the published rows; with ``keep_sent_s``, move them to ``outbox_sent`` (one statement on
         PostgreSQL, two on SQLite) in the same transaction."""
         outbox = self.db.outbox
         if self._postgres:  # one array parameter: a statement prepared once, whatever the round's size
+            ids = [row.id for row in rows]
             where = outbox.c.id == sa.any_(sa.bindparam("ids", ids, type_=ARRAY_OF_IDS))
         else:
-            where = outbox.c.id.in_(ids)
+            # SQLite reuses a deleted row's id (no AUTOINCREMENT), and every process on one file relays: a row
+            # this round read may be gone (another relay sent it) and its id taken by a new event. Matching id
+            # and event id together, a slow round never deletes (or keeps) a row it did not send.
+            where = sa.tuple_(outbox.c.id, outbox.c.event_id).in_([(row.id, row.event_id) for row in rows])
         if self.keep_sent_s <= 0:
             await conn.execute(outbox.delete().where(where))
             return

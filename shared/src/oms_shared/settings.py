@@ -127,9 +127,9 @@ class ServiceSettings(BaseSettings):
     consumer_park_deadline_s: float = 900.0
     # Events applied per transaction: what one poll brings, up to this many (1: a transaction and an offset
     # commit per event). A failing event is still retried, parked or dead-lettered alone (oms_shared.consumer).
-    # Opt-in (20 measured 6-9x the events/s): 1 by default until batches are proven under kills and rebalances of
-    # several replicas (docs/adr/018-batched-consumption-and-relay-rounds.md).
-    consumer_batch_size: int = Field(default=1, ge=1, le=1000)
+    # 20 measured 6-9x the events/s of 1; set 1 (OMS_<SERVICE>_CONSUMER_BATCH_SIZE=1) to opt out
+    # (docs/adr/018-batched-consumption-and-relay-rounds.md).
+    consumer_batch_size: int = Field(default=20, ge=1, le=1000)
     # An idle batch consumer polls this long, then sleeps as long: the most a first message waits extra.
     consumer_batch_wait_ms: int = Field(default=10, ge=1, le=1000)
     # A batch transaction takes no new event after this much handler time (row locks are held until commit).

@@ -7,8 +7,11 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
+from aiokafka import AIOKafkaProducer
 from prometheus_client import CollectorRegistry
 
 from oms_shared.contracts import StockUpdatedV1, make_event
@@ -156,6 +159,50 @@ async def test_events_committed_close_together_go_out_in_one_round(database_url:
         await db.dispose()
     assert_once_in_order(records, 10)
     assert [sent for sent in rounds if sent] == [10]
+
+
+class HeldSends:
+    """A producer whose sends wait at a gate: a relay round that read its rows and is slow to send them."""
+
+    def __init__(self, producer: AIOKafkaProducer) -> None:
+        self.producer = producer
+        self.reached = asyncio.Event()
+        self.gate = asyncio.Event()
+
+    async def send(self, *args: Any, **kwargs: Any) -> Any:
+        self.reached.set()
+        await self.gate.wait()
+        return await self.producer.send(*args, **kwargs)
+
+
+async def test_a_slow_relay_on_one_sqlite_file_never_deletes_a_row_it_did_not_send(tmp_path: Path, kafka: str) -> None:
+    """Two processes of a service on one SQLite file both relay (no advisory lock there). One reads a row and is
+    slow to send it while the other sends and deletes it, and a new event is committed in between: SQLite
+    gives the new row the freed id. The slow relay's delete must not take the new row with it: every event
+    reaches Kafka (one twice, which consumers dedupe)."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'relay.db'}"
+    writer = await open_database(url, create=True)
+    try:
+        async with replica(url, kafka, "a") as (_, fast), replica(url, kafka, "b") as (_, slow):
+            held = HeldSends(slow.producer)
+            slow.producer = held  # type: ignore[assignment]
+            async with writer.transaction() as tx:
+                await tx.publish(first := stock_event(1, 1))
+            slow_round = asyncio.create_task(slow.publish_once())
+            await asyncio.wait_for(held.reached.wait(), timeout=10)  # it read the row and is sending it
+            assert await fast.publish_once() == 1  # sent and deleted by the other relay
+            async with writer.transaction() as tx:
+                await tx.publish(second := stock_event(2, 1))  # the outbox was empty: the same id again
+            held.gate.set()
+            assert await asyncio.wait_for(slow_round, timeout=20) == 1
+            await fast.publish_once()
+            records = await read_topic(kafka, STOCK_UPDATED, expect=3)
+        sent = [json.loads(r.value)["event_id"] for r in records]
+        assert sorted(sent) == sorted([str(first.event_id)] * 2 + [str(second.event_id)]), sent
+        async with writer.read() as conn:
+            assert await conn.scalar(sa.select(sa.func.count()).select_from(writer.outbox)) == 0
+    finally:
+        await writer.dispose()
 
 
 def test_the_relay_partitions_keys_as_the_kafka_default_partitioner_does() -> None:
