@@ -15,12 +15,13 @@ import pytest
 
 from oms_devstack.stack import LocalStack
 from oms_devstack.story import Story, chapter_thin_slice
+from tests.support.services import WAIT_SCALE
 
 PARTITIONS = 3
 
 
 def wait_for(what: str, check: Callable[[], Any], timeout_s: float = 90.0) -> Any:
-    deadline = time.monotonic() + timeout_s
+    deadline = time.monotonic() + timeout_s * WAIT_SCALE
     last: Any = None
     while time.monotonic() < deadline:
         last = check()

@@ -17,6 +17,7 @@ import pytest
 from oms_devstack.procs import free_port
 from oms_devstack.stack import LocalStack
 from oms_devstack.story import Story, chapter_thin_slice
+from tests.support.services import WAIT_SCALE
 
 SERVICES = ("orders", "inventory", "notifications", "erp-bridge", "analytics")
 
@@ -85,7 +86,7 @@ def prometheus(tmp_path: Path, stack: LocalStack) -> Iterator[str]:
 
 
 def wait_for(what: str, check: Callable[[], Any], timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + timeout * WAIT_SCALE
     last: Any = None
     while time.monotonic() < deadline:
         try:

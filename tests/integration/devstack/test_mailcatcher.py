@@ -16,6 +16,7 @@ import pytest
 
 from oms_devstack.mailcatcher import MailCatcher, read_mailbox
 from oms_devstack.procs import free_port, tcp_accepts
+from tests.support.services import WAIT_SCALE
 
 
 @pytest.fixture
@@ -98,7 +99,7 @@ def test_the_standalone_catcher_writes_eml_files_and_stops_on_sigterm(tmp_path: 
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 8
+        deadline = time.monotonic() + 8 * WAIT_SCALE
         while not tcp_accepts("127.0.0.1", port):
             assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
             assert time.monotonic() < deadline, "the catcher did not listen in time"

@@ -21,10 +21,11 @@ from oms_devstack.components import SERVICE_NAMES, StackError
 from oms_devstack.procs import pid_alive, tcp_accepts
 from oms_devstack.stack import LocalStack, StackGaveUp
 from tests.integration.devstack.test_localstack import clean_env, fake_commands, wait_until_dead
+from tests.support.services import WAIT_SCALE
 
 
 def wait_for(check: Callable[[], Any], timeout_s: float = 30.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout_s
+    deadline = time.monotonic() + timeout_s * WAIT_SCALE
     while True:
         result = check()
         if result:
