@@ -13,9 +13,10 @@ from oms_shared import spreadsheets
 from oms_shared.errors import OmsError
 from oms_shared.spreadsheets import Sheet, SheetLimits, read_csv, read_upload, read_xlsx
 from tests.support import hostile_files as h
+from tests.support.services import WAIT_SCALE
 
 ROWS = [["SKU", "Warehouse", "Quantity"], ["A-1", "MAIN", 5], [None, None, None], ["B-2", "SOUTH", 2.5]]
-QUICK = 5.0  # seconds, generous for a loaded machine: every refusal below takes milliseconds when idle
+QUICK = 5.0 * WAIT_SCALE  # seconds, generous for a loaded machine: every refusal below takes milliseconds when idle
 
 
 def refused(read: Callable[[], object]) -> OmsError:
