@@ -70,7 +70,7 @@ async def raw_request(port: int, head: str, body_bytes: int = 0, chunked: bool =
         answer = b""
         while True:  # the refusal closes the connection: read to its end
             try:
-                more = await asyncio.wait_for(reader.read(65536), timeout=30)
+                more = await asyncio.wait_for(reader.read(65536), timeout=30 * WAIT_SCALE)
             except ConnectionResetError:
                 break
             if not more:

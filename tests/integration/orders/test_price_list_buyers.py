@@ -125,7 +125,7 @@ async def test_a_join_during_a_change_of_the_buyers_waits_for_it_and_is_kept(
                         sa.text("UPDATE price_lists SET version = version + 1 WHERE id = :id"), {"id": w.price_list_id}
                     )
                     await tx.commit()
-                joined = await asyncio.wait_for(join, 30)
+                joined = await asyncio.wait_for(join, 30 * WAIT_SCALE)
                 assert joined.status_code == 200, joined.text
                 now = (await client.get(url, headers=w.sup)).json()
                 assert sorted(now["buyer_ids"]) == sorted([w.buyer_id, joined.json()["buyer_id"]])

@@ -22,7 +22,7 @@ from oms_shared.auth import CurrentPrincipal
 from oms_shared.contracts import StockUpdatedV1, make_event
 from oms_shared.db import declare_outcome, utcnow
 from oms_shared.service import ServiceRuntime
-from tests.support.services import bearer, running_service, token_for
+from tests.support.services import WAIT_SCALE, bearer, running_service, token_for
 
 LEASE_S = 30.0
 
@@ -130,7 +130,7 @@ async def test_a_claim_past_its_lease_is_taken_over_and_the_late_attempt_changes
     async with running_service(app) as client:
         headers = {**auth, "Idempotency-Key": "slow-1"}
         first = asyncio.create_task(client.post("/things", json={"wait": True}, headers=headers))
-        await asyncio.wait_for(state["started"].wait(), timeout=10)
+        await asyncio.wait_for(state["started"].wait(), timeout=10 * WAIT_SCALE)
         early = await client.post("/things", json={"wait": True}, headers=headers)
         assert early.status_code == 409 and early.json()["error"]["code"] == "request_in_progress"
         clock.let_the_lease_run_out()
@@ -183,7 +183,7 @@ async def test_a_job_started_by_a_keyed_request_is_not_bound_to_its_key(
         headers = {**bearer(token_for(keys[0])), "Idempotency-Key": "job-1"}
         assert (await client.post("/jobs", json={}, headers=headers)).status_code == 500
         state["gate"].set()
-        await asyncio.wait_for(state["job"], timeout=10)
+        await asyncio.wait_for(state["job"], timeout=10 * WAIT_SCALE)
         assert state["committed"] == 1
 
 
