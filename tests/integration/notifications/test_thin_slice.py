@@ -10,7 +10,7 @@ from oms_notifications.app import create_app
 from oms_notifications.settings import Settings
 from oms_shared.contracts import OrderStatus
 from tests.integration.notifications.support import World, dead_letters, inbox, processed, publisher
-from tests.support.services import eventually, running_service
+from tests.support.services import WAIT_SCALE, eventually, running_service
 
 
 def settings(database_url: str, service_env: dict[str, object], smtp_port: int, **over: Any) -> Settings:
@@ -61,7 +61,7 @@ async def test_new_order_and_confirmation_reach_the_right_people_once(
             assert "1024" in item["title"]
             assert owner_box["unread"] == 1 and owner_box["unread_orders"] == 1
 
-            mails = await catcher.wait_for_messages(3)
+            mails = await catcher.wait_for_messages(3, timeout_s=10 * WAIT_SCALE)
             by_rcpt = {m.envelope_to[0]: m for m in mails}
             assert set(by_rcpt) == {p.email for p in told}
             owner_mail = by_rcpt[world.owner.email]
@@ -85,7 +85,7 @@ async def test_new_order_and_confirmation_reach_the_right_people_once(
             assert buyer_item["kind"] == "status_changed"
             assert "Подтверждён" in buyer_item["title"]
             assert (await inbox(client, world.manager, private))["total"] == 1  # only the new order
-            mails = await catcher.wait_for_messages(3 + 4)  # buyer1, buyer2, owner, full
+            mails = await catcher.wait_for_messages(3 + 4, timeout_s=10 * WAIT_SCALE)  # buyer1, buyer2, owner, full
             # Both copies were handled (the second one deduped, or wrongly applied again), and anything they
             # queued was sent.
             await eventually(lambda: _handled(client, "order.status_changed", 2))
@@ -164,7 +164,7 @@ async def test_event_before_its_account_or_order_waits_for_it_and_unknown_ones_g
             assert len(dlq["order.placed"]) == 1
             numbers = sorted(i["order_number"] for i in (await inbox(client, world.owner, keys[0]))["items"])
             assert numbers == ["55", "99"]
-            await catcher.wait_for_messages(3)
+            await catcher.wait_for_messages(3, timeout_s=10 * WAIT_SCALE)
 
 
 async def _at_least(client: Any, event_type: str, count: int) -> bool:
