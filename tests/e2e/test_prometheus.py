@@ -14,6 +14,7 @@ from urllib.parse import urlparse
 import httpx
 import pytest
 
+from oms_devstack.components import READY_TIMEOUT_S
 from oms_devstack.procs import free_port
 from oms_devstack.stack import LocalStack
 from oms_devstack.story import Story, chapter_thin_slice
@@ -44,7 +45,7 @@ def scrape_config(urls: dict[str, str]) -> str:
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[LocalStack]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OMS_")}
-    local = LocalStack.on_free_ports(tmp_path / "var", env=env)
+    local = LocalStack.on_free_ports(tmp_path / "var", env=env, ready_timeout_s=READY_TIMEOUT_S * WAIT_SCALE)
     local.start()
     try:
         yield local

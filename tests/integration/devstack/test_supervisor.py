@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from oms_devstack import cli
-from oms_devstack.components import SERVICE_NAMES, StackError
+from oms_devstack.components import READY_TIMEOUT_S, SERVICE_NAMES, StackError
 from oms_devstack.procs import pid_alive, tcp_accepts
 from oms_devstack.stack import LocalStack, StackGaveUp
 from tests.integration.devstack.test_localstack import clean_env, fake_commands, wait_until_dead
@@ -157,7 +157,12 @@ def test_the_real_orders_service_killed_under_the_stack_comes_back_ready(tmp_pat
     started again on its port and answers /ready without help."""
     said: list[str] = []
     stack = LocalStack.on_free_ports(
-        tmp_path / "var", env=clean_env(), services=["orders"], echo=said.append, restart_backoff_s=0.2
+        tmp_path / "var",
+        env=clean_env(),
+        services=["orders"],
+        echo=said.append,
+        restart_backoff_s=0.2,
+        ready_timeout_s=READY_TIMEOUT_S * WAIT_SCALE,
     )
     stack.start()
     try:
