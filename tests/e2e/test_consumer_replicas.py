@@ -13,14 +13,16 @@ from typing import Any
 import httpx
 import pytest
 
+from oms_devstack.components import READY_TIMEOUT_S
 from oms_devstack.stack import LocalStack
 from oms_devstack.story import Story, chapter_thin_slice
+from tests.support.services import WAIT_SCALE
 
 PARTITIONS = 3
 
 
 def wait_for(what: str, check: Callable[[], Any], timeout_s: float = 90.0) -> Any:
-    deadline = time.monotonic() + timeout_s
+    deadline = time.monotonic() + timeout_s * WAIT_SCALE
     last: Any = None
     while time.monotonic() < deadline:
         last = check()
@@ -39,6 +41,7 @@ def stack(tmp_path: Path) -> Iterator[LocalStack]:
         # What the first order's story needs: orders, inventory, the people told, the figures counted.
         services=["orders", "inventory", "notifications", "analytics"],
         replicas={"inventory": 2},
+        ready_timeout_s=READY_TIMEOUT_S * WAIT_SCALE,
     )
     local.start()
     try:

@@ -14,9 +14,11 @@ from urllib.parse import urlparse
 import httpx
 import pytest
 
+from oms_devstack.components import READY_TIMEOUT_S
 from oms_devstack.procs import free_port
 from oms_devstack.stack import LocalStack
 from oms_devstack.story import Story, chapter_thin_slice
+from tests.support.services import WAIT_SCALE
 
 SERVICES = ("orders", "inventory", "notifications", "erp-bridge", "analytics")
 
@@ -43,7 +45,7 @@ def scrape_config(urls: dict[str, str]) -> str:
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[LocalStack]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OMS_")}
-    local = LocalStack.on_free_ports(tmp_path / "var", env=env)
+    local = LocalStack.on_free_ports(tmp_path / "var", env=env, ready_timeout_s=READY_TIMEOUT_S * WAIT_SCALE)
     local.start()
     try:
         yield local
@@ -85,7 +87,7 @@ def prometheus(tmp_path: Path, stack: LocalStack) -> Iterator[str]:
 
 
 def wait_for(what: str, check: Callable[[], Any], timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + timeout * WAIT_SCALE
     last: Any = None
     while time.monotonic() < deadline:
         try:

@@ -12,10 +12,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from oms_devstack.components import READY_TIMEOUT_S
 from oms_devstack.demo import console_invitation
 from oms_devstack.stack import LocalStack
 from oms_devstack.story import play
 from tests.support.databases import db_params, fresh_postgres_databases
+from tests.support.services import WAIT_SCALE
 
 
 def _alive(pid: int) -> bool:
@@ -64,7 +66,7 @@ def test_the_whole_story_through_the_services_a_real_broker_and_a_real_smtp_serv
     orders (the split part too), confirms it took them, and sends back the order with a shipment of its first
     line: the order stays confirmed and shows what was shipped per line; with the second shipment it is shipped,
     by the ERP."""
-    stack = LocalStack.on_free_ports(tmp_path / "var", env=stack_env)
+    stack = LocalStack.on_free_ports(tmp_path / "var", env=stack_env, ready_timeout_s=READY_TIMEOUT_S * WAIT_SCALE)
     stack.start()
     pids = [c.pid for c in stack.components() if c.pid]
     try:

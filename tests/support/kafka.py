@@ -10,6 +10,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from oms_shared.contracts import Event
 from oms_shared.outbox import make_producer
+from tests.support.services import WAIT_SCALE
 
 
 @dataclass
@@ -35,7 +36,7 @@ async def read_topic(bootstrap: str, topic: str, *, expect: int, timeout: float 
     await consumer.start()
     records: list[Record] = []
     try:
-        deadline = asyncio.get_running_loop().time() + timeout
+        deadline = asyncio.get_running_loop().time() + timeout * WAIT_SCALE
         while len(records) < expect and asyncio.get_running_loop().time() < deadline:
             batch = await consumer.getmany(timeout_ms=500)
             for tp_records in batch.values():

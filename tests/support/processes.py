@@ -12,6 +12,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.services import WAIT_SCALE
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -48,7 +50,7 @@ class ServiceProcess:
                 [str(script)], env=self.env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True,
             )  # fmt: skip
-        deadline = time.monotonic() + ready_timeout_s
+        deadline = time.monotonic() + ready_timeout_s * WAIT_SCALE
         with httpx.Client(timeout=2.0, trust_env=False) as client:
             while True:
                 if self.proc.poll() is not None:

@@ -7,7 +7,9 @@ entry's declared size, the total, the compression ratio; ``zipfile`` itself refu
 past its declared size), the ``<dimension>`` is never believed (rows and columns are read up to the limits
 and no further; every row counts toward the row limit, empty or not), XML entities are refused (openpyxl
 parses with defusedxml), and the whole read runs in a worker thread under a deadline that the reading loop
-itself checks, so a slow file is refused rather than waited for. CSV gets the same row, column and time limits.
+itself checks, so a slow file is refused rather than waited for (the read's own CPU time, so that a busy machine
+does not refuse an ordinary file; and a generous bound on the wait in all). CSV gets the same row, column and
+time limits.
 
 Refusals are ``OmsError``s with the error shape: 413 ``upload_too_large`` for what is too big to unpack,
 422 with a code and the limit in ``details`` for everything else.
@@ -49,7 +51,13 @@ class SheetLimits:
     max_unzipped_bytes: int = 20 * 1024 * 1024  # the archive's files in all, unpacked (20 MiB read in ~5 s)
     max_ratio: int = 100  # unpacked / packed, per entry of more than ratio_floor_bytes
     ratio_floor_bytes: int = 1024 * 1024  # small entries (styles, themes) compress freely
-    timeout_s: float = 15.0  # the whole read, in a worker thread
+    # What reading the file may cost: CPU seconds of the worker thread that reads it. Not wall time: on a busy
+    # machine a thread gets a fraction of a core (and of the GIL), and a 10,000-row stock list that reads in
+    # 0.6 s when idle took over 15 s of wall time under load and was refused as "too slow".
+    timeout_s: float = 15.0
+    # How long a request waits for its read in all (a free slot, then the read however busy the machine is);
+    # beyond it the read is refused as too slow too, and its thread stops.
+    wait_s: float = 60.0
     max_cell_chars: int = 32767  # Excel's own limit of a cell; CSV fields longer than this are refused
 
 
@@ -70,12 +78,15 @@ class Sheet:
 
 
 class _Deadline:
+    """Created in the thread that reads: ``timeout_s`` of that thread's CPU time, ``wait_s`` of wall time."""
+
     def __init__(self, limits: SheetLimits) -> None:
         self.limits = limits
-        self.at = time.monotonic() + limits.timeout_s
+        self.cpu_at = time.thread_time() + limits.timeout_s
+        self.wall_at = time.monotonic() + limits.wait_s
 
     def check(self) -> None:
-        if time.monotonic() > self.at:
+        if time.thread_time() > self.cpu_at or time.monotonic() > self.wall_at:
             raise _too_slow(self.limits)
 
 
@@ -252,7 +263,7 @@ def kind_of(filename: str, content: bytes) -> str:
     raise Invalid("upload a .csv or .xlsx file", code="unsupported_file_type")
 
 
-PARALLEL_READS = 2  # spreadsheets read at once per process; more wait for a slot (within their deadline)
+PARALLEL_READS = 2  # spreadsheets read at once per process; more wait for a slot (within ``wait_s``)
 _slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
 
 
@@ -264,9 +275,9 @@ def _slot() -> asyncio.Semaphore:
 
 
 async def read_upload(content: bytes, limits: SheetLimits, *, kind: str = "xlsx") -> Sheet:
-    """Read an upload off the event loop, within ``limits.timeout_s``: the reading loop checks the same deadline,
-    so the worker thread stops soon after a refusal for time rather than running on. At most ``PARALLEL_READS``
-    files are read at once, so a burst of uploads cannot take every worker thread and core."""
+    """Read an upload off the event loop, within ``limits.timeout_s`` of CPU time and ``limits.wait_s`` in all: the
+    reading loop checks both, so the worker thread stops soon after a refusal for time rather than running on. At
+    most ``PARALLEL_READS`` files are read at once, so a burst of uploads cannot take every worker thread and core."""
     reader = read_xlsx if kind == "xlsx" else read_csv
 
     async def read() -> Sheet:
@@ -274,6 +285,6 @@ async def read_upload(content: bytes, limits: SheetLimits, *, kind: str = "xlsx"
             return await asyncio.to_thread(reader, content, limits)
 
     try:
-        return await asyncio.wait_for(read(), timeout=limits.timeout_s + 1)
+        return await asyncio.wait_for(read(), timeout=limits.wait_s + 1)
     except TimeoutError:
         raise _too_slow(limits) from None

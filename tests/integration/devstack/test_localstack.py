@@ -18,6 +18,7 @@ from oms_devstack.components import SERVICE_NAMES, StackError, read_state
 from oms_devstack.procs import PortInUseError, free_port, pid_alive
 from oms_devstack.stack import LocalStack
 from oms_shared.topics import all_topics_with_dlq
+from tests.support.services import WAIT_SCALE
 
 # A stand-in for a service console script: serves /ready on the port the stack assigned, records
 # the environment it got, and leaves a grandchild that ignores SIGTERM (it must still be killed).
@@ -57,7 +58,7 @@ def clean_env() -> dict[str, str]:
 
 
 def wait_until_dead(pids: list[int], timeout_s: float = 5.0) -> list[int]:
-    deadline = time.monotonic() + timeout_s
+    deadline = time.monotonic() + timeout_s * WAIT_SCALE
     while (alive := [p for p in pids if pid_alive(p)]) and time.monotonic() < deadline:
         time.sleep(0.05)
     return alive
@@ -97,9 +98,7 @@ async def test_the_stack_starts_on_free_ports_wires_the_services_and_stops_every
                 assert (await client.get(f"{url}/ready")).status_code == 200
 
         pids = [c.pid for c in stack.components() if c.pid is not None]
-        grandchildren = [
-            int(json.loads((var / f"{n}.env.json").read_text())["GRANDCHILD_PID"]) for n in SERVICE_NAMES
-        ]
+        grandchildren = [int(json.loads((var / f"{n}.env.json").read_text())["GRANDCHILD_PID"]) for n in SERVICE_NAMES]
     finally:
         stack.stop()
 
@@ -138,9 +137,7 @@ def test_status_and_down_work_from_the_state_file(
 
 def test_a_service_that_dies_fails_the_start_with_its_log_and_stops_the_rest(tmp_path: Path) -> None:
     crash = [sys.executable, "-c", "import sys; print('boom: no database'); sys.exit(3)"]
-    stack = LocalStack.on_free_ports(
-        tmp_path / "var", env=clean_env(), service_commands=fake_commands(inventory=crash)
-    )
+    stack = LocalStack.on_free_ports(tmp_path / "var", env=clean_env(), service_commands=fake_commands(inventory=crash))
 
     with pytest.raises(StackError, match=r"(?s)inventory .*exited with code 3.*boom: no database"):
         stack.start()

@@ -16,6 +16,7 @@ import pytest
 
 from oms_devstack.mailcatcher import MailCatcher, read_mailbox
 from oms_devstack.procs import free_port, tcp_accepts
+from tests.support.services import WAIT_SCALE
 
 
 @pytest.fixture
@@ -42,7 +43,7 @@ async def test_a_sent_message_is_stored_with_its_envelope_recipients(catcher: Ma
         recipients=["manager@example.com", "audit@example.com"],  # audit is a Bcc: envelope only
     )
 
-    [caught] = await catcher.wait_for_messages(1)
+    [caught] = await catcher.wait_for_messages(1, timeout_s=10 * WAIT_SCALE)
 
     assert caught.path.suffix == ".eml"
     assert caught.path.parent == catcher.directory
@@ -71,14 +72,14 @@ async def test_a_deferred_address_gets_a_temporary_4xx(catcher: MailCatcher) -> 
 
     catcher.defer.clear()
     await aiosmtplib.send(a_message(to="later@example.com"), hostname=catcher.host, port=catcher.port)
-    assert len(await catcher.wait_for_messages(1)) == 1
+    assert len(await catcher.wait_for_messages(1, timeout_s=10 * WAIT_SCALE)) == 1
 
 
 async def test_messages_are_listed_in_arrival_order(catcher: MailCatcher) -> None:
     assert catcher.port is not None
     for n in range(3):
         await aiosmtplib.send(a_message(subject=f"m{n}"), hostname=catcher.host, port=catcher.port)
-    assert [m.subject for m in await catcher.wait_for_messages(3)] == ["m0", "m1", "m2"]
+    assert [m.subject for m in await catcher.wait_for_messages(3, timeout_s=10 * WAIT_SCALE)] == ["m0", "m1", "m2"]
 
 
 def test_the_standalone_catcher_writes_eml_files_and_stops_on_sigterm(tmp_path: Path) -> None:
@@ -98,7 +99,7 @@ def test_the_standalone_catcher_writes_eml_files_and_stops_on_sigterm(tmp_path: 
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 8
+        deadline = time.monotonic() + 8 * WAIT_SCALE
         while not tcp_accepts("127.0.0.1", port):
             assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
             assert time.monotonic() < deadline, "the catcher did not listen in time"

@@ -17,16 +17,17 @@ import httpx
 import pytest
 
 from oms_devstack import cli
-from oms_devstack.components import SERVICE_NAMES, StackError
+from oms_devstack.components import READY_TIMEOUT_S, SERVICE_NAMES, StackError
 from oms_devstack.procs import pid_alive, run_coro_blocking, tcp_accepts
 from oms_devstack.stack import LocalStack, StackGaveUp
 from oms_shared.kafka import topic_partitions
 from oms_shared.topics import all_topics_with_dlq
 from tests.integration.devstack.test_localstack import clean_env, fake_commands, wait_until_dead
+from tests.support.services import WAIT_SCALE
 
 
 def wait_for(check: Callable[[], Any], timeout_s: float = 30.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout_s
+    deadline = time.monotonic() + timeout_s * WAIT_SCALE
     while True:
         result = check()
         if result:
@@ -158,7 +159,12 @@ def test_the_real_orders_service_killed_under_the_stack_comes_back_ready(tmp_pat
     started again on its port and answers /ready without help."""
     said: list[str] = []
     stack = LocalStack.on_free_ports(
-        tmp_path / "var", env=clean_env(), services=["orders"], echo=said.append, restart_backoff_s=0.2
+        tmp_path / "var",
+        env=clean_env(),
+        services=["orders"],
+        echo=said.append,
+        restart_backoff_s=0.2,
+        ready_timeout_s=READY_TIMEOUT_S * WAIT_SCALE,
     )
     stack.start()
     try:

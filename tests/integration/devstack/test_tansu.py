@@ -14,6 +14,7 @@ from oms_devstack.procs import PortInUseError, free_port, pid_alive
 from oms_devstack.tansu import TansuBroker, tansu_binary
 from oms_shared.kafka import ensure_topics
 from oms_shared.topics import all_topics_with_dlq
+from tests.support.services import WAIT_SCALE
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +130,7 @@ def test_a_broker_started_to_die_with_its_parent_goes_when_the_parent_is_killed(
     assert pid_alive(child)
     os.kill(parent.pid, signal.SIGKILL)
     parent.wait()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 10 * WAIT_SCALE
     while pid_alive(child) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not pid_alive(child), "the broker outlived the process that started it"

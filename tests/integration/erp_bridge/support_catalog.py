@@ -17,7 +17,7 @@ from oms_erp_bridge.app import create_app
 from oms_erp_bridge.settings import Settings
 from oms_shared.contracts import ErpStockImportedV1, WarehouseUpdatedData, WarehouseUpdatedV1, make_event
 from tests.support.kafka import send_event, started_producer
-from tests.support.services import bearer, eventually
+from tests.support.services import WAIT_SCALE, bearer, eventually
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "erp"
 LOGIN, PASSWORD = "onec-catalog", "s3cret-exchange"
@@ -83,7 +83,7 @@ async def stock_events(bootstrap: str, expect: int, settle: float = 1.0) -> list
     found: list[dict[str, Any]] = []
     try:
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + 20
+        deadline = loop.time() + 20 * WAIT_SCALE
         while loop.time() < deadline:
             batch = await consumer.getmany(timeout_ms=200)
             found += [json.loads(r.value) for records in batch.values() for r in records]

@@ -18,9 +18,9 @@ from oms_shared.contracts import WarehouseUpdatedData, WarehouseUpdatedV1, make_
 from tests.integration.inventory.helpers import setup_catalogue, stock_of
 from tests.integration.orders.helpers import a_world, orders_app, publish
 from tests.support import hostile_files as h
-from tests.support.services import bearer, eventually, running_service, token_for
+from tests.support.services import WAIT_SCALE, bearer, eventually, running_service, token_for
 
-QUICK = 10.0  # seconds, generous for a loaded CI machine: the unbounded reads took hours, the bomb 256 MiB
+QUICK = 10.0 * WAIT_SCALE  # seconds, generous for a loaded CI machine: the unbounded reads took hours, the bomb 256 MiB
 
 STOCK = [["warehouse_code", "sku", "on_hand"], ["MAIN", "A", 99]]
 ORDER = [["SKU", "Warehouse", "Quantity"], ["A-1", "MAIN", 5]]

@@ -36,7 +36,7 @@ from oms_shared.contracts import (
     make_event,
 )
 from oms_shared.outbox import make_producer
-from tests.support.services import bearer, token_for
+from tests.support.services import WAIT_SCALE, bearer, token_for
 
 Send = Callable[[Event], Awaitable[None]]
 
@@ -286,7 +286,7 @@ async def dead_letters(kafka: str, *topics: str, timeout: float = 15.0) -> dict[
     await consumer.start()
     found: dict[str, list[dict[str, str]]] = {t: [] for t in topics}
     try:
-        deadline = asyncio.get_running_loop().time() + timeout
+        deadline = asyncio.get_running_loop().time() + timeout * WAIT_SCALE
         while not all(found.values()) and asyncio.get_running_loop().time() < deadline:
             batches = await consumer.getmany(timeout_ms=500)
             for records in batches.values():

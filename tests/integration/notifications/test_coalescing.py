@@ -11,7 +11,7 @@ from oms_notifications.app import create_app
 from oms_shared.contracts import LineChange, OrderStatus
 from tests.integration.notifications.support import Person, World, processed, publisher
 from tests.integration.notifications.test_thin_slice import settings
-from tests.support.services import eventually, running_service
+from tests.support.services import WAIT_SCALE, eventually, running_service
 
 
 def _to(mails: list[CaughtMessage], person: Person) -> list[CaughtMessage]:
@@ -44,7 +44,7 @@ async def test_a_move_and_an_edit_each_reach_a_person_as_one_e_mail_saying_what_
             line = placed.data.lines[0]
             await send(placed)
             # owner, full and the buyer's manager hear of the new order (the buyer placed it)
-            await catcher.wait_for_messages(3, timeout_s=20)
+            await catcher.wait_for_messages(3, timeout_s=20 * WAIT_SCALE)
 
             # The owner moves SKU-1 into a new part: the part is placed, and both orders tell of the move.
             part = world.order_placed(

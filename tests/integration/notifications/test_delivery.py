@@ -10,7 +10,7 @@ from oms_devstack.procs import free_port
 from oms_notifications.app import create_app
 from tests.integration.notifications.support import World, inbox, metric, processed, publisher
 from tests.integration.notifications.test_thin_slice import settings
-from tests.support.services import eventually, running_service
+from tests.support.services import WAIT_SCALE, eventually, running_service
 
 
 async def test_mail_survives_smtp_outage_and_refused_address_is_failed_then_retried(
@@ -58,7 +58,7 @@ async def test_mail_survives_smtp_outage_and_refused_address_is_failed_then_retr
 
         # The server comes back, refusing one address.
         with MailCatcher(tmp_path / "mail", port=port, refuse=[world.full.email]) as catcher:
-            mails = await catcher.wait_for_messages(2, timeout_s=10)
+            mails = await catcher.wait_for_messages(2, timeout_s=10 * WAIT_SCALE)
             failed = await eventually(lambda: _emails(client, owner, "failed", 1), timeout=10)
             item = failed["items"][0]
             assert item["to"] == world.full.email
@@ -90,7 +90,7 @@ async def test_mail_survives_smtp_outage_and_refused_address_is_failed_then_retr
             catcher.refuse.clear()
             retried = await client.post(f"/api/v1/emails/{item['email_id']}/retry", headers=owner)
             assert retried.status_code == 200 and retried.json()["status"] == "pending"
-            await catcher.wait_for_messages(3, timeout_s=10)
+            await catcher.wait_for_messages(3, timeout_s=10 * WAIT_SCALE)
             await eventually(lambda: _emails(client, owner, "sent", 3), timeout=10)
             again = await client.post(f"/api/v1/emails/{item['email_id']}/retry", headers=owner)
             assert again.status_code == 409 and again.json()["error"]["code"] == "email_sent"
@@ -108,7 +108,7 @@ async def test_mail_survives_smtp_outage_and_refused_address_is_failed_then_retr
 
         await eventually(retried_after_lost_session, timeout=15)
         with MailCatcher(tmp_path / "mail-2", port=port) as catcher:
-            mails = await catcher.wait_for_messages(3, timeout_s=10)
+            mails = await catcher.wait_for_messages(3, timeout_s=10 * WAIT_SCALE)
             await eventually(lambda: _emails(client, owner, "sent", 6), timeout=10)
             assert sorted(m.envelope_to[0] for m in catcher.messages()) == sorted(
                 [world.owner.email, world.manager.email, world.full.email]

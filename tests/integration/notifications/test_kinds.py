@@ -12,7 +12,7 @@ from oms_notifications.mailer import PACKAGED_TEMPLATES
 from oms_shared.contracts import LineChange, OrderStatus
 from tests.integration.notifications.support import World, inbox, processed, publisher
 from tests.integration.notifications.test_thin_slice import settings
-from tests.support.services import eventually, running_service
+from tests.support.services import WAIT_SCALE, eventually, running_service
 
 
 async def test_every_order_event_kind_tells_the_right_people_and_respects_opt_outs(
@@ -120,7 +120,7 @@ async def test_every_order_event_kind_tells_the_right_people_and_respects_opt_ou
 
             # E-mails: 3 new order + 3 comment (buyer1 opted out) + 2 document (2 Russian ones fail the broken
             # template) + 4 shipment date + 4 moved + 4 edited + 3 overdue + 3 ERP conflict + 4 rejected.
-            mails = await catcher.wait_for_messages(30, timeout_s=15)
+            mails = await catcher.wait_for_messages(30, timeout_s=15 * WAIT_SCALE)
             subjects: dict[str, list[str]] = {}
             for m in mails:
                 subjects.setdefault(m.envelope_to[0], []).append(m.subject)

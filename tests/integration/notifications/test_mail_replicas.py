@@ -117,6 +117,14 @@ async def test_two_senders_and_a_slow_smtp_server_deliver_every_email_exactly_on
             )
         await upgrade_to_head(databases[0].engine, MIGRATIONS)
         ids = await queue(databases[0], 24, group_size)
+        rounds = [0] * len(senders)
+        for n, sender in enumerate(senders):  # count each replica's rounds (claim, send, record)
+
+            async def counted(n: int = n, send_due: Any = sender.send_due) -> int:
+                rounds[n] += 1
+                return int(await send_due())
+
+            sender.send_due = counted  # type: ignore[method-assign]
         tasks = [asyncio.create_task(s.run()) for s in senders]
         try:
 
@@ -126,9 +134,11 @@ async def test_two_senders_and_a_slow_smtp_server_deliver_every_email_exactly_on
                 assert statuses.count("sent") == len(ids), statuses
 
             await eventually(all_sent, timeout=60)
-            # Anything still in flight at a replica that lost its claim would arrive now.
             await eventually(lambda: len(handler.message_ids) >= len(ids) // group_size, timeout=10)
-            await asyncio.sleep(1.0)
+            # Anything still in flight at a replica that lost its claim arrives within the round it is in, and a
+            # replica's next round begins only after it: once every replica has begun another one, none is left.
+            seen = list(rounds)
+            await eventually(lambda: all(now > then for now, then in zip(rounds, seen, strict=True)))
         finally:
             for task in tasks:
                 task.cancel()

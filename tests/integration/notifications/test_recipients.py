@@ -11,7 +11,7 @@ from oms_notifications.app import create_app
 from oms_shared.contracts import AccountUpdatedV1, BuyerUpdatedV1
 from tests.integration.notifications.support import World, inbox, processed, publisher
 from tests.integration.notifications.test_thin_slice import settings
-from tests.support.services import eventually, running_service
+from tests.support.services import WAIT_SCALE, eventually, running_service
 
 
 async def test_recipients_follow_the_newest_snapshots(
@@ -63,7 +63,7 @@ async def test_recipients_follow_the_newest_snapshots(
             for person in (world.owner, world.manager, world.other_manager):
                 await eventually(lambda p=person: _inbox_total(client, p, private, 1))
             assert (await inbox(client, world.full, private))["total"] == 0
-            mails = await catcher.wait_for_messages(3)
+            mails = await catcher.wait_for_messages(3, timeout_s=10 * WAIT_SCALE)
             assert world.full.email not in {m.envelope_to[0] for m in mails}
 
 

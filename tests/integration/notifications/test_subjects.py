@@ -12,6 +12,7 @@ from oms_devstack.mailcatcher import MailCatcher
 from oms_notifications.domain import LOCALES, Kind
 from oms_notifications.mailer import PACKAGED_TEMPLATES, Prepared, Renderer, build_message, message_bytes
 from oms_notifications.settings import Settings
+from tests.support.services import WAIT_SCALE
 from tests.unit.notifications.test_templates import a_context
 
 # Long names, padded so that the header folder's cut lands on every position around a space at least once.
@@ -76,7 +77,7 @@ async def test_every_subject_of_every_kind_decodes_to_what_was_written(tmp_path:
                         await client.sendmail("noreply@oms.test", [members[0].row.to_address], message_bytes(msg))
         finally:
             await client.quit()
-        mails = await catcher.wait_for_messages(len(expected), timeout_s=20)
+        mails = await catcher.wait_for_messages(len(expected), timeout_s=20 * WAIT_SCALE)
     assert len(mails) == len(expected)
     got = {str(m.message["Message-ID"]).strip("<>").split("@")[0]: m.subject for m in mails}
     wrong = {expected[k]: got[k] for k in expected if got[k] != expected[k]}

@@ -17,7 +17,7 @@ from oms_orders.handlers.catalog import apply_product
 from oms_orders.settings import Settings
 from oms_shared.contracts import Event, ProductUpdatedData, ProductUpdatedV1, make_event, parse_event
 from oms_shared.outbox import make_producer
-from tests.support.services import bearer, eventually
+from tests.support.services import WAIT_SCALE, bearer, eventually
 
 
 def orders_app(database_url: str, service_env: dict[str, object], keys: tuple[Path, Path], **extra: Any) -> Any:
@@ -176,7 +176,7 @@ async def read_events(bootstrap: str, topic: str, want: int, timeout: float = 15
     await consumer.start()
     found: list[Event] = []
     try:
-        deadline = asyncio.get_running_loop().time() + timeout
+        deadline = asyncio.get_running_loop().time() + timeout * WAIT_SCALE
         while len(found) < want and asyncio.get_running_loop().time() < deadline:
             batch = await consumer.getmany(timeout_ms=500)
             for records in batch.values():

@@ -14,11 +14,11 @@ from oms_orders.handlers.orders import insert_order, price_items
 from oms_shared.db import Database
 from tests.integration.orders.helpers import World, a_world, orders_app, place
 from tests.support.databases import fresh_postgres_databases, needs_postgres
-from tests.support.services import running_service
+from tests.support.services import WAIT_SCALE, running_service
 
 # A deadline for a condition, not a measure: the other replica's placings finish in well under a second; with a
 # lock on the supplier's counter held until the open transaction ends, they would never finish before it.
-NOT_WAITING_FOR_IT = 60.0
+NOT_WAITING_FOR_IT = 60.0 * WAIT_SCALE
 
 
 async def hold_a_placing_open(db: Database, w: World, release: asyncio.Event, placed: asyncio.Event) -> str:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.integration.orders.helpers import a_world, orders_app, register, sign_in
 from tests.support.databases import fresh_postgres_databases, needs_postgres
-from tests.support.services import running_service
+from tests.support.services import WAIT_SCALE, running_service
 
 
 def version_of(response_json: dict[str, object]) -> dict[str, str]:
@@ -99,7 +99,7 @@ async def test_a_join_during_a_change_of_the_buyers_waits_for_it_and_is_kept(
                         sa.text("SELECT version FROM price_lists WHERE id = :id FOR UPDATE"), {"id": w.price_list_id}
                     )
                     join = asyncio.create_task(client.post(f"/api/v1/links/{token}/join", headers=jh))
-                    deadline = asyncio.get_running_loop().time() + 20
+                    deadline = asyncio.get_running_loop().time() + 20 * WAIT_SCALE
                     async with engine.connect() as probe:
                         while True:
                             waiting = await probe.scalar(
@@ -125,7 +125,7 @@ async def test_a_join_during_a_change_of_the_buyers_waits_for_it_and_is_kept(
                         sa.text("UPDATE price_lists SET version = version + 1 WHERE id = :id"), {"id": w.price_list_id}
                     )
                     await tx.commit()
-                joined = await asyncio.wait_for(join, 30)
+                joined = await asyncio.wait_for(join, 30 * WAIT_SCALE)
                 assert joined.status_code == 200, joined.text
                 now = (await client.get(url, headers=w.sup)).json()
                 assert sorted(now["buyer_ids"]) == sorted([w.buyer_id, joined.json()["buyer_id"]])

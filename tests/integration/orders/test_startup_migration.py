@@ -16,7 +16,7 @@ from oms_shared.db import create_engine
 from oms_shared.migrations import _config, upgrade_to_head
 from tests.integration.orders.helpers import orders_app, register
 from tests.support.databases import fresh_postgres_databases, needs_postgres
-from tests.support.services import eventually, running_service
+from tests.support.services import WAIT_SCALE, eventually, running_service
 
 pytestmark = needs_postgres
 
@@ -42,7 +42,8 @@ async def test_two_replicas_starting_at_once_migrate_once_and_build_indexes_conc
             record_index_builds(engine, seen)
         try:
             await asyncio.wait_for(
-                asyncio.gather(*(upgrade_to_head(e, MIGRATIONS, lock_poll_s=0.1) for e in engines)), timeout=120
+                asyncio.gather(*(upgrade_to_head(e, MIGRATIONS, lock_poll_s=0.1) for e in engines)),
+                timeout=120 * WAIT_SCALE,
             )
             async with engines[0].connect() as conn:
                 versions = (await conn.execute(sa.text("SELECT version_num FROM alembic_version"))).scalars().all()
@@ -130,7 +131,7 @@ async def test_two_orders_services_starting_at_once_on_a_fresh_database_both_com
     async with fresh_postgres_databases(1) as (url,), AsyncExitStack() as stack:
         apps = [orders_app(url, {**service_env, "consumer_group": "orders-both"}, keys) for _ in range(2)]
         clients = await asyncio.wait_for(
-            asyncio.gather(*(stack.enter_async_context(running_service(app)) for app in apps)), timeout=120
+            asyncio.gather(*(stack.enter_async_context(running_service(app)) for app in apps)), timeout=120 * WAIT_SCALE
         )
         for n, client in enumerate(clients):
             assert (await client.get("/ready")).status_code == 200
@@ -180,7 +181,7 @@ async def test_orders_stay_writable_while_a_later_migration_of_the_same_start_wa
                         await writer.rollback()
                 finally:
                     await blocker.commit()
-                    await asyncio.wait_for(migrating, timeout=60)
+                    await asyncio.wait_for(migrating, timeout=60 * WAIT_SCALE)
             async with engine.connect() as conn:
                 version = await conn.scalar(sa.text("SELECT version_num FROM alembic_version"))
             cfg = Config()

@@ -24,7 +24,7 @@ from oms_shared.service import make_broker
 from oms_shared.settings import ServiceSettings
 from oms_shared.topics import STOCK_UPDATED, dlq
 from tests.support.kafka import read_topic, send_event, started_producer
-from tests.support.services import eventually
+from tests.support.services import WAIT_SCALE, eventually
 
 TENANT = uuid.uuid4()
 _serials = itertools.count(1)
@@ -201,7 +201,7 @@ async def test_a_crash_between_the_database_commit_and_the_offset_commit_redeliv
         await send_event(producer, stock_event(f"C-{sequence}", sequence, key=key))
     broker = await start(b, kafka)
     try:
-        await asyncio.wait_for(applied_then_crashed.wait(), timeout=60)
+        await asyncio.wait_for(applied_then_crashed.wait(), timeout=60 * WAIT_SCALE)
         first_batch = len(await applied_rows(b))
         assert first_batch > 0
 

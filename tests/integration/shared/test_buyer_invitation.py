@@ -22,7 +22,7 @@ from oms_orders.settings import Settings as OrdersSettings
 from oms_shared.db import utcnow
 from tests.integration.orders.helpers import catalogue
 from tests.integration.shared.test_password_reset import PASSWORD, settings_env, sign_in
-from tests.support.services import bearer, running_service
+from tests.support.services import WAIT_SCALE, bearer, running_service
 
 
 async def _account(client: httpx.AsyncClient, kind: str, name: str, **extra: str) -> tuple[dict[str, str], str]:
@@ -76,7 +76,7 @@ async def test_an_invited_buyer_registers_or_accepts_through_the_e_mailed_link_a
             r = await o.post(f"/api/v1/buyers/{romashka}/invitations", headers=sup, json={"email": invited})
             assert r.status_code == 201, r.text
             assert r.json()["email"] == invited.lower() and "token" not in r.json()
-            mails = await catcher.wait_for_messages(1, timeout_s=30)
+            mails = await catcher.wait_for_messages(1, timeout_s=30 * WAIT_SCALE)
             assert [m.envelope_to[0] for m in mails] == [invited.lower()]
             assert mails[0].subject == "ООО «Поставщик» приглашает ООО «Ромашка» заказывать в OMS"
             token = re.findall(r"http://oms\.test/invitation\?token=([A-Za-z0-9_\-]+)", mails[0].body_text())[0]
@@ -113,7 +113,7 @@ async def test_an_invited_buyer_registers_or_accepts_through_the_e_mailed_link_a
                 f"/api/v1/buyers/{lily_record}/invitations", headers=sup, json={"email": lily_email, "locale": "en"}
             )
             assert r.status_code == 201, r.text
-            mails = await catcher.wait_for_messages(2, timeout_s=30)
+            mails = await catcher.wait_for_messages(2, timeout_s=30 * WAIT_SCALE)
             assert mails[-1].subject == "ООО «Поставщик» invites Lily Ltd to order in OMS"
             token = re.findall(r"token=([A-Za-z0-9_\-]+)", mails[-1].body_text())[0]
             assert (await o.post(f"/api/v1/invitations/{token}/accept", headers=sup)).status_code == 403
@@ -127,7 +127,7 @@ async def test_an_invited_buyer_registers_or_accepts_through_the_e_mailed_link_a
             late_record = r.json()["buyer_id"]
             r = await o.post(f"/api/v1/buyers/{late_record}/invitations", headers=sup, json={"email": "l@late.example"})
             assert r.status_code == 201
-            mails = await catcher.wait_for_messages(3, timeout_s=30)
+            mails = await catcher.wait_for_messages(3, timeout_s=30 * WAIT_SCALE)
             late = re.findall(r"token=([A-Za-z0-9_\-]+)", mails[-1].body_text())[0]
             async with orders.state.runtime.db.transaction() as tx:
                 await tx.conn.execute(buyer_invitations.update().values(expires_at=utcnow() - timedelta(seconds=1)))

@@ -15,7 +15,7 @@ from oms_orders.app import create_app as orders_app
 from oms_orders.settings import Settings as OrdersSettings
 from tests.integration.shared.test_buyer_invitation import _account
 from tests.integration.shared.test_password_reset import PASSWORD, settings_env, sign_in
-from tests.support.services import bearer, running_service
+from tests.support.services import WAIT_SCALE, bearer, running_service
 
 
 async def test_an_invited_employee_gets_the_link_by_e_mail_and_joins_with_the_chosen_access(
@@ -49,7 +49,7 @@ async def test_an_invited_employee_gets_the_link_by_e_mail_and_joins_with_the_ch
                 json={"email": email, "name": "Oleg", "locale": "en", **grant},
             )
             assert r.status_code == 201, r.text
-            [mail] = await catcher.wait_for_messages(1, timeout_s=30)
+            [mail] = await catcher.wait_for_messages(1, timeout_s=30 * WAIT_SCALE)
             assert mail.envelope_to == (email,)
             assert mail.subject == "ООО «Поставщик» invites you to work in OMS"
             token = re.findall(r"http://oms\.test/join-team\?token=([A-Za-z0-9_\-]+)", mail.body_text())[0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,14 +14,38 @@ import pytest
 import sqlalchemy as sa
 from fastapi import APIRouter
 
+import oms_shared.http
 from oms_erp_bridge.app import MIGRATIONS
 from oms_erp_bridge.db import metadata
 from oms_erp_bridge.settings import Settings
 from oms_shared.auth import CurrentPrincipal
 from oms_shared.contracts import StockUpdatedV1, make_event
-from oms_shared.db import declare_outcome
+from oms_shared.db import declare_outcome, utcnow
 from oms_shared.service import ServiceRuntime
-from tests.support.services import bearer, eventually, running_service, token_for
+from tests.support.services import WAIT_SCALE, bearer, running_service, token_for
+
+LEASE_S = 30.0
+
+
+class Clock:
+    """The idempotency layer's clock, moved on by the test: a lease runs out when the test says so, however long
+    the requests before took on a busy runner (a real 0.3 s lease could run out before the second request)."""
+
+    def __init__(self) -> None:
+        self.ahead = timedelta(0)
+
+    def now(self) -> datetime:
+        return utcnow() + self.ahead
+
+    def let_the_lease_run_out(self) -> None:
+        self.ahead += timedelta(seconds=LEASE_S + 1)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    clock = Clock()
+    monkeypatch.setattr(oms_shared.http, "utcnow", clock.now)
+    return clock
 
 
 def build(database_url: str, service_env: dict[str, object], **settings: Any) -> tuple[ServiceRuntime, dict[str, Any]]:
@@ -95,26 +120,22 @@ async def test_an_answer_carrying_a_token_is_not_kept(database_url: str, service
 
 
 async def test_a_claim_past_its_lease_is_taken_over_and_the_late_attempt_changes_nothing(
-    database_url: str, service_env: dict[str, object], keys: tuple[Path, Path]
+    database_url: str, service_env: dict[str, object], keys: tuple[Path, Path], clock: Clock
 ) -> None:
     """An attempt that outlives the lease loses the key: a retry takes it over and acts; when the first one
     finally tries to commit, its transaction rolls back (409) — one effect, and the key answers the retry's."""
-    runtime, state = build(database_url, service_env, idempotency_lease_s=0.3)
+    runtime, state = build(database_url, service_env, idempotency_lease_s=LEASE_S)
     app = runtime.build_app()
     auth = bearer(token_for(keys[0]))
     async with running_service(app) as client:
         headers = {**auth, "Idempotency-Key": "slow-1"}
         first = asyncio.create_task(client.post("/things", json={"wait": True}, headers=headers))
-        await asyncio.wait_for(state["started"].wait(), timeout=10)
+        await asyncio.wait_for(state["started"].wait(), timeout=10 * WAIT_SCALE)
         early = await client.post("/things", json={"wait": True}, headers=headers)
         assert early.status_code == 409 and early.json()["error"]["code"] == "request_in_progress"
-
-        async def taken_over() -> httpx.Response:
-            r = await client.post("/things", json={"wait": True}, headers=headers)
-            assert r.status_code == 200, r.text  # 409 while the first attempt's lease runs
-            return r
-
-        retry = await eventually(taken_over, timeout=10, interval=0.1)
+        clock.let_the_lease_run_out()
+        retry = await client.post("/things", json={"wait": True}, headers=headers)
+        assert retry.status_code == 200, retry.text
         state["gate"].set()
         late = await first
         assert late.status_code == 409 and late.json()["error"]["code"] == "request_in_progress", late.text
@@ -124,12 +145,12 @@ async def test_a_claim_past_its_lease_is_taken_over_and_the_late_attempt_changes
 
 
 async def test_an_effect_that_committed_is_not_done_again_after_a_server_error(
-    database_url: str, service_env: dict[str, object], keys: tuple[Path, Path]
+    database_url: str, service_env: dict[str, object], keys: tuple[Path, Path], clock: Clock
 ) -> None:
     """The handler fails after its transaction committed: the retry does not act again — it gets the answer
     rebuilt from the declared outcome, or (once the attempt's lease is over) a clear 409 when the handler
     declared none."""
-    runtime, state = build(database_url, service_env, idempotency_lease_s=0.3)
+    runtime, state = build(database_url, service_env, idempotency_lease_s=LEASE_S)
     state["fail_after_commit"] = True
     app = runtime.build_app()
     auth = bearer(token_for(keys[0]))
@@ -142,12 +163,11 @@ async def test_an_effect_that_committed_is_not_done_again_after_a_server_error(
         assert "event_id" in rebuilt.json()
         bare = {**auth, "Idempotency-Key": "bare-1"}
         assert (await client.post("/things", json={}, headers=bare)).status_code == 500
-
-        async def applied() -> None:  # "in progress" while the lease runs, then said plainly
-            r = await client.post("/things", json={}, headers=bare)
-            assert r.status_code == 409 and r.json()["error"]["code"] == "request_already_applied", r.text
-
-        await eventually(applied, timeout=10)
+        running = await client.post("/things", json={}, headers=bare)  # "in progress" while the lease runs ...
+        assert running.status_code == 409 and running.json()["error"]["code"] == "request_in_progress", running.text
+        clock.let_the_lease_run_out()
+        applied = await client.post("/things", json={}, headers=bare)  # ... then said plainly
+        assert applied.status_code == 409 and applied.json()["error"]["code"] == "request_already_applied"
         assert state["committed"] == state["calls"] == 2
 
 
@@ -163,7 +183,7 @@ async def test_a_job_started_by_a_keyed_request_is_not_bound_to_its_key(
         headers = {**bearer(token_for(keys[0])), "Idempotency-Key": "job-1"}
         assert (await client.post("/jobs", json={}, headers=headers)).status_code == 500
         state["gate"].set()
-        await asyncio.wait_for(state["job"], timeout=10)
+        await asyncio.wait_for(state["job"], timeout=10 * WAIT_SCALE)
         assert state["committed"] == 1
 
 

@@ -28,12 +28,13 @@ from tests.support.services import eventually
 TENANT = uuid.uuid4()
 
 
-def stock_event(sku: str, on_hand: int, sequence: int = 0) -> StockUpdatedV1:
+def stock_event(sku: str, on_hand: int, sequence: int = 0, *, key_of: str | None = None) -> StockUpdatedV1:
+    """``key_of``: the SKU whose aggregate (Kafka key, so partition) the event takes; its own by default."""
     warehouse = uuid.UUID(int=1)
     return make_event(
         StockUpdatedV1,
         tenant_id=TENANT,
-        aggregate_id=f"{warehouse}:{sku}",
+        aggregate_id=f"{warehouse}:{key_of or sku}",
         sequence=sequence,
         data={"warehouse_id": warehouse, "sku": sku, "on_hand": on_hand, "reserved": 0, "available": on_hand},
     )
@@ -145,12 +146,14 @@ async def test_the_same_event_delivered_twice_changes_state_once(harness: Harnes
         await send_event(producer, event)
         await send_event(producer, event)
         await send_event(producer, stock_event("OTHER", 1))
+        # Behind both copies on their partition: once it is applied, the consumer has handled both.
+        await send_event(producer, stock_event("AFTER-TWICE", 1, key_of="TWICE"))
 
         async def applied() -> None:
             assert await count_applied(h, "OTHER") == 1
+            assert await count_applied(h, "AFTER-TWICE") == 1
 
         await eventually(applied)
-        await asyncio.sleep(0.3)
         assert await count_applied(h, "TWICE") == 1
         async with h.db.read() as conn:
             on_hand = await conn.scalar(sa.select(h.counters.c.on_hand).where(h.counters.c.sku == "TWICE"))
@@ -217,7 +220,9 @@ async def test_an_event_that_arrives_before_what_it_needs_waits_for_it_and_is_ap
     dead-lettered after the deadline, with its reason."""
     h = harness
     h.consumer.park_backoff_s = 0.05
-    h.consumer.park_deadline_s = 1.5
+    # No event gives up while the test is on its way to sending what LATE-1 needs (however slow the runner);
+    # the deadline is shortened once LATE-1 is applied, for NEVER to be dead-lettered.
+    h.consumer.park_deadline_s = 3600
     known: set[str] = set()
 
     async def apply(event: StockUpdatedV1, tx: Tx) -> None:
@@ -239,9 +244,12 @@ async def test_an_event_that_arrives_before_what_it_needs_waits_for_it_and_is_ap
         await send_event(producer, late)  # redelivered while parked
         await send_event(producer, stock_event("NEVER", 1))
         await send_event(producer, stock_event("OTHER", 2))
+        # Behind both copies of LATE-1 on their partition: once it is applied, the consumer has handled both.
+        await send_event(producer, stock_event("AFTER-LATE", 1, key_of="LATE-1"))
 
         async def others_go_on() -> None:
             assert await count_applied(h, "OTHER") == 1
+            assert await count_applied(h, "AFTER-LATE") == 1
 
         await eventually(others_go_on)
         assert await count_applied(h, "LATE-1") == 0
@@ -254,11 +262,15 @@ async def test_an_event_that_arrives_before_what_it_needs_waits_for_it_and_is_ap
             assert await count_applied(h, "LATE-1") == 1
 
         await eventually(late_applied)
-        dead = await read_topic(kafka, dlq(STOCK_UPDATED), expect=1, timeout=15)
-        await asyncio.sleep(0.3)
+        h.consumer.park_deadline_s = 0.5
+        dead = await read_topic(kafka, dlq(STOCK_UPDATED), expect=1, timeout=30)
+
+        async def nothing_parked() -> None:
+            async with h.db.read() as conn:
+                assert (await conn.execute(sa.select(h.db.parked))).all() == []
+
+        await eventually(nothing_parked)  # nothing is left that could apply LATE-1 a second time
         assert await count_applied(h, "LATE-1") == 1
-        async with h.db.read() as conn:
-            assert (await conn.execute(sa.select(h.db.parked))).all() == []
     finally:
         run.cancel()
         await producer.stop()

@@ -18,7 +18,7 @@ from oms_orders.app import create_app as orders_app
 from oms_orders.db import password_resets
 from oms_orders.settings import Settings as OrdersSettings
 from oms_shared.db import utcnow
-from tests.support.services import running_service
+from tests.support.services import WAIT_SCALE, running_service
 
 PASSWORD = "secret-pass-1"
 
@@ -73,7 +73,7 @@ async def test_a_reset_link_arrives_by_e_mail_works_once_ends_every_session_and_
             assert unknown.status_code == known.status_code == 202
             assert unknown.json() == known.json()
 
-            mails = await catcher.wait_for_messages(1, timeout_s=30)
+            mails = await catcher.wait_for_messages(1, timeout_s=30 * WAIT_SCALE)
             assert [m.envelope_to[0] for m in mails] == [email]
             mail = mails[0]
             assert mail.subject == "Сброс пароля OMS"
@@ -102,7 +102,7 @@ async def test_a_reset_link_arrives_by_e_mail_works_once_ends_every_session_and_
 
             # A link past its time: refused, and the password stays.
             assert (await o.post("/api/v1/auth/password-reset", json={"email": email})).status_code == 202
-            mails = await catcher.wait_for_messages(2, timeout_s=30)
+            mails = await catcher.wait_for_messages(2, timeout_s=30 * WAIT_SCALE)
             late = re.findall(r"token=([A-Za-z0-9_\-]+)", mails[-1].body_text())[0]
             async with orders.state.runtime.db.transaction() as tx:
                 await tx.conn.execute(password_resets.update().values(expires_at=utcnow() - timedelta(seconds=1)))

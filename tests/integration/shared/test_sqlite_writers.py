@@ -8,6 +8,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from oms_shared.db import Database, create_engine, messaging_tables
+from tests.support.services import WAIT_SCALE
 
 
 def _database(url: str) -> tuple[Database, sa.Table]:
@@ -45,7 +46,7 @@ async def test_a_write_that_read_first_waits_for_another_processs_writer_instead
                 n = await tx.conn.scalar(sa.select(counter.c.n).where(counter.c.id == 1))
                 await tx.conn.execute(counter.update().where(counter.c.id == 1).values(n=n + 10))
 
-        await asyncio.wait_for(asyncio.gather(reader_then_writer(), other_writer()), timeout=60)
+        await asyncio.wait_for(asyncio.gather(reader_then_writer(), other_writer()), timeout=60 * WAIT_SCALE)
         async with one.read() as conn:
             assert await conn.scalar(sa.select(counter.c.n).where(counter.c.id == 1)) == 11
     finally:

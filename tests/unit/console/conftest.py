@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from oms_console.app import create_app
 from oms_console.auth import ACCESS_COOKIE, CSRF_COOKIE, REFRESH_COOKIE
 from oms_console.settings import Settings
+from tests.support.services import WAIT_SCALE
 from tests.unit.console.builders import names_answers
 
 CONSOLE = "http://console.test"
@@ -106,7 +107,7 @@ def me_answers_after(console: Console, data_route: respx.Route) -> list[str]:
     async def me(request: httpx.Request) -> httpx.Response:
         asked.append(request.url.path)
         try:
-            await asyncio.wait_for(event().wait(), 5)
+            await asyncio.wait_for(event().wait(), 5 * WAIT_SCALE)
         except TimeoutError:
             asked.append("(waited for it in vain)")
         return httpx.Response(200, json=a_me("supplier"))

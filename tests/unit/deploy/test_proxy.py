@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.services import WAIT_SCALE
 from tests.unit.deploy.support import DEPLOY, HTTP_PORTS, SERVICES, tool
 
 CADDYFILE = DEPLOY / "caddy/Caddyfile"
@@ -157,7 +158,7 @@ def caddy(tmp_path: Path) -> Iterator[str]:
         env={"HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path)},
     )
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 30 * WAIT_SCALE
         while True:
             with socket.socket() as probe:
                 if probe.connect_ex(("127.0.0.1", port)) == 0:
