@@ -19,6 +19,8 @@ OMS_UP_ARGS ?=
 # `make faults`: orders placed, and how many times each service is killed (CI runs tests/faults with fewer).
 FAULTS_ORDERS ?= 120
 FAULTS_ROUNDS ?= 3
+# `make faults`: the mail catcher stays down at least this long (seconds) while the load goes on.
+FAULTS_SMTP_OUTAGE_S ?= 600
 
 # tools/devstack (the `oms` command and the local stack) depends on the services; no service depends on it.
 PACKAGES := shared services/orders services/inventory services/notifications services/erp-bridge services/analytics services/console \
@@ -84,11 +86,11 @@ faults: install
 	@if [ -z "$$OMS_TEST_POSTGRES_URL" ]; then \
 		echo "error: make faults needs PostgreSQL: set OMS_TEST_POSTGRES_URL=postgresql+asyncpg://user@host:5432/db" >&2; \
 		exit 2; fi
-	@mkdir -p var && rm -f var/faults.json var/faults-db.json var/faults-poison.json
-	@rc=0; OMS_FAULTS_ORDERS=$(FAULTS_ORDERS) OMS_FAULTS_ROUNDS=$(FAULTS_ROUNDS) OMS_FAULTS_SMTP_OUTAGE=1 \
+	@mkdir -p var && rm -f var/faults.json var/faults-db.json var/faults-poison.json var/faults-broker.json
+	@rc=0; OMS_FAULTS_ORDERS=$(FAULTS_ORDERS) OMS_FAULTS_ROUNDS=$(FAULTS_ROUNDS) OMS_FAULTS_SMTP_OUTAGE=1 OMS_FAULTS_SMTP_OUTAGE_S=$(FAULTS_SMTP_OUTAGE_S) \
 		OMS_FAULTS_REPORT=var/faults.json OMS_FAULTS_DB_REPORT=var/faults-db.json \
 		OMS_FAULTS_POISON_REPORT=var/faults-poison.json $(BIN)/pytest tests/faults $(PYTEST_ARGS) || rc=$$?; \
-		$(BIN)/python -m tests.faults.report var/faults.json var/faults-db.json var/faults-poison.json || true; \
+		$(BIN)/python -m tests.faults.report var/faults.json var/faults-db.json var/faults-poison.json var/faults-broker.json || true; \
 		exit $$rc
 
 lint: install

@@ -1,5 +1,5 @@
-"""Print the figures of fault runs (the JSON files ``OMS_FAULTS_REPORT``, ``OMS_FAULTS_DB_REPORT`` and
-``OMS_FAULTS_POISON_REPORT`` name) as small tables."""
+"""Print the figures of fault runs (the JSON files ``OMS_FAULTS_REPORT``, its ``-broker`` sibling,
+``OMS_FAULTS_DB_REPORT`` and ``OMS_FAULTS_POISON_REPORT`` name) as small tables."""
 
 from __future__ import annotations
 
@@ -24,6 +24,14 @@ def _per_service(value: object) -> str:
     return ", ".join(above) or "none"
 
 
+def _of_relays(figures: dict[str, object], figure: str) -> dict[str, float] | None:
+    """One figure of each service's relay (``{"orders": {"resent": 183.0, ...}}`` → ``{"orders": 183.0}``)."""
+    relays = figures.get("relays")
+    if not isinstance(relays, dict):
+        return None
+    return {name: float(values.get(figure, 0)) for name, values in relays.items() if isinstance(values, dict)}
+
+
 def _rows(figures: dict[str, object], passed: str) -> list[tuple[str, str]]:
     kind = figures.get("kind", "kill")
     if kind == "database_outage":
@@ -43,6 +51,18 @@ def _rows(figures: dict[str, object], passed: str) -> list[tuple[str, str]]:
             ("load (s)", str(figures.get("load_s", "?"))),
             ("whole run (s)", str(figures.get("total_s", "?"))),
         ]
+    if kind == "broker":
+        return [
+            ("orders", str(figures.get("orders", "?"))),
+            ("broker killed (SIGKILL) and restarted", str(figures.get("broker_kills", "?"))),
+            ("outbox rows sent again", _per_service(_of_relays(figures, "resent"))),
+            ("losses older than the kept window", _per_service(_of_relays(figures, "unrecoverable"))),
+            ("services restarted by the supervisor", _per_service(figures.get("restarts"))),
+            ("HTTP calls retried while it was down", str(figures.get("retried_calls", "?"))),
+            ("audit checks passed", passed),
+            ("load (s)", str(figures.get("load_s", "?"))),
+            ("whole run (s)", str(figures.get("total_s", "?"))),
+        ]
     if kind == "poison":
         return [
             ("topics x partitions poisoned", str(figures.get("poisoned", "?"))),
@@ -56,7 +76,7 @@ def _rows(figures: dict[str, object], passed: str) -> list[tuple[str, str]]:
     return [
         ("orders", str(figures.get("orders", "?"))),
         ("services killed (SIGKILL)", str(figures.get("kills", "?"))),
-        ("SMTP catcher stopped and restarted", "yes" if figures.get("smtp_outage") else "no"),
+        ("SMTP catcher down (s)", str(figures.get("smtp_down_s", "no")) if figures.get("smtp_outage") else "no"),
         ("HTTP calls retried while a service was down", str(figures.get("retried_calls", "?"))),
         ("audit checks passed", passed),
         ("load (s)", str(figures.get("load_s", "?"))),

@@ -3,7 +3,8 @@
 The services run as processes on PostgreSQL and the bundled broker. A thread places orders and confirms or rejects
 them over HTTP (retrying with the same Idempotency-Key when a service is down) while the test kills each consumer
 service in turn, then orders, and lets the supervisor start it again. Then it audits every effect an order has in
-every service. ``OMS_FAULTS_ORDERS``, ``OMS_FAULTS_ROUNDS`` and ``OMS_FAULTS_SMTP_OUTAGE`` make it longer
+every service. ``OMS_FAULTS_ORDERS``, ``OMS_FAULTS_ROUNDS``, ``OMS_FAULTS_SMTP_OUTAGE`` and ``OMS_FAULTS_SMTP_OUTAGE_S``
+(the mail catcher's least time down) make it longer
 (``make faults``); ``OMS_FAULTS_REPORT`` names a JSON file for the figures of the run.
 """
 
@@ -29,6 +30,8 @@ KILL_ORDER = ("inventory", "notifications", "analytics", "erp-bridge", "orders")
 
 ROUNDS = int(os.environ.get("OMS_FAULTS_ROUNDS", "1"))
 SMTP_OUTAGE = os.environ.get("OMS_FAULTS_SMTP_OUTAGE", "0") == "1"
+# How long the mail catcher stays down at least (it is down across two kills either way).
+SMTP_OUTAGE_S = float(os.environ.get("OMS_FAULTS_SMTP_OUTAGE_S", "0"))
 REPORT = os.environ.get("OMS_FAULTS_REPORT", "")
 
 
@@ -65,7 +68,21 @@ def test_nothing_is_lost_or_doubled_when_each_service_is_killed_under_load(
                 figures["kills"] += 1
                 wait_until(f"{name} back after its kill", partial(stack.restarted_and_ready, name), RETRY_S, tick)
 
+            paused_at: dict[str, float] = {}
+
+            def pause(name: str) -> None:
+                stack.pause(name)
+                paused_at[name] = time.monotonic()
+
             def resume(name: str) -> None:
+                if name == "smtp" and SMTP_OUTAGE_S:  # the load goes on while the SMTP server stays down
+                    wait_until(
+                        "the SMTP outage's length",
+                        lambda: time.monotonic() - paused_at[name] >= SMTP_OUTAGE_S,
+                        SMTP_OUTAGE_S + 60,
+                        tick,
+                    )
+                figures["smtp_down_s"] = round(time.monotonic() - paused_at.get(name, time.monotonic()), 1)
                 stack.resume(name)
                 wait_until(f"{name} back", partial(stack.restarted_and_ready, name), RETRY_S, tick)
 
@@ -77,7 +94,7 @@ def test_nothing_is_lost_or_doubled_when_each_service_is_killed_under_load(
                 # The mail catcher is down across two kills, then back: everything queued meanwhile is delivered.
                 plan[1:1] = [("pause", "smtp")]
                 plan[4:4] = [("resume", "smtp")]
-            do = {"kill": kill, "pause": stack.pause, "resume": resume}
+            do = {"kill": kill, "pause": pause, "resume": resume}
             faults = [(f"{what} {name}", partial(do[what], name)) for what, name in plan]
             load = scene.load(faults=len(faults))
             load_started = time.monotonic()
