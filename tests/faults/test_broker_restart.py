@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import threading
 import time
 from decimal import Decimal
 from functools import partial
@@ -27,7 +26,7 @@ from oms_devstack.stack import LocalStack
 from oms_devstack.story import Actor, Story, chapter_thin_slice
 from oms_shared.kafka import topic_partitions
 from oms_shared.topics import all_topics_with_dlq
-from tests.faults.load import RETRY_S, SERVICES, STOCK, Api, Audit, Load, Placed, wait_until
+from tests.faults.load import RETRY_S, SERVICES, STOCK, Api, Audit, Load, Placed, run_load, wait_until
 from tests.support.databases import needs_postgres
 
 BROKER_KILLS = int(os.environ.get("OMS_FAULTS_BROKER_KILLS", "2"))
@@ -78,36 +77,13 @@ def test_the_broker_killed_under_load_loses_nothing_for_good(tmp_path: Path, pg_
             )
             load = Load(api, supplier, buyer, story.facts["price_list_id"], wh, faults=BROKER_KILLS)
             load_started = time.monotonic()
-            worker = threading.Thread(target=load.run, name="fault-load", daemon=True)
-            worker.start()
 
-            def tick() -> None:
-                stack.supervise()
-                if load.error is not None:
-                    raise load.error
+            def kill_broker() -> None:
+                stack.kill("broker")
+                figures["broker_kills"] += 1
+                wait_until("the broker back", partial(stack.restarted_and_ready, "broker"), RETRY_S, stack.supervise)
 
-            try:
-                for n in range(BROKER_KILLS):
-                    wait_until(
-                        f"{load.trigger(n)} orders placed before broker kill {n + 1}",
-                        partial(load.placed_at_least, load.trigger(n)),
-                        RETRY_S,
-                        tick,
-                    )
-                    stack.kill("broker")
-                    figures["broker_kills"] += 1
-                    wait_until("the broker back", partial(stack.restarted_and_ready, "broker"), RETRY_S, tick)
-                    with load.lock:
-                        load.done_faults += 1
-                        load.lock.notify_all()
-                wait_until("the load to finish", lambda: not worker.is_alive(), RETRY_S * 2, tick)
-            finally:
-                with load.lock:
-                    load.stopped = True
-                    load.lock.notify_all()
-                worker.join(timeout=RETRY_S)
-            if load.error is not None:
-                raise load.error
+            run_load(load, [("broker kill", kill_broker)] * BROKER_KILLS, stack.supervise)
             figures["load_s"] = round(time.monotonic() - load_started, 1)
             figures["retried_calls"] = api.retried
 
