@@ -13,7 +13,6 @@ import json
 import os
 import re
 import time
-from decimal import Decimal
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -23,10 +22,10 @@ import pytest
 
 from oms_devstack.procs import run_coro_blocking
 from oms_devstack.stack import LocalStack
-from oms_devstack.story import Actor, Story, chapter_thin_slice
+from oms_devstack.story import Story
 from oms_shared.kafka import topic_partitions
 from oms_shared.topics import all_topics_with_dlq
-from tests.faults.load import RETRY_S, SERVICES, STOCK, Api, Audit, Load, Placed, run_load, wait_until
+from tests.faults.load import RETRY_S, SERVICES, Audit, run_load, set_the_scene, wait_until
 from tests.support.databases import needs_postgres
 
 BROKER_KILLS = int(os.environ.get("OMS_FAULTS_BROKER_KILLS", "2"))
@@ -63,19 +62,9 @@ def test_the_broker_killed_under_load_loses_nothing_for_good(tmp_path: Path, pg_
     try:
         with httpx.Client(timeout=30.0, trust_env=False) as client:
             story = Story(stack.urls, client, say=lambda _line: None, facts={"mail_dir": stack.mail_dir})
-            chapter_thin_slice(story)
-            supplier: Actor = story.facts["supplier"]
-            buyer: Actor = story.facts["buyer"]
-            wh = story.facts["warehouse_id"]
-            api = Api(story)
-            api.call(
-                "PUT",
-                "inventory",
-                "/api/v1/stock",
-                supplier,
-                json={"items": [{"warehouse_id": wh, "sku": s, "on_hand": str(STOCK)} for s in ("BOLT-M8", "NUT-M8")]},
-            )
-            load = Load(api, supplier, buyer, story.facts["price_list_id"], wh, faults=BROKER_KILLS)
+            scene = set_the_scene(story)
+            supplier, buyer, api = scene.supplier, scene.buyer, scene.api
+            load = scene.load(faults=BROKER_KILLS)
             load_started = time.monotonic()
 
             def kill_broker() -> None:
@@ -87,9 +76,7 @@ def test_the_broker_killed_under_load_loses_nothing_for_good(tmp_path: Path, pg_
             figures["load_s"] = round(time.monotonic() - load_started, 1)
             figures["retried_calls"] = api.retried
 
-            thin = Placed(story.facts["order_id"], story.facts["number"], Decimal(0),
-                          {"BOLT-M8": Decimal(10), "NUT-M8": Decimal(25)}, "confirmed", "confirmed")  # fmt: skip
-            orders = [thin, *load.placed]
+            orders = [scene.thin, *load.placed]
             figures["orders"] = len(orders)
             audit = Audit(api, stack, supplier, buyer, orders, tick=stack.supervise)
             figures["audit"] = audit.results
